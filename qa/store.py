@@ -1,0 +1,373 @@
+"""The persisted index: documents, passages, sentences, their vectors, FAISS and BM25.
+
+Layout of the index folder::
+
+    manifest.json          what is indexed, with what settings, and a checksum of every data file
+    gen-<id>/              one complete generation of data files
+        documents.jsonl    id, title, author, date, kind, sha256 and the full text of each document
+        passages.jsonl     doc, ordinal, start, end, section of each passage
+        passage_vectors.npy, sentence_vectors.npy   float32, unit rows
+        sentences.npy      int64 rows (passage, doc, start, end)
+        dense.faiss        FAISS inner-product index over the passage vectors
+        bm25/              bm25s arrays (.npy) and JSON
+    .lock                  held while writing
+
+A new index is written to a fresh ``gen-*`` folder (each file fsynced), then ``manifest.json`` is
+replaced atomically to point at it, then older generations are removed. A crash at any moment
+leaves the previous manifest and generation intact. Nothing is pickled: arrays are ``.npy`` loaded
+with ``allow_pickle=False`` and metadata is JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import IndexProblem
+from .types import Document, Passage
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+#: Up to this many passages the dense index is exact (``IndexFlatIP``); above it, HNSW.
+EXACT_LIMIT = 200_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# ---------------------------------------------------------------------------------------------
+# Lock
+
+
+@contextlib.contextmanager
+def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold ``folder/.lock`` exclusively; wait up to ``timeout`` seconds for another writer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise IndexProblem(
+                        f"another process is writing the index in {str(folder)!r} "
+                        f"(waited {timeout:.0f} s); try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# ---------------------------------------------------------------------------------------------
+# FAISS
+
+
+def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT):
+    """An inner-product index for unit vectors: exact below ``exact_limit`` rows, HNSW above."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= exact_limit:
+        index = faiss.IndexFlatIP(dim)
+        kind = "flat"
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+        kind = "hnsw"
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index, kind
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory index
+
+
+@dataclass
+class IndexData:
+    """Everything a query needs, loaded once. Never mutated after construction."""
+
+    documents: list[Document]
+    passages: list[Passage]
+    passage_vectors: np.ndarray
+    sentences: np.ndarray  #: int64 (m, 4): passage, doc index, start, end
+    sentence_vectors: np.ndarray
+    faiss_index: object
+    bm25: object
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.doc_index = {d.id: i for i, d in enumerate(self.documents)}
+        passage_doc = np.fromiter((self.doc_index[p.doc] for p in self.passages), dtype=np.int64,
+                                  count=len(self.passages))
+        self.passage_doc = passage_doc
+        # sentences of passage i are rows sent_lo[i]:sent_hi[i] (sentences are sorted by passage)
+        if len(self.sentences):
+            sp = self.sentences[:, 0]
+            idx = np.arange(len(self.passages))
+            self.sent_lo = np.searchsorted(sp, idx, side="left")
+            self.sent_hi = np.searchsorted(sp, idx, side="right")
+        else:
+            self.sent_lo = self.sent_hi = np.zeros(len(self.passages), dtype=np.int64)
+
+    @property
+    def generation(self) -> str:
+        return self.manifest.get("generation", "")
+
+    def document(self, doc_id: str) -> Document:
+        return self.documents[self.doc_index[doc_id]]
+
+    def passage_ids_for(self, doc_ids) -> np.ndarray:
+        wanted = np.array([self.doc_index[d] for d in doc_ids if d in self.doc_index], dtype=np.int64)
+        return np.flatnonzero(np.isin(self.passage_doc, wanted))
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest, ``None`` when there is no index yet; :class:`IndexProblem` when unreadable."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexProblem(f"damaged index: {path} cannot be read ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IndexProblem(f"damaged index: {path} is not a manifest of this program")
+    return manifest
+
+
+def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | None:
+    """Why the index cannot be reused as it is for these settings, or ``None`` when it can."""
+    import faiss
+
+    if manifest.get("format") != FORMAT_VERSION:
+        return f"index format {manifest.get('format')} differs from this program's {FORMAT_VERSION}"
+    if str(manifest.get("faiss_version", "")).split(".")[0] != faiss.__version__.split(".")[0]:
+        return f"index was written by faiss {manifest.get('faiss_version')}, this is faiss {faiss.__version__}"
+    if manifest.get("model", {}).get("id") != model_id:
+        return f"index was built with model {manifest.get('model', {}).get('id')!r}, settings name {model_id!r}"
+    if manifest.get("splitter") != splitter:
+        return f"splitter settings changed ({manifest.get('splitter')} -> {splitter})"
+    return None
+
+
+def load(folder: Path, mmap: bool = True) -> IndexData:
+    """Load and verify the index in ``folder``. Raises :class:`IndexProblem` on any damage."""
+    for attempt in range(3):
+        manifest = read_manifest(folder)
+        if manifest is None:
+            raise IndexProblem(f"no index in {str(folder)!r}: run `qa index`")
+        try:
+            return _load_generation(folder, manifest, mmap)
+        except FileNotFoundError:
+            # a writer may have switched generations between reading the manifest and the files
+            newer = read_manifest(folder)
+            if newer is None or newer.get("generation") == manifest.get("generation") or attempt == 2:
+                raise IndexProblem(
+                    f"damaged index: files of generation {manifest.get('generation')!r} are missing"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
+    import faiss
+
+    from .lexical import BM25Index
+
+    gen = folder / str(manifest.get("generation", ""))
+    if not manifest.get("generation") or "/" in manifest["generation"] or ".." in manifest["generation"]:
+        raise IndexProblem("damaged index: the manifest names no valid generation")
+    for name, digest in manifest["files"].items():
+        path = gen / name
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if sha256_file(path) != digest:
+            raise IndexProblem(f"damaged index: {name} does not match its checksum")
+    try:
+        docs = [
+            Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"))
+            for d in _read_jsonl(gen / "documents.jsonl")
+        ]
+        by_id = {d.id: d for d in docs}
+        passages = []
+        for row in _read_jsonl(gen / "passages.jsonl"):
+            doc = by_id[row["doc"]]
+            passages.append(
+                Passage(doc.id, doc.title, row["ordinal"], row["start"], row["end"],
+                        doc.text[row["start"] : row["end"]], row.get("section"))
+            )
+        mode = "r" if mmap else None
+        pvec = np.load(gen / "passage_vectors.npy", allow_pickle=False, mmap_mode=mode)
+        sents = np.load(gen / "sentences.npy", allow_pickle=False)
+        svec = np.load(gen / "sentence_vectors.npy", allow_pickle=False, mmap_mode=mode)
+        findex = faiss.read_index(str(gen / "dense.faiss"))
+        bm25 = BM25Index.load(gen / "bm25", mmap=mmap)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parse failure means damage
+        raise IndexProblem(f"damaged index: {type(exc).__name__}: {exc}") from None
+    dim = manifest.get("model", {}).get("dim")
+    if (
+        len(passages) != manifest.get("passage_count")
+        or pvec.shape != (len(passages), dim)
+        or findex.ntotal != len(passages)
+        or findex.d != dim
+        or bm25.num_docs != max(len(passages), 1)
+        or len(sents) != len(svec)
+    ):
+        raise IndexProblem("damaged index: the data files disagree with the manifest")
+    return IndexData(docs, passages, pvec, sents, svec, findex, bm25, manifest)
+
+
+def save(
+    folder: Path,
+    documents: list[Document],
+    passages: list[Passage],
+    passage_vectors: np.ndarray,
+    sentences: np.ndarray,
+    sentence_vectors: np.ndarray,
+    model: dict,
+    splitter: dict,
+    exact_limit: int = EXACT_LIMIT,
+) -> dict:
+    """Write a new generation and switch the manifest to it. Call with :func:`write_lock` held."""
+    import faiss
+
+    from .lexical import BM25Index
+
+    folder.mkdir(parents=True, exist_ok=True)
+    generation = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    gen = folder / generation
+    gen.mkdir()
+    _write_jsonl(
+        gen / "documents.jsonl",
+        [
+            {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
+             "sha256": d.sha256, "text": d.text}
+            for d in documents
+        ],
+    )
+    _write_jsonl(
+        gen / "passages.jsonl",
+        [{"doc": p.doc, "ordinal": p.ordinal, "start": p.start, "end": p.end, "section": p.section}
+         for p in passages],
+    )
+    _save_npy(gen / "passage_vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
+    _save_npy(gen / "sentences.npy", np.ascontiguousarray(sentences, dtype=np.int64))
+    _save_npy(gen / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+    findex, kind = make_faiss_index(passage_vectors, exact_limit)
+    faiss.write_index(findex, str(gen / "dense.faiss"))
+    _fsync_file(gen / "dense.faiss")
+    BM25Index.build([p.text for p in passages]).save(gen / "bm25")
+    files = {}
+    for path in sorted(gen.rglob("*")):
+        if path.is_file():
+            _fsync_file(path)
+            files[path.relative_to(gen).as_posix()] = sha256_file(path)
+    _fsync_dir(gen)
+    per_doc: dict[str, int] = {}
+    for p in passages:
+        per_doc[p.doc] = per_doc.get(p.doc, 0) + 1
+    manifest = {
+        "format": FORMAT_VERSION,
+        "generation": generation,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "faiss_version": faiss.__version__,
+        "index_type": kind,
+        "model": model,
+        "splitter": splitter,
+        "passage_count": len(passages),
+        "sentence_count": int(len(sentences)),
+        "documents": {
+            d.id: {"sha256": d.sha256, "title": d.title, "passages": per_doc.get(d.id, 0)} for d in documents
+        },
+        "files": files,
+    }
+    atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+    remove_old_generations(folder, keep=generation)
+    return manifest
+
+
+def remove_old_generations(folder: Path, keep: str) -> None:
+    for path in folder.glob("gen-*"):
+        if path.name != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)

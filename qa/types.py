@@ -1,0 +1,92 @@
+"""Small frozen value types that flow through the pipeline.
+
+Offsets are always character offsets into the original document text:
+``document.text[passage.start:passage.end] == passage.text``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str  #: path relative to the document folder, with forward slashes
+    title: str
+    text: str
+    author: str | None = None
+    date: str | None = None
+    sha256: str = ""  #: hash of the file's bytes, used to detect changes
+    kind: str = "text"  #: "text" or "markdown"
+
+
+@dataclass(frozen=True)
+class Passage:
+    doc: str
+    title: str
+    ordinal: int  #: position of the passage within its document, from 0
+    start: int
+    end: int
+    text: str
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc: str
+    passage: int  #: index of the passage (in the store) the sentence belongs to
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    rank: int  #: 1-based
+    mode: str  #: "dense", "bm25" or "hybrid"
+    #: Rank in each retriever before fusion (hybrid only), for explanation.
+    ranks: dict[str, int] = field(default_factory=dict)
+    index: int = -1  #: passage index in the store
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "mode": self.mode,
+            "doc": p.doc,
+            "title": p.title,
+            "section": p.section,
+            "ordinal": p.ordinal,
+            "start": p.start,
+            "end": p.end,
+            "text": p.text,
+            "ranks": dict(self.ranks),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer. ``text`` is ``None`` when the reader abstains."""
+
+    text: str | None
+    confidence: float
+    doc: str | None
+    start: int | None  #: span offsets into the document text
+    end: int | None
+    sentence: str | None
+    sentence_start: int | None
+    sentence_end: int | None
+    citations: tuple[Hit, ...] = ()
+    cited: int | None = None  #: 1-based number of the citation the answer comes from
+    message: str | None = None  #: shown when abstaining
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["citations"] = [h.to_dict() for h in self.citations]
+        d["confidence"] = round(float(self.confidence), 4)
+        return d
