@@ -114,8 +114,9 @@ class Pipeline:
         report = None
         try:
             report = self.index(force=force, progress=progress, show_bar=show_bar)
-            for line in report.lines():
-                (notify or log.info)(line)
+            if report.wrote or report.skipped:
+                for line in report.lines():
+                    (notify or log.info)(line)
         except NoDocumentsError:
             if not (self.settings.index / store.MANIFEST).exists():
                 raise
