@@ -279,7 +279,8 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
         pvec = np.load(gen / "passage_vectors.npy", allow_pickle=False, mmap_mode=mode)
         sents = np.load(gen / "sentences.npy", allow_pickle=False)
         svec = np.load(gen / "sentence_vectors.npy", allow_pickle=False, mmap_mode=mode)
-        findex = faiss.read_index(str(gen / "dense.faiss"))
+        # IO_FLAG_MMAP_IFC maps the vectors of a flat (or HNSW) index instead of copying them
+        findex = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         bm25 = BM25Index.load(gen / "bm25", mmap=mmap)
     except FileNotFoundError:
         raise
