@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the indexed documents")
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
+    _common(p)
+    p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.evaluation)")
+    p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid",
+                   help="retrieval mode, or all to compare them (default hybrid)")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per query; length of the recall curve")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--report", type=Path, metavar="DIR", help="write JSON, a Markdown summary and recall@k curves")
     return parser
 
 
@@ -134,7 +143,25 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list}
+def cmd_eval(args) -> int:
+    from .evaluation import evaluate, format_text, load_queries, write_report
+
+    queries, problems = load_queries(args.queries)
+    for problem in problems:
+        print(f"qa: {args.queries}: {problem}", file=sys.stderr)
+    qa = _pipeline(args)
+    qa.warm_up(show_bar=sys.stderr.isatty())
+    modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
+    result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
+    result["problems"] = problems
+    if args.report:
+        for path in write_report(result, args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else format_text(result))
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
