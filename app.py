@@ -1,0 +1,53 @@
+"""Serve the question-answering app in the browser.
+
+    python app.py                      # index ./seeds if needed, serve on http://127.0.0.1:7860
+    python app.py --docs notes/ --port 8000
+
+Settings come from the defaults, then ``QA_*`` environment variables (``QA_HOST``, ``QA_PORT``,
+``QA_DOCS``, ``QA_INDEX``, ...), then these flags. The app listens on loopback unless told
+otherwise and is never shared through a public link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from qa.config import Settings
+from qa.errors import QAError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the question-answering app in the browser.")
+    parser.add_argument("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
+    parser.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1, or QA_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 7860, or QA_PORT)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("qa").setLevel(logging.INFO)
+    try:
+        from qa.pipeline import Pipeline
+        from qa.ui import build_app, launch
+
+        settings = Settings.from_env(docs=args.docs, index=args.index, host=args.host, port=args.port)
+        pipeline = Pipeline(settings)
+        print(f"Checking the index of {settings.docs} ...", file=sys.stderr)
+        pipeline.warm_up(show_bar=sys.stderr.isatty())
+        launch(build_app(pipeline), settings)
+    except QAError as exc:
+        print(f"app: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

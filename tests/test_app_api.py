@@ -1,0 +1,70 @@
+"""The app's HTTP API, asked through gradio_client against a server on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app_server import serving
+
+pytestmark = pytest.mark.integration
+
+FEBRUARY = "When did Russia first signal that it was reconsidering its commitment to Assad?"
+FEBRUARY_DOC = "001_bccfd2e8e94a07d8.txt"
+
+
+@pytest.fixture(scope="module")
+def client(seed_pipeline):
+    from gradio_client import Client
+
+    with serving(seed_pipeline) as url:
+        yield Client(url, verbose=False)
+
+
+def test_ask_with_the_question_alone_returns_the_answer_and_its_citations(client, seed_pipeline):
+    result = client.predict(FEBRUARY, api_name="/ask")
+
+    json.dumps(result)  # plain JSON data
+    expected = seed_pipeline.ask(FEBRUARY).to_dict()
+    assert result["text"] == expected["text"]
+    assert "February 2016" in result["text"]
+    assert result["doc"] == FEBRUARY_DOC
+    assert 0 <= result["confidence"] <= 1
+    assert FEBRUARY_DOC in [c["doc"] for c in result["citations"]]
+    cited = result["citations"][result["cited"] - 1]
+    assert cited["doc"] == result["doc"] and cited["start"] <= result["start"] < result["end"] <= cited["end"]
+
+
+def test_ask_takes_k_mode_and_documents(client):
+    result = client.predict(FEBRUARY, k=2, mode="bm25", docs=[FEBRUARY_DOC], api_name="/ask")
+
+    assert 1 <= len(result["citations"]) <= 3  # k, plus the answer's passage when it lies below them
+    assert {c["doc"] for c in result["citations"]} == {FEBRUARY_DOC}
+    assert {c["mode"] for c in result["citations"]} == {"bm25"}
+
+
+def test_search_returns_ranked_passages(client):
+    hits = client.predict(FEBRUARY, k=3, api_name="/search")
+
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert all(h["end"] - h["start"] == len(h["text"]) for h in hits)
+
+
+def test_errors_are_clear_and_the_server_keeps_answering(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="question is empty"):
+        client.predict("   ", api_name="/ask")
+    with pytest.raises(AppError, match="unknown document"):
+        client.predict(FEBRUARY, docs=["no-such-doc.txt"], api_name="/ask")
+    with pytest.raises(AppError, match="limit is"):
+        client.predict("why " * 1000, api_name="/ask")
+
+    assert client.predict(FEBRUARY, api_name="/ask")["doc"] == FEBRUARY_DOC
+
+
+def test_page_events_are_not_in_the_public_api(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+    assert set(endpoints) == {"/ask", "/search"}

@@ -1,0 +1,141 @@
+"""The page in a real browser: Debian's chromium driven by Playwright.
+
+Screenshots of the answered page go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app_server import serving
+from conftest import ROOT, write_docs
+from qa.config import Settings
+from qa.pipeline import Pipeline
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+FEBRUARY = "When did Russia first signal that it was reconsidering its commitment to Assad?"
+
+LONG_WORD = "A" * 5000
+HOSTILE = (
+    "---\ntitle: <img src=x onerror=alert(1)> Lantern notes\n---\n"
+    "# Lanterns <script>alert(1)</script>\n\n"
+    "The lantern festival of Hoi An is held on the night of every full moon. <script>alert(1)</script> "
+    "Families float paper lanterns on the Thu Bon river. <img src=x onerror=alert(1)> "
+    "The schedule is at [x](javascript:alert(1)) and ${alert(1)} and {{constructor}}.\n\n"
+    f"{LONG_WORD}\n"
+)
+NORMAL = "Bridges of Prague\n\nThe Charles Bridge crosses the Vltava river and was finished in 1402.\n"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def seed_url(seed_pipeline):
+    with serving(seed_pipeline) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile")
+    docs = write_docs(base / "docs", {"lanterns.md": HOSTILE, "bridges.txt": NORMAL})
+    pipeline = Pipeline(Settings(docs=docs, index=base / "index", k=10))
+    pipeline.warm_up()
+    with serving(pipeline) as url:
+        yield url
+
+
+def ask(page, url: str, question: str) -> None:
+    page.goto(url)
+    page.get_by_label("Question").fill(question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.locator("#qa-answer .qa-answer, #qa-answer .qa-error").first.wait_for(timeout=60_000)
+
+
+def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
+    expected = seed_pipeline.ask(FEBRUARY)
+
+    ask(page, seed_url, FEBRUARY)
+
+    answer = page.locator("#qa-answer .qa-answer-text")
+    assert expected.text in answer.inner_text()
+    assert "February 2016" in answer.inner_text()
+    marks = page.locator("#qa-evidence .qa-card-answer > .qa-text mark")
+    assert marks.count() == 1
+    assert " ".join(marks.inner_text().split()) == " ".join(expected.text.split())
+    assert page.locator("#qa-evidence .qa-card").count() == len(expected.citations)
+    terms = {t.lower() for t in page.locator("#qa-evidence .qa-term").all_inner_texts()}
+    assert {"reconsidering", "commitment"} <= terms
+    assert "001_bccfd2e8e94a07d8.txt" in page.locator("#qa-evidence").inner_text()
+
+    context = page.locator("#qa-evidence .qa-card-answer details")
+    context.locator("summary").click()
+    assert context.locator(".qa-in-passage mark").inner_text() == marks.inner_text()
+
+    page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "answer.png"))
+    page.screenshot(path=str(ARTIFACTS / "answer-full.png"), full_page=True)
+
+
+def test_errors_show_in_the_page_and_the_app_keeps_serving(page, seed_url):
+    ask(page, seed_url, "   ")
+    assert "question is empty" in page.locator("#qa-answer .qa-error").inner_text()
+
+    page.get_by_label("Question").fill(FEBRUARY)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.locator("#qa-answer .qa-answer").wait_for(timeout=60_000)
+    assert page.locator("#qa-answer .qa-error").count() == 0
+
+
+def test_html_in_documents_renders_as_inert_text(page, hostile_url):
+    ask(page, hostile_url, "When is the lantern festival of Hoi An held?")
+    for details in page.locator("#qa-evidence details").all():
+        details.locator("summary").click()
+    page.wait_for_timeout(300)
+
+    evidence = page.locator("#qa-evidence")
+    text = evidence.inner_text()
+    assert "<script>alert(1)</script>" in text
+    assert "<img src=x onerror=alert(1)>" in text
+    assert "[x](javascript:alert(1))" in text and "${alert(1)}" in text
+    assert LONG_WORD[:100] in text.replace("\n", "")
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('a[href^="javascript"]').count() == 0
+    assert not page.evaluate("Array.from(document.scripts).some(s => s.textContent.trim() === 'alert(1)')")
+    assert page.dialogs == []
+    page.screenshot(path=str(ARTIFACTS / "hostile.png"), full_page=True)
+    # the 5,000-character word wraps inside its card instead of widening the page
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
