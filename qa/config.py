@@ -54,8 +54,9 @@ class Settings:
     #: Where the app listens. Loopback by default; never shared publicly unless asked.
     host: str = "127.0.0.1"
     port: int = 7860
-    #: Largest document file accepted, in bytes.
-    max_file_bytes: int = 64 * 1024 * 1024
+    #: Largest document file accepted, in bytes. 10 MB of text is about 12,000 passages (an hour of
+    #: embedding on a small CPU); a bigger .txt file is more likely a log or a dump than a document.
+    max_file_bytes: int = 10 * 1024 * 1024
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "docs", Path(self.docs))

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import Settings
 from .errors import NoDocumentsError
 from .types import Document
 
@@ -113,7 +114,7 @@ def iter_files(root: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda pair: pair[1])
 
 
-def load_folder(root: Path | str, max_bytes: int = 64 * 1024 * 1024) -> LoadReport:
+def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> LoadReport:
     """Load every document below ``root``. Raises :class:`NoDocumentsError` when none is usable."""
     root = Path(root)
     if not root.is_dir():

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import store
 from .chunking import split_passages, split_sentences
+from .config import Settings
 from .documents import load_folder
 from .errors import IndexProblem
 from .types import Document, Passage
@@ -105,7 +106,7 @@ def update_index(
     chunk_size: int,
     chunk_overlap: int,
     batch_size: int = 64,
-    max_file_bytes: int = 64 * 1024 * 1024,
+    max_file_bytes: int = Settings.max_file_bytes,
     progress: ProgressFn | None = None,
     show_bar: bool = False,
     force: bool = False,

@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -201,32 +202,70 @@ class IndexData:
 # Manifest
 
 
+#: What to do about an index that cannot be used.
+REBUILD = "run `qa index` with the documents to rebuild it"
+
+_GENERATION = re.compile(r"gen-[A-Za-z0-9-]+")
+_MANIFEST_FIELDS = {
+    "generation": lambda v: isinstance(v, str) and _GENERATION.fullmatch(v) is not None,
+    "faiss_version": lambda v: isinstance(v, str),
+    "model": lambda v: isinstance(v, dict) and isinstance(v.get("id"), str) and isinstance(v.get("dim"), int),
+    "splitter": lambda v: isinstance(v, dict),
+    "passage_count": lambda v: isinstance(v, int),
+    "documents": lambda v: isinstance(v, dict)
+    and all(isinstance(d, dict) and isinstance(d.get("sha256"), str) for d in v.values()),
+    "files": lambda v: isinstance(v, dict)
+    and all(isinstance(h, str) and _safe_name(n) for n, h in v.items()),
+}
+
+
+def _safe_name(name: object) -> bool:
+    """A relative file name that stays inside the generation folder."""
+    return isinstance(name, str) and bool(name) and not name.startswith("/") and ".." not in name.split("/")
+
+
 def read_manifest(folder: Path) -> dict | None:
-    """The manifest, ``None`` when there is no index yet; :class:`IndexProblem` when unreadable."""
+    """The manifest, ``None`` when there is no index yet; :class:`IndexProblem` when unreadable.
+
+    A manifest of this program's format must have every field in the expected shape; one of
+    another format is returned as it is (:func:`check_compatible` says why it cannot be used).
+    """
     path = folder / MANIFEST
     if not path.exists():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexProblem(f"damaged index: {path} cannot be read ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise IndexProblem(f"damaged index: {path} is not a manifest of this program")
+        raise IndexProblem(f"damaged index: {path} cannot be read ({exc}); {REBUILD}") from None
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        raise IndexProblem(f"damaged index: {path} is not a manifest of this program; {REBUILD}")
+    if manifest["format"] == FORMAT_VERSION:
+        bad = [name for name, ok in _MANIFEST_FIELDS.items() if not ok(manifest.get(name))]
+        if bad:
+            raise IndexProblem(f"damaged index: {path} has missing or malformed {', '.join(bad)}; {REBUILD}")
     return manifest
 
 
-def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | None:
-    """Why the index cannot be reused as it is for these settings, or ``None`` when it can."""
+def version_problem(manifest: dict) -> str | None:
+    """Why this program cannot read the index at all (format or faiss version), or ``None``."""
     import faiss
 
     if manifest.get("format") != FORMAT_VERSION:
         return f"index format {manifest.get('format')} differs from this program's {FORMAT_VERSION}"
-    if str(manifest.get("faiss_version", "")).split(".")[0] != faiss.__version__.split(".")[0]:
-        return f"index was written by faiss {manifest.get('faiss_version')}, this is faiss {faiss.__version__}"
-    if manifest.get("model", {}).get("id") != model_id:
-        return f"index was built with model {manifest.get('model', {}).get('id')!r}, settings name {model_id!r}"
-    if manifest.get("splitter") != splitter:
-        return f"splitter settings changed ({manifest.get('splitter')} -> {splitter})"
+    if manifest["faiss_version"].split(".")[0] != faiss.__version__.split(".")[0]:
+        return f"index was written by faiss {manifest['faiss_version']}, this is faiss {faiss.__version__}"
+    return None
+
+
+def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | None:
+    """Why the index cannot be reused as it is for these settings, or ``None`` when it can."""
+    problem = version_problem(manifest)
+    if problem:
+        return problem
+    if manifest["model"]["id"] != model_id:
+        return f"index was built with model {manifest['model']['id']!r}, settings name {model_id!r}"
+    if manifest["splitter"] != splitter:
+        return f"splitter settings changed ({manifest['splitter']} -> {splitter})"
     return None
 
 
@@ -236,6 +275,9 @@ def load(folder: Path, mmap: bool = True) -> IndexData:
         manifest = read_manifest(folder)
         if manifest is None:
             raise IndexProblem(f"no index in {str(folder)!r}: run `qa index`")
+        problem = version_problem(manifest)
+        if problem:
+            raise IndexProblem(f"the index in {str(folder)!r} cannot be used: {problem}; {REBUILD}")
         try:
             return _load_generation(folder, manifest, mmap)
         except FileNotFoundError:
@@ -243,9 +285,21 @@ def load(folder: Path, mmap: bool = True) -> IndexData:
             newer = read_manifest(folder)
             if newer is None or newer.get("generation") == manifest.get("generation") or attempt == 2:
                 raise IndexProblem(
-                    f"damaged index: files of generation {manifest.get('generation')!r} are missing"
+                    f"damaged index: files of generation {manifest.get('generation')!r} are missing; {REBUILD}"
                 ) from None
     raise AssertionError("unreachable")
+
+
+def _verify_files(gen: Path, files: dict[str, str]) -> None:
+    """Every file of the generation is listed in the manifest and matches its checksum."""
+    on_disk = {p.relative_to(gen).as_posix() for p in gen.rglob("*") if p.is_file()}
+    if set(files) - on_disk:
+        raise FileNotFoundError(gen / sorted(set(files) - on_disk)[0])
+    if on_disk - set(files):
+        raise IndexProblem(f"damaged index: unexpected file(s) {', '.join(sorted(on_disk - set(files)))}; {REBUILD}")
+    for name, digest in files.items():
+        if sha256_file(gen / name) != digest:
+            raise IndexProblem(f"damaged index: {name} does not match its checksum; {REBUILD}")
 
 
 def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
@@ -253,16 +307,9 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
 
     from .lexical import BM25Index
 
-    gen = folder / str(manifest.get("generation", ""))
-    if not manifest.get("generation") or "/" in manifest["generation"] or ".." in manifest["generation"]:
-        raise IndexProblem("damaged index: the manifest names no valid generation")
-    for name, digest in manifest["files"].items():
-        path = gen / name
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if sha256_file(path) != digest:
-            raise IndexProblem(f"damaged index: {name} does not match its checksum")
+    gen = folder / manifest["generation"]
     try:
+        _verify_files(gen, manifest["files"])
         docs = [
             Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"))
             for d in _read_jsonl(gen / "documents.jsonl")
@@ -282,21 +329,22 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
         # IO_FLAG_MMAP_IFC maps the vectors of a flat (or HNSW) index instead of copying them
         findex = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         bm25 = BM25Index.load(gen / "bm25", mmap=mmap)
-    except FileNotFoundError:
+        dim = manifest["model"]["dim"]
+        consistent = (
+            len(passages) == manifest["passage_count"]
+            and pvec.shape == (len(passages), dim)
+            and findex.ntotal == len(passages)
+            and findex.d == dim
+            and bm25.num_docs == max(len(passages), 1)
+            and sents.ndim == 2 and sents.shape[1] == 4 and len(sents) == len(svec)
+        )
+        if not consistent:
+            raise IndexProblem(f"damaged index: the data files disagree with the manifest; {REBUILD}")
+        return IndexData(docs, passages, pvec, sents, svec, findex, bm25, manifest)
+    except (FileNotFoundError, IndexProblem):
         raise
     except Exception as exc:  # noqa: BLE001 - any parse failure means damage
-        raise IndexProblem(f"damaged index: {type(exc).__name__}: {exc}") from None
-    dim = manifest.get("model", {}).get("dim")
-    if (
-        len(passages) != manifest.get("passage_count")
-        or pvec.shape != (len(passages), dim)
-        or findex.ntotal != len(passages)
-        or findex.d != dim
-        or bm25.num_docs != max(len(passages), 1)
-        or len(sents) != len(svec)
-    ):
-        raise IndexProblem("damaged index: the data files disagree with the manifest")
-    return IndexData(docs, passages, pvec, sents, svec, findex, bm25, manifest)
+        raise IndexProblem(f"damaged index: {type(exc).__name__}: {exc}; {REBUILD}") from None
 
 
 def save(

@@ -1,0 +1,141 @@
+"""Incremental indexing: only what changed is embedded again; model or splitter changes rebuild."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import FakeEmbedder
+from qa import store
+from qa.chunking import split_passages, split_sentences
+from qa.documents import load_folder
+from qa.indexer import update_index
+
+
+def index(docs, folder, embedder, size=200, overlap=40, **kw):
+    return update_index(docs, folder, embedder, size, overlap, **kw)
+
+
+def texts_of(doc_id, docs, size=200, overlap=40) -> int:
+    """How many texts (passages and distinct sentences) embedding one document takes."""
+    doc = next(d for d in load_folder(docs).documents if d.id == doc_id)
+    passages = split_passages(doc, size, overlap)
+    sentences = set()
+    for s, e in split_sentences(doc.text):
+        for p in passages:
+            lo, hi = max(s, p.start), min(e, p.end)
+            if hi - lo >= 2:
+                sentences.add((lo, hi))
+    return len(passages) + len(sentences)
+
+
+@pytest.fixture
+def folders(tmp_path, tiny_docs):
+    return tiny_docs, tmp_path / "index"
+
+
+def test_first_run_embeds_everything_once(folders, fake_embedder):
+    docs, folder = folders
+    report = index(docs, folder, fake_embedder)
+    assert report.wrote and report.reason is None
+    assert report.added == ["rivers.txt", "sub/coffee.txt", "volcanoes.md"]
+    assert report.embedded_passages == report.passages == len(store.load(folder).passages)
+    assert fake_embedder.encoded == sum(texts_of(d, docs) for d in report.added)
+    assert any(line.startswith("indexed 3 documents") for line in report.lines())
+
+
+def test_nothing_changed_embeds_nothing(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    generation = store.load(folder).generation
+    before = fake_embedder.encoded
+    report = index(docs, folder, fake_embedder)
+    assert not report.wrote and fake_embedder.encoded == before
+    assert store.load(folder).generation == generation
+    assert report.lines() == [f"index is up to date: 3 documents, {report.passages} passages"]
+
+
+def test_changing_one_document_embeds_only_its_passages(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    old = store.load(folder)
+    (docs / "rivers.txt").write_text("Rivers\n\nThe Loire is the longest river in France. It ends at Nantes.\n",
+                                     encoding="utf-8")
+    before = fake_embedder.encoded
+    report = index(docs, folder, fake_embedder)
+    assert report.changed == ["rivers.txt"] and not report.added and not report.removed
+    assert report.embedded_passages == sum(p.doc == "rivers.txt" for p in store.load(folder).passages)
+    assert fake_embedder.encoded - before == texts_of("rivers.txt", docs)
+    assert "changed 1: rivers.txt" in report.lines()
+    new = store.load(folder)
+    for doc_id in ("sub/coffee.txt", "volcanoes.md"):  # vectors carried over, not recomputed
+        np.testing.assert_array_equal(new.passage_vectors[new.passage_ids_for([doc_id])],
+                                      old.passage_vectors[old.passage_ids_for([doc_id])])
+
+
+def test_added_and_removed_documents_are_reported(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    (docs / "sub" / "coffee.txt").unlink()
+    (docs / "tea.md").write_text("# Tea\n\nTea came to Europe in the 17th century.\n", encoding="utf-8")
+    before = fake_embedder.encoded
+    report = index(docs, folder, fake_embedder)
+    assert (report.added, report.removed, report.changed) == (["tea.md"], ["sub/coffee.txt"], [])
+    assert fake_embedder.encoded - before == texts_of("tea.md", docs)
+    lines = report.lines()
+    assert "added 1: tea.md" in lines and "removed 1: sub/coffee.txt" in lines
+    assert [d.id for d in store.load(folder).documents] == ["rivers.txt", "tea.md", "volcanoes.md"]
+
+
+def test_incremental_update_equals_a_full_rebuild(folders, fake_embedder, tmp_path):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    (docs / "volcanoes.md").write_text("# Hekla\n\nHekla erupted in 2000. " * 10, encoding="utf-8")
+    index(docs, folder, fake_embedder)
+    fresh = tmp_path / "fresh"
+    index(docs, fresh, FakeEmbedder())
+    a, b = store.load(folder), store.load(fresh)
+    assert a.passages == b.passages
+    np.testing.assert_array_equal(a.sentences, b.sentences)
+    np.testing.assert_allclose(a.passage_vectors, b.passage_vectors, atol=1e-6)
+    np.testing.assert_allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-6)
+
+
+class OtherModel(FakeEmbedder):
+    model_id = "test/another-model"
+
+
+def test_another_model_rebuilds_everything_and_says_why(folders, fake_embedder):
+    docs, folder = folders
+    first = index(docs, folder, fake_embedder)
+    other = OtherModel(dim=32)
+    report = index(docs, folder, other)
+    assert report.wrote and "model" in report.reason and "test/another-model" in report.reason
+    assert report.added == first.added and report.embedded_passages == report.passages
+    assert other.encoded == fake_embedder.encoded
+    assert report.lines()[0].startswith("rebuilding the whole index: index was built with model")
+    assert store.load(folder).manifest["model"] == {"id": "test/another-model", "dim": 32}
+
+
+def test_splitter_change_rebuilds_everything_and_says_why(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    report = index(docs, folder, fake_embedder, size=120, overlap=0)
+    assert report.wrote and "splitter settings changed" in report.reason
+    assert report.embedded_passages == report.passages
+    assert store.load(folder).manifest["splitter"]["chunk_size"] == 120
+
+
+def test_rebuild_on_request(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    report = index(docs, folder, fake_embedder, force=True)
+    assert report.reason == "rebuild requested" and report.embedded_passages == report.passages
+
+
+def test_skipped_files_are_reported(folders, fake_embedder):
+    docs, folder = folders
+    (docs / "bad.txt").write_bytes(b"\xff\xfe latin junk \xe9")
+    report = index(docs, folder, fake_embedder)
+    assert report.skipped and report.skipped[0][0] == "bad.txt"
+    assert report.lines()[0].startswith("skipped bad.txt: not valid UTF-8")
