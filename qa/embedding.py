@@ -137,7 +137,7 @@ class SentenceTransformerEmbedder:
     answers questions (the ONNX session, or the torch model), ``encode`` loads torch if needed.
     """
 
-    def __init__(self, model: str = "", backend: str = "torch", threads: int = 0):
+    def __init__(self, model: str = "", backend: str = "torch", threads: int = 0, index_threads: int = 0):
         self.model_id, self.path = resolve_model(model)
         if backend == "onnx" and self.model_id != DEFAULT_MODEL_ID:
             raise ModelError(
@@ -145,7 +145,8 @@ class SentenceTransformerEmbedder:
                 "use the torch encoder with --model"
             )
         self.backend = backend
-        self.threads = threads
+        self.threads = threads  #: for one question (0: the library's default)
+        self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
         self._model = None
         self._onnx: OnnxEncoder | None = None
         self._lock = threading.Lock()
@@ -191,10 +192,18 @@ class SentenceTransformerEmbedder:
             if not dim:
                 raise ModelError(f"{str(self.path)!r} is not a sentence-embedding model")
             self.dim = int(dim)
+            import torch
+
+            self.index_threads = self.index_threads or torch.get_num_threads()
             self._model = model
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Many texts (index time) with torch, on ``index_threads`` threads."""
         self._load_torch()
+        _use_torch_threads(self.index_threads)
+        return self._encode(texts, batch_size, progress)
+
+    def _encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(
@@ -212,9 +221,15 @@ class SentenceTransformerEmbedder:
             self._load_onnx()
             return self._onnx.encode([text])[0]
         self._load_torch()
-        if self.threads:
-            import torch
+        _use_torch_threads(self.threads)
+        return self._encode([text], 1, False)[0]
 
-            if torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
-        return self.encode([text], batch_size=1)[0]
+
+def _use_torch_threads(n: int) -> None:
+    """Set torch's intra-op threads to ``n`` (when given), so that questions on one thread and
+    indexing on all cores can alternate in one process."""
+    if n:
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)

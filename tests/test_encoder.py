@@ -89,3 +89,16 @@ def test_onnx_questions_find_the_same_passages(onnx_packages, seed_index_dir, se
         overlap.append(len(set(a) & set(b)))
     assert same_top >= len(questions) - 1
     assert np.mean(overlap) >= 4.5
+
+
+@pytest.mark.integration
+def test_questions_and_indexing_use_their_own_torch_threads():
+    import torch
+
+    enc = SentenceTransformerEmbedder(threads=1, index_threads=2)
+    enc.encode_query(SENTENCES[0])
+    assert torch.get_num_threads() == 1
+    enc.encode(SENTENCES)  # indexing after a question is not left on one thread
+    assert torch.get_num_threads() == 2
+    enc.encode_query(SENTENCES[1])
+    assert torch.get_num_threads() == 1
