@@ -27,14 +27,16 @@ from .types import Answer, Hit
 
 log = logging.getLogger("qa")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Control characters, and lone surrogates (what undecodable bytes in a command line become),
+#: which are not text: the model's tokenizer rejects them.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean_question(question: object, max_chars: int) -> str:
     """Validate a question; return it with control characters and extra white space removed."""
     if not isinstance(question, str):
         raise BadQuestionError("the question must be text")
-    q = _CONTROL.sub(" ", question)
+    q = _NOT_TEXT.sub(" ", question)
     q = " ".join(q.split())
     if not q:
         raise BadQuestionError("the question is empty: type a question about the documents")
@@ -135,7 +137,10 @@ class Pipeline:
     # -- queries -----------------------------------------------------------------------------
     def _check(self, question, k, mode) -> tuple[str, int, str]:
         q = clean_question(question, self.settings.max_question_chars)
-        k = self.settings.k if k is None else int(k)
+        try:
+            k = self.settings.k if k is None else int(k)
+        except (TypeError, ValueError):
+            raise SettingsError(f"k must be a whole number, got {k!r}") from None
         if k < 1 or k > 1000:
             raise SettingsError(f"k must be between 1 and 1000, got {k}")
         mode = mode or self.settings.mode
@@ -143,12 +148,13 @@ class Pipeline:
             raise SettingsError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         return q, k, mode
 
-    def _retrieve(self, q: str, k: int, mode: str, docs, data, pool: int | None = None):
+    def _retrieve(self, q: str, k: int, mode: str, docs, data, pool: int | None = None, need_vector: bool = False):
+        """Run the retrievers; the question is embedded once, when the mode or ``need_vector`` asks for it."""
         from .retrieval import retrieve
 
         timings: dict[str, float] = {}
         qvec = None
-        if mode != "bm25" or self.reader.needs_vector:
+        if mode != "bm25" or need_vector:
             t = time.perf_counter()
             qvec = self.embedder.encode_query(q)
             timings["embed"] = time.perf_counter() - t
@@ -179,7 +185,8 @@ class Pipeline:
         t0 = time.perf_counter()
         q, k, mode = self._check(question, k, mode)
         data = self.data
-        qvec, result, timings = self._retrieve(q, k, mode, docs, data, pool=max(k, self.reader.pool))
+        qvec, result, timings = self._retrieve(q, k, mode, docs, data, pool=max(k, self.reader.pool),
+                                               need_vector=self.reader.needs_vector)
         t = time.perf_counter()
         answer = self.reader.read(q, qvec, result, data, k)
         timings["read"] = time.perf_counter() - t
