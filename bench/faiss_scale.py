@@ -12,6 +12,10 @@ several ``efSearch`` values.
 
     python bench/faiss_scale.py                        # 1e4, 1e5, 1e6
     python bench/faiss_scale.py --sizes 10000 100000   # quicker
+    python bench/faiss_scale.py --sizes --real /tmp/qa-bench/scifact/index   # real vectors only
+
+``--real INDEX`` repeats the comparison on real all-MiniLM-L6-v2 vectors: the sentence vectors of a
+built index as the data, 1000 of its passage vectors as the queries.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -67,11 +72,22 @@ def recall_at_10(found: np.ndarray, exact: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found.tolist(), exact.tolist())]))
 
 
-def run_size(n: int, args) -> list[dict]:
+def real_data(index_dir: Path, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence vectors of a built index, and some of its passage vectors as queries."""
+    from qa import store
+
+    data = store.load(index_dir)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(data.passage_vectors), min(queries, len(data.passage_vectors)), replace=False)
+    return np.ascontiguousarray(data.sentence_vectors), np.ascontiguousarray(data.passage_vectors[np.sort(pick)])
+
+
+def run_size(n: int, args, real: Path | None = None) -> list[dict]:
     rows = []
     t = time.perf_counter()
-    data, queries = make_data(n, args.queries)
-    print(f"# n={n:,}: data made in {time.perf_counter() - t:.1f} s", flush=True)
+    data, queries = real_data(real, args.queries) if real else make_data(n, args.queries)
+    n = len(data)
+    print(f"# n={n:,}: data ready in {time.perf_counter() - t:.1f} s", flush=True)
 
     faiss.omp_set_num_threads(args.build_threads)
     t = time.perf_counter()
@@ -81,7 +97,8 @@ def run_size(n: int, args) -> list[dict]:
     _, exact = flat.search(queries, 10)  # ground truth, all threads
     found, times = timed_search(flat, queries[: args.timed])
     st = stats_ms(times)
-    rows.append({"n": n, "index": "flat", "params": "", "build s": flat_build,
+    label = f"{n} (real)" if real else n
+    rows.append({"n": label, "index": "flat", "params": "", "build s": flat_build,
                  "memory MB": n * DIM * 4 / 2**20, "median ms": st["median"], "p95 ms": st["p95"],
                  "recall@10": recall_at_10(found, exact[: args.timed])})
     print(rows[-1], flush=True)
@@ -100,7 +117,7 @@ def run_size(n: int, args) -> list[dict]:
         hnsw.hnsw.efSearch = ef
         found, times = timed_search(hnsw, queries)
         st = stats_ms(times)
-        rows.append({"n": n, "index": "hnsw", "params": f"M={args.M} efC={args.ef_construction} efS={ef}",
+        rows.append({"n": label, "index": "hnsw", "params": f"M={args.M} efC={args.ef_construction} efS={ef}",
                      "build s": hnsw_build, "memory MB": memory_mb, "median ms": st["median"],
                      "p95 ms": st["p95"], "recall@10": recall_at_10(found, exact)})
         print(rows[-1], flush=True)
@@ -109,7 +126,8 @@ def run_size(n: int, args) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--real", type=Path, help="an index folder whose real vectors to use as well")
     ap.add_argument("--queries", type=int, default=1000, help="queries for recall (HNSW latency uses all)")
     ap.add_argument("--timed", type=int, default=300, help="queries timed on the exact index")
     ap.add_argument("--M", type=int, default=32)
@@ -119,8 +137,9 @@ def main() -> None:
     args = ap.parse_args()
     print(f"# faiss {faiss.__version__} scale  ({machine()})", flush=True)
     rows = []
-    for n in args.sizes:
-        rows.extend(run_size(n, args))
+    jobs = [(n, None) for n in args.sizes] + ([(0, args.real)] if args.real else [])
+    for n, real in jobs:
+        rows.extend(run_size(n, args, real))
         CACHE.mkdir(parents=True, exist_ok=True)
         (CACHE / "faiss_scale.json").write_text(json.dumps(rows, indent=1))
     print_table(rows, ["n", "index", "params", "build s", "memory MB", "median ms", "p95 ms",
