@@ -6,11 +6,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from .config import MODES, Settings
 from .errors import QAError
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage mistake in one line, like the program's other errors."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -30,7 +38,7 @@ def _query_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qa", description="Extractive question answering over a folder of documents, with citations."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
@@ -177,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # whoever read the output stopped early (``qa search ... | head``): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a folder that cannot be read or written
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        print(f"qa: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -133,6 +133,7 @@ def update_index(
         report = plan(loaded.documents, manifest, reason)
         report.skipped = loaded.skipped
         if manifest is not None and old is not None and not (report.added or report.changed or report.removed):
+            store.remove_leftovers(index_dir, keep=old.generation)
             report.passages = manifest.get("passage_count", 0)
             report.seconds = time.perf_counter() - t0
             return report

@@ -415,11 +415,15 @@ def save(
         "files": files,
     }
     atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
-    remove_old_generations(folder, keep=generation)
+    remove_leftovers(folder, keep=generation)
     return manifest
 
 
-def remove_old_generations(folder: Path, keep: str) -> None:
+def remove_leftovers(folder: Path, keep: str) -> None:
+    """Remove every generation but ``keep``, and temporary files of writers that died. Call with
+    :func:`write_lock` held (readers of an old generation retry with the new manifest)."""
     for path in folder.glob("gen-*"):
         if path.name != keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(f".{MANIFEST}.*.tmp"):
+        path.unlink(missing_ok=True)

@@ -1,0 +1,138 @@
+"""The ``qa`` command, run as a user runs it (``python -m qa ...`` in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SEEDS, TINY_DOCS, write_docs
+from qa import store
+from qa.chunking import split_passages
+from qa.config import Settings
+from qa.documents import load_folder
+from qa.indexer import update_index
+
+ALEPPO = "Whose help was the victory in Aleppo credited to?"
+ALEPPO_DOC = "001_bccfd2e8e94a07d8.txt"
+ALEPPO_SENTENCE = "The victory of Aleppo was credited to Russian support"
+METHOD = "What research method did the study of Iran's strategy against ISIS employ?"
+METHOD_DOC = "002_7b4c4c91d958a4ef.txt"
+
+
+def qa(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qa"), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def read_text(path: Path) -> str:
+    """A document's text as the program sees it (UTF-8, byte-order mark dropped, line ends kept)."""
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = qa("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("index", "search", "ask", "list"):
+        assert command in result.stdout
+    assert qa("search", "--help", cwd=tmp_path).returncode == 0
+
+
+def test_no_documents_is_one_clear_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(qa("index", "--docs", tmp_path / "empty", "--index", tmp_path / "i", cwd=tmp_path),
+                          "no readable", "--docs")
+    assert_one_line_error(qa("index", "--docs", tmp_path / "missing", "--index", tmp_path / "i", cwd=tmp_path),
+                          "does not exist")
+
+
+def test_unknown_mode_is_one_clear_line(tmp_path):
+    result = qa("search", "--mode", "fuzzy", "river", cwd=tmp_path)
+    assert result.returncode == 2
+    assert_one_line_error(result, "fuzzy", "hybrid")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!", "x" * 5000], ids=["empty", "spaces", "punctuation", "long"])
+def test_unusable_question_is_one_clear_line(tmp_path, question):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    assert_one_line_error(qa("search", "--docs", docs, "--index", tmp_path / "i", question, cwd=tmp_path),
+                          "question")
+
+
+def test_unloadable_model_is_one_clear_line(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    result = qa("search", "--docs", docs, "--index", tmp_path / "i", "--model", "/nonexistent", "river",
+                cwd=tmp_path)
+    assert_one_line_error(result, "/nonexistent", "never downloaded")
+    assert not (tmp_path / "i" / "manifest.json").exists()
+
+
+def test_index_folder_that_is_a_file_is_one_clear_line(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    (tmp_path / "not-a-folder").write_text("x")
+    assert_one_line_error(qa("index", "--docs", docs, "--index", tmp_path / "not-a-folder", cwd=tmp_path),
+                          "not-a-folder")
+
+
+@pytest.mark.integration
+def test_acceptance_aleppo_question_cites_the_exact_passage(seed_index_dir):
+    result = qa("search", ALEPPO, "--json", "--docs", seed_index_dir / "docs", "--index", seed_index_dir / "index",
+                cwd=seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert hits and {"rank", "score", "doc", "title", "start", "end", "text"} <= set(hits[0])
+    top = hits[0]
+    assert top["rank"] == 1 and top["doc"] == ALEPPO_DOC and ALEPPO_SENTENCE in top["text"]
+    for hit in hits:
+        assert read_text(seed_index_dir / "docs" / hit["doc"])[hit["start"]:hit["end"]] == hit["text"]
+
+
+@pytest.mark.integration
+def test_changing_one_seed_re_embeds_only_that_file(seed_index_dir, tmp_path):
+    shutil.copytree(seed_index_dir / "docs", tmp_path / "docs")
+    shutil.copytree(seed_index_dir / "index", tmp_path / "index")
+    changed = tmp_path / "docs" / "002_7b4c4c91d958a4ef.txt"
+    changed.write_text(read_text(changed) + "\nA closing sentence added for this test.\n", encoding="utf-8")
+    result = qa("index", "--docs", tmp_path / "docs", "--index", tmp_path / "index", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = next(d for d in load_folder(tmp_path / "docs").documents if d.id == changed.name)
+    passages = len(split_passages(doc, Settings().chunk_size, Settings().chunk_overlap))
+    assert f"changed 1: {changed.name}" in result.stdout.splitlines()
+    assert f"({passages} passages and " in result.stdout
+    assert "added" not in result.stdout and "rebuilding" not in result.stdout
+
+
+@pytest.mark.integration
+def test_search_repairs_a_truncated_index_and_still_answers(seed_pipeline, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in (METHOD_DOC, "004_fe2aeb450d1bbd91.txt"):  # two small seeds keep the rebuild short
+        shutil.copy(SEEDS / name, docs)
+    s = Settings()
+    update_index(docs, tmp_path / "index", seed_pipeline.embedder, s.chunk_size, s.chunk_overlap)
+    old = store.load(tmp_path / "index")
+    vectors = tmp_path / "index" / old.generation / "passage_vectors.npy"
+    with open(vectors, "r+b") as fh:
+        fh.truncate(vectors.stat().st_size // 2)
+    result = qa("search", METHOD, "--json", "--docs", docs, "--index", tmp_path / "index", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rebuilding the whole index: damaged index: passage_vectors.npy" in result.stderr
+    top = json.loads(result.stdout)[0]
+    assert top["doc"] == METHOD_DOC and "descriptive\u2014analytical method" in top["text"]
+    assert read_text(docs / METHOD_DOC)[top["start"]:top["end"]] == top["text"]
+    assert store.load(tmp_path / "index").generation != old.generation
