@@ -1,8 +1,7 @@
 """Split documents into passages, sections and sentences, with exact character offsets.
 
-Passages come from langchain's ``RecursiveCharacterTextSplitter`` (``add_start_index``); each
-offset is checked against the document text, so ``doc.text[p.start:p.end] == p.text`` always
-holds. Sentences come from pysbd, run on blocks of text cut at paragraph breaks; a block of a
+Passages come from langchain's ``RecursiveCharacterTextSplitter``; each is located in the
+document text after the previous one, so ``doc.text[p.start:p.end] == p.text`` always holds. Sentences come from pysbd, run on blocks of text cut at paragraph breaks; a block of a
 hard-wrapped paragraph spans several lines and stays one block, so wrapped sentences stay whole.
 """
 
@@ -16,6 +15,11 @@ from .types import Document, Passage
 
 #: Longest sentence kept in one piece; longer runs (tables, text without punctuation) are cut.
 MAX_SENTENCE_CHARS = 600
+#: Longest text given to pysbd at once: its time grows with the square of the length (a 300 kB
+#: line without sentence ends took minutes), so longer blocks are cut at sentence ends first.
+MAX_SEGMENT_CHARS = 2000
+#: Text whose lines are mostly at most this long is taken to be hard-wrapped.
+WRAPPED_MAX_WIDTH = 150
 
 _MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 _TERMINAL = ".!?:;,\"”’')]"
@@ -28,10 +32,15 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
-        add_start_index=True,
         separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
         keep_separator="end",
     )
+
+
+def _wrap_width(lines: list[str]) -> int:
+    """The width text is hard-wrapped at: the 90th percentile of the lengths of non-blank lines."""
+    widths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    return widths[int(len(widths) * 0.9)] if widths else 0
 
 
 def headings(doc: Document) -> list[tuple[int, str]]:
@@ -39,7 +48,8 @@ def headings(doc: Document) -> list[tuple[int, str]]:
 
     Markdown documents use ``#`` headings. Plain text uses short standalone lines that look like
     titles: at most 12 words, starting with a capital, not ending in punctuation, and following a
-    blank line or a line that ends a sentence (so lines of hard-wrapped paragraphs never count).
+    blank line or a line that ends a sentence. In hard-wrapped text a heading must also be
+    followed by a blank line, so a wrapped line that starts a sentence never counts.
     """
     text = doc.text
     if doc.kind == "markdown" or _MD_HEADING.search(text):
@@ -47,12 +57,16 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     prev = ""
     offset = 0
-    for line in text.splitlines(keepends=True):
+    lines = text.splitlines(keepends=True)
+    wrapped = _wrap_width(lines) <= WRAPPED_MAX_WIDTH
+    for i, line in enumerate(lines):
         stripped = line.strip()
         prev_ends = (not prev) or prev[-1] in ".!?\"”:"
+        standalone = not wrapped or i + 1 == len(lines) or not lines[i + 1].strip()
         if (
             stripped
             and prev_ends
+            and standalone
             and len(stripped) <= 90
             and len(stripped.split()) <= 12
             and stripped[0].isupper()
@@ -69,27 +83,46 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     return found
 
 
+def _offsets(text: str, pieces: list[str], chunk_overlap: int) -> list[int]:
+    """Start offset of each passage (a substring of ``text``, in order).
+
+    A forward pass finds the earliest place each passage can start (consecutive passages overlap
+    by at most ``chunk_overlap`` characters). Where a passage's text repeats, a backward pass then
+    moves it to the earliest copy from there that reaches the next passage, so no text is left
+    uncovered. (langchain's ``start_index`` can land on a copy that is too early.)
+    """
+    lowest: list[int] = []
+    for piece in pieces:
+        bound = max(lowest[-1] + 1, lowest[-1] + len(pieces[len(lowest) - 1]) - chunk_overlap) if lowest else 0
+        found = text.find(piece, bound)
+        lowest.append(found if found >= 0 else text.find(piece))
+    starts = list(lowest)
+    next_start = len(text)
+    for i in range(len(pieces) - 1, -1, -1):
+        reach = next_start  # where the text before the next passage ends
+        while reach > 0 and text[reach - 1].isspace():
+            reach -= 1
+        size = len(pieces[i])
+        found = text.find(pieces[i], max(lowest[i], reach - size), next_start - 1 + size)
+        if found >= 0:
+            starts[i] = found
+        next_start = starts[i]
+    return starts
+
+
 def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Passage]:
     """Cut a document into passages with exact offsets and the section heading above each."""
     splitter = _splitter(chunk_size, chunk_overlap)
     heads = headings(doc)
     head_offsets = [o for o, _ in heads]
     passages: list[Passage] = []
-    search_from = 0
-    for chunk in splitter.create_documents([doc.text]):
-        piece = chunk.page_content
-        if not piece.strip():
-            continue
-        start = chunk.metadata.get("start_index", -1)
-        if start < 0 or doc.text[start : start + len(piece)] != piece:
-            start = doc.text.find(piece, search_from)
-            if start < 0:
-                start = doc.text.find(piece)
+    pieces = [piece for piece in splitter.split_text(doc.text) if piece.strip()]
+    for piece, start in zip(pieces, _offsets(doc.text, pieces, chunk_overlap)):
         if start < 0:  # pragma: no cover - the splitter only returns substrings
             raise AssertionError(f"passage text not found in {doc.id}")
-        search_from = start + 1
         end = start + len(piece)
-        i = bisect.bisect_right(head_offsets, start) - 1
+        # the section is the last heading above the passage, or the one on its first line
+        i = bisect.bisect_right(head_offsets, start + len(piece.split("\n", 1)[0])) - 1
         section = heads[i][1] if i >= 0 else None
         passages.append(
             Passage(doc.id, doc.title, len(passages), start, end, piece, section)
@@ -99,29 +132,51 @@ def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[P
 
 def _blocks(text: str) -> list[tuple[int, int]]:
     """Spans of paragraph-like blocks: cut at blank lines, and at a line break after a line that
-    ends a sentence or is short (a heading, a list item), but not inside hard-wrapped paragraphs."""
+    ends a sentence or is short (a heading, a list item), but not inside hard-wrapped paragraphs.
+    A blank line inside a sentence (a page break: the text goes on in lower case) does not cut."""
     spans: list[tuple[int, int]] = []
-    block_start = None
+    block_start = block_end = None
+    gap = False  # a blank line follows the open block
     offset = 0
     lines = text.splitlines(keepends=True)
-    widths = sorted(len(line.rstrip()) for line in lines if line.strip())
-    wrap_width = widths[int(len(widths) * 0.9)] if widths else 0
+    wrap_width = _wrap_width(lines)
     for line in lines:
         stripped = line.rstrip()
         if not stripped.strip():
-            if block_start is not None:
-                spans.append((block_start, offset))
-                block_start = None
+            gap = block_start is not None
         else:
+            first = stripped.lstrip()[0]
+            if gap and not (first.islower() and text[block_end - 1] not in ".!?\"”:"):
+                spans.append((block_start, block_end))
+                block_start = None
+            gap = False
             if block_start is None:
                 block_start = offset + (len(line) - len(line.lstrip()))
+            block_end = offset + len(stripped)
             short = wrap_width and len(stripped) < 0.75 * wrap_width
-            if wrap_width > 150 or short or stripped[-1] in ".!?\"”":
-                spans.append((block_start, offset + len(stripped)))
+            if wrap_width > WRAPPED_MAX_WIDTH or short or stripped[-1] in ".!?\"”":
+                spans.append((block_start, block_end))
                 block_start = None
         offset += len(line)
     if block_start is not None:
-        spans.append((block_start, len(text)))
+        spans.append((block_start, block_end))
+    return spans
+
+
+def _windows(block: str, limit: int = MAX_SEGMENT_CHARS) -> list[tuple[int, int]]:
+    """Cut a long block into spans of at most ``limit`` characters, each ending at the last
+    sentence end in it (else the last space), so pysbd's time stays linear in the text's length."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while len(block) - start > limit:
+        window = block[start : start + limit]
+        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        cut = cut + 1 if cut > 0 else limit
+        spans.append((start, start + cut))
+        start += cut
+    spans.append((start, len(block)))
     return spans
 
 
@@ -138,17 +193,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for b_start, b_end in _blocks(text):
         block = text[b_start:b_end]
-        pieces = seg.segment(block) if len(block) > 40 else [block]
-        cursor = 0
-        for piece in pieces:
-            piece = piece.strip()
-            if not piece:
-                continue
-            at = block.find(piece, cursor)
-            if at < 0:
-                continue
-            cursor = at + len(piece)
-            for s in range(at, at + len(piece), MAX_SENTENCE_CHARS):
-                e = min(at + len(piece), s + MAX_SENTENCE_CHARS)
-                spans.append((b_start + s, b_start + e))
+        for w_start, w_end in _windows(block):
+            window = block[w_start:w_end]
+            pieces = seg.segment(window) if len(window) > 40 else [window]
+            cursor = 0
+            for piece in pieces:
+                piece = piece.strip()
+                if not piece:
+                    continue
+                at = window.find(piece, cursor)
+                if at < 0:
+                    continue
+                cursor = at + len(piece)
+                base = b_start + w_start
+                for s in range(at, at + len(piece), MAX_SENTENCE_CHARS):
+                    part = window[s : min(at + len(piece), s + MAX_SENTENCE_CHARS)]
+                    if part.strip():  # a cut may fall on white space: trim both ends
+                        lead = len(part) - len(part.lstrip())
+                        spans.append((base + s + lead, base + s + len(part.rstrip())))
     return spans
