@@ -83,7 +83,7 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     if size == 0:
         raise ValueError("empty file")
     if size > max_bytes:
-        raise ValueError(f"file is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        raise ValueError(f"file is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit")
     data = path.read_bytes()
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes)")

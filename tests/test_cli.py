@@ -103,6 +103,19 @@ def test_acceptance_aleppo_question_cites_the_exact_passage(seed_index_dir):
 
 
 @pytest.mark.integration
+def test_odd_characters_in_a_question_still_get_an_answer(seed_index_dir):
+    """Arabic, Chinese, emoji, a control character and bytes that are not UTF-8 in one question."""
+    question = "\u0645\u062a\u0649 \u706b\u5c71 \U0001F30B Aleppo\x07 victory credited? ".encode() + b"\xff\xfe"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    result = subprocess.run([sys.executable, "-m", "qa", "search", "--json", "--docs", str(seed_index_dir / "docs"),
+                             "--index", str(seed_index_dir / "index"), question], cwd=seed_index_dir, env=env,
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    hits = json.loads(result.stdout)
+    assert hits and hits[0]["doc"] == ALEPPO_DOC
+
+
+@pytest.mark.integration
 def test_changing_one_seed_re_embeds_only_that_file(seed_index_dir, tmp_path):
     shutil.copytree(seed_index_dir / "docs", tmp_path / "docs")
     shutil.copytree(seed_index_dir / "index", tmp_path / "index")
