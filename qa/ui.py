@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterable
+from pathlib import Path
+from typing import Collection, Iterable
 
 import gradio as gr
 
@@ -33,10 +34,8 @@ from .types import Answer, Hit
 #: Only those whose document is in the index are offered.
 EXAMPLES: tuple[tuple[str, str], ...] = (
     ("When did Russia first signal that it was reconsidering its commitment to Assad?", "001_bccfd2e8e94a07d8.txt"),
-    ("Who engineered Syria's rapprochement with Egypt?", "001_bccfd2e8e94a07d8.txt"),
     ("Who gave the WANA interview on Iran's advisory presence in Syria?", "000_a0b9d8723324cd91.txt"),
     ('Who called Syria "the golden ring of resistance"?', "003_92e4960f2acc8bfd.txt"),
-    ("When did Khomeini accept the UN-proposed ceasefire ending the Iran-Iraq war?", "003_92e4960f2acc8bfd.txt"),
     ("Which base housing American forces was attacked by drones on October 20, 2021?", "004_fe2aeb450d1bbd91.txt"),
 )
 
@@ -128,10 +127,10 @@ def _score(hit: Hit) -> str:
     return f"{hit.mode} score {hit.score:.4f}" + (f" ({detail})" if detail else "")
 
 
-def render_error(message: str) -> str:
+def render_error(message: str, title: str = "Cannot answer this.") -> str:
     """A message box for an error the reader can fix."""
     return (
-        '<div class="qa-error" role="alert"><strong>Cannot answer this.</strong> '
+        f'<div class="qa-error" role="alert"><strong>{_e(title)}</strong> '
         f"{_e(message[:1].upper() + message[1:])}</div>"
     )
 
@@ -196,14 +195,17 @@ def render_context(hit: Hit, data: IndexData, passage_html_spans: list[tuple[int
     )
 
 
-def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: IndexData | None) -> str:
+def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: IndexData | None,
+               relevant: bool = False) -> str:
     """One evidence card: where the passage comes from, its text with the answer and query terms marked."""
     p = hit.passage
     spans = term_spans(p.text, stems)
     if answer is not None:
         spans += _answer_spans(answer, hit, p.start)
     is_answer = answer is not None and answer.cited == n
-    badge = '<span class="qa-badge">answer</span>' if is_answer else ""
+    badges = [name for name, on in (("relevant", relevant), ("answer", is_answer)) if on]
+    badge = "".join(f'<span class="qa-badge qa-badge-{b}">{b}</span>' for b in badges)
+    badge = f'<span class="qa-badges">{badge}</span>' if badge else ""
     section = f" · § {_e(p.section)}" if p.section else ""
     context = render_context(hit, data, spans) if data is not None else ""
     return (
@@ -215,10 +217,10 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
 
 
 def render_evidence(hits: Iterable[Hit], question: str, answer: Answer | None = None,
-                    data: IndexData | None = None) -> str:
-    """All evidence cards, numbered as the answer cites them."""
+                    data: IndexData | None = None, relevant: Collection[int] = ()) -> str:
+    """All evidence cards, numbered as the answer cites them; ``relevant`` numbers get a badge."""
     stems = question_stems(question)
-    cards = [render_hit(n, hit, answer, stems, data) for n, hit in enumerate(hits, start=1)]
+    cards = [render_hit(n, hit, answer, stems, data, n in relevant) for n, hit in enumerate(hits, start=1)]
     if not cards:
         return '<p class="qa-empty">No passage matches the question.</p>'
     return (
@@ -238,6 +240,92 @@ def render_header(pipeline: Pipeline) -> str:
     )
 
 
+# -- evaluation -------------------------------------------------------------------------------
+
+#: The test queries shipped with the seed documents.
+SEED_QUERIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_queries.jsonl"
+#: Largest query file accepted for upload.
+MAX_QUERY_FILE_BYTES = 1024 * 1024
+SHIPPED, UPLOADED = "Shipped seed queries", "Upload a file"
+PER_QUERY_HEADERS = ["id", "mode", "rank", "correct", "confidence", "question", "gold", "answer"]
+
+
+def check_query_file(path: str | Path | None) -> Path:
+    """An uploaded query file after checking its type and size; raises QAError saying what to fix."""
+    if not path:
+        raise QAError("no query file: upload a .jsonl file of test queries, or use the shipped ones")
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        raise QAError(f"{path.name!r} is not a .jsonl file: upload JSON Lines, one query per line")
+    size = path.stat().st_size
+    if size > MAX_QUERY_FILE_BYTES:
+        raise QAError(f"the query file is {size:,} bytes; the limit is {MAX_QUERY_FILE_BYTES:,}: upload fewer queries")
+    return path
+
+
+def _rank_cell(record: dict) -> str:
+    if not record["answerable"]:
+        return "unanswerable"
+    return "miss" if record["rank"] is None else str(record["rank"])
+
+
+def per_query_rows(result: dict) -> list[list]:
+    """One row per query and mode: retrieval misses first, then wrong answers, then the rest."""
+    from .evaluation import mode_results
+
+    rows = []
+    for mode, res in mode_results(result).items():
+        for r in res["per_query"]:
+            missed = r["answerable"] and r["rank"] is None
+            confidence = "" if r["confidence"] is None else f"{r['confidence']:.2f}"
+            row = [r["id"], mode, _rank_cell(r), "yes" if r["correct"] else "no", confidence,
+                   r["question"], " | ".join(r["gold"]) or "(none)", r["answer"] or r.get("error") or "(abstained)"]
+            rows.append(((not missed, bool(r["correct"])), row))
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
+def render_summary(result: dict, problems: list[str], source: str) -> str:
+    """What was evaluated, and every problem or warning, escaped."""
+    notes = [f"line problems in the file: {p}" for p in problems] + list(result.get("warnings", []))
+    items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    return (
+        f'<p class="qa-source">{result["n_queries"]:,} queries from {_e(source)}; retrieval depth '
+        f'{result["k"]}; misses and wrong answers come first in the table below — select a row to see '
+        f"what was retrieved.</p>" + (f'<ul class="qa-notes">{items}</ul>' if items else "")
+    )
+
+
+def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=None) -> dict:
+    """Evaluate ``pipeline`` on a query file; the result, the file's problems and the queries by id."""
+    from .evaluation import evaluate, load_queries
+
+    queries, problems = load_queries(path)
+    if not modes:
+        raise QAError("no retrieval mode chosen: tick at least one")
+    result = evaluate(pipeline, queries, modes=modes, progress=progress)
+    return {"result": result, "problems": problems, "queries": {q.id: q for q in queries}}
+
+
+def render_query_detail(pipeline: Pipeline, run: dict, query_id: str, mode: str) -> str:
+    """What the pipeline retrieved for one evaluated query, relevant passages marked."""
+    from .evaluation import is_relevant, mode_results
+
+    query = run["queries"][query_id]
+    res = mode_results(run["result"])[mode]
+    record = next(r for r in res["per_query"] if r["id"] == query_id)
+    answer = pipeline.ask(query.question, k=run["result"]["k"], mode=mode)
+    relevant = {n for n, h in enumerate(answer.citations, start=1) if is_relevant(query, h.passage)}
+    gold = ", ".join(query.answers) or "none (unanswerable)"
+    head = (
+        f'<section class="qa-detail"><h2 class="qa-label">{_e(query_id)} · {_e(mode)}</h2>'
+        f'<p class="qa-detail-q">{_e(query.question)}</p>'
+        f'<p class="qa-source">expected: {_e(gold)} · first relevant passage: {_e(_rank_cell(record))} · '
+        f'answer {"correct" if record["correct"] else "wrong"}</p></section>'
+    )
+    return head + render_answer(answer) + render_evidence(answer.citations, query.question, answer,
+                                                          pipeline.data, relevant)
+
+
 # -- the app ----------------------------------------------------------------------------------
 
 def _docs_filter(docs: list[str] | None) -> list[str] | None:
@@ -245,7 +333,7 @@ def _docs_filter(docs: list[str] | None) -> list[str] | None:
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
-    """The page (Ask tab) and the ``/ask`` and ``/search`` API endpoints over ``pipeline``."""
+    """The page (Ask and Evaluate tabs) and the ``/ask`` and ``/search`` API endpoints over ``pipeline``."""
     s = pipeline.settings
     documents = pipeline.documents()
     doc_ids = {d["id"] for d in documents}
@@ -297,9 +385,73 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 evidence_html = gr.HTML(elem_id="qa-evidence")
                 gr.on([ask_button.click, question.submit], answer_page, [question, k, mode, docs],
                       [answer_html, evidence_html], api_visibility="private")
+            with gr.Tab("Evaluate", elem_id="qa-evaluate"):
+                _evaluate_tab(pipeline)
         gr.api(ask, api_name="ask")
         gr.api(search, api_name="search")
     return app
+
+
+def _evaluate_tab(pipeline: Pipeline) -> None:
+    """The Evaluate tab: run a query file, read the metrics, the recall curve and each query's evidence."""
+    sources = [SHIPPED, UPLOADED] if SEED_QUERIES.exists() else [UPLOADED]
+
+    def evaluate_page(source: str, upload: str | None, modes: list[str], progress=gr.Progress()):
+        import pandas as pd
+
+        from .evaluation import recall_curve_figure, table_rows
+
+        try:
+            path = SEED_QUERIES if source == SHIPPED else check_query_file(upload)
+            run = run_evaluation(pipeline, path, list(modes), progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return render_error(str(exc), "Cannot evaluate."), None, None, None, None, ""
+        result = run["result"]
+        header, rows = table_rows(result)
+        name = "the shipped seed queries" if source == SHIPPED else path.name
+        return (
+            render_summary(result, run["problems"], name),
+            pd.DataFrame(rows, columns=header),
+            recall_curve_figure(result),
+            pd.DataFrame(per_query_rows(result), columns=PER_QUERY_HEADERS),
+            run,
+            "",
+        )
+
+    def show_query(run: dict | None, evt: gr.SelectData) -> str:
+        if not run or not evt.row_value:
+            return ""
+        try:
+            return render_query_detail(pipeline, run, str(evt.row_value[0]), str(evt.row_value[1]))
+        except QAError as exc:
+            return render_error(str(exc))
+
+    gr.Markdown(
+        "Measure retrieval and answers on test queries: a JSON Lines file, one query per line, e.g. "
+        '`{"id": "q1", "question": "...", "answers": ["..."], "docs": ["a.txt"]}`.'
+    )
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+        source = gr.Radio(sources, value=sources[0], label="Queries", scale=2)
+        upload = gr.File(file_types=[".jsonl"], type="filepath", scale=2, height=140, elem_id="qa-query-file",
+                         label=f"Query file (.jsonl, up to {MAX_QUERY_FILE_BYTES // 1024:,} KB)")
+        modes = gr.CheckboxGroup(list(MODES), value=["hybrid"], label="Retrieval modes", scale=2)
+        run_button = gr.Button("Evaluate", variant="primary", scale=1, min_width=120)
+    summary = gr.HTML()
+    metrics = gr.Dataframe(
+        label="Metrics (R@k: recall at k; EM: exact match; evidence: the answer's sentence holds a gold answer)",
+        interactive=False, elem_id="qa-metrics",
+    )
+    curve = gr.Plot(label="Recall@k", format="png", elem_id="qa-curve")
+    per_query = gr.Dataframe(
+        label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
+        column_widths=["6%", "8%", "10%", "8%", "10%", "30%", "14%", "14%"], elem_id="qa-per-query",
+    )
+    detail = gr.HTML(elem_id="qa-eval-detail")
+    run_state = gr.State()
+    upload.upload(lambda: UPLOADED, None, source, api_visibility="private")
+    run_button.click(evaluate_page, [source, upload, modes], [summary, metrics, curve, per_query, run_state, detail],
+                     api_visibility="private")
+    per_query.select(show_query, [run_state], detail, api_visibility="private")
 
 
 THEME = gr.themes.Base(
@@ -312,6 +464,7 @@ THEME = gr.themes.Base(
 CSS = """
 .gradio-container { max-width: 1080px !important; margin: 0 auto !important; }
 .qa-ask-row { align-items: flex-end; }
+.html-container { padding-left: 0 !important; padding-right: 0 !important; }
 .qa-ask-row button { min-height: 2.6rem; }
 .qa-header h1 { font-size: 1.6rem; font-weight: 650; margin: 0.4rem 0 0.2rem; }
 .qa-header p { color: var(--body-text-color-subdued); margin: 0 0 0.4rem; }
@@ -341,9 +494,11 @@ CSS = """
 .qa-card header { display: flex; align-items: baseline; gap: 0.5rem; }
 .qa-card h3 { font-size: 1.02rem; font-weight: 600; margin: 0; }
 .qa-num { color: var(--color-accent); font-weight: 700; font-variant-numeric: tabular-nums; }
-.qa-badge { margin-left: auto; font-size: 0.7rem; text-transform: uppercase; letter-spacing: 0.06em;
+.qa-badges { margin-left: auto; display: flex; gap: 0.3rem; }
+.qa-badge { font-size: 0.7rem; text-transform: uppercase; letter-spacing: 0.06em;
   color: var(--color-accent); border: 1px solid var(--color-accent); border-radius: 999px;
   padding: 0 0.5rem; }
+.qa-badge-relevant { color: #15803d; border-color: #15803d; }
 .qa-meta code, .qa-source code { font-size: 0.8rem; }
 .qa-text { font-family: Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif;
   font-size: 0.98rem; line-height: 1.65; white-space: pre-wrap; overflow-wrap: anywhere;
@@ -359,6 +514,10 @@ CSS = """
 .qa-context .qa-in-passage { color: var(--body-text-color); }
 .qa-error { border: 1px solid #dc2626; background: rgba(220, 38, 38, 0.07); border-radius: 8px;
   padding: 0.8rem 1.1rem; }
+#qa-curve { max-width: 620px; }
+.qa-detail { margin: 0.5rem 0 0.8rem; }
+.qa-detail-q { font-size: 1.1rem; font-weight: 600; margin: 0 0 0.2rem; }
+.qa-notes { font-size: 0.85rem; color: var(--body-text-color-subdued); }
 .dark .qa-text mark, .dark .qa-quote mark, .dark .qa-legend mark { background: #92400e; }
 """
 
@@ -374,6 +533,7 @@ def launch(app: gr.Blocks, settings: Settings, prevent_thread_lock: bool = False
         theme=THEME,
         css=CSS,
         footer_links=["api"],
+        max_file_size=MAX_QUERY_FILE_BYTES,
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
     )

@@ -5,9 +5,11 @@ Screenshots of the answered page go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from app_server import serving
 from conftest import ROOT, write_docs
@@ -40,8 +42,6 @@ NORMAL = "Bridges of Prague\n\nThe Charles Bridge crosses the Vltava river and w
 @pytest.fixture(scope="module")
 def browser():
     ARTIFACTS.mkdir(exist_ok=True)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), headless=True,
@@ -106,7 +106,8 @@ def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
 
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(ARTIFACTS / "answer.png"))
+    page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True,
+                    clip={"x": 0, "y": 0, "width": 1280, "height": 1400})
     page.screenshot(path=str(ARTIFACTS / "answer-full.png"), full_page=True)
 
 
@@ -139,3 +140,29 @@ def test_html_in_documents_renders_as_inert_text(page, hostile_url):
     page.screenshot(path=str(ARTIFACTS / "hostile.png"), full_page=True)
     # the 5,000-character word wraps inside its card instead of widening the page
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_evaluate_an_uploaded_query_file_and_inspect_a_query(page, seed_url, tmp_path):
+    queries = tmp_path / "few.jsonl"
+    queries.write_text(
+        json.dumps({"id": "feb", "question": FEBRUARY, "answers": ["February 2016"]}) + "\n"
+        + json.dumps({"id": "none", "question": "What colour is the Prague tram?", "answers": []}) + "\n",
+        encoding="utf-8",
+    )
+    page.goto(seed_url)
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
+    page.get_by_label("Upload a file").wait_for()
+    expect(page.get_by_label("Upload a file")).to_be_checked()
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+
+    table = page.locator("#qa-per-query")
+    expect(table.get_by_role("gridcell", name="unanswerable")).to_be_visible(timeout=60_000)
+    expect(page.locator("#qa-metrics")).to_contain_text("hybrid")
+    expect(page.locator("#qa-curve img, #qa-curve canvas, #qa-curve svg").first).to_be_visible()
+
+    table.get_by_role("gridcell", name="feb", exact=True).click()
+    detail = page.locator("#qa-eval-detail")
+    expect(detail.locator(".qa-detail-q")).to_have_text(FEBRUARY, timeout=30_000)
+    expect(detail.locator(".qa-badge-relevant").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
