@@ -86,7 +86,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """JSON-ready fields; ``answer`` is the answer text (``None`` when abstaining), also kept as ``text``."""
+        d = {"answer": self.text, **asdict(self)}
         d["citations"] = [h.to_dict() for h in self.citations]
         d["confidence"] = round(float(self.confidence), 4)
         return d

@@ -1,0 +1,61 @@
+"""``ask`` end to end with the real model on the seeds: a short cited span, abstention, and
+``qa ask --json``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+FEBRUARY = "When did Russia first signal that it was reconsidering its commitment to Assad?"
+BRAZIL = "What is the population of Brazil?"
+ASSAD_DOC = "001_bccfd2e8e94a07d8.txt"
+
+
+def test_date_question_answers_a_short_cited_span(seed_pipeline):
+    answer = seed_pipeline.ask(FEBRUARY)
+    assert answer.text is not None and "February 2016" in answer.text and len(answer.text) < 40
+    assert answer.doc == ASSAD_DOC
+    assert answer.citations[answer.cited - 1].passage.doc == ASSAD_DOC
+    text = seed_pipeline.data.document(answer.doc).text
+    assert text[answer.start:answer.end] == answer.text
+    assert text[answer.sentence_start:answer.sentence_end] == answer.sentence
+    assert answer.confidence >= seed_pipeline.settings.abstain_threshold
+
+
+def test_question_the_seeds_do_not_answer_abstains_with_citations(seed_pipeline):
+    answer = seed_pipeline.ask(BRAZIL)
+    assert answer.text is None
+    assert answer.message == "The documents do not seem to answer this."
+    assert answer.confidence < seed_pipeline.settings.abstain_threshold
+    assert len(answer.citations) == seed_pipeline.settings.k
+    assert answer.to_dict()["answer"] is None
+
+
+def _ask_json(seed_index_dir, question: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", question, "--json",
+         "--docs", str(seed_index_dir / "docs"), "--index", str(seed_index_dir / "index")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_cli_ask_json(seed_index_dir, seed_pipeline):
+    result = _ask_json(seed_index_dir, FEBRUARY)
+    assert {"answer", "confidence", "doc", "start", "end", "sentence", "citations"} <= set(result)
+    assert "February 2016" in result["answer"]
+    assert result["doc"] == ASSAD_DOC
+    assert 0 <= result["confidence"] <= 1
+    # citations are hit objects, as ``qa search --json`` prints them
+    hit_keys = set(seed_pipeline.search(FEBRUARY, k=1)[0].to_dict())
+    assert result["citations"] and all(set(c) == hit_keys for c in result["citations"])
+    cited = result["citations"][result["cited"] - 1]
+    assert cited["doc"] == ASSAD_DOC and cited["start"] <= result["start"] < result["end"] <= cited["end"]
