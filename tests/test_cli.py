@@ -132,10 +132,8 @@ def test_changing_one_seed_re_embeds_only_that_file(seed_index_dir, tmp_path):
 
 @pytest.mark.integration
 def test_search_repairs_a_truncated_index_and_still_answers(seed_pipeline, tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in (METHOD_DOC, "004_fe2aeb450d1bbd91.txt"):  # two small seeds keep the rebuild short
-        shutil.copy(SEEDS / name, docs)
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)  # with the smallest seed: a short rebuild
+    shutil.copy(SEEDS / METHOD_DOC, docs)
     s = Settings()
     update_index(docs, tmp_path / "index", seed_pipeline.embedder, s.chunk_size, s.chunk_overlap)
     old = store.load(tmp_path / "index")
