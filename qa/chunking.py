@@ -192,7 +192,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     seg = _segmenter()
     spans: list[tuple[int, int]] = []
     for b_start, b_end in _blocks(text):
-        block = text[b_start:b_end]
+        # pysbd ends a sentence at every line break; inside a block a line break is a wrap, so
+        # segment with line breaks as spaces (same length, so offsets stay those of ``text``)
+        block = text[b_start:b_end].replace("\r", " ").replace("\n", " ")
         for w_start, w_end in _windows(block):
             window = block[w_start:w_end]
             pieces = seg.segment(window) if len(window) > 40 else [window]

@@ -148,3 +148,15 @@ def test_reading_runs_no_model(qa):
 def test_parse_question(question, kind, head):
     asked = parse_question(question)
     assert (asked.kind, asked.head) == (kind, head)
+
+
+def test_sentences_of_hard_wrapped_text_are_whole(tmp_path):
+    wrapped = ("Methods\n\nThe present study employed a descriptive\nanalytical method, and relied on library\n"
+               "and documentary sources. Framed within the strategic\ndepth approach, this research used the\n"
+               "views of many authors to analyze the policy.\n")
+    docs = write_docs(tmp_path / "docs", {"study.txt": wrapped})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", abstain_threshold=0.0), embedder=FakeEmbedder())
+    answer = qa.ask("What kind of sources did the study rely on?")
+    assert answer.sentence == ("The present study employed a descriptive\nanalytical method, and relied on library\n"
+                               "and documentary sources.")
+    assert_offsets(qa, answer)
