@@ -28,15 +28,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def settings_from(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Defaults, then ``QA_*`` variables from ``env`` (default: the environment), then the flags in ``argv``."""
     args = parse_args(argv)
+    return Settings.from_env(env, docs=args.docs, index=args.index, host=args.host, port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("qa").setLevel(logging.INFO)
-    try:
-        from qa.pipeline import Pipeline
-        from qa.ui import build_app, launch
+    from qa.pipeline import Pipeline
+    from qa.ui import build_app, launch
 
-        settings = Settings.from_env(docs=args.docs, index=args.index, host=args.host, port=args.port)
+    try:
+        settings = settings_from(argv)
         pipeline = Pipeline(settings)
         print(f"Checking the index of {settings.docs} ...", file=sys.stderr)
         pipeline.warm_up(show_bar=sys.stderr.isatty())

@@ -397,8 +397,6 @@ def _evaluate_tab(pipeline: Pipeline) -> None:
     sources = [SHIPPED, UPLOADED] if SEED_QUERIES.exists() else [UPLOADED]
 
     def evaluate_page(source: str, upload: str | None, modes: list[str], progress=gr.Progress()):
-        import pandas as pd
-
         from .evaluation import recall_curve_figure, table_rows
 
         try:
@@ -411,9 +409,9 @@ def _evaluate_tab(pipeline: Pipeline) -> None:
         name = "the shipped seed queries" if source == SHIPPED else path.name
         return (
             render_summary(result, run["problems"], name),
-            pd.DataFrame(rows, columns=header),
+            {"headers": header, "data": rows},
             recall_curve_figure(result),
-            pd.DataFrame(per_query_rows(result), columns=PER_QUERY_HEADERS),
+            {"headers": PER_QUERY_HEADERS, "data": per_query_rows(result)},
             run,
             "",
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 
 from app_server import serving
+from conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +70,29 @@ def test_page_events_are_not_in_the_public_api(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
 
     assert set(endpoints) == {"/ask", "/search"}
+
+
+def load_app_module():
+    spec = importlib.util.spec_from_file_location("qa_app_main", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flags_win_over_environment_which_wins_over_defaults():
+    app = load_app_module()
+
+    assert (app.settings_from([], {}).host, app.settings_from([], {}).port) == ("127.0.0.1", 7860)
+    env = {"QA_HOST": "0.0.0.0", "QA_PORT": "8000", "QA_DOCS": "notes"}
+    settings = app.settings_from(["--port", "9000", "--index", "idx"], env)
+    assert (settings.host, settings.port, str(settings.docs), str(settings.index)) == ("0.0.0.0", 9000, "notes", "idx")
+
+
+def test_app_without_documents_exits_with_a_clear_message(tmp_path, capsys):
+    (tmp_path / "docs").mkdir()
+
+    code = load_app_module().main(["--docs", str(tmp_path / "docs"), "--index", str(tmp_path / "index")])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "app: error:" in err and "Traceback" not in err
