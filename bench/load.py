@@ -6,9 +6,10 @@ Starts the app (``qa.ui.build_app``) over the seed index on a free loopback port
 tests/data/seed_queries.jsonl in turn (some of which the documents do not answer).
 
 Every answer is checked: no request fails; an answer's quoted span is exactly the text at its
-offsets in the cited document; a question with a known source document gets that document among
-its citations. It prints the throughput and the client-side latency (median, 95th percentile),
-and exits 1 if any check failed.
+offsets in the cited document; each answer is the one the pipeline gives to the same question
+asked alone, before the load (so concurrency mixes nothing up). It also counts the questions with
+a known source document whose citations include it. It prints the throughput and the client-side
+latency (median, 95th percentile), and exits 1 if any check failed.
 
     python bench/load.py                          # 200 questions, 20 clients
     python bench/load.py --questions 40 --clients 4
@@ -36,6 +37,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     wrong_span: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
     missed_source: list[str] = field(default_factory=list)
     abstained: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,7 +57,14 @@ def workload(n: int) -> list[tuple[str, str | None]]:
     return [item for _, item in zip(range(n), itertools.cycle(items))]
 
 
-def check(answer: dict, source: str | None, question: str, qa: Pipeline, tally: Tally) -> None:
+def essence(answer: dict) -> tuple:
+    """What must not change between asking alone and asking under load (not the timings)."""
+    return (answer.get("text"), answer.get("doc"), answer.get("start"), answer.get("end"),
+            tuple((c["doc"], c["start"], c["end"]) for c in answer.get("citations", [])))
+
+
+def check(answer: dict, source: str | None, question: str, qa: Pipeline, alone: dict[str, tuple],
+          tally: Tally) -> None:
     """Record what is wrong with one answer, if anything."""
     if answer.get("text") is None:
         tally.abstained += 1
@@ -63,11 +72,13 @@ def check(answer: dict, source: str | None, question: str, qa: Pipeline, tally: 
         doc = qa.data.document(answer["doc"])
         if doc.text[answer["start"]:answer["end"]] != answer["text"]:
             tally.wrong_span.append(question)
+    if essence(answer) != alone[question]:
+        tally.differs.append(question)
     if source is not None and source not in {c["doc"] for c in answer.get("citations", [])}:
         tally.missed_source.append(question)
 
 
-def client_loop(url: str, work: queue.Queue, qa: Pipeline, tally: Tally) -> None:
+def client_loop(url: str, work: queue.Queue, qa: Pipeline, alone: dict[str, tuple], tally: Tally) -> None:
     from gradio_client import Client
 
     client = Client(url, verbose=False, analytics_enabled=False)
@@ -86,7 +97,7 @@ def client_loop(url: str, work: queue.Queue, qa: Pipeline, tally: Tally) -> None
         elapsed = time.perf_counter() - t
         with tally.lock:
             tally.latencies.append(elapsed)
-            check(answer, source, question, qa, tally)
+            check(answer, source, question, qa, alone, tally)
 
 
 def main() -> int:
@@ -102,15 +113,17 @@ def main() -> int:
                                  port=free_port())
     qa = Pipeline(settings)
     qa.warm_up()
+    questions = workload(args.questions)
+    alone = {q: essence(qa.ask(q).to_dict()) for q in dict(questions)}
     app = build_app(qa)
     _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
     work: queue.Queue = queue.Queue()
-    for item in workload(args.questions):
+    for item in questions:
         work.put(item)
     tally = Tally()
     try:
         started = time.perf_counter()
-        clients = [threading.Thread(target=client_loop, args=(url, work, qa, tally)) for _ in range(args.clients)]
+        clients = [threading.Thread(target=client_loop, args=(url, work, qa, alone, tally)) for _ in range(args.clients)]
         for t in clients:
             t.start()
         for t in clients:
@@ -123,18 +136,20 @@ def main() -> int:
     import gradio_client
 
     lat = stats_ms(tally.latencies)
-    known = sum(1 for _, source in workload(args.questions) if source)
+    known = sum(1 for _, source in questions if source)
     print(f"# load  ({machine()})")
     print(f"# gradio {gradio.__version__}, gradio_client {gradio_client.__version__}, encoder {settings.encoder}")
     print(f"questions {args.questions}, clients {args.clients}, answered {len(tally.latencies)}, "
           f"errors {len(tally.errors)}, abstained {tally.abstained}")
     print(f"throughput {len(tally.latencies) / wall:.1f} answers/s over {wall:.1f} s")
     print(f"latency per question: median {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms, mean {lat['mean']:.0f} ms")
-    print(f"source document cited for {known - len(tally.missed_source)}/{known} questions with a known source; "
+    print(f"answers that differ from the answer given alone: {len(tally.differs)}; "
           f"spans that do not slice their document: {len(tally.wrong_span)}")
-    for line in tally.errors[:5] + [f"missed source: {q}" for q in tally.missed_source[:5]]:
+    print(f"source document cited for {known - len(tally.missed_source)}/{known} questions with a known source "
+          f"({len(set(tally.missed_source))} distinct questions missed)")
+    for line in tally.errors[:5] + [f"differs: {q}" for q in tally.differs[:5]]:
         print("  " + line)
-    return 1 if tally.errors or tally.wrong_span or tally.missed_source else 0
+    return 1 if tally.errors or tally.wrong_span or tally.differs else 0
 
 
 if __name__ == "__main__":
