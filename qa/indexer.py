@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from . import store
-from .chunking import split_passages, split_sentences
+from .chunking import SPLITTER_VERSION, split_passages, split_sentences
 from .config import Settings
 from .documents import load_folder
 from .errors import IndexProblem
@@ -58,7 +58,7 @@ class IndexReport:
 
 def splitter_settings(chunk_size: int, chunk_overlap: int) -> dict:
     return {"name": "RecursiveCharacterTextSplitter", "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
-            "sentences": "pysbd"}
+            "sentences": "pysbd", "version": SPLITTER_VERSION}
 
 
 def plan(documents: list[Document], manifest: dict | None, reason: str | None) -> IndexReport:

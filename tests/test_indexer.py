@@ -126,6 +126,15 @@ def test_splitter_change_rebuilds_everything_and_says_why(folders, fake_embedder
     assert store.load(folder).manifest["splitter"]["chunk_size"] == 120
 
 
+def test_new_splitter_version_rebuilds_everything(folders, fake_embedder, monkeypatch):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    monkeypatch.setattr("qa.indexer.SPLITTER_VERSION", 999)
+    report = index(docs, folder, fake_embedder)
+    assert report.wrote and "splitter settings changed" in report.reason and "999" in report.reason
+    assert store.load(folder).manifest["splitter"]["version"] == 999
+
+
 def test_rebuild_on_request(folders, fake_embedder):
     docs, folder = folders
     index(docs, folder, fake_embedder)
