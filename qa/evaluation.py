@@ -230,6 +230,11 @@ def first_relevant_rank(ranked: Sequence[int], relevant: set[int]) -> int | None
     return next((r for r, pid in enumerate(ranked, start=1) if pid in relevant), None)
 
 
+def document_ranking(hits) -> list[str]:
+    """Document ids in the order of their best passage (a document's score is its best passage's)."""
+    return list(dict.fromkeys(h.passage.doc for h in hits))
+
+
 # ---------------------------------------------------------------------------------------------
 # Retrieval metrics (ranx)
 
@@ -579,7 +584,8 @@ def format_text(result: dict) -> str:
     sig = _significance_lines(result)
     if sig:
         parts += [""] + sig
-    misses = [f"not in the top {result['k']} ({mode}): {', '.join(missed)}" for mode, missed in _misses(result) if missed]
+    misses = [f"not in the top {result['k']} ({mode}): {', '.join(missed)}"
+              for mode, missed in _misses(result) if missed]
     if misses:
         parts += [""] + misses
     if result.get("warnings"):
@@ -641,7 +647,8 @@ def write_report(result: dict, folder: str | Path) -> list[Path]:
 
 
 __all__ = [
-    "EvalQuery", "Span", "load_queries", "parse_query", "is_relevant", "relevant_passages", "retrieval_metrics",
+    "EvalQuery", "Span", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
+    "retrieval_metrics",
     "compare_rankings", "answer_scores", "answer_metrics", "evaluate", "mode_results", "format_text",
     "format_markdown", "recall_curve_figure", "write_report",
 ]

@@ -16,6 +16,7 @@ from qa.evaluation import (
     Span,
     answer_scores,
     compare_rankings,
+    document_ranking,
     evaluate,
     format_markdown,
     format_text,
@@ -25,7 +26,7 @@ from qa.evaluation import (
     retrieval_metrics,
     write_report,
 )
-from qa.types import Answer, Passage
+from qa.types import Answer, Hit, Passage
 
 
 def _answer(text=None, sentence=None, doc="rivers.txt", start=None, end=None) -> Answer:
@@ -115,6 +116,11 @@ def test_retrieval_metrics_match_hand_computed_values():
     ndcg_q2 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
     assert m["ndcg@10"] == pytest.approx((ndcg_q1 + ndcg_q2) / 5)
     assert len([name for name in m if name.startswith("recall@")]) == 10
+
+
+def test_document_ranking_orders_documents_by_their_best_passage():
+    hits = [Hit(_passage("x", doc=d), 1.0 / r, r, "dense") for r, d in enumerate(["b", "a", "b", "c", "a"], start=1)]
+    assert document_ranking(hits) == ["b", "a", "c"]
 
 
 def test_retrieval_metrics_without_any_relevant_item_are_zero():
@@ -305,7 +311,9 @@ def test_cli_eval_json(monkeypatch, capsys, fake_pipeline, query_file):
     out, err = capsys.readouterr()
     result = json.loads(out)
     assert result["n_queries"] == 5 and result["mode"] == "bm25"
-    assert result["problems"] == ["line 6: not valid JSON (Expecting property name enclosed in double quotes, column 2)"]
+    assert result["problems"] == [
+        "line 6: not valid JSON (Expecting property name enclosed in double quotes, column 2)"
+    ]
     assert "line 6" in err
     assert {"id", "question", "rank", "answer", "correct"} <= set(result["per_query"][0])
 
