@@ -45,9 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(settings)
         print(f"Checking the index of {settings.docs} ...", file=sys.stderr)
         pipeline.warm_up(show_bar=sys.stderr.isatty())
-        launch(build_app(pipeline), settings)
+        app = build_app(pipeline)
+        _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
+        print(f"Serving on {url} (Ctrl+C to stop)", file=sys.stderr)
+        app.block_thread()
     except QAError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"app: error: cannot listen on {settings.host}:{settings.port} ({exc}); "
+              "choose another port with --port or QA_PORT", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
