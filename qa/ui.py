@@ -501,7 +501,7 @@ CSS = """
 .qa-text { font-family: Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif;
   font-size: 0.98rem; line-height: 1.65; white-space: pre-wrap; overflow-wrap: anywhere;
   margin: 0.5rem 0 0.3rem; max-height: 22rem; overflow-y: auto; }
-.qa-text mark, .qa-quote mark, .qa-legend mark { background: #fde68a; color: inherit;
+.qa-text mark, .qa-quote mark, .qa-legend mark { background: #fde68a; color: #111827;
   padding: 0 0.1em; border-radius: 2px; box-shadow: 0 0 0 1px #f59e0b; }
 .qa-sentence { background: rgba(250, 204, 21, 0.14); }
 .qa-term { font-weight: inherit; text-decoration: underline 2px; text-decoration-color: var(--color-accent);
@@ -516,7 +516,6 @@ CSS = """
 .qa-detail { margin: 0.5rem 0 0.8rem; }
 .qa-detail-q { font-size: 1.1rem; font-weight: 600; margin: 0 0 0.2rem; }
 .qa-notes { font-size: 0.85rem; color: var(--body-text-color-subdued); }
-.dark .qa-text mark, .dark .qa-quote mark, .dark .qa-legend mark { background: #92400e; }
 """
 
 
