@@ -54,8 +54,8 @@ import math
 import re
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import Enum
+from functools import lru_cache
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
@@ -346,6 +346,7 @@ def _name_runs(w: Words) -> list[tuple[int, int]]:
 
 
 def _entity_spans(w: Words, asked: list[bool], kind: Kind) -> list[Span]:
+    """Name runs trimmed of the question's words and of common words, each with its fit to ``kind``."""
     spans = []
     for i, j in _name_runs(w):
         while i < j and (asked[i] or w.word(i).lower() in _COMMON or w.word(i).lower() in _CONNECTORS):
@@ -397,7 +398,7 @@ def _head_spans(w: Words, asked: list[bool], head_stems: frozenset[str]) -> list
         i = h
         while i > 0 and h - i < 5 and _joined(w, i - 1, i, dash=True):
             prev = w.word(i - 1).lower()
-            if prev in _COMMON or prev in _PREPOSITIONS and prev != "of" or w.word(i - 1).endswith(("’s", "'s")):
+            if prev in _COMMON or (prev in _PREPOSITIONS and prev != "of") or prev.endswith(("’s", "'s")):
                 break
             i -= 1
         while i < h and w.word(i).lower() == "of":
