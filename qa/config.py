@@ -17,6 +17,7 @@ from .errors import SettingsError
 
 MODES = ("hybrid", "dense", "bm25")
 ENCODER_BACKENDS = ("torch", "onnx")
+READERS = ("heuristic", "trained")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
-    #: Reader that picks the answer: ``heuristic``.
+    #: Reader that picks the answer: ``heuristic`` (sentence scores and answer-kind rules, no
+    #: model) or ``trained`` (a small model trained on SQuAD reads the heuristic's best sentences,
+    #: int8 ONNX; see qa/models/README.md). ``trained`` falls back to ``heuristic`` with a warning
+    #: when its model files are missing.
     reader: str = "heuristic"
     #: Answer confidence below which the reader abstains (best balanced accuracy, answerable vs
     #: unanswerable, on the seed queries: see ``bench/tune_reader.py``).
@@ -66,6 +70,8 @@ class Settings:
             raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.encoder not in ENCODER_BACKENDS:
             raise SettingsError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODER_BACKENDS)}")
+        if self.reader not in READERS:
+            raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, got {self.k}")
         if self.chunk_size < 50:
@@ -114,4 +120,4 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
-__all__ = ["Settings", "MODES", "ENCODER_BACKENDS"]
+__all__ = ["Settings", "MODES", "ENCODER_BACKENDS", "READERS"]

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import weakref
 from dataclasses import dataclass
 from enum import Enum
@@ -631,19 +632,15 @@ class SpanReader:
         citations = tuple(hits[:k])
         ranking = self.rank(question, qvec, retrieval, data)
         if ranking is None:
-            return _abstain(0.0, citations)
+            return abstain(0.0, citations)
         confidence = self.calibration.confidence(float(ranking.scores[0]), ranking.margin)
         if confidence < self.settings.abstain_threshold:
-            return _abstain(confidence, citations)
-        row, n = int(ranking.rows[0]), int(ranking.hit_pos[0])
-        _, di, s, e = (int(x) for x in data.sentences[row])
-        doc = data.documents[di]
+            return abstain(confidence, citations)
+        row = int(ranking.rows[0])
+        _, _, s, e = (int(x) for x in data.sentences[row])
         span = best_span(ranking.words[0], question, ranking.asked, ranking.terms)
         start, end = (s + span.start, s + span.end) if span else (s, e)
-        if n >= k:
-            citations = citations + (hits[n],)
-        cited = next(i for i, h in enumerate(citations, start=1) if h.index == hits[n].index)
-        return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited)
+        return answer_at(data, hits, k, row, int(ranking.hit_pos[0]), start, end, confidence)
 
     @staticmethod
     def _candidates(hits, data) -> tuple[np.ndarray, np.ndarray]:
@@ -670,9 +667,32 @@ def _overlap(terms: list[str], words: list[Words], data) -> np.ndarray:
     return present @ idf / idf.sum()
 
 
-def _abstain(confidence: float, citations) -> Answer:
+def abstain(confidence: float, citations) -> Answer:
     return Answer(None, confidence, None, None, None, None, None, None, citations, message=NO_ANSWER)
 
 
+def answer_at(data, hits, k: int, row: int, hit_pos: int, start: int, end: int, confidence: float) -> Answer:
+    """The answer ``start:end`` (document offsets) in sentence ``row``, from the passage
+    ``hits[hit_pos]``, which is cited (appended to the first ``k`` citations when ranked below)."""
+    _, di, s, e = (int(x) for x in data.sentences[row])
+    doc = data.documents[di]
+    citations = tuple(hits[:k])
+    if hit_pos >= k:
+        citations = citations + (hits[hit_pos],)
+    cited = next(i for i, h in enumerate(citations, start=1) if h.index == hits[hit_pos].index)
+    return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited)
+
+
 def make_reader(settings):
+    """The reader ``settings.reader`` names: ``heuristic`` (:class:`SpanReader`) or ``trained``
+    (:class:`qa.trained.TrainedReader`; the heuristic one, with a warning, when its model files
+    or onnxruntime are missing)."""
+    if settings.reader == "trained":
+        from .trained import TrainedReader, unavailable
+
+        reason = unavailable()
+        if reason is None:
+            return TrainedReader(settings)
+        warnings.warn(f"the trained reader is unavailable ({reason}): using the heuristic reader", RuntimeWarning,
+                      stacklevel=2)
     return SpanReader(settings)
