@@ -49,13 +49,13 @@ def _wrap_width(lines: list[str]) -> int:
 def headings(doc: Document) -> list[tuple[int, str]]:
     """Section headings as (offset, heading text), in document order.
 
-    Markdown documents use ``#`` headings. Plain text uses short standalone lines that look like
-    titles: at most 12 words, starting with a capital, not ending in punctuation, and following a
+    Markdown documents (and HTML, whose headings are extracted as ``#`` lines) use ``#`` headings.
+    Plain text uses short standalone lines that look like titles: at most 12 words, starting with a capital, not ending in punctuation, and following a
     blank line or a line that ends a sentence. In hard-wrapped text a heading must also be
     followed by a blank line, so a wrapped line that starts a sentence never counts.
     """
     text = doc.text
-    if doc.kind == "markdown" or _MD_HEADING.search(text):
+    if doc.kind in ("markdown", "html") or _MD_HEADING.search(text):
         return [(m.start(1), m.group(1).strip()) for m in _MD_HEADING.finditer(text)]
     found: list[tuple[int, str]] = []
     prev = ""
@@ -128,7 +128,7 @@ def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[P
         i = bisect.bisect_right(head_offsets, start + len(piece.split("\n", 1)[0])) - 1
         section = heads[i][1] if i >= 0 else None
         passages.append(
-            Passage(doc.id, doc.title, len(passages), start, end, piece, section)
+            Passage(doc.id, doc.title, len(passages), start, end, piece, section, doc.page_at(start))
         )
     return passages
 

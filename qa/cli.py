@@ -58,9 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _query_args(p)
 
-    p = sub.add_parser("list", help="list the indexed documents")
+    p = sub.add_parser("list", help="list the indexed documents: title, type, pages, passages, when indexed")
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("add", help="copy documents (.txt .md .pdf .html) into the document folder and index them")
+    _common(p)
+    p.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR", help="files, or folders of documents")
+    p.add_argument("--link", action="store_true",
+                   help="index the files where they are instead of copying them (their paths are recorded)")
+
+    p = sub.add_parser("remove", help="remove documents from the collection and the index (see `qa list` for ids)")
+    _common(p)
+    p.add_argument("ids", nargs="+", metavar="ID", help="document id as `qa list` shows it")
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
     _common(p)
@@ -94,6 +104,8 @@ def _pipeline(args):
 def _cite(hit) -> str:
     p = hit.passage
     where = f"{p.doc} [{p.start}:{p.end}]"
+    if p.page:
+        where += f" p. {p.page}"
     if p.section:
         where += f" § {p.section}"
     return where
@@ -133,7 +145,8 @@ def cmd_ask(args) -> int:
     else:
         print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
         print(f"  \u201c{' '.join((answer.sentence or '').split())}\u201d")
-        print(f"  {answer.doc} [{answer.start}:{answer.end}]")
+        page = qa.data.document(answer.doc).page_at(answer.start)
+        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {page}" if page else ""))
     print("\nEvidence:")
     for h in answer.citations:
         print(f"[{h.rank}] {h.passage.title} ({_cite(h)})")
@@ -147,7 +160,27 @@ def cmd_list(args) -> int:
         print(json.dumps(docs, ensure_ascii=False, indent=1))
         return 0
     for d in docs:
-        print(f"{d['id']}  {d['passages']:>4} passages  {d['title']}")
+        pages = f"{d['pages']:>4} pages" if d["pages"] else " " * 9
+        indexed = (d["indexed"] or "")[:16].replace("T", " ")
+        print(f"{d['id']}  {d['kind']:<8}  {pages}  {d['passages']:>4} passages  {indexed:<16}  {d['title']}")
+    return 0
+
+
+def cmd_add(args) -> int:
+    qa = _pipeline(args)
+    added, report = qa.add(args.paths, link=args.link)
+    for line in added.lines() + (report.lines() if report else []):
+        print(line)
+    if not added.changed and not added.unchanged:
+        print("qa: error: nothing was added", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_remove(args) -> int:
+    qa = _pipeline(args)
+    for line in qa.remove(args.ids).lines():
+        print(line)
     return 0
 
 
@@ -169,7 +202,8 @@ def cmd_eval(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "eval": cmd_eval}
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "add": cmd_add,
+            "remove": cmd_remove, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

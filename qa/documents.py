@@ -1,10 +1,13 @@
 """Load a folder of documents.
 
-Every ``.txt`` and ``.md`` file below the folder (recursively) becomes a :class:`Document` whose
-id is its path relative to the folder. Files that cannot be read as text (empty, binary, not UTF-8,
-unreadable, too large, links that lead out of the folder) are skipped and reported by name.
-The text is kept exactly as decoded (a UTF-8 byte-order mark is dropped, line endings are kept),
-so character offsets into it always slice the same text back.
+Every ``.txt``, ``.md``, ``.pdf`` and ``.html`` file below the folder (recursively) becomes a
+:class:`Document` whose id is its path relative to the folder; files linked into the collection
+(see :mod:`qa.collection`) join them. Files that cannot be read as text (empty, binary, not UTF-8,
+a scanned or damaged PDF, unreadable, too large, links that lead out of the folder) are skipped
+and reported by name. Plain text is kept exactly as decoded (a UTF-8 byte-order mark is dropped,
+line endings are kept); PDF and HTML text is extracted by :mod:`qa.formats`. Either way the
+document's text is what the index stores, so character offsets into it always slice the same
+text back.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import NoDocumentsError
+from .formats import EXTRACTORS
 from .types import Document
 
-SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
+            ".htm": "html"}
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _FM_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
@@ -54,9 +59,14 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
     return meta, m.end()
 
 
-def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text") -> Document:
-    """Build a document from its text: title from front matter, else the first non-empty line."""
-    meta, body_start = parse_front_matter(text)
+def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", meta: dict[str, str] | None = None,
+                  pages: tuple[int, ...] = ()) -> Document:
+    """Build a document from its text: title from ``meta`` (by default, the text's front matter),
+    else the first non-empty line."""
+    if meta is None:
+        meta, body_start = parse_front_matter(text)
+    else:
+        body_start = 0
     title = meta.get("title", "").strip()
     if not title:
         for line in text[body_start:].splitlines():
@@ -74,6 +84,7 @@ def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text") 
         date=meta.get("date") or None,
         sha256=sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest(),
         kind=kind,
+        pages=tuple(pages),
     )
 
 
@@ -85,6 +96,11 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     if size > max_bytes:
         raise ValueError(f"file is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit")
     data = path.read_bytes()
+    kind = SUFFIXES[path.suffix.lower()]
+    if kind in EXTRACTORS:
+        extracted = EXTRACTORS[kind](data)
+        return make_document(doc_id, extracted.text, hashlib.sha256(data).hexdigest(), kind, extracted.meta,
+                             extracted.pages)
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes)")
     try:
@@ -93,7 +109,7 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
         raise ValueError(f"not valid UTF-8 (byte {exc.start}); save it as UTF-8") from None
     if not text.strip():
         raise ValueError("no text (only white space)")
-    return make_document(doc_id, text, hashlib.sha256(data).hexdigest(), SUFFIXES[path.suffix.lower()])
+    return make_document(doc_id, text, hashlib.sha256(data).hexdigest(), kind)
 
 
 def iter_files(root: Path) -> list[tuple[Path, str]]:
@@ -119,9 +135,12 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> L
     root = Path(root)
     if not root.is_dir():
         raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
+    from .collection import linked_files  # imported here: the collection module uses this one
+
     report = LoadReport()
     real_root = root.resolve()
-    for path, doc_id in iter_files(root):
+    linked, report.skipped = linked_files(root)
+    for path, doc_id in iter_files(root) + linked:
         try:
             if path.is_symlink():
                 target = path.resolve()
@@ -130,6 +149,8 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> L
             report.documents.append(read_document(path, doc_id, max_bytes))
         except PermissionError:
             report.skipped.append((doc_id, "permission denied"))
+        except FileNotFoundError:
+            report.skipped.append((doc_id, "file not found (moved or deleted?)"))
         except (ValueError, OSError) as exc:
             report.skipped.append((doc_id, str(exc)))
     if not report.documents:
@@ -137,6 +158,7 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> L
         if report.skipped:
             detail = " (" + "; ".join(report.warnings()) + ")"
         raise NoDocumentsError(
-            f"no readable .txt or .md documents in {str(root)!r}{detail}: add UTF-8 text files or pass --docs DIR"
+            f"no readable documents ({', '.join(sorted(SUFFIXES))}) in {str(root)!r}{detail}: "
+            "add documents (`qa add FILE`) or pass --docs DIR"
         )
     return report

@@ -148,6 +148,8 @@ def update_index(
         new_sentence_texts: list[str] = []
         for di, doc in enumerate(loaded.documents):
             base = len(passages)
+            if progress is not None:
+                progress(di / len(loaded.documents), "splitting documents")
             if doc.id in keep:
                 old_ids = old.passage_ids_for([doc.id])
                 passages.extend(old.passages[pi] for pi in old_ids)
@@ -190,9 +192,11 @@ def update_index(
         # keep sentences sorted by passage (stable) so each passage's sentences are contiguous
         order = np.argsort(sentences[:, 0], kind="stable")
         sentences, sentence_vectors = sentences[order], sentence_vectors[order]
+        # an unchanged document keeps the time it was indexed; the others get the time of this save
+        indexed = {d: manifest["documents"][d]["indexed"] for d in keep if "indexed" in manifest["documents"][d]}
         store.save(
             index_dir, loaded.documents, passages, passage_vectors, sentences, sentence_vectors,
-            {"id": embedder.model_id, "dim": int(dim)}, splitter,
+            {"id": embedder.model_id, "dim": int(dim)}, splitter, indexed=indexed,
         )
         report.passages = len(passages)
         report.embedded_passages = len(new_passage_texts)

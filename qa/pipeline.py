@@ -5,6 +5,8 @@
 >>> qa.index().lines()             # build or update ./vectorstore from ./seeds
 >>> hits = qa.search("Whose help was the victory in Aleppo credited to?", k=3)
 >>> answer = qa.ask("When did Russia first signal that it was reconsidering its commitment to Assad?")
+>>> qa.add(["report.pdf"])         # copy into the document folder, index it, answer from it at once
+>>> qa.remove(["report.pdf"])      # and gone again
 
 The constructor only stores settings. The model and the index load on first use (or
 ``warm_up()``), once; queries then run the model once, for the question.
@@ -20,6 +22,7 @@ import unicodedata
 from typing import Callable
 
 from . import store
+from .collection import AddReport, add_files, remove_documents
 from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, NoDocumentsError, SettingsError
 from .indexer import IndexReport, ProgressFn, update_index
@@ -195,10 +198,35 @@ class Pipeline:
         return answer
 
     def documents(self) -> list[dict]:
+        """The indexed documents: id, title, author, date, kind, pages (``None`` without pages),
+        passages, characters of text, and when each was indexed."""
         data = self.data
         counts = data.manifest.get("documents", {})
         return [
             {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
-             "passages": counts.get(d.id, {}).get("passages", 0), "chars": len(d.text)}
+             "pages": len(d.pages) or None, "passages": counts.get(d.id, {}).get("passages", 0),
+             "chars": len(d.text), "indexed": counts.get(d.id, {}).get("indexed")}
             for d in data.documents
         ]
+
+    # -- the collection ----------------------------------------------------------------------
+    def add(self, paths, link: bool = False, progress: ProgressFn | None = None,
+            notify: Callable[[str], None] | None = None) -> tuple[AddReport, IndexReport | None]:
+        """Copy (or, with ``link``, reference) files into the document folder, then index them and
+        answer from the new index at once. Files that cannot be used are skipped with a reason."""
+        with self._lock:
+            added = add_files(self.settings.docs, paths, self.settings.max_file_bytes, link=link)
+            report = self.refresh(progress=progress, notify=notify) if added.changed else None
+        return added, report
+
+    def remove(self, ids, progress: ProgressFn | None = None,
+               notify: Callable[[str], None] | None = None) -> IndexReport | None:
+        """Remove documents from the collection (a copied file is deleted, a link forgotten) and
+        from the index; questions asked after this returns no longer see them."""
+        with self._lock:
+            removed = remove_documents(self.settings.docs, ids)
+            report = self.refresh(progress=progress, notify=notify)
+            if report is None:  # no usable document left: refresh kept the old index
+                raise NoDocumentsError(f"removed {', '.join(removed)}, but no readable document is left "
+                                       "to index: add documents, then run `qa index`")
+            return report

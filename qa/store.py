@@ -4,8 +4,9 @@ Layout of the index folder::
 
     manifest.json          what is indexed, with what settings, and a checksum of every data file
     gen-<id>/              one complete generation of data files
-        documents.jsonl    id, title, author, date, kind, sha256 and the full text of each document
-        passages.jsonl     doc, ordinal, start, end, section of each passage
+        documents.jsonl    id, title, author, date, kind, sha256, page offsets and the full (extracted) text
+                           of each document
+        passages.jsonl     doc, ordinal, start, end, section and page of each passage
         passage_vectors.npy, sentence_vectors.npy   float32, unit rows
         sentences.npy      int64 rows (passage, doc, start, end)
         dense.faiss        FAISS inner-product index over the passage vectors
@@ -314,7 +315,8 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
     try:
         _verify_files(gen, manifest["files"])
         docs = [
-            Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"))
+            Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"),
+                     tuple(d.get("pages") or ()))
             for d in _read_jsonl(gen / "documents.jsonl")
         ]
         by_id = {d.id: d for d in docs}
@@ -323,7 +325,7 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
             doc = by_id[row["doc"]]
             passages.append(
                 Passage(doc.id, doc.title, row["ordinal"], row["start"], row["end"],
-                        doc.text[row["start"] : row["end"]], row.get("section"))
+                        doc.text[row["start"] : row["end"]], row.get("section"), row.get("page"))
             )
         mode = "r" if mmap else None
         pvec = np.load(gen / "passage_vectors.npy", allow_pickle=False, mmap_mode=mode)
@@ -360,8 +362,12 @@ def save(
     model: dict,
     splitter: dict,
     exact_limit: int = EXACT_LIMIT,
+    indexed: dict[str, str] | None = None,
 ) -> dict:
-    """Write a new generation and switch the manifest to it. Call with :func:`write_lock` held."""
+    """Write a new generation and switch the manifest to it. Call with :func:`write_lock` held.
+
+    ``indexed`` gives the time each document was indexed (default: now, for every document).
+    """
     import faiss
 
     from .lexical import BM25Index
@@ -374,13 +380,13 @@ def save(
         gen / "documents.jsonl",
         [
             {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
-             "sha256": d.sha256, "text": d.text}
+             "sha256": d.sha256, "pages": list(d.pages), "text": d.text}
             for d in documents
         ],
     )
     _write_jsonl(
         gen / "passages.jsonl",
-        [{"doc": p.doc, "ordinal": p.ordinal, "start": p.start, "end": p.end, "section": p.section}
+        [{"doc": p.doc, "ordinal": p.ordinal, "start": p.start, "end": p.end, "section": p.section, "page": p.page}
          for p in passages],
     )
     _save_npy(gen / "passage_vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
@@ -399,10 +405,12 @@ def save(
     per_doc: dict[str, int] = {}
     for p in passages:
         per_doc[p.doc] = per_doc.get(p.doc, 0) + 1
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    indexed = indexed or {}
     manifest = {
         "format": FORMAT_VERSION,
         "generation": generation,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": created,
         "faiss_version": faiss.__version__,
         "index_type": kind,
         "model": model,
@@ -410,7 +418,9 @@ def save(
         "passage_count": len(passages),
         "sentence_count": int(len(sentences)),
         "documents": {
-            d.id: {"sha256": d.sha256, "title": d.title, "passages": per_doc.get(d.id, 0)} for d in documents
+            d.id: {"sha256": d.sha256, "title": d.title, "passages": per_doc.get(d.id, 0),
+                   "indexed": indexed.get(d.id, created)}
+            for d in documents
         },
         "files": files,
     }

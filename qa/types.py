@@ -6,6 +6,7 @@ Offsets are always character offsets into the original document text:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,17 @@ class Document:
     author: str | None = None
     date: str | None = None
     sha256: str = ""  #: hash of the file's bytes, used to detect changes
-    kind: str = "text"  #: "text" or "markdown"
+    kind: str = "text"  #: "text", "markdown", "pdf" or "html"
+    #: Offset in ``text`` where each page starts (PDF); empty for documents without pages.
+    pages: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds ``offset``, or ``None`` for a document without pages.
+
+        >>> Document("a.pdf", "A", "one\\n\\ntwo", pages=(0, 5)).page_at(6)
+        2
+        """
+        return max(bisect.bisect_right(self.pages, offset), 1) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class Passage:
     end: int
     text: str
     section: str | None = None
+    page: int | None = None  #: 1-based page where the passage starts (documents with pages)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Hit:
             "doc": p.doc,
             "title": p.title,
             "section": p.section,
+            "page": p.page,
             "ordinal": p.ordinal,
             "start": p.start,
             "end": p.end,

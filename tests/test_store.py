@@ -33,7 +33,7 @@ def test_manifest_records_versions_model_splitter_documents_and_checksums(built)
     docs = built.settings.docs
     assert manifest["documents"] == {
         d.id: {"sha256": hashlib.sha256((docs / d.id).read_bytes()).hexdigest(), "title": d.title,
-               "passages": sum(p.doc == d.id for p in built.data.passages)}
+               "passages": sum(p.doc == d.id for p in built.data.passages), "indexed": manifest["created"]}
         for d in built.data.documents
     }
     assert manifest["passage_count"] == len(built.data.passages) > 3

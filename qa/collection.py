@@ -1,0 +1,221 @@
+"""The collection: the documents in the document folder, and the files linked into it.
+
+``add`` copies files (or every accepted file below a folder) into the document folder, under
+sanitised names that always stay inside it; each file is checked first (type, size, readable
+text), so nothing unusable is copied. With ``link=True`` files stay where they are: their
+absolute paths are recorded in ``.links.json`` inside the document folder, and they are indexed
+with the id ``.link:<absolute path>`` (no file of the folder can have an id that starts with a
+dot, since hidden files are never loaded, so the two kinds of id cannot collide). Only paths a
+user names are ever recorded; paths mentioned inside documents are never followed.
+
+``remove`` deletes a copied file, or forgets a linked one (the file itself is left alone).
+Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these and refreshes its index.
+
+>>> report = add_files(Path("docs"), [Path("~/papers/report.pdf").expanduser()])  # doctest: +SKIP
+>>> report.added                                                                    # doctest: +SKIP
+['report.pdf']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .config import Settings
+from .documents import SUFFIXES, iter_files, read_document
+from .errors import QAError
+from .store import atomic_write_bytes, sha256_file
+
+#: The list of linked files, inside the document folder (hidden, so it is never loaded as a document).
+LINKS_FILE = ".links.json"
+#: Id prefix of linked documents.
+LINK_PREFIX = ".link:"
+#: Longest file name written, in characters (file systems allow 255 bytes).
+MAX_NAME_CHARS = 120
+
+_UNSAFE = re.compile(r"[^\w.\- ()]+")
+
+
+@dataclass
+class AddReport:
+    added: list[str] = field(default_factory=list)  #: ids of new documents
+    replaced: list[str] = field(default_factory=list)  #: ids whose file was replaced by a different one
+    unchanged: list[str] = field(default_factory=list)  #: ids already in the collection with the same content
+    skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path given, reason)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced)
+
+    def lines(self) -> list[str]:
+        out = [f"skipped {name}: {why}" for name, why in self.skipped]
+        for label, ids in (("added", self.added), ("replaced", self.replaced), ("already there", self.unchanged)):
+            if ids:
+                out.append(f"{label} {len(ids)}: {', '.join(ids)}")
+        return out
+
+
+def sanitise_name(name: str) -> str:
+    """A safe file name from an untrusted one: no folders, no leading dots, only word characters,
+    spaces and ``.-()``, at most ``MAX_NAME_CHARS`` long, the suffix kept.
+
+    >>> sanitise_name("../../etc/My Report: <final>.PDF")
+    'My Report_ _final.pdf'
+    """
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    stem = _UNSAFE.sub("_", stem).strip(" ._") or "document"
+    suffix = _UNSAFE.sub("", suffix).lower()
+    stem = stem[: MAX_NAME_CHARS - len(suffix) - 1].rstrip(" ._") or "document"
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def links_path(docs: Path) -> Path:
+    return Path(docs) / LINKS_FILE
+
+
+def read_links(docs: Path) -> list[str]:
+    """The absolute paths linked into the collection; ``ValueError`` when the list is damaged."""
+    path = links_path(docs)
+    if not path.exists():
+        return []
+    try:
+        links = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the list of linked files ({exc})") from None
+    if not isinstance(links, list) or not all(isinstance(p, str) and p.startswith("/") for p in links):
+        raise ValueError("the list of linked files is not a JSON list of absolute paths")
+    return links
+
+
+def linked_files(docs: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """Linked files with an accepted suffix as (path, id), and problems as (name, reason)."""
+    try:
+        links = read_links(docs)
+    except ValueError as exc:
+        return [], [(LINKS_FILE, f"{exc}: add the files again with `qa add --link`")]
+    return [(Path(p), LINK_PREFIX + p) for p in links if Path(p).suffix.lower() in SUFFIXES], []
+
+
+def _write_links(docs: Path, links: list[str]) -> None:
+    atomic_write_bytes(links_path(docs), json.dumps(sorted(set(links)), indent=1, ensure_ascii=False).encode())
+
+
+def _sources(path: Path) -> list[tuple[Path, str]]:
+    """The accepted files a user named: the file itself, or every accepted file below a folder
+    (relative to the folder's parent, so the folder's name is kept)."""
+    if path.is_dir():
+        root = path.resolve()
+        return [(p, f"{root.name}/{rel}") for p, rel in iter_files(root)
+                if p.resolve().is_relative_to(root)]  # links out of the folder are not followed
+    return [(path, path.name)]
+
+
+def _target(docs: Path, rel: str) -> Path:
+    """Where a file named ``rel`` goes in the document folder: every part sanitised, and the
+    result checked to be inside the folder even where its sub-folders are symbolic links."""
+    parts = [sanitise_name(part) for part in rel.split("/") if part not in ("", ".", "..")]
+    target = docs.joinpath(*parts)
+    if not target.parent.resolve().is_relative_to(docs.resolve()):
+        raise ValueError("its folder in the collection leads outside the document folder")
+    return target
+
+
+def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings.max_file_bytes,
+              link: bool = False) -> AddReport:
+    """Copy (or link) files into the collection; each is checked first and skipped with a reason
+    when it is not an accepted, readable document within ``max_bytes``."""
+    docs = Path(docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    report = AddReport()
+    links = read_links(docs) if link else []
+    for given in map(Path, paths):
+        if not given.exists():
+            report.skipped.append((str(given), "no such file or folder"))
+            continue
+        sources = _sources(given)
+        if given.is_dir() and not sources:
+            report.skipped.append((str(given), f"no {', '.join(sorted(SUFFIXES))} files in the folder"))
+        for source, rel in sources:
+            try:
+                if source.suffix.lower() not in SUFFIXES:
+                    raise ValueError(f"not an accepted type: use one of {', '.join(sorted(SUFFIXES))}")
+                if _inside(docs, source):
+                    raise ValueError("already in the document folder")
+                read_document(source, rel, max_bytes)  # readable text within the size limit?
+                if link:
+                    _link(source, links, report)
+                else:
+                    _copy(docs, source, rel, report)
+            except PermissionError:
+                report.skipped.append((str(source), "permission denied"))
+            except (ValueError, OSError) as exc:
+                report.skipped.append((str(source), str(exc)))
+    if link:
+        _write_links(docs, links)
+    return report
+
+
+def _inside(docs: Path, source: Path) -> bool:
+    """Whether ``source`` already lies in the document folder (adding it again would copy it twice)."""
+    return source.resolve().is_relative_to(docs.resolve())
+
+
+def _link(source: Path, links: list[str], report: AddReport) -> None:
+    path = str(source.resolve())
+    if path in links:
+        report.unchanged.append(LINK_PREFIX + path)
+    else:
+        links.append(path)
+        report.added.append(LINK_PREFIX + path)
+
+
+def _copy(docs: Path, source: Path, rel: str, report: AddReport) -> None:
+    target = _target(docs, rel)
+    doc_id = target.relative_to(docs).as_posix()
+    if target.exists() and sha256_file(target) == sha256_file(source):
+        report.unchanged.append(doc_id)
+        return
+    (report.replaced if target.exists() else report.added).append(doc_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, source.read_bytes())  # the indexer never sees half a file
+
+
+def collection_ids(docs: Path) -> set[str]:
+    """Ids of every document in the collection: files in the folder and linked files."""
+    docs = Path(docs)
+    folder = {doc_id for _, doc_id in iter_files(docs)} if docs.is_dir() else set()
+    return folder | {doc_id for _, doc_id in linked_files(docs)[0]}
+
+
+def remove_documents(docs: Path, ids: Iterable[str]) -> list[str]:
+    """Delete copied files and forget linked ones. Raises :class:`QAError` (and removes nothing)
+    when an id is not in the collection, or when nothing would be left."""
+    docs = Path(docs)
+    ids = list(dict.fromkeys(ids))
+    known = collection_ids(docs)
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise QAError(f"not in the collection: {', '.join(unknown)}; see `qa list` for the ids")
+    if not ids:
+        raise QAError("no document to remove: give one or more ids (see `qa list`)")
+    if known <= set(ids):
+        raise QAError("that would leave the collection empty: add other documents first, then remove these")
+    linked = [i for i in ids if i.startswith(LINK_PREFIX)]
+    if linked:
+        gone = {i[len(LINK_PREFIX):] for i in linked}
+        _write_links(docs, [p for p in read_links(docs) if p not in gone])
+    for doc_id in ids:
+        if not doc_id.startswith(LINK_PREFIX):
+            (docs / doc_id).unlink()  # a known id is a file found inside the folder
+    return ids
+
+
+__all__ = ["AddReport", "add_files", "remove_documents", "collection_ids", "linked_files", "read_links",
+           "sanitise_name", "LINKS_FILE", "LINK_PREFIX"]

@@ -1,0 +1,205 @@
+"""Text out of PDF and HTML files, ready to index.
+
+Each extractor takes the file's bytes and returns an :class:`Extracted`: the text that is indexed
+and stored with the index (so character offsets always slice the exact text a citation quotes),
+the metadata found in the file, and for PDFs the offset where each page starts. A file that holds
+no usable text raises ``ValueError`` with a short reason that says what to do.
+
+- PDF (pypdf): the text layer of every page, pages joined by a blank line; title, author and date
+  from the document information. A PDF without a text layer (a scan) is refused, not indexed empty.
+- HTML (BeautifulSoup with lxml): the main text only; scripts, styles, navigation, headers,
+  footers, asides and forms are dropped. Paragraphs and list items are separated by blank lines,
+  ``<br>`` becomes a line break, and headings become Markdown ``#`` headings so that they name the
+  sections of the passages below them.
+
+>>> extract_html(b"<title>T</title><h1>Tides</h1><p>High water<br>twice a day.</p>").text
+'# Tides\\n\\nHigh water\\ntwice a day.'
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable
+
+#: Characters that are not text in an extracted page: controls other than tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Metadata titles that name the program or the file instead of the document.
+_JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint) - .*|.*\.(docx?|pptx?|odt|pdf|tex|dvi|indd))$", re.I)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    #: ``title``, ``author`` and ``date`` when the file says them.
+    meta: dict[str, str] = field(default_factory=dict)
+    #: Offset in ``text`` where each page starts (PDF only; page ``n`` starts at ``pages[n - 1]``).
+    pages: tuple[int, ...] = ()
+
+
+# -- PDF --------------------------------------------------------------------------------------
+
+def _clean_page(text: str) -> str:
+    """A page's text with ligatures and compatibility forms unfolded (NFKC, so "ﬁ" is searchable
+    as "fi"), controls removed, trailing spaces dropped and surrounding blank lines trimmed."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFKC", text))
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip()
+
+
+def _pdf_meta(info) -> dict[str, str]:
+    """Title, author and date from a PDF's document information, when they look real."""
+    if info is None:
+        return {}
+    meta = {}
+    title = " ".join(str(info.title or "").split())
+    if title and not _JUNK_TITLE.match(title):
+        meta["title"] = title
+    author = " ".join(str(info.author or "").split())
+    if author:
+        meta["author"] = author
+    try:
+        created = info.creation_date
+    except ValueError:  # a malformed date string
+        created = None
+    if created is not None:
+        meta["date"] = created.date().isoformat()
+    return meta
+
+
+def _open_pdf(data: bytes):
+    """A ``PdfReader`` ready to read pages; ``ValueError`` for a damaged or locked file."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):  # many PDFs lock editing only, not reading
+            raise ValueError("encrypted PDF (needs a password): save an unlocked copy and add that")
+        return reader
+    except DependencyError as exc:
+        raise ValueError(f"encrypted PDF this installation cannot open ({exc})") from None
+    except PdfReadError as exc:
+        raise ValueError(f"damaged PDF ({exc}): open and save it again, or export a new PDF") from None
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    """The text layer of a PDF, page by page. Raises ``ValueError`` for a scan, a locked or a damaged file."""
+    reader = _open_pdf(data)
+    parts: list[str] = []
+    pages: list[int] = []
+    offset = 0
+    try:
+        for page in reader.pages:
+            text = _clean_page(page.extract_text() or "")
+            if text and parts:
+                offset += 2  # the blank line between pages
+            pages.append(offset)
+            if text:
+                parts.append(text)
+                offset += len(text)
+        meta = _pdf_meta(reader.metadata)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds of errors on damaged files
+        raise ValueError(f"damaged PDF ({type(exc).__name__}: {exc}): open and save it again, "
+                         "or export a new PDF") from None
+    if not pages:
+        raise ValueError("PDF has no pages")
+    if not parts:
+        raise ValueError(f"no text layer in {len(pages)} page{'s' if len(pages) != 1 else ''}: "
+                         "scanned PDF? run OCR first")
+    return Extracted("\n\n".join(parts), meta, tuple(pages))
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+#: Elements that are not the page's main text.
+DROPPED = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+           "head", "iframe", "object", "embed", "svg", "canvas", "button", "select", "textarea", "dialog")
+#: Elements that start and end a paragraph-like block.
+BLOCKS = ("p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl", "dt", "dd",
+          "table", "tr", "caption", "figure", "figcaption", "address", "details", "summary", "hr",
+          "fieldset", "center")
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+#: Marks for a paragraph break and a line break while the text is assembled. Both are removed
+#: from the page's own text first, so a page cannot fake them.
+_PARA, _LINE = "\x1f", "\x1e"
+_SPACES = re.compile(r"[^\S\x1e\x1f]+")
+
+
+def _html_meta(soup) -> dict[str, str]:
+    """Title from ``<title>`` (else the first ``<h1>``), author and date from ``<meta>`` tags."""
+    meta: dict[str, str] = {}
+    for tag in (soup.title, soup.find("h1")):
+        title = " ".join(tag.get_text(" ").split()) if tag is not None else ""
+        if title:
+            meta["title"] = title
+            break
+    for key, names in (("author", ("author", "dc.creator", "article:author")),
+                       ("date", ("date", "dc.date", "article:published_time"))):
+        for tag in soup.find_all("meta"):
+            name = (tag.get("name") or tag.get("property") or "").lower()
+            content = " ".join(str(tag.get("content") or "").split())
+            if name in names and content:
+                meta[key] = content
+                break
+    return meta
+
+
+def _mark_structure(root) -> None:
+    """Put break marks around blocks, headings and list items, and for ``<br>`` and ``<pre>`` lines."""
+    for string in root.find_all(string=True):
+        if _PARA in string or _LINE in string:
+            string.replace_with(string.replace(_PARA, " ").replace(_LINE, " "))
+    for pre in root.find_all("pre"):
+        for string in pre.find_all(string=True):
+            string.replace_with(string.replace("\n", _LINE))
+    for tag in root.find_all(True):
+        if tag.name == "br":
+            tag.replace_with(_LINE)
+        elif tag.name in HEADINGS:
+            tag.insert(0, f"{_PARA}{'#' * int(tag.name[1])} ")
+            tag.append(_PARA)
+        elif tag.name == "li":
+            tag.insert(0, f"{_PARA}- ")
+            tag.append(_PARA)
+        elif tag.name in ("td", "th"):
+            tag.append(" ")
+        elif tag.name in BLOCKS:
+            tag.insert(0, _PARA)
+            tag.append(_PARA)
+
+
+def _assemble(marked: str) -> str:
+    """Plain text from marked text: runs of white space become one space, marks become breaks."""
+    blocks = []
+    for block in _SPACES.sub(" ", marked).split(_PARA):
+        lines = [line.strip() for line in block.split(_LINE)]
+        text = "\n".join(line for line in lines if line)
+        if text.strip("#- "):
+            blocks.append(text)
+    return "\n\n".join(blocks)
+
+
+def extract_html(data: bytes) -> Extracted:
+    """The main text of an HTML page. Raises ``ValueError`` when nothing readable is left."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "lxml")  # bytes: the page's own charset declaration is honoured
+    meta = _html_meta(soup)
+    for tag in soup.find_all(DROPPED):
+        tag.decompose()
+    root = soup.find("main") or soup.body or soup
+    _mark_structure(root)
+    text = unicodedata.normalize("NFC", _assemble(root.get_text()))
+    if not text:
+        raise ValueError("no text in the page (after dropping scripts, navigation and forms)")
+    return Extracted(text, meta)
+
+
+#: Extractor for each kind of document that is not plain text.
+EXTRACTORS: dict[str, Callable[[bytes], Extracted]] = {"pdf": extract_pdf, "html": extract_html}
+
+__all__ = ["Extracted", "extract_pdf", "extract_html", "EXTRACTORS"]
