@@ -169,7 +169,7 @@ def cmd_list(args) -> int:
 def cmd_add(args) -> int:
     qa = _pipeline(args)
     added, report = qa.add(args.paths, link=args.link)
-    for line in added.lines() + (report.lines() if report else []):
+    for line in added.lines(report):
         print(line)
     if not added.changed and not added.unchanged:
         print("qa: error: nothing was added", file=sys.stderr)

@@ -51,12 +51,17 @@ class AddReport:
     def changed(self) -> bool:
         return bool(self.added or self.replaced)
 
-    def lines(self) -> list[str]:
+    def lines(self, index_report=None) -> list[str]:
+        """What was done, one line each; with the :class:`~qa.indexer.IndexReport` of the update
+        that followed, its lines name the added and replaced documents instead."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
-        for label, ids in (("added", self.added), ("replaced", self.replaced), ("already there", self.unchanged)):
+        groups = [("already there", self.unchanged)]
+        if index_report is None:
+            groups = [("added", self.added), ("replaced", self.replaced)] + groups
+        for label, ids in groups:
             if ids:
                 out.append(f"{label} {len(ids)}: {', '.join(ids)}")
-        return out
+        return out + (index_report.lines() if index_report is not None else [])
 
 
 def sanitise_name(name: str) -> str:

@@ -1,9 +1,12 @@
 """The Gradio app: ask a question, read the answer, check it against its evidence.
 
-``build_app(pipeline)`` makes the page; ``launch(app, settings)`` serves it on loopback with the
-app's theme and style sheet. Besides the page, two API endpoints return plain JSON data:
-``/ask`` (an answer with its citations, like :meth:`qa.types.Answer.to_dict`) and ``/search``
-(the best passages). The page's own events are private.
+``build_app(pipeline)`` makes the page (Ask, Documents and Evaluate tabs); ``launch(app, settings)``
+serves it on loopback with the app's theme and style sheet. The Documents tab adds uploaded files
+to the collection (only the types the loader reads, within the size limit, under sanitised names
+inside the document folder) and removes documents; questions asked afterwards use the new index.
+Besides the page, two API endpoints return plain JSON data: ``/ask`` (an answer with its
+citations, like :meth:`qa.types.Answer.to_dict`) and ``/search`` (the best passages). The page's
+own events are private.
 
 Documents are untrusted: every piece of document text is HTML-escaped, segment by segment,
 before any markup is added (see :func:`highlight`), so ``<script>``, ``onerror=`` attributes
@@ -24,6 +27,7 @@ from typing import Collection, Iterable
 import gradio as gr
 
 from .config import MODES, Settings
+from .documents import SUFFIXES
 from .errors import QAError
 from .lexical import tokenize
 from .pipeline import Pipeline
@@ -144,8 +148,23 @@ def render_timings(timings: dict[str, float]) -> str:
     return f'<p class="qa-timings">{" · ".join(parts)}</p>'
 
 
-def render_answer(answer: Answer) -> str:
-    """The answer, its confidence and where it comes from, or the reason there is none."""
+def _page(doc: str, offset: int, data: IndexData | None, fallback: int | None) -> int | None:
+    """The page of ``offset`` in the document ``doc`` when ``data`` has it, else ``fallback``."""
+    if data is None or doc not in data.doc_index:
+        return fallback
+    return data.document(doc).page_at(offset)
+
+
+def _pages(first: int | None, last: int | None) -> str:
+    """The page label of a citation: ``" · p. 3"`` or ``" · pp. 3–4"``; empty without pages."""
+    if not first:
+        return ""
+    return f" · p. {first}" if not last or last == first else f" · pp. {first}\u2013{last}"
+
+
+def render_answer(answer: Answer, data: IndexData | None = None) -> str:
+    """The answer, its confidence and where it comes from (page too, for a document with pages),
+    or the reason there is none. With ``data``, the page is the answer's own; else its passage's."""
     confidence = (
         f'<span class="qa-confidence" title="reader confidence, 0 to 1">'
         f"confidence {answer.confidence:.2f}</span>"
@@ -168,7 +187,9 @@ def render_answer(answer: Answer) -> str:
             f'<a class="qa-cite" href="#qa-ev-{answer.cited}">[{answer.cited}]</a></p>'
             f"{sentence}"
             f'<p class="qa-source">{confidence} · <a href="#qa-ev-{answer.cited}">[{answer.cited}]</a> '
-            f"<cite>{_e(p.title)}</cite> · <code>{_e(p.doc)}</code> · {_chars(answer.start, answer.end)}</p>"
+            f"<cite>{_e(p.title)}</cite> · <code>{_e(p.doc)}</code>"
+            f'<span class="qa-page">{_pages(_page(p.doc, answer.start, data, p.page), None)}</span>'
+            f" · {_chars(answer.start, answer.end)}</p>"
         )
     return (
         f'<section class="qa-answer" aria-label="Answer"><h2 class="qa-label">Answer</h2>{body}'
@@ -207,11 +228,13 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
     badge = "".join(f'<span class="qa-badge qa-badge-{b}">{b}</span>' for b in badges)
     badge = f'<span class="qa-badges">{badge}</span>' if badge else ""
     section = f" · § {_e(p.section)}" if p.section else ""
+    pages = _pages(p.page, _page(p.doc, max(p.end - 1, p.start), data, p.page))
     context = render_context(hit, data, spans) if data is not None else ""
     return (
         f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
         f'<header><span class="qa-num">[{n}]</span> <h3>{_e(p.title)}</h3>{badge}</header>'
-        f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section} · {_chars(p.start, p.end)} · {_e(_score(hit))}</p>'
+        f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
+        f"{_chars(p.start, p.end)} · {_e(_score(hit))}</p>"
         f'<div class="qa-text">{highlight(p.text, spans)}</div>{context}</article>'
     )
 
@@ -322,8 +345,33 @@ def render_query_detail(pipeline: Pipeline, run: dict, query_id: str, mode: str)
         f'<p class="qa-source">expected: {_e(gold)} · first relevant passage: {_e(_rank_cell(record))} · '
         f'answer {"correct" if record["correct"] else "wrong"}</p></section>'
     )
-    return head + render_answer(answer) + render_evidence(answer.citations, query.question, answer,
-                                                          pipeline.data, relevant)
+    data = pipeline.data
+    return head + render_answer(answer, data) + render_evidence(answer.citations, query.question, answer, data,
+                                                                relevant)
+
+
+# -- the collection ---------------------------------------------------------------------------
+
+DOCUMENT_HEADERS = ["title", "id", "type", "pages", "passages", "indexed"]
+#: File types offered for upload: those the loader reads.
+UPLOAD_TYPES = sorted(SUFFIXES)
+
+
+def document_rows(documents: list[dict]) -> list[list]:
+    """One row of the Documents table per indexed document (as :meth:`Pipeline.documents` lists them)."""
+    return [[d["title"], d["id"], d["kind"], d["pages"] or "", d["passages"],
+             (d["indexed"] or "")[:16].replace("T", " ")] for d in documents]
+
+
+def document_choices(documents: list[dict]) -> list[tuple[str, str]]:
+    """(label, id) of each document, for the document pickers."""
+    return [(f"{d['title']} ({d['id']})", d["id"]) for d in documents]
+
+
+def render_changes(lines: list[str], title: str) -> str:
+    """What an upload or a removal did, one escaped line each."""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<div class="qa-changes" role="status"><strong>{_e(title)}</strong><ul class="qa-notes">{items}</ul></div>'
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -333,7 +381,7 @@ def _docs_filter(docs: list[str] | None) -> list[str] | None:
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
-    """The page (Ask and Evaluate tabs) and the ``/ask`` and ``/search`` API endpoints over ``pipeline``."""
+    """The page (Ask, Documents and Evaluate tabs) and the ``/ask`` and ``/search`` API endpoints over ``pipeline``."""
     s = pipeline.settings
     documents = pipeline.documents()
     doc_ids = {d["id"] for d in documents}
@@ -344,7 +392,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs))
         except QAError as exc:
             return render_error(str(exc)), ""
-        return render_answer(answer), render_evidence(answer.citations, question, answer, pipeline.data)
+        data = pipeline.data
+        return render_answer(answer, data), render_evidence(answer.citations, question, answer, data)
 
     def ask(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None) -> dict:
         """Answer a question with a span quoted from the documents, its confidence and its citations."""
@@ -361,7 +410,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             raise gr.Error(str(exc)) from None
 
     with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
-        gr.HTML(render_header(pipeline))
+        header = gr.HTML(render_header(pipeline))
         with gr.Tabs():
             with gr.Tab("Ask"):
                 with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
@@ -378,18 +427,71 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                         mode = gr.Radio(list(MODES), value=s.mode, label="Retrieval",
                                         info="hybrid fuses dense (meaning) and bm25 (words)")
                         docs = gr.Dropdown(
-                            choices=[(f"{d['title']} ({d['id']})", d["id"]) for d in documents],
+                            choices=document_choices(documents),
                             value=[], multiselect=True, label="Only these documents", info="empty: all documents",
                         )
                 answer_html = gr.HTML(elem_id="qa-answer")
                 evidence_html = gr.HTML(elem_id="qa-evidence")
                 gr.on([ask_button.click, question.submit], answer_page, [question, k, mode, docs],
                       [answer_html, evidence_html], api_visibility="private")
+            with gr.Tab("Documents", elem_id="qa-documents"):
+                _documents_tab(pipeline, header, docs)
             with gr.Tab("Evaluate", elem_id="qa-evaluate"):
                 _evaluate_tab(pipeline)
         gr.api(ask, api_name="ask")
         gr.api(search, api_name="search")
     return app
+
+
+def _documents_tab(pipeline: Pipeline, header: gr.HTML, ask_docs: gr.Dropdown) -> None:
+    """The Documents tab: the collection as a table; upload documents (indexed at once, with
+    progress) and remove them. The page header and the Ask tab's document filter follow."""
+    limit = f"{pipeline.settings.max_file_bytes / 2**20:.0f} MB"
+
+    def changed(status: str) -> tuple:
+        documents = pipeline.documents()
+        choices = document_choices(documents)
+        return (status, {"headers": DOCUMENT_HEADERS, "data": document_rows(documents)},
+                gr.Dropdown(choices=choices, value=[]), gr.Dropdown(choices=choices, value=[]),
+                render_header(pipeline))
+
+    def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
+        try:
+            added, report = pipeline.add([Path(f) for f in files or []],
+                                         progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return *changed(render_error(str(exc), "Cannot add these.")), None
+        added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
+        return *changed(render_changes(added.lines(report), "Added." if added.changed else "Nothing added.")), None
+
+    def remove(ids: list[str] | None, progress=gr.Progress()) -> tuple:
+        try:
+            if not ids:
+                raise QAError("no document chosen: pick the documents to remove first")
+            report = pipeline.remove(list(ids), progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return changed(render_error(str(exc), "Cannot remove."))
+        return changed(render_changes([f"removed {', '.join(ids)}"] + report.lines(), "Removed."))
+
+    documents = pipeline.documents()
+    gr.Markdown(
+        f"Add PDF, HTML, Markdown or text files, up to {limit} each: they are copied into the document "
+        "folder and indexed, and questions are answered from them at once. A scanned PDF needs OCR first."
+    )
+    upload = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", height=140,
+                     label=f"Add documents ({' '.join(UPLOAD_TYPES)}; up to {limit} each)",
+                     elem_id="qa-doc-upload")
+    status = gr.HTML(elem_id="qa-doc-status")
+    table = gr.Dataframe(value={"headers": DOCUMENT_HEADERS, "data": document_rows(documents)},
+                         label="The collection", interactive=False, wrap=True, elem_id="qa-doc-table",
+                         column_widths=["34%", "26%", "9%", "8%", "9%", "14%"])
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+        chosen = gr.Dropdown(choices=document_choices(documents), value=[], multiselect=True, scale=5,
+                             label="Documents to remove", elem_id="qa-doc-remove")
+        remove_button = gr.Button("Remove", variant="stop", scale=1, min_width=120)
+    outputs = [status, table, chosen, ask_docs, header]
+    upload.upload(add, upload, outputs + [upload], api_visibility="private")
+    remove_button.click(remove, chosen, outputs, api_visibility="private")
 
 
 def _evaluate_tab(pipeline: Pipeline) -> None:
@@ -530,7 +632,7 @@ def launch(app: gr.Blocks, settings: Settings, prevent_thread_lock: bool = False
         theme=THEME,
         css=CSS,
         footer_links=["api"],
-        max_file_size=MAX_QUERY_FILE_BYTES,
+        max_file_size=max(MAX_QUERY_FILE_BYTES, settings.max_file_bytes),
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
     )

@@ -174,6 +174,9 @@ def test_added_documents_are_answered_from_at_once_and_removed_ones_are_gone_at_
     added, report = pipeline.add([incoming / "Lighthouses (2024).pdf"], progress=lambda f, m: seen.append((f, m)))
     assert added.added == ["Lighthouses (2024).pdf"] and report.added == ["Lighthouses (2024).pdf"]
     assert report.unchanged == sorted(TINY_DOCS) and report.embedded_passages > 0
+    lines = added.lines(report)
+    assert [line for line in lines if "Lighthouses" in line] == ["added 1: Lighthouses (2024).pdf"]
+    assert lines[-1].startswith("indexed 4 documents")
     assert seen and all(0 <= f <= 1 for f, _ in seen) and {"splitting documents", "embedding passages"} <= {
         m for _, m in seen}
 

@@ -1,0 +1,146 @@
+"""The Documents tab: upload a PDF in a real browser, ask it a question and see the page cited,
+remove it and see it gone; and the tab's pieces (table rows, messages, page labels) on their own.
+
+Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
+from qa.config import Settings
+from qa.pipeline import Pipeline
+from qa.types import Hit, Passage
+from qa.ui import DOCUMENT_HEADERS, document_rows, render_answer, render_changes, render_evidence
+from sample_files import LIGHTHOUSE_PAGES, image_pdf, make_pdf
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ECKMUHL = "When was the Phare d'Eckmuhl at Penmarch lit?"
+PDF_ID = "Lighthouses of Brittany.pdf"
+
+
+# -- the tab's pieces, with the fake embedder -------------------------------------------------
+
+@pytest.fixture
+def with_pdf(tmp_path) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, "lights.pdf": make_pdf(LIGHTHOUSE_PAGES, title="Lights")})
+    settings = Settings(docs=docs, index=tmp_path / "index", chunk_size=120, chunk_overlap=20)
+    return Pipeline(settings, embedder=FakeEmbedder())
+
+
+def test_document_rows_show_title_id_type_pages_passages_and_indexed_time(with_pdf):
+    rows = {row[1]: dict(zip(DOCUMENT_HEADERS, row)) for row in document_rows(with_pdf.documents())}
+    pdf = rows["lights.pdf"]
+    assert (pdf["title"], pdf["type"], pdf["pages"]) == ("Lights", "pdf", 3)
+    assert pdf["passages"] == sum(p.doc == "lights.pdf" for p in with_pdf.data.passages)
+    assert len(pdf["indexed"]) == 16 and pdf["indexed"][10] == " "  # YYYY-MM-DD HH:MM
+    assert rows["rivers.txt"]["pages"] == "" and rows["volcanoes.md"]["type"] == "markdown"
+
+
+def test_citations_show_the_page_of_the_answer_and_of_each_passage(with_pdf):
+    answer = with_pdf.ask(ECKMUHL)
+    assert answer.doc == "lights.pdf" and "1897" in answer.text
+    source = render_answer(answer, with_pdf.data)
+    assert "p. 2</span>" in source
+    cards = render_evidence(answer.citations, ECKMUHL, answer, with_pdf.data)
+    cited = answer.citations[answer.cited - 1].passage
+    assert cited.page == 2 and "p. 2" in cards
+    assert "p. " not in render_evidence([h for h in answer.citations if h.passage.doc != "lights.pdf"], ECKMUHL)
+
+
+def test_a_passage_across_page_breaks_shows_its_pages(with_pdf):
+    doc = with_pdf.data.document("lights.pdf")
+    whole = Passage(doc.id, doc.title, 0, 0, len(doc.text), doc.text, None, 1)
+    assert "pp. 1\u20133" in render_evidence([Hit(whole, 1.0, 1, "dense")], "lighthouses", None, with_pdf.data)
+
+
+def test_change_messages_are_escaped():
+    html = render_changes(["skipped <img src=x onerror=alert(1)>.pdf: damaged"], "Nothing added.")
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;.pdf" in html
+
+
+# -- in the browser, with the real model ------------------------------------------------------
+
+@pytest.fixture
+def page(tmp_path, seed_pipeline):
+    from playwright.sync_api import sync_playwright
+
+    from app_server import serving
+
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    # the real model, already loaded for the seed index, over a collection of its own
+    pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=seed_pipeline.embedder)
+    pipeline.warm_up()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serving(pipeline) as url, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.pipeline = pipeline
+        yield page
+        browser.close()
+
+
+def upload(page, *paths: Path) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-doc-upload input[type=file]").set_input_files([str(p) for p in paths])
+    page.locator("#qa-doc-status .qa-changes, #qa-doc-status .qa-error").first.wait_for(timeout=120_000)
+
+
+def ask(page, question: str) -> None:
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_label("Question").fill(question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.locator("#qa-answer .qa-answer, #qa-answer .qa-error").first.wait_for(timeout=60_000)
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
+    from playwright.sync_api import expect
+
+    pdf = tmp_path / "upload" / PDF_ID
+    pdf.parent.mkdir()
+    pdf.write_bytes(make_pdf(LIGHTHOUSE_PAGES, title="Lighthouses of Brittany"))
+    scan = tmp_path / "upload" / "scan.pdf"
+    scan.write_bytes(image_pdf())
+
+    upload(page, pdf, scan)
+    status = page.locator("#qa-doc-status")
+    expect(status).to_contain_text(f"added 1: {PDF_ID}")
+    expect(status).to_contain_text("skipped scan.pdf: no text layer in 2 pages: scanned PDF? run OCR first")
+    table = page.locator("#qa-doc-table")
+    expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
+    expect(page.locator(".qa-header")).to_contain_text("4 documents")
+    assert (page.pipeline.settings.docs / PDF_ID).exists() and not (page.pipeline.settings.docs / "scan.pdf").exists()
+    page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
+
+    ask(page, ECKMUHL)
+    assert "1897" in page.locator("#qa-answer .qa-answer-text").inner_text()
+    source = page.locator("#qa-answer .qa-source").inner_text()
+    assert "Lighthouses of Brittany" in source and PDF_ID in source and "p. 2" in source
+    expect(page.locator("#qa-evidence .qa-card-answer .qa-meta")).to_contain_text("pp. 1\u20133")
+    page.screenshot(path=str(ARTIFACTS / "answer-pdf.png"), full_page=True)
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-doc-remove input").click()
+    page.get_by_role("option", name=f"Lighthouses of Brittany ({PDF_ID})").click()
+    page.get_by_role("button", name="Remove", exact=True).click()
+    expect(status).to_contain_text(f"removed {PDF_ID}", timeout=60_000)
+    expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_have_count(0)
+    expect(page.locator(".qa-header")).to_contain_text("3 documents")
+    assert not (page.pipeline.settings.docs / PDF_ID).exists()
+
+    ask(page, ECKMUHL)  # the previous answer stays in the page until the new one replaces it
+    expect(page.locator("#qa-answer")).not_to_contain_text(PDF_ID, timeout=60_000)
+    expect(page.locator("#qa-evidence .qa-card").first).to_be_visible()
+    expect(page.locator("#qa-evidence")).not_to_contain_text(PDF_ID)
