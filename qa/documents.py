@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import NoDocumentsError
-from .formats import EXTRACTORS
+from .formats import EXTRACTORS, extract
 from .types import Document
 
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
@@ -98,9 +98,9 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     data = path.read_bytes()
     kind = SUFFIXES[path.suffix.lower()]
     if kind in EXTRACTORS:
-        extracted = EXTRACTORS[kind](data)
-        return make_document(doc_id, extracted.text, hashlib.sha256(data).hexdigest(), kind, extracted.meta,
-                             extracted.pages)
+        sha256 = hashlib.sha256(data).hexdigest()
+        extracted = extract(kind, data, sha256)
+        return make_document(doc_id, extracted.text, sha256, kind, extracted.meta, extracted.pages)
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes)")
     try:

@@ -20,6 +20,7 @@ from sample_files import LIGHTHOUSE_PAGES, image_pdf, make_pdf
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 ECKMUHL = "When was the Phare d'Eckmuhl at Penmarch lit?"
+XSS = "<img src=x onerror=alert(1)>"
 PDF_ID = "Lighthouses of Brittany.pdf"
 
 
@@ -83,6 +84,8 @@ def page(tmp_path, seed_pipeline):
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.dialogs = []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.goto(url)
         page.pipeline = pipeline
         yield page
@@ -113,14 +116,18 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     pdf.write_bytes(make_pdf(LIGHTHOUSE_PAGES, title="Lighthouses of Brittany"))
     scan = tmp_path / "upload" / "scan.pdf"
     scan.write_bytes(image_pdf())
+    hostile = tmp_path / "upload" / "hostile.html"
+    hostile.write_text(f"<title>{XSS}</title><p>Tea is grown in Darjeeling. {XSS}</p>", encoding="utf-8")
 
-    upload(page, pdf, scan)
+    upload(page, pdf, scan, hostile)
     status = page.locator("#qa-doc-status")
-    expect(status).to_contain_text(f"added 1: {PDF_ID}")
+    expect(status).to_contain_text(f"added 2: {PDF_ID}, hostile.html")
     expect(status).to_contain_text("skipped scan.pdf: no text layer in 2 pages: scanned PDF? run OCR first")
     table = page.locator("#qa-doc-table")
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
-    expect(page.locator(".qa-header")).to_contain_text("4 documents")
+    expect(page.locator(".qa-header")).to_contain_text("5 documents")
+    expect(table.get_by_role("gridcell", name=XSS, exact=True)).to_be_visible()  # the title, as text
+    assert page.locator('img[src="x"]').count() == 0 and page.dialogs == []
     assert (page.pipeline.settings.docs / PDF_ID).exists() and not (page.pipeline.settings.docs / "scan.pdf").exists()
     page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
 
@@ -137,7 +144,7 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     page.get_by_role("button", name="Remove", exact=True).click()
     expect(status).to_contain_text(f"removed {PDF_ID}", timeout=60_000)
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_have_count(0)
-    expect(page.locator(".qa-header")).to_contain_text("3 documents")
+    expect(page.locator(".qa-header")).to_contain_text("4 documents")
     assert not (page.pipeline.settings.docs / PDF_ID).exists()
 
     ask(page, ECKMUHL)  # the previous answer stays in the page until the new one replaces it

@@ -191,3 +191,15 @@ def test_files_changed_or_deleted_by_hand_are_picked_up(mixed):
     assert (report.changed, report.removed, report.unchanged) == (["lights.pdf"], ["tides.htm"], ["notes.md"])
     assert mixed.search("island of Sein flat", k=1)[0].passage.page == 3
     assert "tides.htm" not in mixed.data.doc_index
+
+
+def test_unchanged_files_are_not_parsed_again(tmp_path, monkeypatch):
+    from qa import formats
+
+    calls = []
+    monkeypatch.setitem(formats.EXTRACTORS, "pdf", lambda data: calls.append(1) or extract_pdf(data))
+    write_docs(tmp_path, {"lights.pdf": make_pdf(["A page about the unchanged file cache."])})
+    first = only_doc(tmp_path)
+    assert only_doc(tmp_path) == first and len(calls) == 1
+    write_docs(tmp_path, {"lights.pdf": make_pdf(["A page that changed."])})
+    assert "changed" in only_doc(tmp_path).text and len(calls) == 2
