@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.documents import load_folder
 from qa.formats import extract_html, extract_pdf
 from qa.pipeline import Pipeline
+from qa.types import Document
 from sample_files import (DROPPED_TEXT, HOSTILE_HTML, LIGHTHOUSE_PAGES, encrypted_pdf, image_pdf,
                           make_pdf)
 
@@ -37,6 +38,13 @@ def test_pdf_text_per_page_with_page_offsets():
         on_page = extracted.text[bounds[n]:bounds[n + 1]]
         # every word of the page is on its page (fpdf may wrap lines differently)
         assert on_page.split() == page.split()
+
+
+def test_blank_pages_keep_the_page_numbers_of_the_pages_after_them():
+    extracted = extract_pdf(make_pdf(["", "Second page text.", "", "Fourth page text."]))
+    assert extracted.text == "Second page text.\n\nFourth page text."
+    doc = Document("x.pdf", "x", extracted.text, pages=extracted.pages)
+    assert doc.page_at(extracted.text.index("Second")) == 2 and doc.page_at(extracted.text.index("Fourth")) == 4
 
 
 def test_pdf_document_title_author_date_from_metadata(tmp_path):
