@@ -50,7 +50,12 @@ def stats_ms(seconds) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB (``VmHWM``; unlike ``ru_maxrss`` it is
+    not inherited from the parent of a freshly started process)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -73,14 +78,17 @@ def seed_docs(base: Path) -> Path:
     return docs
 
 
-def scifact_docs(base: Path = CACHE / "scifact") -> Path:
-    """The SciFact corpus as one ``<id>.txt`` per abstract (title line, blank line, text)."""
+def scifact_docs(base: Path = CACHE / "scifact", limit: int | None = None) -> Path:
+    """The SciFact corpus (its first ``limit`` abstracts, when given) as one ``<id>.txt`` per
+    abstract (title line, blank line, text), written once under ``base``/docs."""
     docs = base / "docs"
     done = base / "docs.complete"
     if not done.exists():
         docs.mkdir(parents=True, exist_ok=True)
         with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as fh:
-            for line in fh:
+            for n, line in enumerate(fh):
+                if limit is not None and n >= limit:
+                    break
                 row = json.loads(line)
                 (docs / f"{row['_id']}.txt").write_text(f"{row['title']}\n\n{row['text']}\n", encoding="utf-8")
         done.write_text("ok\n")
