@@ -43,7 +43,7 @@ def measure(qa: Pipeline, model, threads: int, questions: list[str], repeat: int
     """Per-stage durations (seconds) of floor, search_timed and ask, interleaved question by question."""
     import torch
 
-    index = qa.data.faiss_index
+    index = qa.data.vectors.index  # the FAISS index (default backend)
     out: dict[str, list[float]] = {}
     for q in questions[:5]:  # warm-up: first calls allocate
         qa.ask(q)

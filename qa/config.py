@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +18,7 @@ from .errors import SettingsError
 MODES = ("hybrid", "dense", "bm25")
 ENCODER_BACKENDS = ("torch", "onnx")
 READERS = ("heuristic", "trained")
+VECTOR_BACKENDS = ("faiss", "qdrant")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,25 @@ class Settings:
     #: Largest document file accepted, in bytes. 10 MB of text is about 12,000 passages (an hour of
     #: embedding on a small CPU); a bigger .txt file is more likely a log or a dump than a document.
     max_file_bytes: int = 10 * 1024 * 1024
+    #: Where passage vectors are searched: ``faiss`` (embedded, in the index folder) or ``qdrant``
+    #: (for collections that outgrow one machine; needs ``pip install 'qa[qdrant]'``). Switching
+    #: rebuilds the vector index from the stored vectors, without embedding again.
+    vector_backend: str = "faiss"
+    #: Qdrant in local mode (in-process, one process at a time): its folder; empty means
+    #: ``<index>/qdrant``. Ignored when ``qdrant_url`` is set.
+    qdrant_path: Path | None = None
+    #: A Qdrant server or cluster, e.g. ``http://localhost:6333``; empty means local mode.
+    qdrant_url: str = ""
+    #: Its API key (``QA_QDRANT_API_KEY``); only kept in memory, never written to disk or shown.
+    qdrant_api_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "docs", Path(self.docs))
         object.__setattr__(self, "index", Path(self.index))
+        object.__setattr__(self, "qdrant_path", Path(self.qdrant_path) if self.qdrant_path else None)
+        if self.vector_backend not in VECTOR_BACKENDS:
+            raise SettingsError(f"unknown vector_backend {self.vector_backend!r}: use one of "
+                                f"{', '.join(VECTOR_BACKENDS)}")
         if self.mode not in MODES:
             raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.encoder not in ENCODER_BACKENDS:
@@ -120,4 +136,4 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
-__all__ = ["Settings", "MODES", "ENCODER_BACKENDS", "READERS"]
+__all__ = ["Settings", "MODES", "ENCODER_BACKENDS", "READERS", "VECTOR_BACKENDS"]

@@ -2,13 +2,14 @@
 
 Only documents whose content hash changed (or that are new) are split and embedded again; the
 passages, sentences and vectors of unchanged documents are carried over from the current index.
-A change of model, splitter settings, format or faiss version rebuilds everything.
+A change of model, splitter settings, format or faiss version rebuilds everything; a change of
+vector backend rebuilds the vector index from the stored vectors (nothing is embedded again).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,7 @@ from .config import Settings
 from .documents import load_folder
 from .errors import IndexProblem
 from .types import Document, Passage
+from .vectors import VectorSettings, manifest_backend
 
 ProgressFn = Callable[[float, str], None]
 
@@ -111,6 +113,7 @@ def update_index(
     show_bar: bool = False,
     force: bool = False,
     lock_timeout: float = 600.0,
+    vectors: VectorSettings = VectorSettings(),
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done."""
     t0 = time.perf_counter()
@@ -119,6 +122,7 @@ def update_index(
     with store.write_lock(index_dir, timeout=lock_timeout):
         old: store.IndexData | None = None
         reason = "rebuild requested" if force else None
+        moved = None  #: why the vector index moves to another backend
         try:
             manifest = store.read_manifest(index_dir)
         except IndexProblem as exc:
@@ -126,14 +130,19 @@ def update_index(
         if manifest is not None and reason is None:
             reason = store.check_compatible(manifest, embedder.model_id, splitter)
             if reason is None:
+                moved = store.backend_problem(manifest, vectors.backend)
                 try:
-                    old = store.load(index_dir)
+                    # the vector index is checked when it stays; only the arrays are reused
+                    old = store.load(index_dir, vectors=None if moved else vectors)
+                    old.close()
                 except IndexProblem as exc:
                     reason = str(exc)
         report = plan(loaded.documents, manifest, reason)
         report.skipped = loaded.skipped
-        if manifest is not None and old is not None and not (report.added or report.changed or report.removed):
-            store.remove_leftovers(index_dir, keep=old.generation)
+        if moved and old is not None:
+            report.reason = f"{moved} (stored vectors reused)"
+        elif manifest is not None and old is not None and not (report.added or report.changed or report.removed):
+            store.remove_leftovers(index_dir, keep=old.generation, vectors=vectors)
             report.passages = manifest.get("passage_count", 0)
             report.seconds = time.perf_counter() - t0
             return report
@@ -194,10 +203,12 @@ def update_index(
         sentences, sentence_vectors = sentences[order], sentence_vectors[order]
         # an unchanged document keeps the time it was indexed; the others get the time of this save
         indexed = {d: manifest["documents"][d]["indexed"] for d in keep if "indexed" in manifest["documents"][d]}
-        store.save(
+        saved = store.save(
             index_dir, loaded.documents, passages, passage_vectors, sentences, sentence_vectors,
-            {"id": embedder.model_id, "dim": int(dim)}, splitter, indexed=indexed,
+            {"id": embedder.model_id, "dim": int(dim)}, splitter, indexed=indexed, vectors=vectors,
         )
+        if moved:  # the vectors left the other backend: drop what it still holds
+            replace(vectors, backend=manifest_backend(manifest)).drop_except(saved["generation"])
         report.passages = len(passages)
         report.embedded_passages = len(new_passage_texts)
         report.embedded_sentences = len(new_sentence_texts)

@@ -27,6 +27,7 @@ from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, NoDocumentsError, SettingsError
 from .indexer import IndexReport, ProgressFn, update_index
 from .types import Answer, Hit
+from .vectors import VectorSettings
 
 log = logging.getLogger("qa")
 
@@ -105,6 +106,7 @@ class Pipeline:
         report = update_index(
             s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
             max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
+            vectors=VectorSettings.from_settings(s),
         )
         self.last_report = report
         return report
@@ -128,13 +130,16 @@ class Pipeline:
             (notify or log.warning)(
                 f"document folder {str(self.settings.docs)!r} is not usable; answering from the existing index"
             )
-        data = store.load(self.settings.index)
+        data = store.load(self.settings.index, vectors=VectorSettings.from_settings(self.settings))
         if data.manifest.get("model", {}).get("id") != self.embedder.model_id:
+            data.close()
             raise IndexProblem(
                 f"the index in {str(self.settings.index)!r} was built with another model "
                 f"({data.manifest.get('model', {}).get('id')}); run `qa index` with the documents to rebuild it"
             )
-        self._data = data  # one reference swap: readers see the old or the new index, never a mix
+        old, self._data = self._data, data  # one reference swap: readers see the old or the new index
+        if old is not None:
+            old.close()  # its Qdrant client is shared with the new index, so it stays open
         return report
 
     # -- queries -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Retrieve passages: dense (FAISS), BM25, or hybrid reciprocal-rank fusion of the two.
+"""Retrieve passages: dense (FAISS or Qdrant, :mod:`qa.vectors`), BM25, or hybrid reciprocal-rank fusion of the two.
 
 The question vector is computed once by the caller and passed in; nothing here runs the model.
 """
@@ -47,19 +47,11 @@ def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranke
     return Ranked(order.astype(np.int64), scores[order])
 
 
-def dense_search(index: IndexData, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
-    """Inner-product search; restricted to ``allowed`` passage ids when given."""
-    if allowed is not None:
-        import faiss
-
-        if len(allowed) == 0:
-            return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        scores, ids = index.faiss_index.search(qvec.reshape(1, -1), min(k, len(allowed)), params=params)
-    else:
-        scores, ids = index.faiss_index.search(qvec.reshape(1, -1), min(k, index.faiss_index.ntotal))
-    keep = ids[0] >= 0
-    return Ranked(ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
+def dense_search(index: IndexData, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                 docs: list[str] | None = None) -> Ranked:
+    """Inner-product search in the index's vector backend; restricted to ``allowed`` passage ids
+    (the passages of ``docs``, when the caller knows them) when given."""
+    return Ranked(*index.vectors.search(qvec, k, allowed, docs))
 
 
 def bm25_search(index: IndexData, question: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
@@ -101,7 +93,7 @@ def retrieve(
     dense = lexical = None
     if mode in ("dense", "hybrid"):
         t = time.perf_counter()
-        dense = dense_search(index, qvec, pool if mode == "hybrid" else k, allowed)
+        dense = dense_search(index, qvec, pool if mode == "hybrid" else k, allowed, docs)
         timings["dense_search"] = time.perf_counter() - t
     if mode in ("bm25", "hybrid"):
         t = time.perf_counter()

@@ -9,7 +9,9 @@ Layout of the index folder::
         passages.jsonl     doc, ordinal, start, end, section and page of each passage
         passage_vectors.npy, sentence_vectors.npy   float32, unit rows
         sentences.npy      int64 rows (passage, doc, start, end)
-        dense.faiss        FAISS inner-product index over the passage vectors
+        dense.faiss        FAISS inner-product index over the passage vectors (``faiss`` backend;
+                           with ``qdrant`` they are in a collection named after the generation,
+                           see :mod:`qa.vectors`)
         bm25/              bm25s arrays (.npy) and JSON
     .lock                  held while writing
 
@@ -39,14 +41,10 @@ import numpy as np
 
 from .errors import IndexProblem
 from .types import Document, Passage
+from .vectors import EXACT_LIMIT, VectorIndex, VectorSettings, manifest_backend
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-#: Up to this many passages the dense index is exact (``IndexFlatIP``); above it, HNSW (M=32,
-#: efSearch=128). Exact search costs about 0.15-0.25 ms per 1,000 passages on one core, so at
-#: 20,000 it is still well below one question's forward pass; HNSW answers in under 0.4 ms at a
-#: million with recall@10 0.98 (docs/benchmarks.md, Performance).
-EXACT_LIMIT = 20_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,28 +136,6 @@ def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------
-# FAISS
-
-
-def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT):
-    """An inner-product index for unit vectors: exact below ``exact_limit`` rows, HNSW above."""
-    import faiss
-
-    n, dim = vectors.shape
-    if n <= exact_limit:
-        index = faiss.IndexFlatIP(dim)
-        kind = "flat"
-    else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
-        kind = "hnsw"
-    if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index, kind
-
-
-# ---------------------------------------------------------------------------------------------
 # In-memory index
 
 
@@ -172,7 +148,7 @@ class IndexData:
     passage_vectors: np.ndarray
     sentences: np.ndarray  #: int64 (m, 4): passage, doc index, start, end
     sentence_vectors: np.ndarray
-    faiss_index: object
+    vectors: VectorIndex | None  #: ``None`` when loaded without it (the indexer reuses only the arrays)
     bm25: object
     manifest: dict = field(default_factory=dict)
 
@@ -193,6 +169,11 @@ class IndexData:
     @property
     def generation(self) -> str:
         return self.manifest.get("generation", "")
+
+    def close(self) -> None:
+        """Release the vector index (a Qdrant client); call once no query uses this index."""
+        if self.vectors is not None:
+            self.vectors.close()
 
     def document(self, doc_id: str) -> Document:
         return self.documents[self.doc_index[doc_id]]
@@ -261,6 +242,14 @@ def version_problem(manifest: dict) -> str | None:
     return None
 
 
+def backend_problem(manifest: dict, backend: str) -> str | None:
+    """Why the index's vectors are in another backend than ``backend``, or ``None``."""
+    built = manifest_backend(manifest)
+    if built != backend:
+        return f"index was built for the {built} vector backend, settings name {backend}"
+    return None
+
+
 def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | None:
     """Why the index cannot be reused as it is for these settings, or ``None`` when it can."""
     problem = version_problem(manifest)
@@ -273,17 +262,21 @@ def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | Non
     return None
 
 
-def load(folder: Path, mmap: bool = True) -> IndexData:
-    """Load and verify the index in ``folder``. Raises :class:`IndexProblem` on any damage."""
+def load(folder: Path, mmap: bool = True, vectors: VectorSettings | None = VectorSettings()) -> IndexData:
+    """Load and verify the index in ``folder``. Raises :class:`IndexProblem` on any damage.
+
+    ``vectors`` names the backend expected; ``None`` loads everything but the vector index.
+    """
     for attempt in range(3):
         manifest = read_manifest(folder)
         if manifest is None:
             raise IndexProblem(f"no index in {str(folder)!r}: run `qa index`")
         problem = version_problem(manifest)
+        problem = problem or (vectors and backend_problem(manifest, vectors.backend))
         if problem:
             raise IndexProblem(f"the index in {str(folder)!r} cannot be used: {problem}; {REBUILD}")
         try:
-            return _load_generation(folder, manifest, mmap)
+            return _load_generation(folder, manifest, mmap, vectors)
         except FileNotFoundError:
             # a writer may have switched generations between reading the manifest and the files
             newer = read_manifest(folder)
@@ -306,9 +299,7 @@ def _verify_files(gen: Path, files: dict[str, str]) -> None:
             raise IndexProblem(f"damaged index: {name} does not match its checksum; {REBUILD}")
 
 
-def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
-    import faiss
-
+def _load_generation(folder: Path, manifest: dict, mmap: bool, vectors: VectorSettings | None) -> IndexData:
     from .lexical import BM25Index
 
     gen = folder / manifest["generation"]
@@ -331,21 +322,21 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool) -> IndexData:
         pvec = np.load(gen / "passage_vectors.npy", allow_pickle=False, mmap_mode=mode)
         sents = np.load(gen / "sentences.npy", allow_pickle=False)
         svec = np.load(gen / "sentence_vectors.npy", allow_pickle=False, mmap_mode=mode)
-        # IO_FLAG_MMAP_IFC maps the vectors of a flat (or HNSW) index instead of copying them
-        findex = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         bm25 = BM25Index.load(gen / "bm25", mmap=mmap)
+        vindex = vectors.open(gen, manifest, mmap) if vectors else None
         dim = manifest["model"]["dim"]
         consistent = (
             len(passages) == manifest["passage_count"]
             and pvec.shape == (len(passages), dim)
-            and findex.ntotal == len(passages)
-            and findex.d == dim
+            and (vindex is None or vindex.count == len(passages))
             and bm25.num_docs == max(len(passages), 1)
             and sents.ndim == 2 and sents.shape[1] == 4 and len(sents) == len(svec)
         )
         if not consistent:
+            if vindex is not None:
+                vindex.close()
             raise IndexProblem(f"damaged index: the data files disagree with the manifest; {REBUILD}")
-        return IndexData(docs, passages, pvec, sents, svec, findex, bm25, manifest)
+        return IndexData(docs, passages, pvec, sents, svec, vindex, bm25, manifest)
     except (FileNotFoundError, IndexProblem):
         raise
     except Exception as exc:  # noqa: BLE001 - any parse failure means damage
@@ -363,6 +354,7 @@ def save(
     splitter: dict,
     exact_limit: int = EXACT_LIMIT,
     indexed: dict[str, str] | None = None,
+    vectors: VectorSettings = VectorSettings(),
 ) -> dict:
     """Write a new generation and switch the manifest to it. Call with :func:`write_lock` held.
 
@@ -392,9 +384,7 @@ def save(
     _save_npy(gen / "passage_vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
     _save_npy(gen / "sentences.npy", np.ascontiguousarray(sentences, dtype=np.int64))
     _save_npy(gen / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-    findex, kind = make_faiss_index(passage_vectors, exact_limit)
-    faiss.write_index(findex, str(gen / "dense.faiss"))
-    _fsync_file(gen / "dense.faiss")
+    vector_entry = vectors.build(gen, passage_vectors, [p.doc for p in passages], exact_limit)
     BM25Index.build([p.text for p in passages]).save(gen / "bm25")
     files = {}
     for path in sorted(gen.rglob("*")):
@@ -412,7 +402,8 @@ def save(
         "generation": generation,
         "created": created,
         "faiss_version": faiss.__version__,
-        "index_type": kind,
+        "index_type": vector_entry.pop("index_type"),
+        "vectors": vector_entry,
         "model": model,
         "splitter": splitter,
         "passage_count": len(passages),
@@ -425,13 +416,15 @@ def save(
         "files": files,
     }
     atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
-    remove_leftovers(folder, keep=generation)
+    remove_leftovers(folder, keep=generation, vectors=vectors)
     return manifest
 
 
-def remove_leftovers(folder: Path, keep: str) -> None:
-    """Remove every generation but ``keep``, and temporary files of writers that died. Call with
-    :func:`write_lock` held (readers of an old generation retry with the new manifest)."""
+def remove_leftovers(folder: Path, keep: str, vectors: VectorSettings = VectorSettings()) -> None:
+    """Remove every generation but ``keep`` (folders and Qdrant collections), and temporary files
+    of writers that died. Call with :func:`write_lock` held (readers of an old generation retry
+    with the new manifest)."""
+    vectors.drop_except(keep)
     for path in folder.glob("gen-*"):
         if path.name != keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

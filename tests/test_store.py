@@ -55,7 +55,7 @@ def test_loaded_index_matches_what_was_saved(built):
     assert [d.id for d in data.documents] == ["rivers.txt", "sub/coffee.txt", "volcanoes.md"]
     assert all(data.document(p.doc).text[p.start:p.end] == p.text for p in data.passages)
     assert data.passage_vectors.shape == (len(data.passages), built.embedder.dim)
-    assert data.faiss_index.ntotal == len(data.passages)
+    assert data.vectors.count == len(data.passages)
     assert len(data.sentences) == len(data.sentence_vectors)
     for passage, doc, start, end in data.sentences.tolist():
         p = data.passages[passage]

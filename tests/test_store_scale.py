@@ -38,7 +38,7 @@ def test_above_the_threshold_the_index_is_hnsw_and_finds_the_true_neighbours(tmp
     vectors = _save_corpus(tmp_path, 600, exact_limit=100)
     data = store.load(tmp_path)
     assert data.manifest["index_type"] == "hnsw"
-    assert isinstance(data.faiss_index, faiss.IndexHNSWFlat)
+    assert isinstance(data.vectors.index, faiss.IndexHNSWFlat)
     rng = np.random.default_rng(1)
     queries = vectors[:50] + 0.05 * rng.standard_normal((50, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
