@@ -71,7 +71,7 @@ class VectorSettings:
         """Write the vector index of generation folder ``gen``; return its manifest entry."""
         if self.backend == "qdrant":
             with _qdrant(self) as client:
-                _qdrant_build(client, gen.name, vectors, passage_docs)
+                _qdrant_build(client, gen.name, vectors, passage_docs, server=bool(self.qdrant_url))
             return {"backend": "qdrant", "collection": gen.name, "index_type": "qdrant"}
         return {"backend": "faiss", **_faiss_build(gen / FAISS_FILE, vectors, exact_limit)}
 
@@ -236,13 +236,15 @@ class _qdrant:
         CLIENTS.release(self.key)
 
 
-def _qdrant_build(client, name: str, vectors: np.ndarray, passage_docs: list[str]) -> None:
+def _qdrant_build(client, name: str, vectors: np.ndarray, passage_docs: list[str], server: bool) -> None:
     from qdrant_client import models
 
     if client.collection_exists(name):
         client.delete_collection(name)
     client.create_collection(name, vectors_config=models.VectorParams(size=int(vectors.shape[1]),
                                                                       distance=models.Distance.DOT))
+    if server:  # a server filters by document through a payload index (local mode has none)
+        client.create_payload_index(name, "doc", models.PayloadSchemaType.KEYWORD)
     if len(vectors):
         client.upload_collection(
             name, vectors=np.ascontiguousarray(vectors, dtype=np.float32), ids=range(len(vectors)),
@@ -266,7 +268,8 @@ class QdrantVectors:
             raise
         # a server searches exactly up to the limit FAISS uses, HNSW above; local mode is always exact
         self.params = None
-        if vs.qdrant_url:
+        self.server = bool(vs.qdrant_url)
+        if self.server:
             from qdrant_client import models
 
             self.params = models.SearchParams(exact=expected <= EXACT_LIMIT)
@@ -274,7 +277,8 @@ class QdrantVectors:
     def search(self, qvec, k, allowed=None, docs=None):
         from qdrant_client import models
 
-        if docs:
+        # by document on a server (payload index); by passage id in local mode (about 2x faster there)
+        if docs and (self.server or allowed is None):
             where = models.Filter(must=[models.FieldCondition(key="doc", match=models.MatchAny(any=list(docs)))])
         elif allowed is not None:
             if len(allowed) == 0:

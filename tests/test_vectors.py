@@ -84,6 +84,8 @@ def test_document_filter_runs_inside_qdrant_with_the_same_results(both):
     allowed = data.passage_ids_for(["sub/coffee.txt"])
     by_ids = dense_search(data, qvec, 5, allowed)
     assert set(by_ids.ids.tolist()) <= set(allowed.tolist()) and len(by_ids.ids) == len(allowed)
+    by_doc = dense_search(data, qvec, 5, None, ["sub/coffee.txt"])  # the payload filter
+    np.testing.assert_array_equal(by_doc.ids, by_ids.ids)
     assert len(dense_search(data, qvec, 5, np.zeros(0, np.int64)).ids) == 0
 
 
