@@ -46,18 +46,18 @@ class AddReport:
     replaced: list[str] = field(default_factory=list)  #: ids whose file was replaced by a different one
     unchanged: list[str] = field(default_factory=list)  #: ids already in the collection with the same content
     skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path given, reason)
+    linked: bool = False  #: the files were linked, not copied
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.replaced)
 
     def lines(self, index_report=None) -> list[str]:
-        """What was done, one line each; with the :class:`~qa.indexer.IndexReport` of the update
-        that followed, its lines name the added and replaced documents instead."""
+        """What was done to the collection, one line each, then the lines of the
+        :class:`~qa.indexer.IndexReport` of the index update that followed, if any."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
-        groups = [("already there", self.unchanged)]
-        if index_report is None:
-            groups = [("added", self.added), ("replaced", self.replaced)] + groups
+        groups = (("linked" if self.linked else "copied", self.added), ("replaced", self.replaced),
+                  ("already there", self.unchanged))
         for label, ids in groups:
             if ids:
                 out.append(f"{label} {len(ids)}: {', '.join(ids)}")
@@ -138,7 +138,7 @@ def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings
     when it is not an accepted, readable document within ``max_bytes``."""
     docs = Path(docs)
     docs.mkdir(parents=True, exist_ok=True)
-    report = AddReport()
+    report = AddReport(linked=link)
     links = read_links(docs) if link else []
     for given in map(Path, paths):
         if not given.exists():

@@ -121,7 +121,7 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
 
     upload(page, pdf, scan, hostile)
     status = page.locator("#qa-doc-status")
-    expect(status).to_contain_text(f"added 2: {PDF_ID}, hostile.html")
+    expect(status).to_contain_text(f"copied 2: {PDF_ID}, hostile.html")
     expect(status).to_contain_text("skipped scan.pdf: no text layer in 2 pages: scanned PDF? run OCR first")
     table = page.locator("#qa-doc-table")
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
