@@ -23,7 +23,8 @@ VECTOR_BACKENDS = ("faiss", "qdrant")
 
 @dataclass(frozen=True)
 class Settings:
-    #: Folder of documents to index (searched recursively for .txt and .md files).
+    #: Folder of documents to index (searched recursively for .txt, .md, .pdf and .html files); `qa add`
+    #: copies documents into it.
     docs: Path = Path("seeds")
     #: Folder that holds the built index (manifest.json and one generation folder).
     index: Path = Path("vectorstore")
