@@ -13,7 +13,9 @@ Retrieval only calls :meth:`VectorIndex.search`; it does not know which backend 
   ``qdrant_path`` (default ``<index>/qdrant``) runs Qdrant in-process on disk (local mode: one
   process at a time); ``qdrant_url`` points at a Qdrant server or cluster instead. Each point is a
   passage: id = passage index, payload = document id and passage index, so a document filter runs
-  inside Qdrant.
+  inside Qdrant. Local mode is for one machine and tests: it is slower than FAISS
+  (docs/benchmarks.md) and qdrant-client pickles its points into SQLite, so its folder must stay as
+  private as the index folder.
 """
 
 from __future__ import annotations
