@@ -17,10 +17,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .config import Settings
 from .errors import NoDocumentsError
-from .formats import EXTRACTORS, extract
+from .formats import EXTRACTORS, content_hash, extract
 from .types import Document
 
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
@@ -88,8 +89,12 @@ def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", 
     )
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
-    """Read one file. Raises ``ValueError`` with a short reason when it is not usable text."""
+def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | None = None) -> Document:
+    """Read one file. Raises ``ValueError`` with a short reason when it is not usable text.
+
+    ``previous`` is the document as the index stored it: a PDF or HTML file whose content hash
+    still matches is not parsed again.
+    """
     size = path.stat().st_size
     if size == 0:
         raise ValueError("empty file")
@@ -98,7 +103,9 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     data = path.read_bytes()
     kind = SUFFIXES[path.suffix.lower()]
     if kind in EXTRACTORS:
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = content_hash(kind, data)
+        if previous is not None and previous.sha256 == sha256:
+            return previous
         extracted = extract(kind, data, sha256)
         return make_document(doc_id, extracted.text, sha256, kind, extracted.meta, extracted.pages)
     if b"\x00" in data:
@@ -130,8 +137,12 @@ def iter_files(root: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda pair: pair[1])
 
 
-def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> LoadReport:
-    """Load every document below ``root``. Raises :class:`NoDocumentsError` when none is usable."""
+def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
+                known: Mapping[str, Document] | None = None) -> LoadReport:
+    """Load every document below ``root``. Raises :class:`NoDocumentsError` when none is usable.
+
+    ``known`` holds documents as the index stored them, by id (see :func:`read_document`).
+    """
     root = Path(root)
     if not root.is_dir():
         raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
@@ -146,7 +157,7 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes) -> L
                 target = path.resolve()
                 if not target.is_relative_to(real_root):
                     raise ValueError("symbolic link to a file outside the document folder (not followed)")
-            report.documents.append(read_document(path, doc_id, max_bytes))
+            report.documents.append(read_document(path, doc_id, max_bytes, (known or {}).get(doc_id)))
         except PermissionError:
             report.skipped.append((doc_id, "permission denied"))
         except FileNotFoundError:

@@ -18,6 +18,7 @@ no usable text raises ``ValueError`` with a short reason that says what to do.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -205,22 +206,35 @@ def extract_html(data: bytes) -> Extracted:
     return Extracted(text, meta)
 
 
+#: Raised whenever the text extracted from the same bytes changes: a document's content hash
+#: includes it, so documents indexed with text extracted the old way are extracted, split and
+#: embedded again (their stored passages point into the old text).
+EXTRACTION_VERSION = 1
+
+
+def content_hash(kind: str, data: bytes) -> str:
+    """A hash that changes with the file's bytes and with the way its text is extracted."""
+    h = hashlib.sha256(f"{kind} text, extraction {EXTRACTION_VERSION}\n".encode())
+    h.update(data)
+    return h.hexdigest()
+
+
 #: Extractor for each kind of document that is not plain text.
 EXTRACTORS: dict[str, Callable[[bytes], Extracted]] = {"pdf": extract_pdf, "html": extract_html}
 #: Files whose extracted text is remembered, by content hash.
 CACHE_SIZE = 256
-_cache: dict[tuple[str, str], Extracted] = {}
+_cache: dict[str, Extracted] = {}
 _cache_lock = threading.Lock()
 
 
 def extract(kind: str, data: bytes, sha256: str) -> Extracted:
-    """The text of a file of this ``kind`` (a key of :data:`EXTRACTORS`) whose bytes hash to ``sha256``.
+    """The text of a file of this ``kind`` (a key of :data:`EXTRACTORS`) whose :func:`content_hash`
+    is ``sha256``.
 
-    Every index update reads every file again to see what changed; remembering the text of the
-    last ``CACHE_SIZE`` files spares the app parsing every PDF again after each upload (about
-    8 ms a page with pypdf).
+    The text of the last ``CACHE_SIZE`` files is remembered, so a file checked when it is added
+    to the collection is not parsed again to index it (pypdf takes about 8 ms a page).
     """
-    key = (kind, sha256)
+    key = sha256
     with _cache_lock:
         found = _cache.get(key)
     if found is not None:
@@ -233,4 +247,4 @@ def extract(kind: str, data: bytes, sha256: str) -> Extracted:
     return extracted
 
 
-__all__ = ["Extracted", "extract", "extract_pdf", "extract_html", "EXTRACTORS"]
+__all__ = ["Extracted", "extract", "extract_pdf", "extract_html", "content_hash", "EXTRACTORS", "EXTRACTION_VERSION"]

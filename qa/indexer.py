@@ -117,7 +117,9 @@ def update_index(
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done."""
     t0 = time.perf_counter()
-    loaded = load_folder(docs_dir, max_bytes=max_file_bytes)
+    # PDF and HTML files that did not change keep the text stored with the index (not parsed again)
+    known = None if force else store.stored_documents(index_dir)
+    loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known)
     splitter = splitter_settings(chunk_size, chunk_overlap)
     with store.write_lock(index_dir, timeout=lock_timeout):
         old: store.IndexData | None = None

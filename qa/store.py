@@ -299,17 +299,37 @@ def _verify_files(gen: Path, files: dict[str, str]) -> None:
             raise IndexProblem(f"damaged index: {name} does not match its checksum; {REBUILD}")
 
 
+def _read_documents(gen: Path) -> list[Document]:
+    return [
+        Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"),
+                 tuple(d.get("pages") or ()))
+        for d in _read_jsonl(gen / "documents.jsonl")
+    ]
+
+
+def stored_documents(folder: Path) -> dict[str, Document]:
+    """The documents of the index in ``folder`` by id, from its documents file alone (checked
+    against the manifest), so that files which did not change need not be parsed again; empty
+    when there is no usable index."""
+    try:
+        manifest = read_manifest(folder)
+        if manifest is None or manifest.get("format") != FORMAT_VERSION:
+            return {}
+        gen = folder / manifest["generation"]
+        if sha256_file(gen / "documents.jsonl") != manifest["files"].get("documents.jsonl"):
+            return {}
+        return {d.id: d for d in _read_documents(gen)}
+    except (IndexProblem, OSError, ValueError, KeyError, TypeError):  # no index, or one being replaced
+        return {}
+
+
 def _load_generation(folder: Path, manifest: dict, mmap: bool, vectors: VectorSettings | None) -> IndexData:
     from .lexical import BM25Index
 
     gen = folder / manifest["generation"]
     try:
         _verify_files(gen, manifest["files"])
-        docs = [
-            Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"),
-                     tuple(d.get("pages") or ()))
-            for d in _read_jsonl(gen / "documents.jsonl")
-        ]
+        docs = _read_documents(gen)
         by_id = {d.id: d for d in docs}
         passages = []
         for row in _read_jsonl(gen / "passages.jsonl"):

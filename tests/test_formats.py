@@ -201,13 +201,43 @@ def test_files_changed_or_deleted_by_hand_are_picked_up(mixed):
     assert "tides.htm" not in mixed.data.doc_index
 
 
-def test_unchanged_files_are_not_parsed_again(tmp_path, monkeypatch):
-    from qa import formats
-
-    calls = []
-    monkeypatch.setitem(formats.EXTRACTORS, "pdf", lambda data: calls.append(1) or extract_pdf(data))
+def test_a_file_read_again_in_the_same_process_is_not_parsed_again(tmp_path, monkeypatch):
+    calls = counting_extractors(monkeypatch)
     write_docs(tmp_path, {"lights.pdf": make_pdf(["A page about the unchanged file cache."])})
     first = only_doc(tmp_path)
     assert only_doc(tmp_path) == first and len(calls) == 1
     write_docs(tmp_path, {"lights.pdf": make_pdf(["A page that changed."])})
     assert "changed" in only_doc(tmp_path).text and len(calls) == 2
+
+
+def counting_extractors(monkeypatch) -> list[str]:
+    """Count the files really parsed, with nothing remembered in this process."""
+    from qa import formats
+
+    calls: list[str] = []
+    monkeypatch.setattr(formats, "_cache", {})
+    for kind, extractor in list(formats.EXTRACTORS.items()):
+        monkeypatch.setitem(formats.EXTRACTORS, kind, lambda data, k=kind, f=extractor: calls.append(k) or f(data))
+    return calls
+
+
+def test_unchanged_pdf_and_html_keep_the_text_stored_with_the_index(mixed, monkeypatch):
+    mixed.refresh()
+    calls = counting_extractors(monkeypatch)
+    again = Pipeline(mixed.settings, embedder=FakeEmbedder())  # as a new process would
+    report = again.refresh()
+    assert calls == [] and not report.wrote
+    assert again.data.document("lights.pdf") == mixed.data.document("lights.pdf")
+    again.index(force=True)  # a rebuild parses everything again
+    assert sorted(calls) == ["html", "pdf"]
+
+
+def test_a_new_way_of_extracting_indexes_pdf_and_html_again(mixed, monkeypatch):
+    from qa import formats
+
+    mixed.refresh()
+    calls = counting_extractors(monkeypatch)
+    monkeypatch.setattr(formats, "EXTRACTION_VERSION", formats.EXTRACTION_VERSION + 1)
+    report = mixed.refresh()
+    assert sorted(report.changed) == ["lights.pdf", "tides.htm"] and report.unchanged == ["notes.md"]
+    assert sorted(calls) == ["html", "pdf"]
