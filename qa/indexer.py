@@ -205,12 +205,12 @@ def update_index(
         sentences, sentence_vectors = sentences[order], sentence_vectors[order]
         # an unchanged document keeps the time it was indexed; the others get the time of this save
         indexed = {d: manifest["documents"][d]["indexed"] for d in keep if "indexed" in manifest["documents"][d]}
-        saved = store.save(
+        store.save(
             index_dir, loaded.documents, passages, passage_vectors, sentences, sentence_vectors,
             {"id": embedder.model_id, "dim": int(dim)}, splitter, indexed=indexed, vectors=vectors,
         )
         if moved:  # the vectors left the other backend: drop what it still holds
-            replace(vectors, backend=manifest_backend(manifest)).drop_except(saved["generation"])
+            replace(vectors, backend=manifest_backend(manifest)).drop([manifest["generation"]])
         report.passages = len(passages)
         report.embedded_passages = len(new_passage_texts)
         report.embedded_sentences = len(new_sentence_texts)

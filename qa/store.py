@@ -443,10 +443,11 @@ def save(
 def remove_leftovers(folder: Path, keep: str, vectors: VectorSettings = VectorSettings()) -> None:
     """Remove every generation but ``keep`` (folders and Qdrant collections), and temporary files
     of writers that died. Call with :func:`write_lock` held (readers of an old generation retry
-    with the new manifest)."""
-    vectors.drop_except(keep)
-    for path in folder.glob("gen-*"):
-        if path.name != keep and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+    with the new manifest). A generation's folder is made before its collection and removed after
+    it, so the folders name every collection this index wrote (a server may hold other indexes')."""
+    old = [path for path in folder.glob("gen-*") if path.name != keep and path.is_dir()]
+    vectors.drop([path.name for path in old])
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
     for path in folder.glob(f".{MANIFEST}.*.tmp"):
         path.unlink(missing_ok=True)

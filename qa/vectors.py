@@ -6,7 +6,8 @@ Retrieval only calls :meth:`VectorIndex.search`; it does not know which backend 
   :data:`EXACT_LIMIT` passages, HNSW above. Embedded, nothing to run.
 * ``qdrant``: one Qdrant collection per generation, named after the generation id. The store
   writes the new collection before it switches ``manifest.json`` to the new generation and drops
-  the other collections after the switch, as it does with old ``gen-*`` folders, so a crash at any
+  the collections of older generations after the switch, with their ``gen-*`` folders (collections
+  of other indexes on the same server are left alone), so a crash at any
   moment leaves the previous manifest pointing at a complete collection (a half-written one is
   dropped by the next update). Rebuilding per generation instead of deleting points in place keeps
   that guarantee and costs no embedding: the vectors come from ``passage_vectors.npy``.
@@ -83,15 +84,15 @@ class VectorSettings:
             return QdrantVectors(self, manifest["vectors"]["collection"], manifest["passage_count"])
         return FaissVectors.load(gen / FAISS_FILE, mmap)
 
-    def drop_except(self, generation: str) -> None:
-        """Drop the Qdrant collections of every generation but ``generation`` (FAISS files go
-        with their generation folders)."""
-        if self.backend != "qdrant":
+    def drop(self, generations: list[str]) -> None:
+        """Drop the Qdrant collections of these generations, where they exist (FAISS files go with
+        their generation folders)."""
+        if self.backend != "qdrant" or not generations:
             return
         with _qdrant(self) as client:
-            for c in client.get_collections().collections:
-                if c.name.startswith("gen-") and c.name != generation:
-                    client.delete_collection(c.name)
+            for name in generations:
+                if client.collection_exists(name):
+                    client.delete_collection(name)
 
 
 def manifest_backend(manifest: dict) -> str:

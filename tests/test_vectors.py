@@ -219,3 +219,16 @@ def test_qa_index_and_search_run_on_qdrant_from_the_command_line(tmp_path):
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["doc"] == "rivers.txt"
     assert "Traceback" not in found.stderr
+
+
+def test_indexes_sharing_one_qdrant_keep_each_others_collections(tmp_path):
+    shared = tmp_path / "qdrant"
+    first, second = (Pipeline(make_pipeline(tmp_path / name, "qdrant").settings.replace(qdrant_path=shared),
+                              embedder=FakeEmbedder()) for name in ("a", "b"))
+    assert first.data and second.data
+    (tmp_path / "a" / "docs" / "rivers.txt").write_text("The Nile is long.\n", encoding="utf-8")
+    first.refresh()  # drops its own old collection only
+    assert collections(first.settings) == sorted([first.data.generation, second.data.generation])
+    assert dense_results(second, QUESTIONS[1], 1)[0][0] == "rivers.txt"
+    first.data.close()
+    second.data.close()
