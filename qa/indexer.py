@@ -149,8 +149,9 @@ def update_index(
             report.seconds = time.perf_counter() - t0
             return report
 
-        embedder.warm_up()
         keep = set(report.unchanged) if old is not None else set()
+        if any(d.id not in keep for d in loaded.documents):
+            embedder.warm_up()  # only to embed: removing documents needs no model
         passages: list[Passage] = []
         sent_rows: list[tuple[int, int, int, int]] = []
         # per document: ("old", passage vectors, sentence vectors) or ("new", passage slot, sentence slots)
@@ -196,7 +197,7 @@ def update_index(
             else:
                 pv.append(new_pvec[a[0] : a[0] + a[1]])
                 sv.append(new_svec[np.asarray(b, dtype=np.int64)])
-        dim = embedder.dim
+        dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
         passage_vectors = np.concatenate(pv) if pv else np.zeros((0, dim), np.float32)
         sentence_vectors = np.concatenate(sv) if sv else np.zeros((0, dim), np.float32)
         sentences = np.array(sent_rows, dtype=np.int64).reshape(-1, 4)

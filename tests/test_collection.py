@@ -184,6 +184,7 @@ def test_added_documents_are_answered_from_at_once_and_removed_ones_are_gone_at_
     assert (top.passage.doc, top.passage.page) == ("Lighthouses (2024).pdf", 2)
     assert pipeline.ask(ECKMUHL).doc == "Lighthouses (2024).pdf"
 
+    pipeline.embedder.warm_up = lambda: pytest.fail("the model was loaded to remove a document")
     report = pipeline.remove(["Lighthouses (2024).pdf"])
     assert report.removed == ["Lighthouses (2024).pdf"] and report.embedded_passages == 0
     assert all(h.passage.doc != "Lighthouses (2024).pdf" for h in pipeline.search(ECKMUHL, k=10))
