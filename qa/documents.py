@@ -44,7 +44,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
     """Return the ``key: value`` pairs of a leading ``---`` block and the offset where the body starts.
 
     >>> parse_front_matter("---\\ntitle : A\\n---\\nbody")
-    ({'title': 'A'}, 16)
+    ({'title': 'A'}, 18)
     """
     m = _FRONT_MATTER.match(text)
     if not m:

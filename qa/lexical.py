@@ -6,6 +6,7 @@ The same tokenizer is used for documents, questions and the reader's word overla
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +49,7 @@ class BM25Index:
     def build(cls, texts: Sequence[str]) -> "BM25Index":
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
         model = bm25s.BM25(k1=K1, b=B)
         tokens = tokenize(texts)
         # bm25s needs a non-empty vocabulary; a corpus of stop words alone gets a placeholder.
