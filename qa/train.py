@@ -3,7 +3,7 @@
     python -m qa.train span --train /work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz \\
         --out qa/models --questions 12000 --layers 3
 
-One model, two heads (see :mod:`qa.trained`): ``[CLS]`` has-answer logit (binary cross-entropy)
+One model, two heads (see :mod:`qa.trained`): has-answer logit (binary cross-entropy)
 and start/end logits over the sentence's tokens (cross-entropy, answerable pairs only). Each
 training question gives two pairs: the sentence of its paragraph that holds the answer
 (positive), and a hard negative: the sentence, among those of its paragraph and of two other
@@ -14,7 +14,7 @@ question. Sentences are cut by the project's own splitter (:func:`qa.chunking.sp
 questions at each ``--curve`` point (number of training questions seen) and at the end: span EM/F1
 given the gold sentence, has-answer accuracy on positives and negatives, and how often the
 positive outranks its negative. The curve, the arguments and the data's checksum are written to
-``reader-int8.json`` next to the model. One pass over the data, AdamW, linear warm-up and decay,
+``reader-int8.json`` next to the model. One pass over the data, AdamW (heads at 10x the encoder's rate), linear warm-up and decay,
 fixed seed, bfloat16 autocast; the bundled model's word embeddings are frozen (half its weights).
 """
 
@@ -140,8 +140,9 @@ def span_targets(batch, pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_model(base: Path, layers: int):
-    """The bundled encoder cut to its first ``layers`` layers, with a has-answer head on ``[CLS]``
-    and a start/end head on every token."""
+    """The bundled encoder cut to its first ``layers`` layers, with a has-answer head on the mean
+    of the pair's token vectors (the pooling the encoder was trained with) and a start/end head on
+    every token."""
     import torch
     from transformers import AutoModel
 
@@ -160,7 +161,9 @@ def build_model(base: Path, layers: int):
             h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                              token_type_ids=token_type_ids).last_hidden_state
             start, end = self.span(h).unbind(-1)
-            return start, end, self.has_answer(h[:, 0]).squeeze(-1)
+            mask = attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return start, end, self.has_answer(pooled).squeeze(-1)
 
     return SpanModel()
 
@@ -225,7 +228,10 @@ def train(args) -> dict:
     model = build_model(base, args.layers)
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    heads = [*model.span.parameters(), *model.has_answer.parameters()]
+    encoder = [p for p in model.encoder.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW([{"params": encoder, "lr": args.lr}, {"params": heads, "lr": 10 * args.lr}],
+                                  weight_decay=0.01)
     steps = math.ceil(len(groups) / args.batch_questions)
     warm = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(

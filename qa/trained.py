@@ -1,8 +1,9 @@
 """The trained reader: a small model fine-tuned here on SQuAD v1.1 train, run by ONNX Runtime.
 
 One model with two heads over ``[CLS] question [SEP] sentence [SEP]`` (at most
-:data:`MAX_TOKENS` tokens): a *has-answer* logit from ``[CLS]`` (the sentence answers the
-question; its sigmoid is the confidence, and abstention is learned from hard negatives) and
+:data:`MAX_TOKENS` tokens): a *has-answer* logit from the mean of the pair's token vectors (the
+sentence answers the question; its sigmoid is the confidence, and abstention is learned from
+hard negatives) and
 start/end logits over the sentence's tokens (the answer span). It is the first
 :data:`~qa.train` ``--layers`` layers of the bundled all-MiniLM-L6-v2 encoder, trained by
 ``python -m qa.train`` and shipped as int8 ONNX weights in ``qa/models/`` (see its README).
