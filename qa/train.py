@@ -1,7 +1,10 @@
 """Train the reader model of :mod:`qa.trained` on SQuAD v1.1 train, export it to int8 ONNX.
 
-    python -m qa.train span --train /work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz \\
-        --out qa/models --questions 12000 --layers 3
+    python -m qa.train span \\
+        --train /work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz \\
+        --out qa/models --questions 6000 --layers 3 --curve 1000,2000,4000
+
+(the shipped model; the defaults are these).
 
 One model, two heads (see :mod:`qa.trained`): has-answer logit (binary cross-entropy)
 and start/end logits over the sentence's tokens (cross-entropy, answerable pairs only). Each
@@ -14,8 +17,9 @@ question. Sentences are cut by the project's own splitter (:func:`qa.chunking.sp
 questions at each ``--curve`` point (number of training questions seen) and at the end: span EM/F1
 given the gold sentence, has-answer accuracy on positives and negatives, and how often the
 positive outranks its negative. The curve, the arguments and the data's checksum are written to
-``reader-int8.json`` next to the model. One pass over the data, AdamW (heads at 10x the encoder's rate), linear warm-up and decay,
-fixed seed, bfloat16 autocast; the bundled model's word embeddings are frozen (half its weights).
+``reader-int8.json`` next to the model. One pass over the data, AdamW (heads at 10x the encoder's
+rate), linear warm-up and decay, fixed seed, bfloat16 autocast; the bundled model's word
+embeddings are frozen (half its weights).
 """
 
 from __future__ import annotations
@@ -268,7 +272,8 @@ def train(args) -> dict:
                      **{k: round(v, 1) for k, v in validate(model, tokenizer, val, args.bf16).items()}}
             curve.append(point)
             tqdm.write(json.dumps(point), file=sys.stderr)
-    return {"model": model, "curve": curve, "train_questions": len(groups), "val_questions": len(val),
+    return {"model": model, "tokenizer": tokenizer, "curve": curve, "train_questions": len(groups),
+            "val_questions": len(val),
             "val_titles": [a["title"] for a in val_articles], "minutes": round((time.time() - started) / 60, 1)}
 
 
@@ -300,13 +305,13 @@ def main(argv=None) -> int:
     ap.add_argument("what", choices=["span"], help="span: the has-answer + span model of qa.trained")
     ap.add_argument("--train", type=Path, required=True, help="SQuAD v1.1 format training file (.json or .json.gz)")
     ap.add_argument("--out", type=Path, default=Path("qa/models"), help="folder for reader-int8.onnx and its record")
-    ap.add_argument("--questions", type=int, default=12000, help="training questions (seeded sample)")
+    ap.add_argument("--questions", type=int, default=6000, help="training questions (seeded sample)")
     ap.add_argument("--layers", type=int, default=3, help="encoder layers kept (of 6)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch-questions", type=int, default=16, help="questions per step (two pairs each)")
     ap.add_argument("--val-articles", type=int, default=8)
     ap.add_argument("--val-questions", type=int, default=400)
-    ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[2000, 5000, 10000],
+    ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2000, 4000],
                     help="validate after these numbers of training questions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
@@ -315,19 +320,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = train(args)
-    int8 = export(result.pop("model"), args.out, load_tokenizer(_base()))
+    int8 = export(result.pop("model"), args.out, result.pop("tokenizer"))
     record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
               "train_sha256": sha256(args.train), "model_sha256": sha256(int8),
               "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
     (args.out / "reader-int8.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))
     return 0
-
-
-def _base() -> Path:
-    from .embedding import bundled_model_path
-
-    return bundled_model_path()
 
 
 if __name__ == "__main__":
