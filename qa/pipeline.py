@@ -69,7 +69,9 @@ class Pipeline:
             from .embedding import SentenceTransformerEmbedder
 
             s = self.settings
-            self._embedder = SentenceTransformerEmbedder(s.model, backend=s.encoder, threads=s.query_threads)
+            self._embedder = SentenceTransformerEmbedder(
+                s.model, backend=s.encoder, threads=s.query_threads, index_threads=s.index_threads
+            )
         return self._embedder
 
     @property
