@@ -1,0 +1,189 @@
+"""SQuAD as open-domain QA over its own paragraphs, through the ``Pipeline`` facade.
+
+The corpus is the 2,067 paragraphs of SQuAD v1.1 dev, one document each (``<article>_<paragraph>.txt``
+= article title line, blank line, paragraph), written once under ``--cache``. It measures:
+
+* retrieval: recall@1/5/20 and MRR@10 of the gold paragraph in each mode (a document's rank is
+  its best passage's);
+* answers (``--answer-mode``, hybrid by default): EM and F1 (SQuAD normalisation, best gold),
+  evidence hit (the supporting sentence is in the gold paragraph and contains a gold answer) and
+  the share answered, both *open* (search every paragraph) and *gold* (``ask(..., docs=[gold])``:
+  the reader given the gold paragraph, the setting of the published reader numbers);
+* with ``--v2``: the SQuAD 2.0 dev half (its 646 paragraphs are all v1.1 dev paragraphs, so the same
+  index serves): share abstained on unanswerable questions (NoAns), share answered on answerable
+  ones (HasAns), and the SQuAD 2.0 EM/F1 (an abstention scores 1 on NoAns, 0 on HasAns).
+
+    python bench/squad.py /work/shared/benchmarks/squad_v1.1_dev/dev-v1.1.json \\
+        --v2 /work/shared/benchmarks/squad_v2_dev_cs224n_half/cs224n-dev-v2.0-half.json
+    python bench/squad.py DEV.json --limit 300 --answer-limit 300          # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from beir import write_docs
+from perf_common import CACHE, ROOT, machine, print_table
+
+from qa.config import Settings
+from qa.evaluation import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
+from qa.pipeline import Pipeline
+
+RECALL_AT = (1, 5, 20)
+
+
+def load_squad(path: Path, doc_ids: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
+    """Paragraph documents (name -> text) and questions ``{id, question, answers, doc}``.
+
+    Names are ``<article:02d>_<paragraph:03d>``; the document id in the index (a question's ``doc``)
+    is the file name, ``<name>.txt``. ``doc_ids`` maps paragraph text to an existing name (to ask
+    SQuAD 2.0 questions over the v1.1 corpus).
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    docs: dict[str, str] = {}
+    questions: list[dict] = []
+    for a, article in enumerate(data):
+        title = article["title"].replace("_", " ")
+        for p, para in enumerate(article["paragraphs"]):
+            doc = doc_ids[para["context"]] if doc_ids is not None else f"{a:02d}_{p:03d}"
+            docs[doc] = f"{title}\n\n{para['context']}\n"
+            for qa in para["qas"]:
+                answers = list(dict.fromkeys(x["text"] for x in qa["answers"]))
+                questions.append({"id": qa["id"], "question": qa["question"], "answers": answers,
+                                  "doc": f"{doc}.txt"})
+    return docs, questions
+
+
+def context_ids(docs: dict[str, str]) -> dict[str, str]:
+    """Paragraph text -> document name, for :func:`load_squad`'s ``doc_ids``."""
+    return {text.split("\n\n", 1)[1][:-1]: doc for doc, text in docs.items()}
+
+
+def sample(questions: list[dict], limit: int | None, seed: int = 0) -> list[dict]:
+    if not limit or limit >= len(questions):
+        return questions
+    return sorted(random.Random(seed).sample(questions, limit), key=lambda q: q["id"])
+
+
+def squad_pipeline(docs: dict[str, str], cache: Path, chunk_size: int, chunk_overlap: int,
+                   name: str = "squad-v1.1-dev") -> Pipeline:
+    """The paragraphs written under ``cache/name`` and indexed with the given passage size (cached)."""
+    base = cache / name
+    default = (chunk_size, chunk_overlap) == (Settings.chunk_size, Settings.chunk_overlap)
+    index = base / ("index" if default else f"index-{chunk_size}-{chunk_overlap}")
+    qa = Pipeline(Settings(docs=write_docs(docs, base), index=index, chunk_size=chunk_size,
+                           chunk_overlap=chunk_overlap))
+    t0 = time.perf_counter()
+    qa.warm_up(show_bar=sys.stderr.isatty())
+    print(f"index {index} ready in {time.perf_counter() - t0:.0f} s: {len(docs)} documents, "
+          f"{len(qa.data.passages)} passages", file=sys.stderr)
+    return qa
+
+
+def retrieval(qa: Pipeline, questions: list[dict], mode: str, depth: int = max(RECALL_AT)) -> dict:
+    """Recall@k and MRR@10 of the gold paragraph (ranx), and the mean time per question."""
+    per_doc = len(qa.data.passages) / max(len(qa.data.documents), 1)
+    k_passages = min(1000, math.ceil(depth * per_doc * 2))
+    rankings = {}
+    t0 = time.perf_counter()
+    for q in questions:
+        rankings[q["id"]] = document_ranking(qa.search(q["question"], k=k_passages, mode=mode))[:depth]
+    seconds = time.perf_counter() - t0
+    metrics = retrieval_metrics({q["id"]: {q["doc"]} for q in questions}, rankings, depth)
+    return {**{f"R@{k}": metrics[f"recall@{k}"] for k in RECALL_AT}, "MRR@10": metrics["mrr@10"],
+            "ms_per_q": 1000 * seconds / max(len(questions), 1)}
+
+
+def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> dict:
+    """EM, F1, evidence hit and abstention of ``ask`` over the questions (open or given the gold paragraph)."""
+    records = []
+    t0 = time.perf_counter()
+    for q in questions:
+        query = EvalQuery(q["id"], q["question"], answers=tuple(q["answers"]), docs=(q["doc"],))
+        answer = qa.ask(q["question"], mode=mode, docs=[q["doc"]] if gold_only else None)
+        records.append({"answerable": query.answerable, **answer_scores(query, answer)})
+    seconds = time.perf_counter() - t0
+    m = answer_metrics(records)
+    has = [r for r in records if r["answerable"]]
+    no = [r for r in records if not r["answerable"]]
+    row = {"n": len(records), "EM": m["exact_match"], "F1": m["f1"], "evidence": m["evidence_hit"],
+           "answered (HasAns)": None if m["abstain_wrong"] is None else 1 - m["abstain_wrong"],
+           "abstained (NoAns)": m["abstain_correct"], "ms_per_q": 1000 * seconds / max(len(records), 1)}
+    if no:  # SQuAD 2.0 scoring: an abstention is right on NoAns
+        row["SQuAD2 EM"] = (sum(r["exact_match"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
+        row["SQuAD2 F1"] = (sum(r["f1"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
+    return row
+
+
+def reader_version() -> str:
+    """The last commit that touched qa/reader.py, and whether the working copy differs from it."""
+    git = ["git", "-C", str(ROOT)]
+    last = subprocess.run(git + ["log", "-1", "--format=%h %s", "--", "qa/reader.py"],
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(git + ["status", "--porcelain", "--", "qa/reader.py"], capture_output=True, text=True)
+    return last + (" (plus uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("v1", type=Path, help="SQuAD v1.1 dev JSON (dev-v1.1.json)")
+    ap.add_argument("--v2", type=Path, help="SQuAD 2.0 dev JSON whose paragraphs are v1.1 dev paragraphs")
+    ap.add_argument("--modes", nargs="+", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"])
+    ap.add_argument("--answer-mode", default="hybrid", choices=["bm25", "dense", "hybrid"])
+    ap.add_argument("--limit", type=int, help="seeded sample of v1.1 questions for retrieval")
+    ap.add_argument("--answer-limit", type=int, help="seeded sample of questions for the answer runs (v1.1 and v2)")
+    ap.add_argument("--chunk-size", type=int, default=Settings.chunk_size)
+    ap.add_argument("--chunk-overlap", type=int, default=Settings.chunk_overlap)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+
+    docs, questions = load_squad(args.v1)
+    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap)
+    print(f"SQuAD v1.1 dev as open-domain QA: {len(docs)} paragraphs, {len(qa.data.passages)} passages "
+          f"(chunks {args.chunk_size}/{args.chunk_overlap})")
+    print(machine())
+    print(f"reader: {reader_version()}")
+    results: dict = {"paragraphs": len(docs), "passages": len(qa.data.passages)}
+
+    asked = sample(questions, args.limit)
+    rows = []
+    for mode in args.modes:
+        rows.append({"mode": mode, "questions": len(asked), **retrieval(qa, asked, mode)})
+        print(f"retrieval {mode}: {rows[-1]}", file=sys.stderr)
+    print(f"\nRetrieval of the gold paragraph ({len(asked)} of {len(questions)} questions)\n")
+    print_table(rows, ["mode", "questions", *[f"R@{k}" for k in RECALL_AT], "MRR@10", "ms_per_q"])
+    results["retrieval"] = rows
+
+    answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
+    asked = sample(questions, args.answer_limit)
+    rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
+            {"setting": "v1.1 gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
+    print(f"\nAnswers, SQuAD v1.1 dev ({len(asked)} of {len(questions)} questions)\n")
+    print_table(rows, answer_columns)
+    results["answers_v1"] = rows
+
+    if args.v2:
+        _, v2_questions = load_squad(args.v2, context_ids(docs))
+        asked = sample(v2_questions, args.answer_limit)
+        rows = [{"setting": f"v2 half open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
+                {"setting": "v2 half gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
+        n_no = sum(not q["answers"] for q in asked)
+        print(f"\nAbstention, SQuAD 2.0 dev half ({len(asked)} of {len(v2_questions)} questions, "
+              f"{n_no} unanswerable)\n")
+        print_table(rows, answer_columns[:-1] + ["abstained (NoAns)", "SQuAD2 EM", "SQuAD2 F1", "ms_per_q"])
+        results["answers_v2"] = rows
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
