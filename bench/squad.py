@@ -73,13 +73,13 @@ def sample(questions: list[dict], limit: int | None, seed: int = 0) -> list[dict
 
 
 def squad_pipeline(docs: dict[str, str], cache: Path, chunk_size: int, chunk_overlap: int,
-                   name: str = "squad-v1.1-dev") -> Pipeline:
+                   name: str = "squad-v1.1-dev", reader: str = Settings.reader) -> Pipeline:
     """The paragraphs written under ``cache/name`` and indexed with the given passage size (cached)."""
     base = cache / name
     default = (chunk_size, chunk_overlap) == (Settings.chunk_size, Settings.chunk_overlap)
     index = base / ("index" if default else f"index-{chunk_size}-{chunk_overlap}")
     qa = Pipeline(Settings(docs=write_docs(docs, base), index=index, chunk_size=chunk_size,
-                           chunk_overlap=chunk_overlap))
+                           chunk_overlap=chunk_overlap, reader=reader))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     print(f"index {index} ready in {time.perf_counter() - t0:.0f} s: {len(docs)} documents, "
@@ -123,11 +123,12 @@ def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> 
 
 
 def reader_version() -> str:
-    """The last commit that touched qa/reader.py, and whether the working copy differs from it."""
+    """The last commit that touched the readers, and whether the working copy differs from it."""
     git = ["git", "-C", str(ROOT)]
-    last = subprocess.run(git + ["log", "-1", "--format=%h %s", "--", "qa/reader.py"],
+    files = ["qa/reader.py", "qa/trained.py", "qa/models"]
+    last = subprocess.run(git + ["log", "-1", "--format=%h %s", "--", *files],
                           capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(git + ["status", "--porcelain", "--", "qa/reader.py"], capture_output=True, text=True)
+    dirty = subprocess.run(git + ["status", "--porcelain", "--", *files], capture_output=True, text=True)
     return last + (" (plus uncommitted changes)" if dirty.stdout.strip() else "")
 
 
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("v1", type=Path, help="SQuAD v1.1 dev JSON (dev-v1.1.json)")
     ap.add_argument("--v2", type=Path, help="SQuAD 2.0 dev JSON whose paragraphs are v1.1 dev paragraphs")
-    ap.add_argument("--modes", nargs="+", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"])
+    ap.add_argument("--modes", nargs="*", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
+                    help="retrieval modes to measure (none: answers only)")
+    ap.add_argument("--reader", default=Settings.reader, choices=["heuristic", "trained"])
     ap.add_argument("--answer-mode", default="hybrid", choices=["bm25", "dense", "hybrid"])
     ap.add_argument("--limit", type=int, help="seeded sample of v1.1 questions for retrieval")
     ap.add_argument("--answer-limit", type=int, help="seeded sample of questions for the answer runs (v1.1 and v2)")
@@ -146,21 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     docs, questions = load_squad(args.v1)
-    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap)
+    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, reader=args.reader)
     print(f"SQuAD v1.1 dev as open-domain QA: {len(docs)} paragraphs, {len(qa.data.passages)} passages "
           f"(chunks {args.chunk_size}/{args.chunk_overlap})")
     print(machine())
-    print(f"reader: {reader_version()}")
+    print(f"reader: {args.reader}, {reader_version()}")
     results: dict = {"paragraphs": len(docs), "passages": len(qa.data.passages)}
 
     asked = sample(questions, args.limit)
     rows = []
-    for mode in args.modes:
+    for mode in args.modes or []:
         rows.append({"mode": mode, "questions": len(asked), **retrieval(qa, asked, mode)})
         print(f"retrieval {mode}: {rows[-1]}", file=sys.stderr)
-    print(f"\nRetrieval of the gold paragraph ({len(asked)} of {len(questions)} questions)\n")
-    print_table(rows, ["mode", "questions", *[f"R@{k}" for k in RECALL_AT], "MRR@10", "ms_per_q"])
-    results["retrieval"] = rows
+    if rows:
+        print(f"\nRetrieval of the gold paragraph ({len(asked)} of {len(questions)} questions)\n")
+        print_table(rows, ["mode", "questions", *[f"R@{k}" for k in RECALL_AT], "MRR@10", "ms_per_q"])
+        results["retrieval"] = rows
 
     answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
     asked = sample(questions, args.answer_limit)

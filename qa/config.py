@@ -55,6 +55,13 @@ class Settings:
     #: int8 ONNX; see qa/models/README.md). ``trained`` falls back to ``heuristic`` with a warning
     #: when its model files are missing.
     reader: str = "heuristic"
+    #: The trained reader's model: a local ``.onnx`` file with the inputs and outputs of
+    #: ``python -m qa.train span``'s export. Empty means the bundled ``qa/models/reader-int8.onnx``.
+    reader_model: str = ""
+    #: Passages of a search re-scored by the trained reader's model as a cross-encoder (its best
+    #: sentence's has-answer score, fused with the retrieval rank); 0 = off. Costs about a
+    #: millisecond per sentence read (see docs/benchmarks.md).
+    rerank: int = 0
     #: Answer confidence below which the reader abstains (best balanced accuracy, answerable vs
     #: unanswerable, on the seed queries: see ``bench/tune_reader.py``).
     abstain_threshold: float = 0.16
@@ -89,6 +96,8 @@ class Settings:
             raise SettingsError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODER_BACKENDS)}")
         if self.reader not in READERS:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
+        if self.rerank < 0:
+            raise SettingsError(f"rerank must be 0 (off) or a number of passages, got {self.rerank}")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, got {self.k}")
         if self.chunk_size < 50:

@@ -24,7 +24,7 @@ from typing import Callable
 from . import store
 from .collection import AddReport, add_files, remove_documents
 from .config import MODES, Settings
-from .errors import BadQuestionError, IndexProblem, NoDocumentsError, SettingsError
+from .errors import BadQuestionError, IndexProblem, ModelError, NoDocumentsError, SettingsError
 from .indexer import IndexReport, ProgressFn, update_index
 from .types import Answer, Hit
 from .vectors import VectorSettings
@@ -58,6 +58,7 @@ class Pipeline:
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._reader = reader
+        self._reranker = None
         self._data: store.IndexData | None = None
         self._lock = threading.RLock()
         self.last_report: IndexReport | None = None
@@ -83,6 +84,27 @@ class Pipeline:
         return self._reader
 
     @property
+    def reranker(self):
+        """The trained reader's model, used as a cross-encoder on passages (``settings.rerank``)."""
+        if self._reranker is None:
+            with self._lock:
+                if self._reranker is None:
+                    self._reranker = self._load_reranker()
+        return self._reranker
+
+    def _load_reranker(self):
+        from .trained import ReaderModel, TrainedReader, model_path, unavailable
+
+        if isinstance(self.reader, TrainedReader):
+            return self.reader._load()
+        reason = unavailable(self.settings)
+        if reason:
+            raise ModelError(f"rerank needs the trained reader's model: {reason}")
+        from .embedding import bundled_model_path
+
+        return ReaderModel(model_path(self.settings), bundled_model_path(), self.settings.query_threads)
+
+    @property
     def data(self) -> store.IndexData:
         """The loaded index; built or updated on first use."""
         data = self._data
@@ -99,6 +121,8 @@ class Pipeline:
         if self._data is None:
             report = self.refresh(progress=progress, show_bar=show_bar)
         self.reader.warm_up(self.data, self.embedder)
+        if self.settings.rerank:
+            _ = self.reranker
         return report
 
     # -- indexing ----------------------------------------------------------------------------
@@ -185,9 +209,17 @@ class Pipeline:
         t0 = time.perf_counter()
         q, k, mode = self._check(question, k, mode)
         data = self.data
-        _, result, timings = self._retrieve(q, k, mode, docs, data)
+        depth = self.settings.rerank
+        _, result, timings = self._retrieve(q, max(k, depth), mode, docs, data)
+        hits = result.hits
+        if depth:
+            from .trained import rerank
+
+            t = time.perf_counter()
+            hits = rerank(self.reranker, q, hits, data, depth, self.settings.rrf_k)
+            timings["rerank"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
-        return result.hits, timings
+        return hits[:k], timings
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             docs: list[str] | None = None) -> Answer:

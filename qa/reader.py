@@ -61,6 +61,7 @@ from functools import lru_cache
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from .errors import ModelError
 from .lexical import tokenize
 from .types import Answer
 
@@ -690,9 +691,11 @@ def make_reader(settings):
     if settings.reader == "trained":
         from .trained import TrainedReader, unavailable
 
-        reason = unavailable()
+        reason = unavailable(settings)
         if reason is None:
             return TrainedReader(settings)
+        if settings.reader_model:  # a model the user named: say so, do not quietly answer otherwise
+            raise ModelError(f"reader_model: {reason}")
         warnings.warn(f"the trained reader is unavailable ({reason}): using the heuristic reader", RuntimeWarning,
                       stacklevel=2)
     return SpanReader(settings)

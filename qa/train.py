@@ -28,9 +28,7 @@ import argparse
 import gzip
 import hashlib
 import json
-import math
 import random
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -41,9 +39,6 @@ import numpy as np
 from .chunking import split_sentences
 from .metrics import contains_answer, exact_match, f1
 from .trained import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
-
-_WORD = re.compile(r"\w+")
-
 
 @dataclass
 class Pair:
@@ -70,27 +65,38 @@ def split_articles(articles: list[dict], val_articles: int, seed: int) -> tuple[
     return [a for i, a in enumerate(articles) if i not in val], [a for i, a in enumerate(articles) if i in val]
 
 
-def _content_words(text: str, stop: frozenset[str]) -> set[str]:
-    return {w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in stop}
+def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progress: bool = True) -> list[list[Pair]]:
+    """Up to ``n_questions`` seeded questions (all when ``None``), each as [positive, hard
+    negative] (or [positive] when no negative is found); questions whose answer crosses a sentence
+    boundary are skipped.
 
-
-def make_pairs(articles: list[dict], n_questions: int, seed: int, progress: bool = True) -> list[list[Pair]]:
-    """Up to ``n_questions`` seeded questions, each as [positive, hard negative] (or [positive]
-    when no negative is found); questions whose answer crosses a sentence boundary are skipped."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
+    The hard negative is mined by the project's own lexical retriever: the sentence of the
+    question's article that BM25 (:class:`qa.lexical.BM25Index`, over all the article's sentences)
+    ranks highest for the question, among those that do not contain the answer."""
     from tqdm import tqdm
 
-    stop = frozenset(STOPWORDS_EN_PLUS)
+    from .lexical import BM25Index
+
     rng = random.Random(seed)
     refs = [(a, p, q) for a, art in enumerate(articles) for p, para in enumerate(art["paragraphs"])
             for q in range(len(para["qas"]))]
     rng.shuffle(refs)
-    sentence_cache: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    if n_questions is None:
+        n_questions = len(refs)
+    spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    by_article: dict[int, tuple[list[tuple[int, int, int]], BM25Index]] = {}
 
     def sentences(a: int, p: int) -> list[tuple[int, int]]:
-        if (a, p) not in sentence_cache:
-            sentence_cache[(a, p)] = split_sentences(articles[a]["paragraphs"][p]["context"])
-        return sentence_cache[(a, p)]
+        if (a, p) not in spans:
+            spans[(a, p)] = split_sentences(articles[a]["paragraphs"][p]["context"])
+        return spans[(a, p)]
+
+    def article_index(a: int):
+        if a not in by_article:
+            rows = [(p, s, e) for p in range(len(articles[a]["paragraphs"])) for s, e in sentences(a, p)]
+            texts = [articles[a]["paragraphs"][p]["context"][s:e] for p, s, e in rows]
+            by_article[a] = (rows, BM25Index.build(texts))
+        return by_article[a]
 
     out: list[list[Pair]] = []
     bar = tqdm(total=n_questions, desc="pairs", disable=not progress, file=sys.stderr)
@@ -107,18 +113,31 @@ def make_pairs(articles: list[dict], n_questions: int, seed: int, progress: bool
             continue
         s, e = holder
         pairs = [Pair(qa["question"], context[s:e], (a_start - s, a_end - s), ans["text"])]
-        others = [i for i in range(len(paragraphs)) if i != p]
-        pool = [context[s2:e2] for s2, e2 in sentences(a, p) if (s2, e2) != holder]
-        for o in rng.sample(others, min(2, len(others))):
-            pool += [paragraphs[o]["context"][s2:e2] for s2, e2 in sentences(a, o)]
-        pool = [t for t in pool if not contains_answer(t, [ans["text"]])]
-        if pool:
-            q_words = _content_words(qa["question"], stop)
-            overlap = [len(q_words & _content_words(t, stop)) for t in pool]
-            pairs.append(Pair(qa["question"], pool[int(np.argmax(overlap))], None))
+        rows, index = article_index(a)
+        scores = index.scores(qa["question"])
+        for i in np.argsort(-scores, kind="stable")[:20]:
+            p2, s2, e2 = rows[int(i)]
+            text = paragraphs[p2]["context"][s2:e2]
+            if (p2, s2, e2) != (p, s, e) and not contains_answer(text, [ans["text"]]):
+                pairs.append(Pair(qa["question"], text, None))
+                break
         out.append(pairs)
         bar.update()
     bar.close()
+    return out
+
+
+def batches(groups: list[list[Pair]], batch_questions: int, seed: int, bucket: int = 50) -> list[list[list[Pair]]]:
+    """Steps of ``batch_questions`` questions; within each run of ``bucket`` steps the questions
+    are sorted by length, so that a step pads little (then the steps are shuffled)."""
+    rng = random.Random(seed)
+    size = batch_questions * bucket
+    out = []
+    for i in range(0, len(groups), size):
+        run = sorted(groups[i: i + size], key=lambda g: len(g[0].question) + max(len(p.sentence) for p in g))
+        steps = [run[j: j + batch_questions] for j in range(0, len(run), batch_questions)]
+        rng.shuffle(steps)
+        out += steps
     return out
 
 
@@ -236,7 +255,8 @@ def train(args) -> dict:
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW([{"params": encoder, "lr": args.lr}, {"params": heads, "lr": 10 * args.lr}],
                                   weight_decay=0.01)
-    steps = math.ceil(len(groups) / args.batch_questions)
+    plan = batches(groups, args.batch_questions, args.seed)
+    steps = len(plan)
     warm = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(steps - warm, 1))))
@@ -245,7 +265,7 @@ def train(args) -> dict:
     model.train()
     bar = tqdm(range(steps), desc="train", file=sys.stderr)
     for step in bar:
-        chunk = groups[step * args.batch_questions: (step + 1) * args.batch_questions]
+        chunk = plan[step]
         pairs = [p for g in chunk for p in g]
         batch = encode_pairs(tokenizer, [p.question for p in pairs], [p.sentence for p in pairs])
         starts, ends = span_targets(batch, pairs)
@@ -272,9 +292,18 @@ def train(args) -> dict:
                      **{k: round(v, 1) for k, v in validate(model, tokenizer, val, args.bf16).items()}}
             curve.append(point)
             tqdm.write(json.dumps(point), file=sys.stderr)
+            if args.checkpoint:
+                save_checkpoint(model, args.checkpoint)
     return {"model": model, "tokenizer": tokenizer, "curve": curve, "train_questions": len(groups),
             "val_questions": len(val),
             "val_titles": [a["title"] for a in val_articles], "minutes": round((time.time() - started) / 60, 1)}
+
+
+def save_checkpoint(model, path: Path) -> None:
+    """The model's float32 weights as safetensors (no pickle), for re-export or further work."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
 
 
 def export(model, out: Path, tokenizer) -> Path:
@@ -296,31 +325,60 @@ def export(model, out: Path, tokenizer) -> Path:
     return int8
 
 
+def export_checkpoint(args) -> int:
+    """Export saved weights (``--checkpoint``) to ``--out``, without training."""
+    from safetensors.torch import load_file
+
+    from .embedding import bundled_model_path
+
+    base = bundled_model_path()
+    model = build_model(base, args.layers)
+    model.load_state_dict(load_file(str(args.checkpoint)))
+    int8 = export(model, args.out, load_tokenizer(base))
+    print(json.dumps({"model": str(int8), "model_sha256": sha256(int8),
+                      "model_mb": round(int8.stat().st_size / 2**20, 1)}))
+    return 0
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["span"], help="span: the has-answer + span model of qa.trained")
-    ap.add_argument("--train", type=Path, required=True, help="SQuAD v1.1 format training file (.json or .json.gz)")
+    ap.add_argument("what", choices=["span", "export"],
+                    help="span: train the has-answer + span model of qa.trained and export it; "
+                         "export: only export the weights of --checkpoint (of a model of --layers layers)")
+    ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
     ap.add_argument("--out", type=Path, default=Path("qa/models"), help="folder for reader-int8.onnx and its record")
-    ap.add_argument("--questions", type=int, default=6000, help="training questions (seeded sample)")
-    ap.add_argument("--layers", type=int, default=3, help="encoder layers kept (of 6)")
+    ap.add_argument("--questions", type=int, default=None,
+                    help="training questions (a seeded sample; default: all of the training articles')")
+    ap.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch-questions", type=int, default=16, help="questions per step (two pairs each)")
     ap.add_argument("--val-articles", type=int, default=8)
     ap.add_argument("--val-questions", type=int, default=400)
-    ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2000, 4000],
+    ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[2000, 5000, 10000, 20000, 40000],
                     help="validate after these numbers of training questions")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="also keep the float32 weights here (safetensors), written at each curve point")
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                     help="bfloat16 autocast while training (about 2x faster on CPUs with AVX512-BF16)")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "export":
+        if not args.checkpoint:
+            ap.error("export needs --checkpoint")
+        return export_checkpoint(args)
+    if not args.train:
+        ap.error("span needs --train")
     result = train(args)
-    int8 = export(result.pop("model"), args.out, result.pop("tokenizer"))
+    model = result.pop("model")
+    if args.checkpoint:
+        save_checkpoint(model, args.checkpoint)
+    int8 = export(model, args.out, result.pop("tokenizer"))
     record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
               "train_sha256": sha256(args.train), "model_sha256": sha256(int8),
               "model_mb": round(int8.stat().st_size / 2**20, 1), **result}

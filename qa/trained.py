@@ -22,15 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelError
 from .reader import SpanReader, abstain, answer_at
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = "reader-int8.onnx"
+INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+OUTPUTS = {"start_logits", "end_logits", "has_answer"}
 MAX_TOKENS = 128  #: question + sentence, special tokens included
 MAX_QUESTION_TOKENS = 48
 MAX_ANSWER_TOKENS = 30
-CANDIDATES = 3  #: sentences the model reads per question (the heuristic ranking's best)
-ABSTAIN_BELOW = 0.5  #: has-answer probability of the best sentence below which the reader abstains
+CANDIDATES = 5  #: sentences the model reads per question (the heuristic ranking's best)
+HEURISTIC_WEIGHT = 1.0  #: weight of the heuristic sentence score next to the has-answer logit
+ABSTAIN_BELOW = 0.5  #: has-answer probability of the chosen sentence below which the reader abstains
 
 
 def load_tokenizer(model_dir: Path):
@@ -110,22 +114,49 @@ class ReaderModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
+            raise ModelError(f"cannot load the reader model {str(model_file)!r}: {exc}") from None
+        names = ({i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()})
+        if names != (INPUTS, OUTPUTS):
+            raise ModelError(f"{str(model_file)!r} is not a reader model of `python -m qa.train span`: it takes "
+                             f"{sorted(names[0])} and gives {sorted(names[1])}")
         self.tokenizer = load_tokenizer(tokenizer_dir)
 
-    def predict(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """Has-answer probability of each sentence, and its best span (start, end) in that sentence."""
+    def read(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Has-answer logit of each sentence, and its best span (start, end) in that sentence."""
         batch = encode_pairs(self.tokenizer, [question] * len(sentences), sentences)
         start, end, has_answer = self.session.run(["start_logits", "end_logits", "has_answer"], batch.feed())
         spans = []
         for row, (i, j, _) in enumerate(best_spans(start, end, batch.context)):
             spans.append((batch.offsets[row][i][0], batch.offsets[row][j][1]))
-        return 1.0 / (1.0 + np.exp(-has_answer.reshape(-1))), spans
+        return has_answer.reshape(-1).astype(np.float64), spans
+
+    def has_answer(self, question: str, sentences: list[str], batch_size: int = 64) -> np.ndarray:
+        """Has-answer logit of each sentence (no spans: the reranker's use)."""
+        out = []
+        for i in range(0, len(sentences), batch_size):
+            chunk = sentences[i: i + batch_size]
+            batch = encode_pairs(self.tokenizer, [question] * len(chunk), chunk)
+            out.append(self.session.run(["has_answer"], batch.feed())[0].reshape(-1))
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def predict(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Has-answer probability of each sentence, and its best span (start, end) in that sentence."""
+        logits, spans = self.read(question, sentences)
+        return 1.0 / (1.0 + np.exp(-logits)), spans
 
 
-def unavailable(model_dir: Path | None = None) -> str | None:
+def model_path(settings) -> Path:
+    """The reader model file: ``settings.reader_model`` when set (a local ``.onnx`` file with the
+    same inputs and outputs), else the bundled one."""
+    return Path(settings.reader_model) if settings.reader_model else MODEL_DIR / MODEL_FILE
+
+
+def unavailable(settings) -> str | None:
     """Why the trained reader cannot run (a missing model file or package), or ``None``."""
-    model_file = Path(model_dir or MODEL_DIR) / MODEL_FILE
+    model_file = model_path(settings)
     if not model_file.is_file():
         return f"model file {str(model_file)!r} is missing: reinstall qa or retrain with `python -m qa.train span`"
     try:
@@ -135,19 +166,31 @@ def unavailable(model_dir: Path | None = None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Combination:
+    """How the trained reader chooses its answer sentence (chosen by ``bench/tune_trained.py`` on
+    held-out SQuAD training articles, never on the test sets or the seed queries).
+
+    The heuristic ranking's best ``candidates`` sentences are read by the model; the answer comes
+    from the one with the highest ``has-answer logit + heuristic * heuristic score``, unless the
+    model's has-answer probability for it is below ``threshold``."""
+
+    candidates: int = CANDIDATES
+    heuristic: float = HEURISTIC_WEIGHT
+    threshold: float = ABSTAIN_BELOW
+
+
 class TrainedReader:
-    """Heuristic sentence ranking, then the trained model on the best :data:`CANDIDATES` sentences."""
+    """Heuristic sentence ranking, then the trained model on the best candidates (see :class:`Combination`)."""
 
     needs_vector = True
 
-    def __init__(self, settings, model_file: Path | None = None, candidates: int = CANDIDATES,
-                 threshold: float = ABSTAIN_BELOW):
+    def __init__(self, settings, model_file: Path | None = None, combination: Combination | None = None):
         self.settings = settings
         self.ranker = SpanReader(settings)
         self.pool = self.ranker.pool
-        self.model_file = Path(model_file or MODEL_DIR / MODEL_FILE)
-        self.candidates = candidates
-        self.threshold = threshold
+        self.model_file = Path(model_file or model_path(settings))
+        self.combination = combination or Combination()
         self._model: ReaderModel | None = None
         self._lock = threading.Lock()
 
@@ -163,22 +206,58 @@ class TrainedReader:
                 self._model = ReaderModel(self.model_file, bundled_model_path(), self.settings.query_threads)
         return self._model
 
-    def read(self, question: str, qvec: np.ndarray, retrieval, data, k: int):
-        citations = tuple(retrieval.hits[:k])
+    def candidates(self, question: str, qvec: np.ndarray, retrieval, data):
+        """The heuristic ranking and the model's reading of its best sentences: (ranking, rows,
+        has-answer logits, spans), or ``None`` when the passages hold no sentence."""
         ranking = self.ranker.rank(question, qvec, retrieval, data)
         if ranking is None:
+            return None
+        rows = [int(r) for r in ranking.rows[: self.combination.candidates]]
+        logits, spans = self._load().read(question, [_sentence(data, r)[1] for r in rows])
+        return ranking, rows, logits, spans
+
+    def read(self, question: str, qvec: np.ndarray, retrieval, data, k: int):
+        citations = tuple(retrieval.hits[:k])
+        found = self.candidates(question, qvec, retrieval, data)
+        if found is None:
             return abstain(0.0, citations)
-        rows = [int(r) for r in ranking.rows[: self.candidates]]
-        texts = [_sentence(data, r)[1] for r in rows]
-        probs, spans = self._load().predict(question, texts)
-        best = int(np.argmax(probs))
-        confidence = float(probs[best])
-        if confidence < self.threshold:
+        ranking, rows, logits, spans = found
+        c = self.combination
+        best = int(np.argmax(logits + c.heuristic * ranking.scores[: len(rows)]))
+        confidence = float(1.0 / (1.0 + np.exp(-logits[best])))
+        if confidence < c.threshold:
             return abstain(confidence, citations)
         s, _ = _sentence(data, rows[best])
         start, end = spans[best]
         return answer_at(data, retrieval.hits, k, rows[best], int(ranking.hit_pos[best]),
                          s + start, s + end, confidence)
+
+
+def rerank(model: ReaderModel, question: str, hits: list, data, depth: int, rrf_k: int = 60) -> list:
+    """The first ``depth`` hits reordered with the model as a cross-encoder: a passage's score is
+    the highest has-answer logit among its sentences; the model's order and the retrieval order
+    are fused by reciprocal rank (constant ``rrf_k``), so that a passage both rank high stays on
+    top. Hits below ``depth`` keep their places after them."""
+    from dataclasses import replace
+
+    top = hits[:depth]
+    rows, owner = [], []
+    for n, hit in enumerate(top):
+        for r in range(int(data.sent_lo[hit.index]), int(data.sent_hi[hit.index])):
+            rows.append(r)
+            owner.append(n)
+    if len(top) < 2 or not rows:
+        return hits
+    logits = model.has_answer(question, [_sentence(data, r)[1] for r in rows])
+    best = np.full(len(top), -np.inf)
+    np.maximum.at(best, np.asarray(owner), logits)
+    model_rank = np.empty(len(top), dtype=np.int64)
+    model_rank[np.argsort(-best, kind="stable")] = np.arange(1, len(top) + 1)
+    fused = 1.0 / (rrf_k + np.arange(1, len(top) + 1)) + 1.0 / (rrf_k + model_rank)
+    order = np.argsort(-fused, kind="stable")
+    out = [replace(top[i], score=float(fused[i]), rank=n, ranks={**top[i].ranks, "reranker": int(model_rank[i])})
+           for n, i in enumerate(order, start=1)]
+    return out + [replace(h, rank=len(out) + n) for n, h in enumerate(hits[depth:], start=1)]
 
 
 def _sentence(data, row: int) -> tuple[int, str]:

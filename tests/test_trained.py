@@ -9,12 +9,13 @@ from conftest import FakeEmbedder, write_docs
 from qa import trained
 from qa.config import Settings
 from qa.embedding import bundled_model_path
-from qa.errors import SettingsError
+from qa.errors import ModelError, SettingsError
 from qa.pipeline import Pipeline
 from qa.reader import NO_ANSWER, SpanReader, make_reader
 from qa.trained import ReaderModel, TrainedReader, unavailable
 
-needs_model = pytest.mark.skipif(unavailable() is not None, reason=f"trained reader unavailable: {unavailable()}")
+needs_model = pytest.mark.skipif(unavailable(Settings()) is not None,
+                                 reason=f"trained reader unavailable: {unavailable(Settings())}")
 
 DOCS = {
     "bridges.txt": "Bridges of Seville\n\nSantiago Calatrava designed the Alamillo Bridge for the Expo. "
@@ -80,3 +81,69 @@ def test_missing_model_files_fall_back_to_the_heuristic_reader_with_a_warning(tm
 def test_unknown_reader_is_a_settings_error():
     with pytest.raises(SettingsError, match="unknown reader"):
         Settings(reader="neural")
+
+
+def test_a_named_reader_model_that_is_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="reader_model.*missing"):
+        make_reader(Settings(reader="trained", reader_model=str(tmp_path / "nowhere.onnx")))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xffnot a model at all"])
+def test_a_named_reader_model_that_is_not_onnx_is_a_clear_error(tmp_path, content):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(content)
+    reader = make_reader(Settings(reader="trained", reader_model=str(bad)))
+    with pytest.raises(ModelError, match="cannot load the reader model"):
+        reader.warm_up(None, None)
+
+
+@needs_model
+def test_a_named_reader_model_is_used(tmp_path):
+    copy = tmp_path / "my-reader.onnx"
+    copy.write_bytes((trained.MODEL_DIR / trained.MODEL_FILE).read_bytes())
+    reader = make_reader(Settings(reader="trained", reader_model=str(copy)))
+    assert isinstance(reader, TrainedReader) and reader.model_file == copy
+    reader.warm_up(None, None)
+
+
+def test_an_onnx_model_of_another_kind_is_refused(tmp_path):
+    """A valid ONNX model with other inputs and outputs is refused."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    reader = make_reader(Settings(reader="trained", reader_model=str(path)))
+    with pytest.raises(ModelError, match="not a reader model"):
+        reader.warm_up(None, None)
+
+
+@needs_model
+def test_rerank_puts_the_answering_passage_first_and_says_so(tmp_path):
+    docs = write_docs(tmp_path / "docs", DOCS)
+    base = Settings(docs=docs, index=tmp_path / "index", chunk_size=200, chunk_overlap=40)
+    plain = Pipeline(base, embedder=FakeEmbedder())
+    reranked = Pipeline(base.replace(rerank=5), embedder=FakeEmbedder())
+    question = "Who designed the Alamillo Bridge for the Expo?"
+    before, after = plain.search(question, k=3), reranked.search(question, k=3)
+    assert all("reranker" not in h.ranks for h in before)
+    assert len(after) == 3 and [h.rank for h in after] == [1, 2, 3]
+    assert "Calatrava" in after[0].passage.text and after[0].ranks["reranker"] == 1
+    assert sorted(h.index for h in after) == sorted({h.index for h in after})  # no passage twice
+    assert after[0].score >= after[1].score >= after[2].score
+
+
+def test_rerank_without_a_model_is_a_clear_error(tmp_path):
+    docs = write_docs(tmp_path / "docs", DOCS)
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", rerank=5, reader_model=str(tmp_path / "none.onnx")),
+                  embedder=FakeEmbedder())
+    with pytest.raises(ModelError, match="rerank needs the trained reader's model.*missing"):
+        qa.search("Who designed the bridge?")
+
+
+def test_rerank_must_not_be_negative():
+    with pytest.raises(SettingsError, match="rerank"):
+        Settings(rerank=-1)

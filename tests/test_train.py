@@ -1,0 +1,93 @@
+"""The training command, end to end on a tiny SQuAD-format file: pairs with mined hard negatives,
+a one-layer model trained for a few steps, its int8 ONNX export, the record, and re-export from
+the saved weights. (Quality is measured by bench/, not here: this checks the recipe runs and
+produces a model the reader can load.)"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from qa import train  # noqa: E402
+from qa.embedding import bundled_model_path  # noqa: E402
+from qa.trained import ReaderModel  # noqa: E402
+
+FACTS = [
+    ("Rivers", "The Nile flows north through eleven countries. Its longest tributary is the White Nile. "
+     "The river ends in a delta on the Mediterranean Sea.",
+     [("Where does the Nile end?", "in a delta"), ("What is the Nile's longest tributary?", "the White Nile")]),
+    ("Rivers", "The Amazon carries more water than any other river. It rises in the Andes of Peru. "
+     "Manaus is the largest city on its banks.",
+     [("Where does the Amazon rise?", "the Andes of Peru"), ("What is the largest city on the Amazon?", "Manaus")]),
+    ("Metals", "Copper conducts heat and electricity well. Bronze is an alloy of copper and tin. "
+     "The Bronze Age began about 3300 BC in the Near East.",
+     [("What is bronze made of?", "copper and tin"), ("When did the Bronze Age begin?", "about 3300 BC")]),
+    ("Metals", "Iron rusts when it meets water and air. Steel is iron with a little carbon. "
+     "Stainless steel contains chromium, which stops rust.",
+     [("What does stainless steel contain?", "chromium"), ("What is steel?", "iron with a little carbon")]),
+    ("Birds", "Penguins cannot fly but swim very well. Emperor penguins breed in the Antarctic winter. "
+     "The males keep the egg warm on their feet for two months.",
+     [("Where do emperor penguins breed?", "in the Antarctic winter"), ("How long do males keep the egg warm?",
+                                                                        "two months")]),
+    ("Birds", "Swifts spend most of their lives in the air. They even sleep while flying. "
+     "A young swift may not land for two years.",
+     [("How long may a young swift not land?", "two years"), ("What do swifts do while flying?", "sleep")]),
+]
+
+
+def squad_file(path):
+    articles: dict[str, list] = {}
+    n = 0
+    for title, context, qas in FACTS:
+        items = []
+        for question, answer in qas:
+            n += 1
+            items.append({"id": f"q{n}", "question": question,
+                          "answers": [{"text": answer, "answer_start": context.index(answer)}]})
+        articles.setdefault(title, []).append({"context": context, "qas": items})
+    data = {"version": "1.1", "data": [{"title": t, "paragraphs": p} for t, p in articles.items()]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_pairs_have_the_answer_span_and_a_negative_without_it(tmp_path):
+    articles = train.load_squad(squad_file(tmp_path / "train.json"))
+    groups = train.make_pairs(articles, None, seed=1, progress=False)
+    assert len(groups) == 12
+    for group in groups:
+        positive = group[0]
+        start, end = positive.answer
+        assert positive.sentence[start:end] == positive.answer_text
+        assert len(group) == 2 and group[1].answer is None
+        assert positive.answer_text not in group[1].sentence
+        assert group[1].sentence != positive.sentence
+
+
+def test_training_exports_a_model_the_reader_loads(tmp_path):
+    data = squad_file(tmp_path / "train.json")
+    out, checkpoint = tmp_path / "model", tmp_path / "weights.safetensors"
+    code = train.main(["span", "--train", str(data), "--out", str(out), "--questions", "10", "--layers", "1",
+                       "--val-articles", "1", "--val-questions", "4", "--curve", "4", "--batch-questions", "4",
+                       "--no-bf16", "--checkpoint", str(checkpoint), "--threads", "1"])
+    assert code == 0
+    record = json.loads((out / "reader-int8.json").read_text())
+    assert record["train_questions"] == 8  # one of the three articles is held out
+    assert [p["questions"] for p in record["curve"]] == [4, 8]
+    assert len(record["val_titles"]) == 1 and record["model_sha256"] == train.sha256(out / "reader-int8.onnx")
+
+    model = ReaderModel(out / "reader-int8.onnx", bundled_model_path())
+    sentences = ["Bronze is an alloy of copper and tin.", "Swifts sleep while flying."]
+    probs, spans = model.predict("What is bronze made of?", sentences)
+    assert probs.shape == (2,) and np.all((probs > 0) & (probs < 1))
+    for sentence, (start, end) in zip(sentences, spans):
+        assert 0 <= start < end <= len(sentence)
+
+    again = tmp_path / "again"
+    assert train.main(["export", "--checkpoint", str(checkpoint), "--layers", "1", "--out", str(again)]) == 0
+    reloaded = ReaderModel(again / "reader-int8.onnx", bundled_model_path())
+    probs2, spans2 = reloaded.predict("What is bronze made of?", sentences)
+    assert spans2 == spans and np.allclose(probs2, probs, atol=0.05)
