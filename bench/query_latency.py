@@ -27,7 +27,7 @@ from qa.config import Settings
 from qa.embedding import bundled_model_path
 from qa.pipeline import Pipeline
 
-STAGES = ("embed", "dense_search", "bm25", "fusion", "read", "total")
+STAGES = ("embed", "dense_search", "bm25", "fusion", "rerank", "read", "total")
 
 
 def floor_encoder(threads: int):
@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--base", type=Path, default=CACHE / "seeds", help="where the seed copy and its index live")
     ap.add_argument("--encoders", nargs="+", default=["torch", "onnx"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=["heuristic", "trained"])
+    ap.add_argument("--rerank", type=int, default=0, help="passages reranked by the trained model in search")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="profile ask with pyinstrument instead")
     args = ap.parse_args()
@@ -98,16 +100,19 @@ def main() -> None:
     for threads in args.threads:
         model = floor_encoder(threads)
         for encoder in args.encoders:
-            qa = Pipeline(settings.replace(encoder=encoder, query_threads=threads))
-            qa.warm_up()
-            times = measure(qa, model, threads, questions, args.repeat)
-            floor = stats_ms(times["floor"])
-            for key in ["floor"] + [f"{p}.{s}" for p in ("search", "ask") for s in STAGES]:
-                if key in times:
-                    st = stats_ms(times[key])
-                    rows.append({"encoder": encoder, "threads": threads, "stage": key, "median ms": st["median"],
-                                 "p95 ms": st["p95"], "x floor (median)": st["median"] / floor["median"]})
-    print_table(rows, ["encoder", "threads", "stage", "median ms", "p95 ms", "x floor (median)"])
+            for reader in args.readers:
+                qa = Pipeline(settings.replace(encoder=encoder, query_threads=threads, reader=reader,
+                                               rerank=args.rerank))
+                qa.warm_up()
+                times = measure(qa, model, threads, questions, args.repeat)
+                floor = stats_ms(times["floor"])
+                for key in ["floor"] + [f"{p}.{s}" for p in ("search", "ask") for s in STAGES]:
+                    if key in times:
+                        st = stats_ms(times[key])
+                        rows.append({"encoder": encoder, "reader": reader, "threads": threads, "stage": key,
+                                     "median ms": st["median"], "p95 ms": st["p95"],
+                                     "x floor (median)": st["median"] / floor["median"]})
+    print_table(rows, ["encoder", "reader", "threads", "stage", "median ms", "p95 ms", "x floor (median)"])
 
 
 if __name__ == "__main__":

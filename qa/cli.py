@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import MODES, Settings
+from .config import MODES, READERS, Settings
 from .errors import QAError
 
 
@@ -26,6 +26,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
     p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--encoder", choices=("torch", "onnx"), help="question encoder backend (default torch)")
+    p.add_argument("--reader", choices=READERS, help="answer reader (default trained, or QA_READER)")
+    p.add_argument("--reader-model", help="the trained reader's model: a local .onnx file (default: bundled)")
+    p.add_argument("--rerank", type=int, metavar="N",
+                   help="rerank the best N passages of a search with the trained model (default 0: off)")
 
 
 def _query_args(p: argparse.ArgumentParser) -> None:
@@ -92,6 +96,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
         mode=getattr(args, "mode", None),
+        reader=getattr(args, "reader", None),
+        reader_model=getattr(args, "reader_model", None),
+        rerank=getattr(args, "rerank", None),
     )
 
 

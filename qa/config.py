@@ -62,9 +62,9 @@ class Settings:
     #: sentence's has-answer score, fused with the retrieval rank); 0 = off. Costs about a
     #: millisecond per sentence read (see docs/benchmarks.md).
     rerank: int = 0
-    #: Answer confidence below which the reader abstains (best balanced accuracy, answerable vs
-    #: unanswerable, on the seed queries: see ``bench/tune_reader.py``).
-    abstain_threshold: float = 0.16
+    #: Answer confidence below which the reader abstains. Empty: the reader's own, chosen by
+    #: measurement (heuristic 0.16, see ``bench/tune_reader.py``; trained: see ``qa/trained.py``).
+    abstain_threshold: float | None = None
     #: Where the app listens. Loopback by default; never shared publicly unless asked.
     host: str = "127.0.0.1"
     port: int = 7860
@@ -104,7 +104,7 @@ class Settings:
             raise SettingsError(f"chunk_size must be at least 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise SettingsError("chunk_overlap must be between 0 and chunk_size")
-        if not 0 <= self.abstain_threshold <= 1:
+        if self.abstain_threshold is not None and not 0 <= self.abstain_threshold <= 1:
             raise SettingsError("abstain_threshold must be between 0 and 1")
 
     @classmethod
@@ -137,7 +137,7 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
     try:
         if kind == "int":
             return int(raw)
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(raw)
         if kind == "Path":
             return Path(raw)

@@ -208,8 +208,10 @@ class Pipeline:
     def search_timed(self, question, k=None, mode=None, docs=None) -> tuple[list[Hit], dict[str, float]]:
         t0 = time.perf_counter()
         q, k, mode = self._check(question, k, mode)
-        data = self.data
         depth = self.settings.rerank
+        if depth:
+            _ = self.reranker  # an unusable reranker model is reported before any indexing work
+        data = self.data
         _, result, timings = self._retrieve(q, max(k, depth), mode, docs, data)
         hits = result.hits
         if depth:
@@ -226,11 +228,12 @@ class Pipeline:
         """An extractive answer with its evidence; ``answer.text`` is ``None`` when it abstains."""
         t0 = time.perf_counter()
         q, k, mode = self._check(question, k, mode)
+        reader = self.reader  # an unusable reader model is reported before any indexing work
         data = self.data
-        qvec, result, timings = self._retrieve(q, k, mode, docs, data, pool=max(k, self.reader.pool),
-                                               need_vector=self.reader.needs_vector)
+        qvec, result, timings = self._retrieve(q, k, mode, docs, data, pool=max(k, reader.pool),
+                                               need_vector=reader.needs_vector)
         t = time.perf_counter()
-        answer = self.reader.read(q, qvec, result, data, k)
+        answer = reader.read(q, qvec, result, data, k)
         timings["read"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         answer.timings.update(timings)

@@ -16,7 +16,8 @@
    to", ...; with no span of the wanted kind the answer is the sentence itself.
 
 3. The confidence is a logistic mapping of the best score and its margin over the runner-up
-   (:class:`Calibration`); below ``settings.abstain_threshold`` the reader abstains.
+   (:class:`Calibration`); below :data:`ABSTAIN_BELOW` (or ``settings.abstain_threshold``) the
+   reader abstains.
 
 Reading runs no model and tokenises only candidate sentences it has not seen before (a cache per
 loaded index): on the seeds its median time is about 2 ms a question with a cold cache and 1 ms
@@ -41,7 +42,7 @@ questions asked over the 646 paragraphs of the SQuAD 2.0 dev half's articles):
 The grid is flat around the choice (lexical 1-3, rank 0-0.1, kind 0.1-0.3 are all within about
 one question on the seeds); lexical overlap is what matters most. The calibration was fitted by
 logistic regression on a separate sample of 300 SQuAD 2.0 questions (label: the best sentence
-holds a gold answer), and the threshold (0.16, in ``Settings.abstain_threshold``) has the best
+holds a gold answer), and the threshold (0.16, :data:`ABSTAIN_BELOW`) has the best
 balanced accuracy on the seeds: 7 of 8 unanswerable questions abstained on, 12 of 73 answerable
 ones too. On another 300 SQuAD 2.0 questions it abstains on 21 of 162 unanswerable and 8 of 138
 answerable ones: SQuAD 2.0's unanswerable questions are written to match a paragraph's words,
@@ -589,6 +590,9 @@ class Ranking:
         return float(self.scores[0] - self.scores[1]) if len(self.scores) > 1 else float(self.scores[0])
 
 
+ABSTAIN_BELOW = 0.16  #: confidence below which the heuristic reader abstains (see the module's notes)
+
+
 class SpanReader:
     """Scores the sentences of the retrieved passages and extracts a span from the best one.
 
@@ -605,6 +609,12 @@ class SpanReader:
         self.calibration = calibration or Calibration()
         self.pool = max(settings.k, pool)
         self._cache = _SentenceCache()
+
+    @property
+    def threshold(self) -> float:
+        """Confidence below which it abstains: ``settings.abstain_threshold``, else :data:`ABSTAIN_BELOW`."""
+        t = self.settings.abstain_threshold
+        return ABSTAIN_BELOW if t is None else t
 
     def warm_up(self, data, embedder) -> None:
         """Nothing to load: everything the reader needs is in the index."""
@@ -635,7 +645,7 @@ class SpanReader:
         if ranking is None:
             return abstain(0.0, citations)
         confidence = self.calibration.confidence(float(ranking.scores[0]), ranking.margin)
-        if confidence < self.settings.abstain_threshold:
+        if confidence < self.threshold:
             return abstain(confidence, citations)
         row = int(ranking.rows[0])
         _, _, s, e = (int(x) for x in data.sentences[row])
@@ -695,7 +705,7 @@ def make_reader(settings):
         if reason is None:
             return TrainedReader(settings)
         if settings.reader_model:  # a model the user named: say so, do not quietly answer otherwise
-            raise ModelError(f"reader_model: {reason}")
+            raise ModelError(f"reader_model {settings.reader_model!r} cannot be used: {reason}")
         warnings.warn(f"the trained reader is unavailable ({reason}): using the heuristic reader", RuntimeWarning,
                       stacklevel=2)
     return SpanReader(settings)

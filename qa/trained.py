@@ -158,6 +158,8 @@ def unavailable(settings) -> str | None:
     """Why the trained reader cannot run (a missing model file or package), or ``None``."""
     model_file = model_path(settings)
     if not model_file.is_file():
+        if settings.reader_model:
+            return "no such file (name a .onnx file exported by `python -m qa.train`)"
         return f"model file {str(model_file)!r} is missing: reinstall qa or retrain with `python -m qa.train span`"
     try:
         import onnxruntime  # noqa: F401
@@ -194,6 +196,12 @@ class TrainedReader:
         self._model: ReaderModel | None = None
         self._lock = threading.Lock()
 
+    @property
+    def threshold(self) -> float:
+        """Has-answer probability below which it abstains: ``settings.abstain_threshold``, else the combination's."""
+        t = self.settings.abstain_threshold
+        return self.combination.threshold if t is None else t
+
     def warm_up(self, data, embedder) -> None:
         """Load the ONNX model (once)."""
         self._load()
@@ -225,7 +233,7 @@ class TrainedReader:
         c = self.combination
         best = int(np.argmax(logits + c.heuristic * ranking.scores[: len(rows)]))
         confidence = float(1.0 / (1.0 + np.exp(-logits[best])))
-        if confidence < c.threshold:
+        if confidence < self.threshold:
             return abstain(confidence, citations)
         s, _ = _sentence(data, rows[best])
         start, end = spans[best]

@@ -26,14 +26,14 @@ def test_date_question_answers_a_short_cited_span(seed_pipeline):
     text = seed_pipeline.data.document(answer.doc).text
     assert text[answer.start:answer.end] == answer.text
     assert text[answer.sentence_start:answer.sentence_end] == answer.sentence
-    assert answer.confidence >= seed_pipeline.settings.abstain_threshold
+    assert answer.confidence >= seed_pipeline.reader.threshold
 
 
 def test_question_the_seeds_do_not_answer_abstains_with_citations(seed_pipeline):
     answer = seed_pipeline.ask(BRAZIL)
     assert answer.text is None
     assert answer.message == "The documents do not seem to answer this."
-    assert answer.confidence < seed_pipeline.settings.abstain_threshold
+    assert answer.confidence < seed_pipeline.reader.threshold
     assert len(answer.citations) == seed_pipeline.settings.k
     assert answer.to_dict()["answer"] is None
 

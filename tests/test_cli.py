@@ -82,6 +82,14 @@ def test_unloadable_model_is_one_clear_line(tmp_path):
     assert not (tmp_path / "i" / "manifest.json").exists()
 
 
+def test_missing_reader_model_is_one_clear_line(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    result = qa("ask", "--docs", docs, "--index", tmp_path / "i", "--reader", "trained", "--reader-model",
+                tmp_path / "mine.onnx", "Where does the river flow?", cwd=tmp_path)
+    assert_one_line_error(result, "mine.onnx", "no such file")
+    assert not (tmp_path / "i").exists()  # refused before any indexing work
+
+
 def test_index_folder_that_is_a_file_is_one_clear_line(tmp_path):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     (tmp_path / "not-a-folder").write_text("x")
@@ -98,6 +106,18 @@ def test_acceptance_aleppo_question_cites_the_exact_passage(seed_index_dir):
     assert hits and {"rank", "score", "doc", "title", "start", "end", "text"} <= set(hits[0])
     top = hits[0]
     assert top["rank"] == 1 and top["doc"] == ALEPPO_DOC and ALEPPO_SENTENCE in top["text"]
+    for hit in hits:
+        assert read_text(seed_index_dir / "docs" / hit["doc"])[hit["start"]:hit["end"]] == hit["text"]
+
+
+@pytest.mark.integration
+def test_search_with_rerank_keeps_the_cited_passage_first_and_shows_the_reranker_rank(seed_index_dir):
+    result = qa("search", ALEPPO, "--json", "--rerank", "10", "-k", "3", "--docs", seed_index_dir / "docs",
+                "--index", seed_index_dir / "index", cwd=seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert [h["rank"] for h in hits] == [1, 2, 3] and all("reranker" in h["ranks"] for h in hits)
+    assert hits[0]["doc"] == ALEPPO_DOC and ALEPPO_SENTENCE in hits[0]["text"]
     for hit in hits:
         assert read_text(seed_index_dir / "docs" / hit["doc"])[hit["start"]:hit["end"]] == hit["text"]
 
