@@ -50,11 +50,11 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
-    #: Reader that picks the answer: ``heuristic`` (sentence scores and answer-kind rules, no
-    #: model) or ``trained`` (a small model trained on SQuAD reads the heuristic's best sentences,
-    #: int8 ONNX; see qa/models/README.md). ``trained`` falls back to ``heuristic`` with a warning
-    #: when its model files are missing.
-    reader: str = "heuristic"
+    #: Reader that picks the answer: ``trained`` (the default: a small model trained here on SQuAD
+    #: reads the heuristic's best sentences, int8 ONNX; see qa/models/README.md; it falls back to
+    #: ``heuristic`` with a warning when its model file is missing) or ``heuristic`` (sentence
+    #: scores and answer-kind rules, no model).
+    reader: str = "trained"
     #: The trained reader's model: a local ``.onnx`` file with the inputs and outputs of
     #: ``python -m qa.train span``'s export. Empty means the bundled ``qa/models/reader-int8.onnx``.
     reader_model: str = ""

@@ -1,5 +1,5 @@
-"""``ask`` end to end with the real model on the seeds: a short cited span, abstention, and
-``qa ask --json``."""
+"""``ask`` end to end with the real models (encoder and the default trained reader) on the seeds:
+a short cited span, abstention, and ``qa ask --json``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ pytestmark = pytest.mark.integration
 FEBRUARY = "When did Russia first signal that it was reconsidering its commitment to Assad?"
 BRAZIL = "What is the population of Brazil?"
 ASSAD_DOC = "001_bccfd2e8e94a07d8.txt"
+
+
+def test_the_default_reader_is_the_shipped_trained_model(seed_pipeline):
+    from qa.trained import MODEL_DIR, MODEL_FILE, TrainedReader
+
+    reader = seed_pipeline.reader
+    assert isinstance(reader, TrainedReader) and reader.model_file == MODEL_DIR / MODEL_FILE
+    answer = seed_pipeline.ask("Who engineered Syria's rapprochement with Egypt?")
+    assert answer.text is not None and 0 < answer.confidence <= 1
+    assert answer.confidence >= reader.threshold
+    text = seed_pipeline.data.document(answer.doc).text
+    assert text[answer.start:answer.end] == answer.text and answer.text in answer.sentence
 
 
 def test_date_question_answers_a_short_cited_span(seed_pipeline):

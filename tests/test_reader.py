@@ -1,5 +1,5 @@
-"""The extractive reader on hand-made documents (fake embedder): answer kinds, spans and their
-offsets, abstention, citations."""
+"""The heuristic extractive reader (``reader="heuristic"``) on hand-made documents (fake
+embedder): answer kinds, spans and their offsets, abstention, citations."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ DOCS = {
 @pytest.fixture
 def qa(tmp_path) -> Pipeline:
     docs = write_docs(tmp_path / "docs", DOCS)
-    return Pipeline(Settings(docs=docs, index=tmp_path / "index", chunk_size=200, chunk_overlap=40,
-                             abstain_threshold=0.0), embedder=FakeEmbedder())
+    return Pipeline(Settings(reader="heuristic", docs=docs, index=tmp_path / "index", chunk_size=200,
+                             chunk_overlap=40, abstain_threshold=0.0), embedder=FakeEmbedder())
 
 
 def assert_offsets(qa: Pipeline, answer) -> None:
@@ -155,7 +155,8 @@ def test_sentences_of_hard_wrapped_text_are_whole(tmp_path):
                "and documentary sources. Framed within the strategic\ndepth approach, this research used the\n"
                "views of many authors to analyze the policy.\n")
     docs = write_docs(tmp_path / "docs", {"study.txt": wrapped})
-    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", abstain_threshold=0.0), embedder=FakeEmbedder())
+    qa = Pipeline(Settings(reader="heuristic", docs=docs, index=tmp_path / "index", abstain_threshold=0.0),
+                  embedder=FakeEmbedder())
     answer = qa.ask("What kind of sources did the study rely on?")
     assert answer.sentence == ("The present study employed a descriptive\nanalytical method, and relied on library\n"
                                "and documentary sources.")

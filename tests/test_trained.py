@@ -138,8 +138,9 @@ def test_rerank_puts_the_answering_passage_first_and_says_so(tmp_path):
 
 def test_rerank_without_a_model_is_a_clear_error(tmp_path):
     docs = write_docs(tmp_path / "docs", DOCS)
-    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", rerank=5, reader_model=str(tmp_path / "none.onnx")),
-                  embedder=FakeEmbedder())
+    settings = Settings(docs=docs, index=tmp_path / "index", rerank=5, reader="heuristic",
+                        reader_model=str(tmp_path / "none.onnx"))
+    qa = Pipeline(settings, embedder=FakeEmbedder())
     with pytest.raises(ModelError, match="rerank needs the trained reader.s model: no such file"):
         qa.search("Who designed the bridge?")
 
