@@ -139,9 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="*", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
                     help="retrieval modes to measure (none: answers only)")
     ap.add_argument("--reader", default=Settings.reader, choices=["heuristic", "trained"])
+    ap.add_argument("--rerank", type=int, default=0,
+                    help="also measure hybrid retrieval with this many passages reranked by the trained model")
     ap.add_argument("--answer-mode", default="hybrid", choices=["bm25", "dense", "hybrid"])
     ap.add_argument("--limit", type=int, help="seeded sample of v1.1 questions for retrieval")
     ap.add_argument("--answer-limit", type=int, help="seeded sample of questions for the answer runs (v1.1 and v2)")
+    ap.add_argument("--retrieval-only", action="store_true", help="skip the answer runs")
     ap.add_argument("--chunk-size", type=int, default=Settings.chunk_size)
     ap.add_argument("--chunk-overlap", type=int, default=Settings.chunk_overlap)
     ap.add_argument("--cache", type=Path, default=CACHE)
@@ -161,11 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     for mode in args.modes or []:
         rows.append({"mode": mode, "questions": len(asked), **retrieval(qa, asked, mode)})
         print(f"retrieval {mode}: {rows[-1]}", file=sys.stderr)
+    if args.rerank:
+        reranked = Pipeline(qa.settings.replace(rerank=args.rerank))
+        rows.append({"mode": f"hybrid + rerank {args.rerank}", "questions": len(asked),
+                     **retrieval(reranked, asked, "hybrid")})
+        print(f"retrieval hybrid + rerank: {rows[-1]}", file=sys.stderr)
     if rows:
         print(f"\nRetrieval of the gold paragraph ({len(asked)} of {len(questions)} questions)\n")
         print_table(rows, ["mode", "questions", *[f"R@{k}" for k in RECALL_AT], "MRR@10", "ms_per_q"])
         results["retrieval"] = rows
 
+    if args.retrieval_only:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        return 0
     answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
     asked = sample(questions, args.answer_limit)
     rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
