@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = run_mode(qa, queries, qrels, "hybrid", k_passages)
         rows.append({"mode": f"hybrid + rerank {args.rerank}", **scores,
                      "reference nDCG@10": REFERENCES.get(name, {}).get("rerank", "")})
-        print(f"hybrid + rerank: " + ", ".join(f"{m} {scores[m]:.4f}" for m in METRICS), file=sys.stderr)
+        print("hybrid + rerank: " + ", ".join(f"{m} {scores[m]:.4f}" for m in METRICS), file=sys.stderr)
 
     chunking = "whole documents" if args.whole_docs else f"chunks {chunk_size}/{overlap}"
     print(f"\nBEIR {name}, {args.split} split, {len(queries)} queries, {len(corpus)} documents, {n_passages} "
