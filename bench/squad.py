@@ -174,28 +174,25 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows, ["mode", "questions", *[f"R@{k}" for k in RECALL_AT], "MRR@10", "ms_per_q"])
         results["retrieval"] = rows
 
-    if args.retrieval_only:
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=1))
-        return 0
-    answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
-    asked = sample(questions, args.answer_limit)
-    rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
-            {"setting": "v1.1 gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
-    print(f"\nAnswers, SQuAD v1.1 dev ({len(asked)} of {len(questions)} questions)\n")
-    print_table(rows, answer_columns)
-    results["answers_v1"] = rows
+    if not args.retrieval_only:
+        answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
+        asked = sample(questions, args.answer_limit)
+        rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
+                {"setting": "v1.1 gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
+        print(f"\nAnswers, SQuAD v1.1 dev ({len(asked)} of {len(questions)} questions)\n")
+        print_table(rows, answer_columns)
+        results["answers_v1"] = rows
 
-    if args.v2:
-        _, v2_questions = load_squad(args.v2, context_ids(docs))
-        asked = sample(v2_questions, args.answer_limit)
-        rows = [{"setting": f"v2 half open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
-                {"setting": "v2 half gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
-        n_no = sum(not q["answers"] for q in asked)
-        print(f"\nAbstention, SQuAD 2.0 dev half ({len(asked)} of {len(v2_questions)} questions, "
-              f"{n_no} unanswerable)\n")
-        print_table(rows, answer_columns[:-1] + ["abstained (NoAns)", "SQuAD2 EM", "SQuAD2 F1", "ms_per_q"])
-        results["answers_v2"] = rows
+        if args.v2:
+            _, v2_questions = load_squad(args.v2, context_ids(docs))
+            asked = sample(v2_questions, args.answer_limit)
+            rows = [{"setting": f"v2 half open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
+                    {"setting": "v2 half gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
+            n_no = sum(not q["answers"] for q in asked)
+            print(f"\nAbstention, SQuAD 2.0 dev half ({len(asked)} of {len(v2_questions)} questions, "
+                  f"{n_no} unanswerable)\n")
+            print_table(rows, answer_columns[:-1] + ["abstained (NoAns)", "SQuAD2 EM", "SQuAD2 F1", "ms_per_q"])
+            results["answers_v2"] = rows
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

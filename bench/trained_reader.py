@@ -33,13 +33,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tune_reader import BENCH, ROOT, SQUAD_V1, SQUAD_V2, Item, pipeline_for, prepare, seed_items, squad_corpus
-from tune_reader import squad_samples
+from tune_reader import BENCH, ROOT, SQUAD_V1, SQUAD_V2, Item, evaluate, pipeline_for, prepare, seed_items
+from tune_reader import squad_corpus, squad_samples
 
 from qa.chunking import split_sentences
 from qa.config import Settings
 from qa.embedding import bundled_model_path
-from qa.metrics import best, contains_answer, exact_match, f1
+from qa.metrics import best, exact_match, f1
 from qa.reader import SpanReader
 from qa.trained import ABSTAIN_BELOW, MODEL_DIR, MODEL_FILE, ReaderModel, TrainedReader
 
@@ -85,23 +85,9 @@ def gold_paragraph(model: ReaderModel, items: list[tuple[Item, str]]) -> dict:
 
 
 def open_eval(reader, prepared, data, k: int = 5) -> dict:
-    em, f1s, evid, times = [], [], [], []
-    abst_ok = abst_bad = unanswerable = 0
-    for p in prepared:
-        t = time.perf_counter()
-        answer = reader.read(p.item.question, p.qvec, p.retrieval, data, k)
-        times.append(time.perf_counter() - t)
-        if not p.item.golds:
-            unanswerable += 1
-            abst_ok += answer.text is None
-            continue
-        abst_bad += answer.text is None
-        em.append(best(exact_match, answer.text, p.item.golds))
-        f1s.append(best(f1, answer.text, p.item.golds))
-        evid.append(float(answer.sentence is not None and contains_answer(answer.sentence, p.item.golds)))
-    return {"EM": 100 * statistics.fmean(em), "F1": 100 * statistics.fmean(f1s), "evid": 100 * statistics.fmean(evid),
-            "abstained": f"{abst_ok}/{unanswerable}", "abst_bad": f"{abst_bad}/{len(em)}",
-            "ms_p50": 1000 * statistics.median(times), "ms_p95": 1000 * float(np.percentile(times, 95))}
+    m = evaluate(reader, prepared, data, k)
+    return {"EM": m["EM"], "F1": m["F1"], "evid": m["evid"], "abstained": f"{m['abst_ok']}/{m['unans']}",
+            "abst_bad": f"{m['abst_bad']}/{m['answerable']}", "ms_p50": m["read_ms"], "ms_p95": m["read_ms_p95"]}
 
 
 def table(rows: list[dict]) -> str:

@@ -40,7 +40,7 @@ from tune_reader import pipeline_for
 
 from qa.metrics import best, contains_answer, exact_match, f1
 from qa.retrieval import retrieve
-from qa.trained import MODEL_DIR, MODEL_FILE, TrainedReader, _sentence
+from qa.trained import MODEL_DIR, MODEL_FILE, Combination, TrainedReader, _sentence
 
 TRAIN = Path("/work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz")
 READ = 8  #: sentences the model reads per question here (the grid's largest ``candidates``)
@@ -82,12 +82,11 @@ def read_all(reader: TrainedReader, qa, questions, exclude: bool) -> list[Read]:
         qvec = qa.embedder.encode_query(question)
         docs = [d for d in everything if d != doc] if exclude else None
         result = retrieve(data, question, qvec, reader.pool, s.mode, docs, s.candidates, s.rrf_k)
-        ranking = reader.ranker.rank(question, qvec, result, data)
-        if ranking is None:
+        found = reader.candidates(question, qvec, result, data)
+        if found is None:
             continue
-        rows = [int(r) for r in ranking.rows[:READ]]
+        ranking, rows, logits, spans = found
         texts = [_sentence(data, r)[1] for r in rows]
-        logits, spans = reader._load().read(question, texts)
         if exclude and any(contains_answer(t, golds) for t in texts):
             continue
         own = reader.ranker.read(question, qvec, result, data, s.k)
@@ -127,7 +126,7 @@ def main(argv=None) -> int:
     folder, questions = held_out(record, args.train, args.cache)
     questions = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
     qa = pipeline_for(folder, args.cache / "heldout_index")
-    reader = TrainedReader(qa.settings, args.model)
+    reader = TrainedReader(qa.settings, args.model, Combination(candidates=READ))
     answerable = read_all(reader, qa, questions, exclude=False)
     near_miss = read_all(reader, qa, questions, exclude=True)
     print(f"{len(list(folder.glob('*.txt')))} paragraphs; {len(answerable)} answerable, "
