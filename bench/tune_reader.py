@@ -40,7 +40,7 @@ import numpy as np
 from qa.config import Settings
 from qa.metrics import best, contains_answer, exact_match, f1
 from qa.pipeline import Pipeline
-from qa.reader import Calibration, SpanReader, Weights
+from qa.reader.heuristic import Calibration, SpanReader, Weights
 from qa.retrieval import retrieve
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -40,7 +40,7 @@ from tune_reader import pipeline_for
 
 from qa.metrics import best, contains_answer, exact_match, f1
 from qa.retrieval import retrieve
-from qa.trained import MODEL_DIR, MODEL_FILE, Combination, TrainedReader, _sentence
+from qa.reader.sentence import MODEL_DIR, MODEL_FILE, Combination, TrainedReader, _sentence
 
 TRAIN = Path("/work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz")
 READ = 8  #: sentences the model reads per question here (the grid's largest ``candidates``)

@@ -93,7 +93,7 @@ class Pipeline:
         return self._reranker
 
     def _load_reranker(self):
-        from .trained import ReaderModel, TrainedReader, model_path, unavailable
+        from .reader.sentence import ReaderModel, TrainedReader, model_path, unavailable
 
         if isinstance(self.reader, TrainedReader):
             return self.reader._load()
@@ -215,7 +215,7 @@ class Pipeline:
         _, result, timings = self._retrieve(q, max(k, depth), mode, docs, data)
         hits = result.hits
         if depth:
-            from .trained import rerank
+            from .reader.sentence import rerank
 
             t = time.perf_counter()
             hits = rerank(self.reranker, q, hits, data, depth, self.settings.rrf_k)

@@ -19,7 +19,7 @@ ASSAD_DOC = "001_bccfd2e8e94a07d8.txt"
 
 
 def test_the_default_reader_is_the_shipped_trained_model(seed_pipeline):
-    from qa.trained import MODEL_DIR, MODEL_FILE, TrainedReader
+    from qa.reader.sentence import MODEL_DIR, MODEL_FILE, TrainedReader
 
     reader = seed_pipeline.reader
     assert isinstance(reader, TrainedReader) and reader.model_file == MODEL_DIR / MODEL_FILE

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from qa import train  # noqa: E402
+from qa.reader import sentence_training as train  # noqa: E402
 from qa.embedding import bundled_model_path  # noqa: E402
-from qa.trained import ReaderModel  # noqa: E402
+from qa.reader.sentence import ReaderModel  # noqa: E402
 
 FACTS = [
     ("Rivers", "The Nile flows north through eleven countries. Its longest tributary is the White Nile. "

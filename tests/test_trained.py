@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import FakeEmbedder, write_docs
-from qa import trained
+from qa.reader import sentence as trained
 from qa.config import Settings
 from qa.embedding import bundled_model_path
 from qa.errors import ModelError, SettingsError
 from qa.pipeline import Pipeline
 from qa.reader import NO_ANSWER, SpanReader, make_reader
-from qa.trained import ReaderModel, TrainedReader, unavailable
+from qa.reader.sentence import ReaderModel, TrainedReader, unavailable
 
 needs_model = pytest.mark.skipif(unavailable(Settings()) is not None,
                                  reason=f"trained reader unavailable: {unavailable(Settings())}")

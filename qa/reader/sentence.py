@@ -7,7 +7,7 @@ start/end logits over the sentence's tokens (the answer span). It is the bundled
 all-MiniLM-L6-v2 encoder (6 layers) trained by ``python -m qa.train`` and shipped as int8 ONNX
 weights in ``qa/models/`` (see its README, the model card).
 
-Reading: the heuristic reader (:class:`qa.reader.SpanReader`) ranks the sentences of the retrieved
+Reading: the heuristic reader (:class:`qa.reader.heuristic.SpanReader`) ranks the sentences of the retrieved
 passages (no model, ~1.5 ms); the model reads the best :data:`CANDIDATES` of them in one batch
 (~15 ms on one core); the answer sentence is the one with the highest has-answer logit +
 :data:`HEURISTIC_WEIGHT` x heuristic score, the answer its best span, and the confidence the
@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .reader import SpanReader, abstain, answer_at
+from ..errors import ModelError
+from .answers import abstain, answer_at
+from .heuristic import SpanReader
 
-MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_FILE = "reader-int8.onnx"
 INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
 OUTPUTS = {"start_logits", "end_logits", "has_answer"}
@@ -223,7 +224,7 @@ class TrainedReader:
     def _load(self) -> ReaderModel:
         with self._lock:
             if self._model is None:
-                from .embedding import bundled_model_path
+                from ..embedding import bundled_model_path
 
                 self._model = ReaderModel(self.model_file, bundled_model_path(), self.settings.query_threads)
         return self._model

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 import weakref
 from dataclasses import dataclass
 from enum import Enum
@@ -62,11 +61,9 @@ from functools import lru_cache
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from .errors import ModelError
-from .lexical import tokenize
-from .types import Answer
-
-NO_ANSWER = "The documents do not seem to answer this."
+from ..lexical import tokenize
+from ..types import Answer
+from .answers import NO_ANSWER, abstain, answer_at
 
 
 @dataclass(frozen=True)
@@ -676,36 +673,3 @@ def _overlap(terms: list[str], words: list[Words], data) -> np.ndarray:
     idf = np.array([data.bm25.idf_of(t) for t in terms])
     present = np.array([[t in ws for t in terms] for ws in (w.terms for w in words)], dtype=float)
     return present @ idf / idf.sum()
-
-
-def abstain(confidence: float, citations) -> Answer:
-    return Answer(None, confidence, None, None, None, None, None, None, citations, message=NO_ANSWER)
-
-
-def answer_at(data, hits, k: int, row: int, hit_pos: int, start: int, end: int, confidence: float) -> Answer:
-    """The answer ``start:end`` (document offsets) in sentence ``row``, from the passage
-    ``hits[hit_pos]``, which is cited (appended to the first ``k`` citations when ranked below)."""
-    _, di, s, e = (int(x) for x in data.sentences[row])
-    doc = data.documents[di]
-    citations = tuple(hits[:k])
-    if hit_pos >= k:
-        citations = citations + (hits[hit_pos],)
-    cited = next(i for i, h in enumerate(citations, start=1) if h.index == hits[hit_pos].index)
-    return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited)
-
-
-def make_reader(settings):
-    """The reader ``settings.reader`` names: ``heuristic`` (:class:`SpanReader`) or ``trained``
-    (:class:`qa.trained.TrainedReader`; the heuristic one, with a warning, when its model files
-    or onnxruntime are missing)."""
-    if settings.reader == "trained":
-        from .trained import TrainedReader, unavailable
-
-        reason = unavailable(settings)
-        if reason is None:
-            return TrainedReader(settings)
-        if settings.reader_model:  # a model the user named: say so, do not quietly answer otherwise
-            raise ModelError(f"reader_model {settings.reader_model!r} cannot be used: {reason}")
-        warnings.warn(f"the trained reader is unavailable ({reason}): using the heuristic reader", RuntimeWarning,
-                      stacklevel=2)
-    return SpanReader(settings)

@@ -1,0 +1,466 @@
+"""Train the passage reader (:mod:`qa.reader.passage`) on SQuAD v1.1 train; export int8 ONNX.
+
+    python -m qa.train passage \\
+        --train ../shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz
+
+(the shipped model: the defaults are its settings). The same command resumes from the checkpoint
+in ``--work`` (default ``~/.cache/qa-train/passage``) when one is there, and uses a CUDA device
+when one is present.
+
+The model is the bundled all-MiniLM-L6-v2 (6 layers) with a has-answer head (mean of the window's
+token vectors) and a start/end head over every token — the shape of the sentence model
+(:mod:`qa.reader.sentence_training`), whose shipped weights it starts from (``--init``; the int8
+weights are de-quantised, then trained on). Each training question gives two windows of
+``[CLS] question [SEP] passage [SEP]`` (at most 384 tokens):
+
+- its own paragraph (for one longer than a window, a window that holds the answer), and
+- a negative, in turn one of: the paragraph of its article that BM25 (:class:`qa.lexical.BM25Index`)
+  ranks highest without the answer; or its own paragraph with the answer's sentence(s) cut out
+  (a near miss, like SQuAD 2.0's unanswerable questions, which are not available here).
+
+Losses: has-answer, binary cross-entropy per window; span, cross-entropy of the start (and of the
+end) over the context tokens of *both* windows together (shared normalisation, Clark & Gardner
+2018), so that span scores from different passages are comparable and the best span over
+everything read wins. AdamW, linear warm-up and decay, bfloat16 autocast, the word embeddings
+frozen. ``--val-articles`` articles are held out (the same seeded choice as the sentence model's,
+so neither model has seen them); the held-out score is logged at each checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..chunking import split_sentences
+from ..metrics import contains_answer, exact_match, f1
+from .sentence_training import build_model, load_squad, split_articles
+from .windows import MAX_TOKENS, best_spans, char_span, encode, load_tokenizer
+
+PASSAGE_MODEL_FILE = "passage-int8.onnx"
+DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "passage"
+
+
+@dataclass
+class Example:
+    question: str
+    passage: str
+    answer: tuple[int, int] | None  #: character span of the answer in ``passage``; None: no answer here
+    answer_text: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+class Questions:
+    """SQuAD questions turned into (positive, negative) example pairs, built when first asked
+    for and the same for the same seed (so a resumed run sees the same data)."""
+
+    def __init__(self, articles: list[dict], seed: int):
+        self.articles = articles
+        self.seed = seed
+        self.refs = [(a, p, q) for a, art in enumerate(articles) for p, para in enumerate(art["paragraphs"])
+                     for q in range(len(para["qas"]))]
+        random.Random(seed).shuffle(self.refs)
+        self._bm25: dict[int, object] = {}
+        self._sentences: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def _index(self, a: int):
+        if a not in self._bm25:
+            from ..lexical import BM25Index
+
+            self._bm25[a] = BM25Index.build([p["context"] for p in self.articles[a]["paragraphs"]])
+        return self._bm25[a]
+
+    def _sents(self, a: int, p: int) -> list[tuple[int, int]]:
+        if (a, p) not in self._sentences:
+            self._sentences[(a, p)] = split_sentences(self.articles[a]["paragraphs"][p]["context"])
+        return self._sentences[(a, p)]
+
+    def positive(self, n: int) -> Example:
+        a, p, q = self.refs[n]
+        para = self.articles[a]["paragraphs"][p]
+        qa = para["qas"][q]
+        ans = qa["answers"][0]
+        s = ans["answer_start"]
+        return Example(qa["question"], para["context"], (s, s + len(ans["text"])), ans["text"])
+
+    def bm25_negative(self, n: int) -> Example | None:
+        a, p, q = self.refs[n]
+        paragraphs = self.articles[a]["paragraphs"]
+        qa = paragraphs[p]["qas"][q]
+        golds = [x["text"] for x in qa["answers"]]
+        scores = self._index(a).scores(qa["question"])
+        for i in np.argsort(-scores, kind="stable")[:10]:
+            i = int(i)
+            if i != p and not contains_answer(paragraphs[i]["context"], golds):
+                return Example(qa["question"], paragraphs[i]["context"], None)
+        return None
+
+    def near_miss(self, n: int) -> Example | None:
+        """The question's own paragraph without the sentence(s) that hold its answer."""
+        a, p, q = self.refs[n]
+        para = self.articles[a]["paragraphs"][p]
+        context, qa = para["context"], para["qas"][q]
+        golds = [x["text"] for x in qa["answers"]]
+        a_s = qa["answers"][0]["answer_start"]
+        a_e = a_s + len(qa["answers"][0]["text"])
+        kept = [(s, e) for s, e in self._sents(a, p) if e <= a_s or s >= a_e]
+        text = " ".join(context[s:e] for s, e in kept)
+        if len(text) < 40 or contains_answer(text, golds):
+            return None
+        return Example(qa["question"], text, None)
+
+    def pair(self, n: int) -> list[Example]:
+        """The positive and one negative (near miss for every other question, else BM25's; the
+        other kind when the first cannot be made)."""
+        first, second = (self.near_miss, self.bm25_negative) if n % 2 == 0 else (self.bm25_negative, self.near_miss)
+        neg = first(n) or second(n)
+        return [self.positive(n)] + ([neg] if neg else [])
+
+
+def answer_tokens(windows, w: int, answer: tuple[int, int]) -> tuple[int, int] | None:
+    """First and last token of ``answer`` (character span) in window ``w``, or None when the
+    window does not hold all of it."""
+    ctx = np.flatnonzero(windows.context[w])
+    if len(ctx) == 0:
+        return None
+    off = windows.offsets[w]
+    a_s, a_e = answer
+    if off[ctx[0], 0] > a_s or off[ctx[-1], 1] < a_e:
+        return None
+    first = ctx[off[ctx, 1] > a_s]
+    last = ctx[off[ctx, 0] < a_e]
+    if len(first) == 0 or len(last) == 0 or first[0] > last[-1]:
+        return None
+    return int(first[0]), int(last[-1])
+
+
+def encode_group(tokenizer, examples: list[Example], width: int = MAX_TOKENS):
+    """Windows of a question's examples: one window each (for a positive longer than a window,
+    the first window that holds the whole answer; for a negative, its first window) and the
+    answer's token targets (-1 for a window without it)."""
+    chosen, targets = [], []
+    for ex in examples:
+        win = encode(tokenizer, [ex.question], [ex.passage], max_tokens=width)
+        pick, target = 0, (-1, -1)
+        if ex.answer is not None:
+            for w in range(len(win)):
+                t = answer_tokens(win, w, ex.answer)
+                if t is not None:
+                    pick, target = w, t
+                    break
+        chosen.append((win, pick))
+        targets.append(target)
+    return chosen, targets
+
+
+def collate(groups):
+    """Stack the chosen windows of several groups into padded arrays; (arrays, targets, group sizes)."""
+    rows = [(win, w) for chosen, _ in groups for win, w in chosen]
+    width = max(int(win.attention_mask[w].sum()) for win, w in rows)
+    n = len(rows)
+    ids = np.zeros((n, width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    ctx = np.zeros((n, width), dtype=bool)
+    for i, (win, w) in enumerate(rows):
+        m = min(width, win.input_ids.shape[1])
+        ids[i, :m] = win.input_ids[w, :m]
+        mask[i, :m] = win.attention_mask[w, :m]
+        types[i, :m] = win.token_type_ids[w, :m]
+        ctx[i, :m] = win.context[w, :m]
+    targets = [t for _, ts in groups for t in ts]
+    return ids, mask, types, ctx, targets, [len(ts) for _, ts in groups]
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def weights_from_onnx(path: Path) -> dict[str, np.ndarray]:
+    """Float weights of a reader exported by ``python -m qa.train`` (int8 ONNX), by the name of
+    the torch parameter they came from: MatMul weights are found through the node that uses them
+    (its name is the module's path), then de-quantised and transposed back."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+    def deq(prefix: str) -> np.ndarray:
+        q = init[prefix + "_quantized"].astype(np.float32)
+        return (q - init[prefix + "_zero_point"].astype(np.float32)) * init[prefix + "_scale"].astype(np.float32)
+
+    out = {k: v for k, v in init.items() if not any(k.endswith(s) for s in ("_quantized", "_scale", "_zero_point"))
+           and not k.startswith("onnx::")}
+    for k in list(init):
+        if k.endswith("_quantized") and not k.startswith("onnx::"):
+            out[k[: -len("_quantized")]] = deq(k[: -len("_quantized")])
+    for node in model.graph.node:
+        if node.op_type == "MatMulInteger" and node.input[1].startswith("onnx::"):
+            module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")
+            out[module + ".weight"] = deq(node.input[1][: -len("_quantized")]).T
+    return out
+
+
+def init_from_onnx(model, path: Path) -> list[str]:
+    """Load :func:`weights_from_onnx` into ``model``; returns the parameters it did not set."""
+    import torch
+
+    weights = weights_from_onnx(path)
+    state = model.state_dict()
+    missing = []
+    for name, value in state.items():
+        if name in weights:
+            w = weights[name]
+            if w.shape != tuple(value.shape) and w.T.shape == tuple(value.shape):
+                w = w.T
+            state[name] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).reshape(value.shape)
+        else:
+            missing.append(name)
+    model.load_state_dict(state)
+    return missing
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def read_examples(model, tokenizer, examples: list[Example], device, bf16: bool, batch: int = 32):
+    """Has-answer logit (best window) and best span text of each example (whole passage, all windows)."""
+    import torch
+
+    has, spans = [], []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(examples), batch):
+            chunk = examples[i: i + batch]
+            win = encode(tokenizer, [e.question for e in chunk], [e.passage for e in chunk])
+            tens = [torch.from_numpy(x).to(device) for x in (win.input_ids, win.attention_mask, win.token_type_ids)]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                s, e, h = (x.float().cpu().numpy() for x in model(*tens))
+            best = best_spans(s, e, win.context)
+            for k in range(len(chunk)):
+                ws = np.flatnonzero(win.owner == k)
+                top = max(ws, key=lambda w: best[w][2])
+                a, b = char_span(win, top, best[top][0], best[top][1])
+                spans.append(chunk[k].passage[a:b])
+                has.append(float(h[ws].max()))
+    model.train()
+    return np.asarray(has), spans
+
+
+def validate(model, tokenizer, val: Questions, n: int, device, bf16: bool) -> dict[str, float]:
+    pos = [val.positive(i) for i in range(min(n, len(val)))]
+    negs = [x for x in (val.near_miss(i) for i in range(min(n, len(val)))) if x is not None]
+    h_pos, spans = read_examples(model, tokenizer, pos, device, bf16)
+    h_neg, _ = read_examples(model, tokenizer, negs, device, bf16)
+    golds = [[a["text"] for a in val.articles[val.refs[i][0]]["paragraphs"][val.refs[i][1]]["qas"][val.refs[i][2]]
+              ["answers"]] for i in range(len(pos))]
+    return {
+        "EM": 100 * float(np.mean([max(exact_match(s, g) for g in gs) for s, gs in zip(spans, golds)])),
+        "F1": 100 * float(np.mean([max(f1(s, g) for g in gs) for s, gs in zip(spans, golds)])),
+        "has_answer_pos": 100 * float(np.mean(h_pos > 0)),
+        "no_answer_near_miss": 100 * float(np.mean(h_neg <= 0)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def plan(n_questions: int, batch: int, seed: int, lengths: list[int], bucket: int = 50) -> list[list[int]]:
+    """Steps of ``batch`` question numbers; within runs of ``bucket`` steps sorted by length (little
+    padding), then the steps shuffled."""
+    rng = random.Random(seed)
+    out = []
+    size = batch * bucket
+    for i in range(0, n_questions, size):
+        run = sorted(range(i, min(i + size, n_questions)), key=lambda n: lengths[n])
+        steps = [run[j: j + batch] for j in range(0, len(run), batch)]
+        rng.shuffle(steps)
+        out += steps
+    return out
+
+
+def shared_norm_loss(logits, ctx, targets, sizes, which: int):
+    """Cross-entropy of the gold start (``which`` 0) or end (1) token over the context tokens of
+    all windows of the same question together; questions without an answer token are skipped."""
+    import torch
+
+    logits = logits.masked_fill(~ctx, -1e4)
+    width = logits.shape[1]
+    losses, k = [], 0
+    for size in sizes:
+        group = logits[k: k + size].reshape(-1)
+        gold = [(w, t[which]) for w, t in enumerate(targets[k: k + size]) if t[which] >= 0]
+        if gold:
+            w, tok = gold[0]
+            losses.append(torch.logsumexp(group, 0) - group[w * width + tok])
+        k += size
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
+
+
+def train(args) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    from ..embedding import bundled_model_path
+
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    base = bundled_model_path()
+    tokenizer = load_tokenizer(base)
+    train_articles, val_articles = split_articles(load_squad(args.train), args.val_articles, args.seed)
+    data = Questions(train_articles, args.seed)
+    val = Questions(val_articles, args.seed + 1)
+    n_questions = min(args.questions or len(data), len(data))
+    lengths = [len(data.articles[a]["paragraphs"][p]["context"]) for a, p, _ in data.refs[:n_questions]]
+    steps = plan(n_questions, args.batch_questions, args.seed, lengths)
+
+    model = build_model(base, 6, attention="sdpa")  # exported with "eager" (see run)
+    if args.init:
+        missing = init_from_onnx(model, args.init)
+        tqdm.write(f"initialised from {args.init} (not set: {missing or 'none'})", file=sys.stderr)
+    model.to(device)
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    heads = {id(p) for p in [*model.span.parameters(), *model.has_answer.parameters()]}
+    optimiser = torch.optim.AdamW([{"params": [p for p in params if id(p) not in heads], "lr": args.lr},
+                                   {"params": [p for p in params if id(p) in heads], "lr": args.lr * args.head_lr}],
+                                  weight_decay=0.01)
+    warm = max(1, len(steps) // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warm, max(0.0, (len(steps) - s) / max(len(steps) - warm, 1))))
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    state_file = work / "checkpoint.pt"
+    log_file = work / "log.jsonl"
+    start, elapsed = 0, 0.0
+    if state_file.exists() and not args.restart:
+        state = torch.load(state_file, map_location=device, weights_only=True)
+        if state.get("steps") == len(steps):
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            schedule.load_state_dict(state["schedule"])
+            start, elapsed = int(state["step"]), float(state["elapsed"])
+            tqdm.write(f"resumed at step {start} of {len(steps)}", file=sys.stderr)
+        else:
+            tqdm.write("checkpoint is of another plan: starting afresh (use --restart to silence this)",
+                       file=sys.stderr)
+
+    def save(step: int):
+        tmp = state_file.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(), "step": step, "steps": len(steps),
+                    "elapsed": elapsed + time.time() - t0}, tmp)
+        os.replace(tmp, state_file)
+
+    t0 = time.time()
+    model.train()
+    bar = tqdm(range(start, len(steps)), desc="train", file=sys.stderr, initial=start, total=len(steps))
+    for step in bar:
+        groups = [encode_group(tokenizer, data.pair(n), args.train_tokens) for n in steps[step]]
+        ids, mask, types, ctx, targets, sizes = collate(groups)
+        tens = [torch.from_numpy(x).to(device) for x in (ids, mask, types)]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            s_log, e_log, has = (x.float() for x in model(*tens))
+        ctx_t = torch.from_numpy(ctx).to(device)
+        labels = torch.tensor([float(t[0] >= 0) for t in targets], device=device)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(has, labels)
+        loss = loss + (shared_norm_loss(s_log, ctx_t, targets, sizes, 0)
+                       + shared_norm_loss(e_log, ctx_t, targets, sizes, 1)) / 2
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = step + 1
+        if done % args.save_every == 0 or done == len(steps):
+            save(done)
+        if done % args.validate_every == 0 or done == len(steps):
+            point = {"step": done, "questions": sum(len(s) for s in steps[:done]),
+                     "minutes": round((elapsed + time.time() - t0) / 60, 1),
+                     **{k: round(v, 1) for k, v in validate(model, tokenizer, val, args.val_questions, device,
+                                                            args.bf16).items()}}
+            tqdm.write(json.dumps(point), file=sys.stderr)
+            with open(log_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps(point) + "\n")
+    curve = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()] if log_file.exists() else []
+    return {"model": model.cpu(), "tokenizer": tokenizer, "curve": curve, "train_questions": n_questions,
+            "steps": len(steps), "val_titles": [a["title"] for a in val_articles],
+            "minutes": round((elapsed + time.time() - t0) / 60, 1), "device": device.type}
+
+
+def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
+    """ONNX (opset 17), then int8 dynamic quantisation; returns the int8 file."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval()
+    win = encode(tokenizer, ["what is it?", "who?"], ["It is a test passage.", "Nobody at all, here or there."])
+    tens = tuple(torch.from_numpy(x) for x in (win.input_ids, win.attention_mask, win.token_type_ids))
+    fp32 = out / (name + ".fp32.tmp")
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(model, tens, str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
+                      output_names=["start_logits", "end_logits", "has_answer"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                    "start_logits": axes, "end_logits": axes, "has_answer": {0: "batch"}})
+    int8 = out / name
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    return int8
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--init", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "reader-int8.onnx",
+                    help="start from this exported reader's weights (default: the shipped sentence model)")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                    help="checkpoint and log folder; a run resumes from the checkpoint found there")
+    ap.add_argument("--restart", action="store_true", help="ignore a checkpoint in --work")
+    ap.add_argument("--head-lr", type=float, default=2.0, help="heads' learning rate, as a multiple of --lr")
+    ap.add_argument("--train-tokens", type=int, default=256,
+                    help="window length while training (a positive's window is one that holds its answer)")
+    ap.add_argument("--save-every", type=int, default=25, help="steps between checkpoints")
+    ap.add_argument("--validate-every", type=int, default=160, help="steps between held-out scores")
+
+
+def run(args) -> int:
+    """Train (or resume), export ``passage-int8.onnx`` and its record into ``--out``."""
+    from ..embedding import bundled_model_path
+
+    result = train(args)
+    model = build_model(bundled_model_path(), 6)  # eager attention exports to plain ONNX ops
+    model.load_state_dict(result.pop("model").state_dict())
+    int8 = export(model, args.out, result.pop("tokenizer"))
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(args.work) / "final.safetensors"))
+    record = {"trained": time.strftime("%Y-%m-%d"),
+              "args": {k: str(v) for k, v in vars(args).items()},
+              "train_sha256": sha256(args.train), "model_sha256": sha256(int8),
+              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
+    (args.out / (PASSAGE_MODEL_FILE.removesuffix(".onnx") + ".json")).write_text(
+        json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))
+    return 0

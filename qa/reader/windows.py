@@ -1,0 +1,144 @@
+"""Question + passage -> token windows for the passage reader, and spans back out of its logits.
+
+A window is ``[CLS] question [SEP] part of the passage [SEP]``, at most :data:`MAX_TOKENS`
+tokens. A passage longer than one window is read in overlapping windows that advance by
+``room - STRIDE`` tokens (so neighbouring windows share :data:`STRIDE` tokens), as Hugging Face's
+question-answering pipeline and Haystack's extractive reader do (``max_seq_length`` 384,
+``doc_stride`` 128). Every token keeps its character span in its passage, so a span of tokens maps
+back to exact character offsets.
+
+Decoding (:func:`best_spans`) works on plain arrays, so it is tested with hand-built logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAX_TOKENS = 384  #: question + passage window, special tokens included
+MAX_QUESTION_TOKENS = 64
+STRIDE = 128  #: tokens shared by neighbouring windows of one passage
+MAX_ANSWER_TOKENS = 64  #: longest answer, in tokens (a clause, a list, a definition)
+
+
+def load_tokenizer(model_dir: Path):
+    """The bundled model's WordPiece tokenizer (``tokenizer.json``), without padding or truncation."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@dataclass
+class Windows:
+    """Token windows of one or more (question, passage) pairs, padded to the longest."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    context: np.ndarray  #: bool: the token belongs to the passage (the only place an answer can be)
+    offsets: np.ndarray  #: (windows, tokens, 2): each token's character span in its passage; (0, 0) elsewhere
+    owner: np.ndarray  #: index of the passage each window reads
+
+    def feed(self) -> dict[str, np.ndarray]:
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
+                "token_type_ids": self.token_type_ids}
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+def window_starts(n_tokens: int, room: int, stride: int = STRIDE) -> list[int]:
+    """First token of each window over ``n_tokens`` passage tokens, ``room`` tokens a window.
+
+    >>> window_starts(10, 4, 2)
+    [0, 2, 4, 6]
+    >>> window_starts(3, 4, 2)
+    [0]
+    """
+    if n_tokens <= room:
+        return [0]
+    step = max(room - stride, 1)
+    starts = list(range(0, n_tokens - room, step))
+    return starts + [n_tokens - room]
+
+
+def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int = MAX_TOKENS,
+           stride: int = STRIDE, max_windows: int | None = None) -> Windows:
+    """Windows of each (question, passage) pair (``questions`` may be one question for all passages).
+
+    ``max_windows`` caps the windows of one passage (the first ones are kept)."""
+    if len(questions) == 1 and len(passages) != 1:
+        questions = questions * len(passages)
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    q_cache: dict[str, list[int]] = {}
+    for q, enc in zip(dict.fromkeys(questions), tokenizer.encode_batch(list(dict.fromkeys(questions)),
+                                                                        add_special_tokens=False)):
+        q_cache[q] = enc.ids[:MAX_QUESTION_TOKENS]
+    p_enc = tokenizer.encode_batch(passages, add_special_tokens=False)
+    rows, n_q, offs, owner = [], [], [], []
+    for i, (q, p) in enumerate(zip(questions, p_enc)):
+        q_ids = q_cache[q]
+        room = max_tokens - len(q_ids) - 3
+        starts = window_starts(len(p.ids), room, stride)
+        if max_windows:
+            starts = starts[:max_windows]
+        for s in starts:
+            ids = p.ids[s: s + room]
+            rows.append([cls, *q_ids, sep, *ids, sep])
+            n_q.append(len(q_ids))
+            offs.append(p.offsets[s: s + room])
+            owner.append(i)
+    width = max(map(len, rows)) if rows else 0
+    n = len(rows)
+    ids = np.zeros((n, width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    context = np.zeros((n, width), dtype=bool)
+    offsets = np.zeros((n, width, 2), dtype=np.int64)
+    for w, (r, nq, off) in enumerate(zip(rows, n_q, offs)):
+        ids[w, : len(r)] = r
+        mask[w, : len(r)] = 1
+        first = nq + 2
+        types[w, first: len(r)] = 1
+        context[w, first: first + len(off)] = True
+        if off:
+            offsets[w, first: first + len(off)] = np.asarray(off, dtype=np.int64)
+    return Windows(ids, mask, types, context, offsets, np.asarray(owner, dtype=np.int64))
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
+               max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
+    """Per window, the (start token, end token, score) with the highest start + end logit among
+    spans of context tokens with start <= end < start + ``max_len``; score ``-inf`` when the
+    window has no context token.
+
+    >>> s = np.array([[0., 5., 1., 0.]]); e = np.array([[0., 0., 1., 4.]])
+    >>> best_spans(s, e, np.array([[False, True, True, True]]))
+    [(1, 3, 9.0)]
+    >>> best_spans(s, e, np.array([[False, True, True, True]]), max_len=2)
+    [(1, 2, 6.0)]
+    """
+    out = []
+    for s_log, e_log, ctx in zip(start, end, context):
+        n = len(s_log)
+        if not ctx.any():
+            out.append((0, 0, float("-inf")))
+            continue
+        s_log = np.where(ctx, s_log, -np.inf)
+        e_log = np.where(ctx, e_log, -np.inf)
+        scores = s_log[:, None] + e_log[None, :]
+        i, j = np.indices((n, n))
+        scores = np.where((j >= i) & (j < i + max_len), scores, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        out.append((int(a), int(b), float(scores[a, b])))
+    return out
+
+
+def char_span(windows: Windows, w: int, a: int, b: int) -> tuple[int, int]:
+    """Character offsets in its passage of window ``w``'s tokens ``a`` to ``b`` (inclusive)."""
+    return int(windows.offsets[w, a, 0]), int(windows.offsets[w, b, 1])
