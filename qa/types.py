@@ -81,25 +81,51 @@ class Hit:
         }
 
 
+#: The three states of an answer: sure enough to state, the best guess below that (shown as a
+#: possible answer), or nothing (only the closest passages).
+ANSWER, TENTATIVE, NONE = "answer", "tentative", "none"
+STATES = (ANSWER, TENTATIVE, NONE)
+
+
 @dataclass(frozen=True)
 class Answer:
-    """An extractive answer. ``text`` is ``None`` when the reader abstains."""
+    """An extractive answer in one of three states (``status``): ``answer``, ``tentative`` (a
+    possible answer, below the answer threshold) or ``none`` (``text`` is ``None``; the
+    citations are the closest passages)."""
 
     text: str | None
     confidence: float
     doc: str | None
     start: int | None  #: span offsets into the document text
     end: int | None
-    sentence: str | None
+    sentence: str | None  #: the sentence(s) around the answer, for context and highlighting
     sentence_start: int | None
     sentence_end: int | None
     citations: tuple[Hit, ...] = ()
     cited: int | None = None  #: 1-based number of the citation the answer comes from
-    message: str | None = None  #: shown when abstaining
+    message: str | None = None  #: shown when there is no answer
     timings: dict[str, float] = field(default_factory=dict)
+    status: str = ""  #: ``answer``, ``tentative`` or ``none``; empty: from ``text``
+    title: str | None = None  #: the answer's document title
+    section: str | None = None  #: the section heading above the answer
+    page: int | None = None  #: 1-based page that holds the answer's first character (documents with pages)
+
+    def __post_init__(self) -> None:
+        status = self.status or (NONE if self.text is None else ANSWER)
+        if status not in STATES:
+            raise ValueError(f"status must be one of {STATES}, not {status!r}")
+        if (status == NONE) != (self.text is None):
+            raise ValueError("an answer has text exactly when its status is not 'none'")
+        object.__setattr__(self, "status", status)
+
+    @classmethod
+    def none(cls, confidence: float, citations=(), message: str | None = None) -> "Answer":
+        """No answer: the closest passages only."""
+        return cls(None, confidence, None, None, None, None, None, None, tuple(citations), message=message,
+                   status=NONE)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; ``answer`` is the answer text (``None`` when abstaining), also kept as ``text``."""
+        """JSON-ready fields; ``answer`` is the answer text (``None`` when there is none), also kept as ``text``."""
         d = {"answer": self.text, **asdict(self)}
         d["citations"] = [h.to_dict() for h in self.citations]
         d["confidence"] = round(float(self.confidence), 4)

@@ -1,25 +1,49 @@
-"""Building answers: a span at document offsets with its sentence and citation, or an abstention."""
+"""Building answers: a span at document offsets with its sentence(s) and citation, or none."""
 
 from __future__ import annotations
 
-from ..types import Answer
+from ..types import ANSWER, TENTATIVE, Answer
 
 NO_ANSWER = "The documents do not seem to answer this."
 
 
 def abstain(confidence: float, citations) -> Answer:
-    return Answer(None, confidence, None, None, None, None, None, None, citations, message=NO_ANSWER)
+    """No answer; the citations are the closest passages."""
+    return Answer.none(confidence, citations, message=NO_ANSWER)
 
 
-def answer_at(data, hits, k: int, row: int, hit_pos: int, start: int, end: int, confidence: float) -> Answer:
+def state(confidence: float, answer_at_or_above: float, tentative_at_or_above: float) -> str | None:
+    """``answer``, ``tentative`` or ``None`` (no answer) for a confidence and the two thresholds."""
+    if confidence >= answer_at_or_above:
+        return ANSWER
+    if confidence >= tentative_at_or_above:
+        return TENTATIVE
+    return None
+
+
+def cite_first(hits, k: int, source: int) -> tuple[tuple, int]:
+    """``hits[source]`` (the answer's passage) first, then the others of the first ``k`` in their
+    order (so ``k + 1`` citations when the source ranked below ``k``). Returns (citations, 1)."""
+    rest = [h for n, h in enumerate(hits[:k]) if n != source]
+    return (hits[source], *rest), 1
+
+
+def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: tuple[int, int],
+              confidence: float, status: str = ANSWER) -> Answer:
+    """The answer ``start:end`` (document offsets) of passage ``hits[hit_pos]``, with ``context``
+    (document offsets of the sentence(s) around it); that passage is cited first."""
+    hit = hits[hit_pos]
+    doc = data.document(hit.passage.doc)
+    s, e = context
+    citations, cited = cite_first(hits, k, hit_pos)
+    return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited,
+                  status=status, title=doc.title, section=hit.passage.section, page=doc.page_at(start))
+
+
+def answer_at(data, hits, k: int, row: int, hit_pos: int, start: int, end: int, confidence: float,
+              status: str = ANSWER) -> Answer:
     """The answer ``start:end`` (document offsets) in sentence ``row``, from the passage
-    ``hits[hit_pos]``, which is cited (appended to the first ``k`` citations when ranked below)."""
-    _, di, s, e = (int(x) for x in data.sentences[row])
-    doc = data.documents[di]
-    citations = tuple(hits[:k])
-    if hit_pos >= k:
-        citations = citations + (hits[hit_pos],)
-    cited = next(i for i, h in enumerate(citations, start=1) if h.index == hits[hit_pos].index)
-    return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited)
-
+    ``hits[hit_pos]``, which is cited first."""
+    _, _, s, e = (int(x) for x in data.sentences[row])
+    return answer_in(data, hits, k, hit_pos, start, end, (s, e), confidence, status)
 

@@ -354,7 +354,10 @@ def train(args) -> dict:
     start, elapsed = 0, 0.0
     if state_file.exists() and not args.restart:
         state = torch.load(state_file, map_location=device, weights_only=True)
-        if state.get("steps") == len(steps):
+        if state.get("steps") == len(steps) or int(state["step"]) < len(steps):
+            if state.get("steps") != len(steps):  # plans of one seed share their first steps
+                tqdm.write(f"the checkpoint's plan had {state.get('steps')} steps; going on with {len(steps)}",
+                           file=sys.stderr)
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
             schedule.load_state_dict(state["schedule"])
