@@ -41,7 +41,7 @@ from qa.config import Settings
 from qa.embedding import bundled_model_path
 from qa.metrics import best, exact_match, f1
 from qa.reader import SpanReader
-from qa.reader.sentence import ABSTAIN_BELOW, MODEL_DIR, MODEL_FILE, ReaderModel, TrainedReader
+from qa.reader.sentence import ANSWER_FROM as ABSTAIN_BELOW, MODEL_DIR, MODEL_FILE, ReaderModel, TrainedReader
 
 SHIFTS = BENCH / "training" / "squadshifts_v1.0"
 

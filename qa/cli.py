@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import MODES, READERS, Settings
+from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
 
 
@@ -26,8 +26,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
     p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--encoder", choices=("torch", "onnx"), help="question encoder backend (default torch)")
-    p.add_argument("--reader", choices=READERS, help="answer reader (default trained, or QA_READER)")
-    p.add_argument("--reader-model", help="the trained reader's model: a local .onnx file (default: bundled)")
+    p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
+                   help="answer reader: passage (default), sentence or heuristic (or QA_READER)")
+    p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
     p.add_argument("--rerank", type=int, metavar="N",
                    help="rerank the best N passages of a search with the trained model (default 0: off)")
 
@@ -147,16 +148,19 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0
-    if answer.text is None:
+    if answer.status == "none":
         print(answer.message or "The documents do not seem to answer this.")
+        print("\nClosest passages:")
     else:
-        print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
+        if answer.status == "tentative":
+            print(f"Possible answer (not sure): {answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
+        else:
+            print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
         print(f"  \u201c{' '.join((answer.sentence or '').split())}\u201d")
-        page = qa.data.document(answer.doc).page_at(answer.start)
-        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {page}" if page else ""))
-    print("\nEvidence:")
-    for h in answer.citations:
-        print(f"[{h.rank}] {h.passage.title} ({_cite(h)})")
+        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else ""))
+        print("\nEvidence:")
+    for n, h in enumerate(answer.citations, start=1):
+        print(f"[{n}] {h.passage.title} ({_cite(h)})")
     return 0
 
 

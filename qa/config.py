@@ -17,7 +17,9 @@ from .errors import SettingsError
 
 MODES = ("hybrid", "dense", "bm25")
 ENCODER_BACKENDS = ("torch", "onnx")
-READERS = ("heuristic", "trained")
+READERS = ("passage", "sentence", "heuristic")
+#: Older names of readers, still accepted.
+READER_ALIASES = {"trained": "sentence"}
 VECTOR_BACKENDS = ("faiss", "qdrant")
 
 
@@ -50,20 +52,26 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
-    #: Reader that picks the answer: ``trained`` (the default: a small model trained here on SQuAD
-    #: reads the heuristic's best sentences, int8 ONNX; see qa/models/README.md; it falls back to
-    #: ``heuristic`` with a warning when its model file is missing) or ``heuristic`` (sentence
-    #: scores and answer-kind rules, no model).
-    reader: str = "trained"
-    #: The trained reader's model: a local ``.onnx`` file with the inputs and outputs of
-    #: ``python -m qa.train span``'s export. Empty means the bundled ``qa/models/reader-int8.onnx``.
+    #: Reader that picks the answer: ``passage`` (the default: a small model trained here on SQuAD
+    #: reads whole retrieved passages, int8 ONNX; see qa/models/README.md), ``sentence`` (the
+    #: earlier model, reading the heuristic's best sentences; ``trained`` is its old name) or
+    #: ``heuristic`` (sentence scores and answer-kind rules, no model). A model reader whose bundled
+    #: model file is missing falls back to ``heuristic`` with a warning.
+    reader: str = "passage"
+    #: The model reader's model: a local ``.onnx`` file exported by ``python -m qa.train`` (``passage``
+    #: for the passage reader, ``span`` for the sentence reader). Empty means the bundled one.
     reader_model: str = ""
-    #: Passages of a search re-scored by the trained reader's model as a cross-encoder (its best
-    #: sentence's has-answer score, fused with the retrieval rank); 0 = off. Costs about a
-    #: millisecond per sentence read (see docs/benchmarks.md).
+    #: Passages the passage reader reads per question; 0 means its own default (chosen by measurement).
+    read_passages: int = 0
+    #: Passages of a search re-scored by the reader's model as a cross-encoder, fused with the
+    #: retrieval rank; 0 = off (see docs/benchmarks.md for its cost).
     rerank: int = 0
-    #: Answer confidence below which the reader abstains. Empty: the reader's own, chosen by
-    #: measurement (heuristic 0.16, see ``bench/tune_reader.py``; trained: see ``qa/trained.py``).
+    #: Answer states: at or above ``answer_threshold`` the answer is stated; at or above
+    #: ``abstain_threshold`` it is shown as a possible answer (``tentative``); below, only the
+    #: passages (``none``). Empty: the reader's own, chosen on held-out data (passage: the
+    #: calibration beside its model, see bench/calibrate_passage.py; sentence 0.85 / 0.5;
+    #: heuristic 0.16 / 0.16).
+    answer_threshold: float | None = None
     abstain_threshold: float | None = None
     #: Where the app listens. Loopback by default; never shared publicly unless asked.
     host: str = "127.0.0.1"
@@ -94,6 +102,7 @@ class Settings:
             raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.encoder not in ENCODER_BACKENDS:
             raise SettingsError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODER_BACKENDS)}")
+        object.__setattr__(self, "reader", READER_ALIASES.get(self.reader, self.reader))
         if self.reader not in READERS:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
         if self.rerank < 0:
@@ -104,8 +113,12 @@ class Settings:
             raise SettingsError(f"chunk_size must be at least 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise SettingsError("chunk_overlap must be between 0 and chunk_size")
-        if self.abstain_threshold is not None and not 0 <= self.abstain_threshold <= 1:
-            raise SettingsError("abstain_threshold must be between 0 and 1")
+        for name in ("answer_threshold", "abstain_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise SettingsError(f"{name} must be between 0 and 1")
+        if self.read_passages < 0:
+            raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

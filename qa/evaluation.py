@@ -320,10 +320,11 @@ def _verbatim(text: str, answers: Iterable[str]) -> bool:
 
 
 def answer_scores(query: EvalQuery, answer: Answer) -> dict:
-    """Exact match, F1, evidence hit, abstention and correctness of one answer."""
+    """Exact match, F1, evidence hit, abstention, state and correctness of one answer."""
     abstained = answer.text is None
     if not query.answerable:
-        return {"exact_match": None, "f1": None, "evidence_hit": None, "abstained": abstained, "correct": abstained}
+        return {"exact_match": None, "f1": None, "evidence_hit": None, "abstained": abstained, "correct": abstained,
+                "status": answer.status}
     em = best(exact_match, answer.text, query.answers)
     tf1 = best(f1, answer.text, query.answers)
     evidence = False
@@ -340,7 +341,7 @@ def answer_scores(query: EvalQuery, answer: Answer) -> dict:
     if not query.answers:  # ranges only: no gold text to compare with
         em = tf1 = None
     return {"exact_match": em, "f1": tf1, "evidence_hit": evidence, "abstained": abstained,
-            "correct": bool(em) if em is not None else evidence}
+            "correct": bool(em) if em is not None else evidence, "status": answer.status}
 
 
 def _mean(values) -> float | None:
@@ -358,7 +359,24 @@ def answer_metrics(records: list[dict]) -> dict:
         "evidence_hit": _mean(r["evidence_hit"] for r in answerable),
         "abstain_correct": _mean(r["abstained"] for r in unanswerable),
         "abstain_wrong": _mean(r["abstained"] for r in answerable),
+        **state_metrics(records),
     }
+
+
+def state_metrics(records: list[dict]) -> dict:
+    """Per answer state (``answer``, ``tentative``, ``none``): its share of the queries and its
+    accuracy — for an answer or a tentative answer, the share that is right (``correct``: exact
+    match, or the evidence for range-only queries; never on an unanswerable query); for ``none``,
+    the share of queries that the documents indeed do not answer."""
+    out = {}
+    for state in ("answer", "tentative", "none"):
+        rs = [r for r in records if r.get("status", "none" if r["abstained"] else "answer") == state]
+        out[f"share_{state}"] = len(rs) / len(records) if records else None
+        if state == "none":
+            out[f"accuracy_{state}"] = _mean(not r["answerable"] for r in rs)
+        else:
+            out[f"accuracy_{state}"] = _mean(bool(r["answerable"] and r["correct"]) for r in rs)
+    return out
 
 
 def _breakdown(records: list[dict], key: str) -> dict:
@@ -521,6 +539,9 @@ _COLUMNS = [
     ("R@10", "retrieval", "recall@10"), ("MRR@10", "retrieval", "mrr@10"), ("nDCG@10", "retrieval", "ndcg@10"),
     ("EM", "answer", "exact_match"), ("F1", "answer", "f1"), ("evidence", "answer", "evidence_hit"),
     ("abstain ok", "answer", "abstain_correct"), ("abstain wrong", "answer", "abstain_wrong"),
+    ("sure", "answer", "share_answer"), ("sure right", "answer", "accuracy_answer"),
+    ("possible", "answer", "share_tentative"), ("possible right", "answer", "accuracy_tentative"),
+    ("none", "answer", "share_none"),
 ]
 
 

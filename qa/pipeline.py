@@ -96,7 +96,7 @@ class Pipeline:
         from .reader.sentence import ReaderModel, TrainedReader, model_path, unavailable
 
         if isinstance(self.reader, TrainedReader):
-            return self.reader._load()
+            return self.reader.model
         reason = unavailable(self.settings)
         if reason:
             raise ModelError(f"rerank needs the trained reader's model: {reason}")

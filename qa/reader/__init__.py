@@ -1,7 +1,10 @@
 """Reading: from the retrieved passages to an extractive answer.
 
 - :mod:`.heuristic`: no model; ranks sentences and picks a span by rules (the fallback).
-- :mod:`.sentence`: the sentence model trained here (``QA_READER=sentence``).
+- :mod:`.passage`: the passage model trained here reads whole passages (the default).
+- :mod:`.sentence`: the earlier sentence model (``QA_READER=sentence``).
+- :mod:`.windows`: question + passage token windows, and spans out of the model's logits.
+- :mod:`.training`, :mod:`.sentence_training`: how the models are trained (``python -m qa.train``).
 - :mod:`.answers`: building an :class:`~qa.types.Answer` at document offsets, or an abstention.
 
 :func:`make_reader` returns the reader the settings name.
@@ -19,15 +22,28 @@ __all__ = ["NO_ANSWER", "Kind", "SpanReader", "abstain", "answer_at", "make_read
 
 
 def make_reader(settings):
-    """The reader ``settings.reader`` names: ``heuristic`` (:class:`SpanReader`) or ``trained``
-    (:class:`qa.reader.sentence.TrainedReader`; the heuristic one, with a warning, when its model
-    files or onnxruntime are missing)."""
-    if settings.reader == "trained":
-        from .sentence import TrainedReader, unavailable
+    """The reader ``settings.reader`` names: ``passage`` (:class:`qa.reader.passage.PassageReader`),
+    ``sentence`` (:class:`qa.reader.sentence.TrainedReader`) or ``heuristic`` (:class:`SpanReader`).
+    A model reader whose bundled model or onnxruntime is missing falls back to the heuristic one
+    with a warning; a model the user named that cannot be used is an error."""
+    if settings.reader in ("passage", "sentence"):
+        if settings.reader == "passage":
+            from .passage import PassageReader as Reader
+            from .passage import unavailable
+        else:
+            from .sentence import TrainedReader as Reader
+            from .sentence import unavailable
 
         reason = unavailable(settings)
         if reason is None:
-            return TrainedReader(settings)
+            reader = Reader(settings)
+            try:
+                reader.model  # noqa: B018 - a damaged file is found now, not at the first question
+                return reader
+            except ModelError as exc:
+                if settings.reader_model:
+                    raise
+                reason = str(exc)
         if settings.reader_model:  # a model the user named: say so, do not quietly answer otherwise
             raise ModelError(f"reader_model {settings.reader_model!r} cannot be used: {reason}")
         warnings.warn(f"the trained reader is unavailable ({reason}): using the heuristic reader", RuntimeWarning,

@@ -63,7 +63,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from ..lexical import tokenize
 from ..types import Answer
-from .answers import NO_ANSWER, abstain, answer_at
+from .answers import NO_ANSWER, abstain, answer_at, state
 
 
 @dataclass(frozen=True)
@@ -613,6 +613,13 @@ class SpanReader:
         t = self.settings.abstain_threshold
         return ABSTAIN_BELOW if t is None else t
 
+    @property
+    def answer_threshold(self) -> float:
+        """Confidence from which the answer is stated (below: tentative): ``settings.answer_threshold``,
+        else the abstention threshold (the heuristic reader has no tentative band of its own)."""
+        t = self.settings.answer_threshold
+        return max(self.threshold, t) if t is not None else self.threshold
+
     def warm_up(self, data, embedder) -> None:
         """Nothing to load: everything the reader needs is in the index."""
 
@@ -642,13 +649,14 @@ class SpanReader:
         if ranking is None:
             return abstain(0.0, citations)
         confidence = self.calibration.confidence(float(ranking.scores[0]), ranking.margin)
-        if confidence < self.threshold:
+        status = state(confidence, self.answer_threshold, self.threshold)
+        if status is None:
             return abstain(confidence, citations)
         row = int(ranking.rows[0])
         _, _, s, e = (int(x) for x in data.sentences[row])
         span = best_span(ranking.words[0], question, ranking.asked, ranking.terms)
         start, end = (s + span.start, s + span.end) if span else (s, e)
-        return answer_at(data, hits, k, row, int(ranking.hit_pos[0]), start, end, confidence)
+        return answer_at(data, hits, k, row, int(ranking.hit_pos[0]), start, end, confidence, status)
 
     @staticmethod
     def _candidates(hits, data) -> tuple[np.ndarray, np.ndarray]:

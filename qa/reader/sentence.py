@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .answers import abstain, answer_at
+from .answers import abstain, answer_at, state
 from .heuristic import SpanReader
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -49,7 +49,8 @@ MAX_QUESTION_TOKENS = 48
 MAX_ANSWER_TOKENS = 30
 CANDIDATES = 3  #: sentences the model reads per question (the heuristic ranking's best)
 HEURISTIC_WEIGHT = 4.0  #: weight of the heuristic sentence score next to the has-answer logit
-ABSTAIN_BELOW = 0.85  #: has-answer probability of the chosen sentence below which the reader abstains
+ANSWER_FROM = 0.85  #: has-answer probability of the chosen sentence from which the answer is stated
+ABSTAIN_BELOW = 0.5  #: below this it abstains; between the two the answer is tentative
 
 
 def load_tokenizer(model_dir: Path):
@@ -195,6 +196,7 @@ class Combination:
     candidates: int = CANDIDATES
     heuristic: float = HEURISTIC_WEIGHT
     threshold: float = ABSTAIN_BELOW
+    answer: float = ANSWER_FROM
 
 
 class TrainedReader:
@@ -217,9 +219,20 @@ class TrainedReader:
         t = self.settings.abstain_threshold
         return self.combination.threshold if t is None else t
 
+    @property
+    def answer_threshold(self) -> float:
+        """Has-answer probability from which the answer is stated: ``settings.answer_threshold``, else the combination's."""
+        t = self.settings.answer_threshold
+        return max(self.threshold, self.combination.answer if t is None else t)
+
     def warm_up(self, data, embedder) -> None:
         """Load the ONNX model (once)."""
         self._load()
+
+    @property
+    def model(self) -> "ReaderModel":
+        """The loaded model (loaded on first use)."""
+        return self._load()
 
     def _load(self) -> ReaderModel:
         with self._lock:
@@ -248,12 +261,13 @@ class TrainedReader:
         c = self.combination
         best = int(np.argmax(logits + c.heuristic * ranking.scores[: len(rows)]))
         confidence = float(1.0 / (1.0 + np.exp(-logits[best])))
-        if confidence < self.threshold:
+        status = state(confidence, self.answer_threshold, self.threshold)
+        if status is None:
             return abstain(confidence, citations)
         s, _ = _sentence(data, rows[best])
         start, end = spans[best]
         return answer_at(data, retrieval.hits, k, rows[best], int(ranking.hit_pos[best]),
-                         s + start, s + end, confidence)
+                         s + start, s + end, confidence, status)
 
 
 def rerank(model: ReaderModel, question: str, hits: list, data, depth: int, rrf_k: int = 60) -> list:

@@ -1,0 +1,218 @@
+"""The passage reader (the default): reads whole retrieved passages with the model trained here.
+
+The model (``python -m qa.train passage``; int8 ONNX in ``qa/models/``, see its card) reads
+``[CLS] question [SEP] passage [SEP]`` windows of at most 384 tokens (a longer passage in
+overlapping windows, :mod:`qa.reader.windows`) and gives, per window, start/end logits over the
+passage's tokens and a has-answer logit. The top :data:`READ_PASSAGES` passages of the retrieval
+are read in one batch. Training normalised the span scores over all of a question's windows
+together, so the best span anywhere (start + end logit, at most 64 tokens: a clause, a list, a
+definition) is the answer; its passage is cited first, and the sentence(s) around it are given
+for context.
+
+Confidence: :class:`Calibration` maps the window's has-answer logit and the span's score to the
+probability that the answer is right, fitted by logistic regression on one half of SQuADShifts
+(text unlike the training data; ``bench/calibrate_passage.py``) and stored beside the model. At or
+above ``answer_threshold`` the answer is stated; at or above ``tentative_threshold`` it is shown
+as a possible answer; below, only the passages are shown.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from .answers import abstain, answer_in, state
+from .windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode, load_tokenizer
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+MODEL_FILE = "passage-int8.onnx"
+INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+OUTPUTS = {"start_logits", "end_logits", "has_answer"}
+READ_PASSAGES = 5  #: passages read per question (bench/calibrate_passage.py --read)
+MAX_WINDOWS = 4  #: windows read of one passage (a 1,000-character passage needs one)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(answer right) = sigmoid(has_answer * has-answer logit + span * span score + bias), and the
+    two thresholds on it (see ``bench/calibrate_passage.py``)."""
+
+    has_answer: float = 1.0
+    span: float = 0.0
+    bias: float = 0.0
+    answer: float = 0.5  #: at or above: an answer
+    tentative: float = 0.2  #: at or above: a possible answer; below: none
+
+    def confidence(self, has_logit: float, span_score: float) -> float:
+        z = self.has_answer * has_logit + self.span * span_score + self.bias
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+
+    @classmethod
+    def beside(cls, model_file: Path) -> "Calibration":
+        """The calibration stored next to ``model_file`` (``<name>.json``, key ``calibration``),
+        else the identity on the has-answer logit."""
+        record = Path(model_file).with_suffix(".json")
+        try:
+            data = json.loads(record.read_text(encoding="utf-8")).get("calibration")
+        except (OSError, ValueError, AttributeError):
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        known = {k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__
+                 and isinstance(v, (int, float))}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The best span of one window: its passage, character offsets in that passage, and scores."""
+
+    passage: int
+    start: int
+    end: int
+    score: float  #: start + end logit (comparable across a question's windows)
+    has_answer: float  #: the window's has-answer logit
+
+
+class PassageModel:
+    """The int8 ONNX passage model and its tokenizer: (question, passages) -> best span per window."""
+
+    def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(threads, 1)
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
+            raise ModelError(f"cannot load the reader model {str(model_file)!r}: {exc}") from None
+        names = ({i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()})
+        if names != (INPUTS, OUTPUTS):
+            raise ModelError(f"{str(model_file)!r} is not a reader model of `python -m qa.train`: it takes "
+                             f"{sorted(names[0])} and gives {sorted(names[1])}")
+        self.tokenizer = load_tokenizer(tokenizer_dir)
+
+    def logits(self, question: str, passages: list[str], max_windows: int = MAX_WINDOWS):
+        """The windows and the model's start, end and has-answer logits for them."""
+        windows = encode(self.tokenizer, [question], passages, max_windows=max_windows)
+        if len(windows) == 0:
+            return windows, np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0)
+        start, end, has = self.session.run(["start_logits", "end_logits", "has_answer"], windows.feed())
+        return windows, start, end, has.reshape(-1).astype(np.float64)
+
+    def spans(self, question: str, passages: list[str], max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
+        """The best span of every window, best score first."""
+        windows, start, end, has = self.logits(question, passages)
+        out = []
+        for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
+            if np.isfinite(score):
+                s, e = char_span(windows, w, a, b)
+                out.append(Span(int(windows.owner[w]), s, e, score, float(has[w])))
+        return sorted(out, key=lambda sp: -sp.score)
+
+    def has_answer(self, question: str, passages: list[str]) -> np.ndarray:
+        """Has-answer logit of each passage (its best window's): the reranker's use."""
+        windows, _, _, has = self.logits(question, passages)
+        best = np.full(len(passages), -np.inf)
+        np.maximum.at(best, windows.owner, has)
+        return best
+
+
+def model_path(settings) -> Path:
+    return Path(settings.reader_model) if settings.reader_model else MODEL_DIR / MODEL_FILE
+
+
+def unavailable(settings) -> str | None:
+    """Why the passage reader cannot run (a missing model file or package), or ``None``."""
+    model_file = model_path(settings)
+    if not model_file.is_file():
+        if settings.reader_model:
+            return "no such file (name a .onnx file exported by `python -m qa.train passage`)"
+        return (f"model file {str(model_file)!r} is missing: reinstall qa or retrain with "
+                "`python -m qa.train passage`")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime is not installed: run `pip install onnxruntime`"
+    return None
+
+
+def choose(spans: list[Span], calibration: Calibration) -> tuple[Span | None, float]:
+    """The answer span (the best-scoring one) and its calibrated confidence."""
+    if not spans:
+        return None, 0.0
+    best = spans[0]
+    return best, calibration.confidence(best.has_answer, best.score)
+
+
+class PassageReader:
+    """Reads the top passages of a retrieval with :class:`PassageModel` (see the module's notes)."""
+
+    needs_vector = False
+
+    def __init__(self, settings, model_file: Path | None = None, calibration: Calibration | None = None,
+                 model: PassageModel | None = None):
+        self.settings = settings
+        self.model_file = Path(model_file or model_path(settings))
+        self.calibration = calibration or Calibration.beside(self.model_file)
+        self.read_passages = settings.read_passages or READ_PASSAGES
+        self.pool = max(settings.k, self.read_passages)
+        self._model: PassageModel | None = model
+        self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """Confidence below which there is no answer (``settings.abstain_threshold``, else the calibration's)."""
+        t = self.settings.abstain_threshold
+        return self.calibration.tentative if t is None else t
+
+    @property
+    def answer_threshold(self) -> float:
+        t = self.settings.answer_threshold
+        return self.calibration.answer if t is None else t
+
+    @property
+    def model(self) -> PassageModel:
+        """The loaded model (loaded on first use)."""
+        with self._lock:
+            if self._model is None:
+                from ..embedding import bundled_model_path
+
+                self._model = PassageModel(self.model_file, bundled_model_path(), self.settings.query_threads)
+        return self._model
+
+    def warm_up(self, data, embedder) -> None:
+        self.model  # noqa: B018 - loads it
+
+    def read(self, question: str, qvec, retrieval, data, k: int):
+        hits = retrieval.hits
+        top = hits[: self.read_passages]
+        spans = self.model.spans(question, [h.passage.text for h in top])
+        best, confidence = choose(spans, self.calibration)
+        status = state(confidence, self.answer_threshold, self.threshold)
+        if best is None or status is None:
+            return abstain(confidence, tuple(hits[:k]))
+        passage = top[best.passage].passage
+        start, end = passage.start + best.start, passage.start + best.end
+        return answer_in(data, hits, k, best.passage, start, end, sentence_bounds(data, top[best.passage].index,
+                                                                                   start, end),
+                         confidence, status)
+
+
+def sentence_bounds(data, passage_row: int, start: int, end: int) -> tuple[int, int]:
+    """Document offsets of the sentence(s) of passage ``passage_row`` that hold ``start:end``
+    (the span itself when the index has no sentence there)."""
+    lo, hi = int(data.sent_lo[passage_row]), int(data.sent_hi[passage_row])
+    rows = data.sentences[lo:hi]
+    if len(rows) == 0:
+        return start, end
+    inside = rows[(rows[:, 3] > start) & (rows[:, 2] < end)]
+    if len(inside) == 0:
+        return start, end
+    return min(int(inside[:, 2].min()), start), max(int(inside[:, 3].max()), end)

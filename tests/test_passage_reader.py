@@ -1,0 +1,187 @@
+"""The passage reader without its model: windows and their offsets, decoding of hand-built
+logits, answers in a later window or across sentences, the three answer states, calibration, and
+falling back to the heuristic reader. (The shipped model itself: tests/test_passage_model.py.)"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import FakeEmbedder, write_docs
+from qa.config import Settings
+from qa.embedding import bundled_model_path
+from qa.errors import ModelError
+from qa.pipeline import Pipeline
+from qa.reader import SpanReader, make_reader
+from qa.reader import passage as passage_module
+from qa.reader.passage import Calibration, PassageModel, PassageReader, choose
+from qa.reader.windows import best_spans, encode, load_tokenizer, window_starts
+
+TOKENIZER = load_tokenizer(bundled_model_path())
+
+FILLER = " ".join(f"Item {i} of the inventory was counted twice by the night staff." for i in range(60))
+LONG = (FILLER + " The treasure was buried on the Zanzibar archipelago by the captain's crew. "
+        "Nobody found it again.")
+DOCS = {
+    "ledger.txt": "Ledger\n\n" + LONG + "\n",
+    "voyage.txt": "Voyage\n\nThe ship left Lisbon in 1502. It carried spices, silk and porcelain from Goa, "
+    "and it reached the Azores in June. The crew numbered forty men.\n",
+}
+
+
+class StubModel(PassageModel):
+    """The real windows, and logits that point at the first occurrence of ``target`` in whichever
+    passage holds it (start and end tokens), with a has-answer logit of ``has``."""
+
+    def __init__(self, target: str, has: float = 4.0):
+        self.tokenizer = TOKENIZER
+        self.target = target
+        self.has = has
+
+    def logits(self, question, passages, max_windows=4):
+        windows = encode(self.tokenizer, [question], passages, max_windows=max_windows)
+        start = np.zeros(windows.input_ids.shape)
+        end = np.zeros(windows.input_ids.shape)
+        for w in range(len(windows)):
+            text = passages[windows.owner[w]]
+            at = text.find(self.target)
+            if at < 0:
+                continue
+            ctx = np.flatnonzero(windows.context[w])
+            off = windows.offsets[w]
+            first = [t for t in ctx if off[t, 0] == at]
+            last = [t for t in ctx if off[t, 1] == at + len(self.target)]
+            if first and last:
+                start[w, first[0]] = 8.0
+                end[w, last[0]] = 8.0
+        return windows, start, end, np.full(len(windows), self.has)
+
+
+def pipeline(tmp_path, model, **settings) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index", **settings)
+    reader = PassageReader(s, model=model, calibration=Calibration(answer=0.8, tentative=0.3))
+    return Pipeline(s, embedder=FakeEmbedder(), reader=reader)
+
+
+def test_window_starts_cover_the_passage_with_the_stride():
+    assert window_starts(10, 4, 2) == [0, 2, 4, 6]
+    assert window_starts(4, 4, 2) == [0]
+    starts = window_starts(1000, 300, 128)
+    assert starts[0] == 0 and starts[-1] == 700
+    assert all(b - a <= 300 - 128 for a, b in zip(starts, starts[1:]))
+
+
+def test_windows_keep_exact_character_offsets():
+    windows = encode(TOKENIZER, ["Where was the treasure buried?"], [LONG])
+    assert len(windows) > 1  # the passage is longer than one window
+    assert windows.input_ids.shape[1] <= 384
+    for w in range(len(windows)):
+        for t in np.flatnonzero(windows.context[w]):
+            a, b = windows.offsets[w, t]
+            piece = TOKENIZER.id_to_token(int(windows.input_ids[w, t])).removeprefix("##")
+            assert LONG[a:b].lower() == piece or piece == "[UNK]"
+
+
+def test_best_spans_masks_non_context_tokens_and_limits_the_length():
+    start = np.array([[9.0, 1.0, 0.0, 0.0, 0.0]])
+    end = np.array([[9.0, 0.0, 0.0, 0.0, 2.0]])
+    ctx = np.array([[False, True, True, True, True]])
+    assert best_spans(start, end, ctx) == [(1, 4, 3.0)]  # the [CLS] token's 18 is not a span
+    assert best_spans(start, end, ctx, max_len=2) == [(3, 4, 2.0)]  # (1, 4) is three tokens long
+    assert best_spans(end, start, ctx)[0][:2] == (4, 4)  # never end before start
+    assert best_spans(start, end, np.zeros_like(ctx))[0][2] == float("-inf")
+
+
+def test_an_answer_in_the_second_window_of_a_long_passage(tmp_path):
+    qa = pipeline(tmp_path, StubModel("Zanzibar archipelago"), chunk_size=20000, chunk_overlap=0)
+    answer = qa.ask("Where was the treasure buried?")
+    assert answer.text == "Zanzibar archipelago"
+    doc = qa.data.document(answer.doc)
+    assert doc.text[answer.start:answer.end] == answer.text
+    assert "buried on the Zanzibar archipelago" in answer.sentence
+    assert answer.cited == 1 and answer.citations[0].passage.doc == "ledger.txt"
+    windows = encode(TOKENIZER, ["Where was the treasure buried?"], [answer.citations[0].passage.text])
+    assert len(windows) >= 2
+
+
+def test_a_long_answer_across_two_sentences_is_returned_whole(tmp_path):
+    target = "It carried spices, silk and porcelain from Goa, and it reached the Azores in June. The crew"
+    qa = pipeline(tmp_path, StubModel(target))
+    answer = qa.ask("What did the ship carry and where did it go?")
+    assert answer.text == target
+    assert answer.sentence.startswith("It carried spices") and answer.sentence.endswith("forty men.")
+    doc = qa.data.document(answer.doc)
+    assert doc.text[answer.sentence_start:answer.sentence_end] == answer.sentence
+
+
+@pytest.mark.parametrize("has, status", [(4.0, "answer"), (0.0, "tentative"), (-4.0, "none")])
+def test_three_answer_states_from_the_calibrated_confidence(tmp_path, has, status):
+    qa = pipeline(tmp_path, StubModel("Lisbon", has=has))
+    answer = qa.ask("Where did the ship leave from?")
+    assert answer.status == status
+    assert (answer.text is None) == (status == "none")
+    assert answer.to_dict()["status"] == status
+    if status == "none":
+        assert answer.citations and answer.message
+    else:
+        assert answer.text == "Lisbon" and answer.citations[answer.cited - 1].passage.doc == "voyage.txt"
+
+
+def test_threshold_settings_override_the_calibration(tmp_path):
+    qa = pipeline(tmp_path, StubModel("Lisbon", has=4.0), answer_threshold=1.0, abstain_threshold=0.0)
+    assert qa.ask("Where did the ship leave from?").status == "tentative"
+
+
+def test_calibration_is_applied_at_inference(tmp_path):
+    calibration = Calibration(has_answer=0.5, span=0.25, bias=-3.0)
+    # the stub's best span scores 8 + 8 = 16 with has-answer logit 2: z = 1 + 4 - 3 = 2
+    assert calibration.confidence(2.0, 16.0) == pytest.approx(1 / (1 + np.exp(-2.0)))
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(s, model=StubModel("Lisbon", has=2.0), calibration=calibration)
+    answer = Pipeline(s, embedder=FakeEmbedder(), reader=reader).ask("Where did the ship leave from?")
+    assert answer.confidence == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
+def test_calibration_is_read_from_beside_the_model(tmp_path):
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"")
+    assert Calibration.beside(model) == Calibration()  # none there: identity on the has-answer logit
+    model.with_suffix(".json").write_text(json.dumps({"calibration": {"has_answer": 0.7, "span": 0.1, "bias": -1,
+                                                                     "answer": 0.6, "tentative": 0.25}}))
+    assert Calibration.beside(model) == Calibration(0.7, 0.1, -1.0, 0.6, 0.25)
+    model.with_suffix(".json").write_text("not json")
+    assert Calibration.beside(model) == Calibration()
+
+
+def test_choose_takes_the_best_span_over_all_windows():
+    spans = [passage_module.Span(1, 5, 9, 12.0, -1.0), passage_module.Span(0, 0, 4, 3.0, 5.0)]
+    best, confidence = choose(spans, Calibration())
+    assert best.passage == 1 and confidence == pytest.approx(1 / (1 + np.exp(1.0)))
+    assert choose([], Calibration()) == (None, 0.0)
+
+
+def test_a_missing_bundled_model_falls_back_to_the_heuristic_reader(tmp_path, monkeypatch):
+    monkeypatch.setattr(passage_module, "MODEL_DIR", tmp_path)
+    with pytest.warns(RuntimeWarning, match="passage-int8.onnx' is missing"):
+        assert isinstance(make_reader(Settings(reader="passage")), SpanReader)
+
+
+def test_a_damaged_bundled_model_falls_back_with_a_warning(tmp_path, monkeypatch):
+    (tmp_path / "passage-int8.onnx").write_bytes(b"\x08\x01garbage")
+    monkeypatch.setattr(passage_module, "MODEL_DIR", tmp_path)
+    with pytest.warns(RuntimeWarning, match="cannot load the reader model"):
+        assert isinstance(make_reader(Settings(reader="passage")), SpanReader)
+
+
+def test_a_damaged_model_the_user_named_is_an_error(tmp_path):
+    bad = tmp_path / "mine.onnx"
+    bad.write_bytes(b"garbage")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelError, match="cannot load the reader model"):
+            make_reader(Settings(reader="passage", reader_model=str(bad)))
