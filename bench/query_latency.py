@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--base", type=Path, default=CACHE / "seeds", help="where the seed copy and its index live")
     ap.add_argument("--encoders", nargs="+", default=["torch", "onnx"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=["heuristic", "trained"])
+    ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=["passage", "sentence", "heuristic"])
     ap.add_argument("--rerank", type=int, default=0, help="passages reranked by the trained model in search")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="profile ask with pyinstrument instead")

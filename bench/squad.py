@@ -115,7 +115,8 @@ def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> 
     no = [r for r in records if not r["answerable"]]
     row = {"n": len(records), "EM": m["exact_match"], "F1": m["f1"], "evidence": m["evidence_hit"],
            "answered (HasAns)": None if m["abstain_wrong"] is None else 1 - m["abstain_wrong"],
-           "abstained (NoAns)": m["abstain_correct"], "ms_per_q": 1000 * seconds / max(len(records), 1)}
+           "abstained (NoAns)": m["abstain_correct"], "ms_per_q": 1000 * seconds / max(len(records), 1),
+           "sure": m["share_answer"], "possible": m["share_tentative"], "none": m["share_none"]}
     if no:  # SQuAD 2.0 scoring: an abstention is right on NoAns
         row["SQuAD2 EM"] = (sum(r["exact_match"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
         row["SQuAD2 F1"] = (sum(r["f1"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
@@ -125,7 +126,7 @@ def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> 
 def reader_version() -> str:
     """The last commit that touched the readers, and whether the working copy differs from it."""
     git = ["git", "-C", str(ROOT)]
-    files = ["qa/reader.py", "qa/trained.py", "qa/models"]
+    files = ["qa/reader", "qa/models"]
     last = subprocess.run(git + ["log", "-1", "--format=%h %s", "--", *files],
                           capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(git + ["status", "--porcelain", "--", *files], capture_output=True, text=True)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--v2", type=Path, help="SQuAD 2.0 dev JSON whose paragraphs are v1.1 dev paragraphs")
     ap.add_argument("--modes", nargs="*", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
                     help="retrieval modes to measure (none: answers only)")
-    ap.add_argument("--reader", default=Settings.reader, choices=["heuristic", "trained"])
+    ap.add_argument("--reader", default=Settings.reader, choices=["passage", "sentence", "heuristic"])
     ap.add_argument("--rerank", type=int, default=0,
                     help="also measure hybrid retrieval with this many passages reranked by the trained model")
     ap.add_argument("--answer-mode", default="hybrid", choices=["bm25", "dense", "hybrid"])
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         results["retrieval"] = rows
 
     if not args.retrieval_only:
-        answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "ms_per_q"]
+        answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "sure", "possible", "none",
+                          "ms_per_q"]
         asked = sample(questions, args.answer_limit)
         rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
                 {"setting": "v1.1 gold paragraph", **answers(qa, asked, args.answer_mode, True)}]

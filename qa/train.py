@@ -1,6 +1,63 @@
-"""``python -m qa.train``: train and export the reader models (see :mod:`qa.reader.sentence_training`)."""
+"""``python -m qa.train``: train and export the reader models.
 
-from .reader.sentence_training import main
+    python -m qa.train passage --train SQUAD_TRAIN.json.gz    # the passage reader (qa.reader.training)
+    python -m qa.train span --train SQUAD_TRAIN.json.gz       # the sentence reader (qa.reader.sentence_training)
+    python -m qa.train export --checkpoint W.safetensors      # export saved sentence-model weights again
+
+Each command's defaults reproduce the shipped model (see qa/models/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .reader import sentence_training, training
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=["passage", "span", "export"],
+                    help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
+                         "span: train the has-answer + span model of qa.reader.sentence and export it; "
+                         "export: only export the weights of --checkpoint (of a model of --layers layers)")
+    ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
+    ap.add_argument("--out", type=Path, default=Path("qa/models"), help="folder for reader-int8.onnx and its record")
+    ap.add_argument("--questions", type=int, default=None,
+                    help="training questions (a seeded sample; default: all of the training articles')")
+    ap.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (span: 1e-4, passage: 5e-5)")
+    ap.add_argument("--batch-questions", type=int, default=16, help="questions per step (two pairs each)")
+    ap.add_argument("--val-articles", type=int, default=8)
+    ap.add_argument("--val-questions", type=int, default=400)
+    ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[2000, 5000, 10000, 20000, 40000],
+                    help="validate after these numbers of training questions")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="also keep the float32 weights here (safetensors), written at each curve point")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                    help="bfloat16 autocast while training (default: on a GPU, or a CPU with AVX512-BF16/AMX, "
+                         "where it is about 2x faster; elsewhere it is 5-20x slower)")
+    ap.add_argument("--seed", type=int, default=13)
+    training.add_arguments(ap)
+    args = ap.parse_args(argv)
+    if args.bf16 is None:
+        args.bf16 = sentence_training.bf16_is_fast()
+    if args.what == "passage" and args.questions is None:
+        args.questions = 4800  # the shipped passage model: 300 steps (~75 min on an idle 2-core CPU)
+    if args.lr is None:
+        args.lr = 5e-5 if args.what == "passage" else 1e-4
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "export":
+        if not args.checkpoint:
+            ap.error("export needs --checkpoint")
+        return sentence_training.export_checkpoint(args)
+    if not args.train:
+        ap.error(f"{args.what} needs --train")
+    if args.what == "passage":
+        return training.run(args)
+    return sentence_training.run(args)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

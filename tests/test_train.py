@@ -12,7 +12,8 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from qa.reader import sentence_training as train  # noqa: E402
+from qa import train  # noqa: E402
+from qa.reader import sentence_training  # noqa: E402
 from qa.embedding import bundled_model_path  # noqa: E402
 from qa.reader.sentence import ReaderModel  # noqa: E402
 
@@ -55,8 +56,8 @@ def squad_file(path):
 
 
 def test_pairs_have_the_answer_span_and_a_negative_without_it(tmp_path):
-    articles = train.load_squad(squad_file(tmp_path / "train.json"))
-    groups = train.make_pairs(articles, None, seed=1, progress=False)
+    articles = sentence_training.load_squad(squad_file(tmp_path / "train.json"))
+    groups = sentence_training.make_pairs(articles, None, seed=1, progress=False)
     assert len(groups) == 12
     for group in groups:
         positive = group[0]
@@ -77,7 +78,7 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
     record = json.loads((out / "reader-int8.json").read_text())
     assert record["train_questions"] == 8  # one of the three articles is held out
     assert [p["questions"] for p in record["curve"]] == [4, 8]
-    assert len(record["val_titles"]) == 1 and record["model_sha256"] == train.sha256(out / "reader-int8.onnx")
+    assert len(record["val_titles"]) == 1 and record["model_sha256"] == sentence_training.sha256(out / "reader-int8.onnx")
 
     model = ReaderModel(out / "reader-int8.onnx", bundled_model_path())
     sentences = ["Bronze is an alloy of copper and tin.", "Swifts sleep while flying."]

@@ -63,7 +63,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from ..lexical import tokenize
 from ..types import Answer
-from .answers import NO_ANSWER, abstain, answer_at, state
+from .answers import abstain, answer_at, state
 
 
 @dataclass(frozen=True)

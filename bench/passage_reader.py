@@ -1,0 +1,297 @@
+"""The passage reader: calibrate its confidence on half of SQuADShifts, report on the other half
+and on SQuAD; print tables for docs/benchmarks.md and the model card.
+
+    python bench/passage_reader.py calibrate --write      # fit, choose, store in qa/models/passage-int8.json
+    python bench/passage_reader.py gold                   # gold-paragraph numbers (all questions)
+    python bench/passage_reader.py gold --limit 2000      # a seeded sample of each set
+
+**Halves.** Each SQuADShifts domain (New Wikipedia, Reddit, Amazon reviews) is split by
+paragraph: the paragraphs in a seeded order (``random.Random(0)``), the first half for
+*calibration*, the second for *test*. A question belongs to its paragraph's half. SQuADShifts is
+never trained on.
+
+**calibrate** (on the calibration half, ``--questions`` per domain): each question is asked as
+the product asks it — over the ``--read`` paragraphs of its domain-half that BM25 ranks highest —
+twice: as it is (answerable: the label is "the best span is right", F1 >= 0.5 against a gold
+answer) and as a near miss (its own paragraph with the answer's sentence(s) cut out, other
+paragraphs that hold an answer dropped: the label is always "wrong"). A logistic regression on
+(has-answer logit, span score) gives P(right); ``answer`` is 0.5 (more likely right than wrong)
+and ``tentative`` the threshold with the best balanced accuracy between right answers and near
+misses. It also compares numbers of passages read (``--compare-read``).
+
+**gold**: the question and its own paragraph (all windows), the setting of published reader
+numbers: SQuAD v1.1 dev EM/F1, SQuADShifts test-half F1 per domain, and F1 on answers longer
+than five words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.chunking import split_sentences  # noqa: E402
+from qa.embedding import bundled_model_path  # noqa: E402
+from qa.lexical import BM25Index  # noqa: E402
+from qa.metrics import best, contains_answer, exact_match, f1  # noqa: E402
+from qa.reader.passage import MODEL_DIR, MODEL_FILE, Calibration, PassageModel  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "benchmarks"
+SHIFTS = BENCH / "training" / "squadshifts_v1.0"
+DOMAINS = ("new_wiki", "reddit", "amazon_reviews")
+SQUAD_V1 = BENCH / "squad_v1.1_dev" / "dev-v1.1.json"
+
+
+def load(path: Path) -> list[dict]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)["data"]
+
+
+def halves(domain: str) -> tuple[list[dict], list[dict]]:
+    """(calibration, test) paragraphs of a SQuADShifts domain (see the module's notes)."""
+    paragraphs = [p for art in load(SHIFTS / f"{domain}_v1.0.json.gz") for p in art["paragraphs"]]
+    order = list(range(len(paragraphs)))
+    random.Random(0).shuffle(order)
+    mid = len(order) // 2
+    return [paragraphs[i] for i in order[:mid]], [paragraphs[i] for i in order[mid:]]
+
+
+def questions(paragraphs: list[dict], n: int | None, seed: int = 0) -> list[tuple[int, dict]]:
+    items = [(i, q) for i, p in enumerate(paragraphs) for q in p["qas"]]
+    if n and n < len(items):
+        items = random.Random(seed).sample(items, n)
+    return items
+
+
+def golds(q: dict) -> list[str]:
+    return list(dict.fromkeys(a["text"] for a in q["answers"]))
+
+
+def near_miss(context: str, q: dict) -> str | None:
+    """The paragraph without the sentence(s) that hold the first answer (None when it cannot be cut)."""
+    a = q["answers"][0]
+    s0, e0 = a["answer_start"], a["answer_start"] + len(a["text"])
+    kept = [context[s:e] for s, e in split_sentences(context) if e <= s0 or s >= e0]
+    text = " ".join(kept)
+    return text if len(text) >= 40 and not contains_answer(text, golds(q)) else None
+
+
+def read(model: PassageModel, question: str, passages: list[str]):
+    """(answer text, has-answer logit, span score) of the best span, or None."""
+    spans = model.spans(question, passages)
+    if not spans:
+        return None
+    sp = spans[0]
+    return passages[sp.passage][sp.start: sp.end], sp.has_answer, sp.score
+
+
+def open_examples(model, paragraphs, items, read_k: int):
+    """Features and labels of each question asked over its BM25 top ``read_k`` (answerable) and
+    as a near miss; returns (x, y, kind) with kind 1 for answerable, 0 for near miss."""
+    index = BM25Index.build([p["context"] for p in paragraphs])
+    xs, ys, kinds = [], [], []
+    for i, q in items:
+        top = [int(j) for j in np.argsort(-index.scores(q["question"]), kind="stable")[:read_k]]
+        if i not in top:
+            top = top[:-1] + [i]
+        texts = [paragraphs[j]["context"] for j in top]
+        got = read(model, q["question"], texts)
+        if got:
+            xs.append(got[1:])
+            ys.append(best(f1, got[0], golds(q)) >= 0.5)
+            kinds.append(1)
+        cut = near_miss(paragraphs[i]["context"], q)
+        if cut is None:
+            continue
+        missing = [cut if j == i else paragraphs[j]["context"] for j in top]
+        missing = [t for t in missing if t is cut or not contains_answer(t, golds(q))]
+        got = read(model, q["question"], missing)
+        if got:
+            xs.append(got[1:])
+            ys.append(False)
+            kinds.append(0)
+    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=bool), np.asarray(kinds)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1.0).fit(x, y)
+    return float(lr.coef_[0][0]), float(lr.coef_[0][1]), float(lr.intercept_[0])
+
+
+def balanced_threshold(conf: np.ndarray, right: np.ndarray, kind: np.ndarray) -> float:
+    """The confidence threshold with the best balanced accuracy between right answers (kept) and
+    near misses (dropped)."""
+    pos, neg = conf[(kind == 1) & right], conf[kind == 0]
+    grid = np.linspace(0.02, 0.98, 49)
+    scores = [(np.mean(pos >= t) + np.mean(neg < t)) / 2 for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def reliability(conf: np.ndarray, right: np.ndarray, bins: int = 10) -> tuple[list[dict], float]:
+    """Accuracy per confidence bin, and the expected calibration error."""
+    rows, ece = [], 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        sel = (conf >= lo) & ((conf < hi) if b < bins - 1 else (conf <= hi))
+        if sel.any():
+            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(sel.sum()), "mean confidence": float(conf[sel].mean()),
+                         "accuracy": float(right[sel].mean())})
+            ece += sel.mean() * abs(conf[sel].mean() - right[sel].mean())
+    return rows, float(ece)
+
+
+def table(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                     + ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows])
+
+
+def calibrate(model: PassageModel, args) -> dict:
+    per_k = {}
+    for read_k in sorted(set(args.compare_read) | {args.read}):
+        xs, ys, kinds, seconds = [], [], [], 0.0
+        for domain in DOMAINS:
+            cal, _ = halves(domain)
+            t0 = time.perf_counter()
+            x, y, kind = open_examples(model, cal, questions(cal, args.questions, args.seed), read_k)
+            seconds += time.perf_counter() - t0
+            xs.append(x), ys.append(y), kinds.append(kind)
+        x, y, kind = np.concatenate(xs), np.concatenate(ys), np.concatenate(kinds)
+        per_k[read_k] = (x, y, kind)
+        n_ans = int((kind == 1).sum())
+        print(f"read {read_k}: answerable right {y[kind == 1].mean():.3f} (n={n_ans}), "
+              f"{1000 * seconds / max(len(kind), 1):.0f} ms per read", file=sys.stderr, flush=True)
+    x, y, kind = per_k[args.read]
+    w_has, w_span, bias = fit(x, y)
+    cal = Calibration(w_has, w_span, bias)
+    conf = np.array([cal.confidence(h, s) for h, s in x])
+    tentative = balanced_threshold(conf, y, kind)
+    rows, ece = reliability(conf, y)
+    result = {"has_answer": w_has, "span": w_span, "bias": bias, "answer": 0.5, "tentative": tentative}
+    print(json.dumps(result), file=sys.stderr)
+    print("## Calibration half (fitted here)\n")
+    print(f"{len(kind)} reads ({int((kind == 1).sum())} answerable, {int((kind == 0).sum())} near misses), "
+          f"read {args.read} passages; ECE {ece:.3f}\n")
+    print(table(rows) + "\n")
+    k_rows = [{"passages read": k, "right (answerable)": float(v[1][v[2] == 1].mean())} for k, v in per_k.items()]
+    print(table(k_rows) + "\n")
+    # the test half: reliability of the fitted calibration
+    xs, ys, kinds = [], [], []
+    for domain in DOMAINS:
+        _, test = halves(domain)
+        x, y, kind = open_examples(model, test, questions(test, args.questions, args.seed + 1), args.read)
+        xs.append(x), ys.append(y), kinds.append(kind)
+    x, y, kind = np.concatenate(xs), np.concatenate(ys), np.concatenate(kinds)
+    conf = np.array([cal.confidence(h, s) for h, s in x])
+    rows, ece = reliability(conf, y)
+    states = {
+        "answerable: answer": float(np.mean(conf[kind == 1] >= 0.5)),
+        "answerable: answer or tentative": float(np.mean(conf[kind == 1] >= tentative)),
+        "near miss: none": float(np.mean(conf[kind == 0] < tentative)),
+        "answers right": float(y[(kind == 1) & (conf >= 0.5)].mean()),
+        "tentative right": float(y[(kind == 1) & (conf >= tentative) & (conf < 0.5)].mean()),
+    }
+    print("## Test half (never fitted on)\n")
+    print(f"{len(kind)} reads; ECE {ece:.3f}\n")
+    print(table(rows) + "\n")
+    print(table([states]) + "\n")
+    return result
+
+
+class SentenceModel:
+    """The sentence reader's model read the way bench/trained_reader.py reads a paragraph: every
+    sentence, the answer from the most likely one."""
+
+    def __init__(self, threads: int):
+        from qa.reader.sentence import MODEL_DIR as SENTENCE_DIR
+        from qa.reader.sentence import MODEL_FILE as SENTENCE_FILE
+        from qa.reader.sentence import ReaderModel
+
+        self.model = ReaderModel(SENTENCE_DIR / SENTENCE_FILE, bundled_model_path(), threads=threads)
+
+    def read(self, question: str, context: str):
+        sentences = split_sentences(context)
+        texts = [context[s:e] for s, e in sentences]
+        logits, spans = self.model.read(question, texts)
+        i = int(np.argmax(logits))
+        return texts[i][spans[i][0]: spans[i][1]], float(logits[i]), 0.0
+
+
+def gold(model: PassageModel, args) -> None:
+    sets = {"SQuAD v1.1 dev": [p for art in load(SQUAD_V1) for p in art["paragraphs"]]}
+    for domain in DOMAINS:
+        sets[f"SQuADShifts {domain} (test half)"] = halves(domain)[1]
+    rows = []
+    sentence = SentenceModel(args.threads) if args.reader == "sentence" else None
+    for name, paragraphs in sets.items():
+        items = questions(paragraphs, args.limit, args.seed)
+        ems, f1s, long_f1, times = [], [], [], []
+        for i, q in items:
+            t0 = time.perf_counter()
+            if sentence:
+                got = sentence.read(q["question"], paragraphs[i]["context"])
+            else:
+                got = read(model, q["question"], [paragraphs[i]["context"]])
+            times.append(time.perf_counter() - t0)
+            text = got[0] if got else ""
+            ems.append(best(exact_match, text, golds(q)))
+            f1s.append(best(f1, text, golds(q)))
+            if len(q["answers"][0]["text"].split()) > 5:
+                long_f1.append(f1s[-1])
+        rows.append({"set": name, "questions": len(items), "EM": 100 * statistics.mean(ems),
+                     "F1": 100 * statistics.mean(f1s), "answers > 5 words": len(long_f1),
+                     "F1 (> 5 words)": 100 * statistics.mean(long_f1) if long_f1 else float("nan"),
+                     "ms/question": 1000 * statistics.median(times)})
+        print(rows[-1], file=sys.stderr, flush=True)
+    print(f"## Gold paragraph ({args.reader} reader)\n\n" + table(rows))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=["calibrate", "gold"])
+    ap.add_argument("--model", type=Path, default=MODEL_DIR / MODEL_FILE)
+    ap.add_argument("--questions", type=int, default=400, help="calibrate: questions per domain and half")
+    ap.add_argument("--read", type=int, default=5, help="calibrate: passages read per question")
+    ap.add_argument("--compare-read", type=lambda s: [int(x) for x in s.split(",")], default=[],
+                    help="calibrate: also measure these numbers of passages read (e.g. 3,8)")
+    ap.add_argument("--limit", type=int, default=None, help="gold: seeded sample per set (default: all)")
+    ap.add_argument("--reader", choices=["passage", "sentence"], default="passage",
+                    help="gold: the passage model, or the sentence model sentence by sentence, for comparison")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", action="store_true", help="calibrate: store the result beside the model")
+    args = ap.parse_args(argv)
+    if args.what == "gold" and args.reader == "sentence":
+        gold(None, args)
+        return 0
+    model = PassageModel(args.model, bundled_model_path(), threads=args.threads)
+    if args.what == "gold":
+        gold(model, args)
+        return 0
+    result = calibrate(model, args)
+    if args.write:
+        record_file = args.model.with_suffix(".json")
+        record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.exists() else {}
+        record["calibration"] = {**result, "fitted_by": "python bench/passage_reader.py calibrate --write",
+                                 "questions_per_domain": args.questions, "read": args.read}
+        record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        print(f"calibration written to {record_file}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
