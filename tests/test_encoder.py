@@ -181,14 +181,21 @@ def test_onnx_agrees_with_torch(onnx_packages):
     assert (cross.argmax(axis=1) == np.arange(len(SENTENCES))).all()
 
 
+@pytest.fixture(scope="module")
+def torch_pipeline(seed_index_dir):
+    qa = Pipeline(Settings(docs=seed_index_dir / "docs", index=seed_index_dir / "index", encoder="torch"))
+    qa.warm_up()
+    return qa
+
+
 @pytest.mark.integration
-def test_onnx_questions_find_the_same_passages(onnx_packages, seed_index_dir, seed_pipeline):
+def test_onnx_questions_find_the_same_passages(onnx_packages, seed_pipeline, torch_pipeline):
+    assert seed_pipeline.embedder.backend == "onnx"  # the default
     questions = [json.loads(line)["question"] for line in SEED_QUERIES.read_text().splitlines()[:15]]
-    onnx = Pipeline(Settings(docs=seed_index_dir / "docs", index=seed_index_dir / "index", encoder="onnx"))
     same_top, overlap = 0, []
     for q in questions:
-        a = [h.index for h in seed_pipeline.search(q, k=5, mode="dense")]
-        b = [h.index for h in onnx.search(q, k=5, mode="dense")]
+        a = [h.index for h in torch_pipeline.search(q, k=5, mode="dense")]
+        b = [h.index for h in seed_pipeline.search(q, k=5, mode="dense")]
         same_top += a[0] == b[0]
         overlap.append(len(set(a) & set(b)))
     assert same_top >= len(questions) - 1
@@ -196,10 +203,29 @@ def test_onnx_questions_find_the_same_passages(onnx_packages, seed_index_dir, se
 
 
 @pytest.mark.integration
+def test_default_ask_on_the_seed_index_imports_no_torch_and_matches_torch(onnx_packages, seed_index_dir,
+                                                                         torch_pipeline):
+    """The seed index as ``qa index`` builds it (passages embedded by torch), asked in a fresh process with
+    the default settings: no torch imported, nothing rebuilt, and the same results as the torch encoder."""
+    questions = [json.loads(line)["question"] for line in SEED_QUERIES.read_text().splitlines()[:4]]
+    index = seed_index_dir / "index"
+    generation = store.read_manifest(index)["generation"]
+    out = ask_in_a_fresh_process(seed_index_dir / "docs", index, questions)
+    assert out["imported"] == [] and out["encoder"] == "onnx"
+    assert store.read_manifest(index)["generation"] == generation
+    same_answer = 0
+    for q, vector, top, answer in zip(questions, out["vectors"], out["top"], out["answers"]):
+        assert float(np.dot(vector, torch_pipeline.embedder.encode_query(q))) >= 0.999
+        assert top[0][0] == torch_pipeline.search(q, k=3)[0].index
+        same_answer += answer == torch_pipeline.ask(q).text
+    assert same_answer >= len(questions) - 1  # a reader that weighs sentences by the vector may rarely differ
+
+
+@pytest.mark.integration
 def test_questions_and_indexing_use_their_own_torch_threads():
     import torch
 
-    enc = SentenceTransformerEmbedder(threads=1, index_threads=2)
+    enc = SentenceTransformerEmbedder(backend="torch", threads=1, index_threads=2)
     enc.encode_query(SENTENCES[0])
     assert torch.get_num_threads() == 1
     enc.encode(SENTENCES)  # indexing after a question is not left on one thread
