@@ -37,6 +37,9 @@ def settings_from(argv: list[str] | None = None, env: dict[str, str] | None = No
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("qa").setLevel(logging.INFO)
+    # Served from a script, not a notebook: without IPython, Gradio's import and its notebook checks at
+    # launch skip importing it (0.5-0.8 s of CPU, docs/benchmarks.md "Cold start"). Inside IPython it stays.
+    sys.modules.setdefault("IPython", None)
     from qa.pipeline import Pipeline
     from qa.ui import build_app, launch
 

@@ -25,7 +25,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
     p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
     p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
-    p.add_argument("--encoder", choices=("torch", "onnx"), help="question encoder backend (default torch)")
+    p.add_argument("--encoder", choices=("torch", "onnx"),
+                   help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
     p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
                    help="answer reader: passage (default), sentence or heuristic (or QA_READER)")
     p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")

