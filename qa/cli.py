@@ -125,6 +125,16 @@ def _pipeline(args):
 _UNSAFE_TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines (reports of indexing, which name documents) printed like the rest: escapes visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return show(super().format(record))
+
+
 def show(text: object) -> str:
     """Document text made safe to print: every control character is written visibly as an escape
     (``\\x1b``), so a document cannot move the cursor, recolour or retitle the user's terminal.
@@ -137,8 +147,8 @@ def show(text: object) -> str:
 
 def _json(obj) -> str:
     """JSON with every control character escaped (``ensure_ascii=False`` leaves C1 controls raw)."""
-    text = json.dumps(obj, ensure_ascii=False, indent=1)
-    return _UNSAFE_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    text = json.dumps(obj, ensure_ascii=False, indent=1)  # C0 controls in strings are escaped already
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cite(hit) -> str:
@@ -276,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s",
                         stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setFormatter(_SafeFormatter("%(message)s"))
     logging.getLogger("qa").setLevel(logging.INFO)
     try:
         return COMMANDS[args.command](args)

@@ -55,6 +55,25 @@ def run_qa(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedPro
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run ``qa`` in this process with the fake embedder and the heuristic reader: (code, out, err)."""
+    from qa import cli as qa_cli
+
+    def make(args):
+        settings = qa_cli._settings(args).replace(chunk_size=SIZE, chunk_overlap=OVERLAP, reader="heuristic")
+        return Pipeline(settings, embedder=FakeEmbedder())
+
+    monkeypatch.setattr(qa_cli, "_pipeline", make)
+
+    def run(*args):
+        code = qa_cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 # ---------------------------------------------------------------------------------------------
 # bounded work per document
 
@@ -180,7 +199,7 @@ def test_only_generation_folders_the_index_wrote_are_ever_deleted(tmp_path):
 # symbolic links
 
 
-def test_link_loops_dangling_links_and_links_out_are_skipped_one_line_each(tmp_path):
+def test_link_loops_dangling_links_and_links_out_are_skipped_one_line_each(tmp_path, cli):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     outside = write_docs(tmp_path / "outside", {"secret.txt": "Secret text.\n"})
     (docs / "loop-a.txt").symlink_to(docs / "loop-b.txt")
@@ -199,8 +218,8 @@ def test_link_loops_dangling_links_and_links_out_are_skipped_one_line_each(tmp_p
     assert qa.search(RIVER_QUESTION)[0].passage.doc == "rivers.txt"
     added, _ = qa.add([docs / "loop-a.txt", tmp_path / "outside"])  # adding from a folder with loops
     assert "loop" in dict(added.skipped)[str(docs / "loop-a.txt")]
-    result = run_qa("list", "--docs", docs, "--index", tmp_path / "index", cwd=tmp_path)
-    assert result.returncode == 0 and "Traceback" not in result.stderr
+    code, out, err = cli("index", "--docs", docs, "--index", tmp_path / "index2")
+    assert code == 0 and sum("loop" in line for line in out.splitlines()) == 3, out + err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +336,7 @@ def test_the_folder_is_scanned_under_the_writer_lock(tmp_path):
     assert "tea.md" in store.read_manifest(index)["documents"]
 
 
-def test_a_name_collision_keeps_both_unless_replace_is_asked(tmp_path):
+def test_a_name_collision_keeps_both_unless_replace_is_asked(tmp_path, cli):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     incoming = write_docs(tmp_path / "in", {"rivers.txt": "Rivers of Asia\n\nThe Mekong flows through six countries.\n"})
     qa = pipeline(docs, tmp_path / "index")
@@ -325,10 +344,9 @@ def test_a_name_collision_keeps_both_unless_replace_is_asked(tmp_path):
     assert added.added == ["rivers (2).txt"]
     assert (docs / "rivers.txt").read_text() == TINY_DOCS["rivers.txt"]
     assert {"rivers.txt", "rivers (2).txt"} <= {d["id"] for d in qa.documents()}
-    result = run_qa("add", "--docs", docs, "--index", tmp_path / "index", "--replace", incoming / "rivers.txt",
-                    cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "replaced 1: rivers.txt" in result.stdout
+    code, out, err = cli("add", "--docs", docs, "--index", tmp_path / "index", "--replace", incoming / "rivers.txt")
+    assert code == 0, err
+    assert "replaced 1: rivers.txt" in out
     assert (docs / "rivers.txt").read_text() == (incoming / "rivers.txt").read_text()
 
 
@@ -336,17 +354,21 @@ def test_a_name_collision_keeps_both_unless_replace_is_asked(tmp_path):
 # inputs at every boundary
 
 
-def test_terminal_escapes_in_documents_are_shown_not_executed_by_the_cli(tmp_path):
+def test_terminal_escapes_in_documents_are_shown_not_executed_by_the_cli(tmp_path, cli):
     evil = "Rivers \x1b]0;pwned\x07\x1b[2J\x9b31m of Europe"
     docs = write_docs(tmp_path / "docs", {"evil\x1b[31m.txt": evil + "\n\nThe Danube flows through ten "
                                           "countries \x1b[8mhidden\x1b[0m and \u202eevil\u202c text.\n"})
     args = ("--docs", docs, "--index", tmp_path / "index")
-    for command in (("list",), ("search", RIVER_QUESTION), ("list", "--json"), ("search", RIVER_QUESTION, "--json")):
-        result = run_qa(*command, *args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        assert not any(c in result.stdout for c in "\x1b\x07\x9b\u202e"), command
-    assert "\\x1b[31m" in run_qa("list", *args, cwd=tmp_path).stdout
-    assert "\\x1b[2J" in run_qa("search", RIVER_QUESTION, *args, cwd=tmp_path).stdout
+    outputs = {}
+    for command in (("list",), ("search", RIVER_QUESTION), ("ask", RIVER_QUESTION), ("list", "--json"),
+                    ("search", RIVER_QUESTION, "--json"), ("ask", RIVER_QUESTION, "--json")):
+        code, out, err = cli(*command, *args)
+        assert code == 0, err
+        assert not any(c in out + err for c in "\x1b\x07\x9b\u202e"), command
+        outputs[command] = out
+    assert "\\x1b[31m" in outputs[("list",)] and "\\x1b[2J" in outputs[("search", RIVER_QUESTION)]
+    assert "\\u001b[31m" in outputs[("list", "--json")]
+    assert json.loads(outputs[("list", "--json")])[0]["id"] == "evil\x1b[31m.txt"  # the JSON is exact
 
 
 @pytest.mark.parametrize("name, data", [
