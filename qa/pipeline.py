@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import re
 import threading
 import time
@@ -79,7 +80,10 @@ def check_k(k: object) -> int:
             raise SettingsError(f"k must be a whole number of passages, got {k!r}")
         k = int(k)
     if not isinstance(k, int):
-        raise SettingsError(f"k must be a whole number of passages, got {type(k).__name__}")
+        try:
+            k = operator.index(k)  # numpy integers too
+        except TypeError:
+            raise SettingsError(f"k must be a whole number of passages, got {type(k).__name__}") from None
     if not 1 <= k <= MAX_K:
         raise SettingsError(f"k must be between 1 and {MAX_K}, got {k}")
     return k

@@ -459,7 +459,10 @@ def _current_generation(folder: Path) -> str | None:
 
 
 def _discard(gen: Path, vectors: VectorSettings) -> None:
-    """Remove a generation this call was writing (it has the marker, or is still empty)."""
+    """Remove a generation this call was writing (it has the marker, or is still empty), unless the
+    manifest already names it (interrupted just after the switch: it is the index now)."""
+    if _current_generation(gen.parent) == gen.name:
+        return
     with contextlib.suppress(Exception):
         vectors.drop([gen.name])
     if gen.is_dir() and ((gen / MARKER).exists() or not any(gen.iterdir())):
