@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -73,10 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR", help="files, or folders of documents")
     p.add_argument("--link", action="store_true",
                    help="index the files where they are instead of copying them (their paths are recorded)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a document of the same name (default: keep both, the new one as 'name (2).ext')")
 
-    p = sub.add_parser("remove", help="remove documents from the collection and the index (see `qa list` for ids)")
+    p = sub.add_parser("remove", help="remove documents from the collection and the index (see `qa list` for ids); "
+                                      "files go to the trash beside the index, `qa restore` puts them back")
     _common(p)
     p.add_argument("ids", nargs="+", metavar="ID", help="document id as `qa list` shows it")
+
+    p = sub.add_parser("trash", help="list removed documents that `qa restore` can put back")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("restore", help="put removed documents back into the document folder and index them")
+    _common(p)
+    p.add_argument("ids", nargs="+", metavar="ID", help="document id as `qa trash` shows it")
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
     _common(p)
@@ -110,13 +122,44 @@ def _pipeline(args):
     return Pipeline(_settings(args))
 
 
+#: Characters a terminal may act on instead of showing: C0 and C1 controls (escape sequences start
+#: with ESC or CSI), DEL, and the bidirectional overrides that make text read other than it is.
+_UNSAFE_TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines (reports of indexing, which name documents) printed like the rest: escapes visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return show(super().format(record))
+
+
+def show(text: object) -> str:
+    """Document text made safe to print: every control character is written visibly as an escape
+    (``\\x1b``), so a document cannot move the cursor, recolour or retitle the user's terminal.
+
+    >>> show("red \\x1b[31mtext")
+    'red \\\\x1b[31mtext'
+    """
+    return _UNSAFE_TERMINAL.sub(lambda m: ascii(m.group())[1:-1], str(text))
+
+
+def _json(obj) -> str:
+    """JSON with every control character escaped (``ensure_ascii=False`` leaves C1 controls raw)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=1)  # C0 controls in strings are escaped already
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _cite(hit) -> str:
     p = hit.passage
-    where = f"{p.doc} [{p.start}:{p.end}]"
+    where = f"{show(p.doc)} [{p.start}:{p.end}]"
     if p.page:
         where += f" p. {p.page}"
     if p.section:
-        where += f" § {p.section}"
+        where += f" § {show(p.section)}"
     return where
 
 
@@ -124,7 +167,7 @@ def cmd_index(args) -> int:
     qa = _pipeline(args)
     report = qa.index(force=args.rebuild, show_bar=sys.stderr.isatty())
     for line in report.lines():
-        print(line)
+        print(show(line))
     return 0
 
 
@@ -132,14 +175,14 @@ def cmd_search(args) -> int:
     qa = _pipeline(args)
     hits = qa.search(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
     if args.json:
-        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        print(_json([h.to_dict() for h in hits]))
         return 0
     if not hits:
         print("no passage matches the question")
     for h in hits:
-        print(f"[{h.rank}] {h.score:.4f} {h.mode}  {h.passage.title}  ({_cite(h)})")
+        print(f"[{h.rank}] {h.score:.4f} {h.mode}  {show(h.passage.title)}  ({_cite(h)})")
         text = " ".join(h.passage.text.split())
-        print("    " + (text if len(text) <= 400 else text[:400] + " ..."))
+        print("    " + show(text if len(text) <= 400 else text[:400] + " ..."))
     return 0
 
 
@@ -147,21 +190,19 @@ def cmd_ask(args) -> int:
     qa = _pipeline(args)
     answer = qa.ask(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        print(_json(answer.to_dict()))
         return 0
     if answer.status == "none":
-        print(answer.message or "The documents do not seem to answer this.")
+        print(show(answer.message or "The documents do not seem to answer this."))
         print("\nClosest passages:")
     else:
-        if answer.status == "tentative":
-            print(f"Possible answer (not sure): {answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
-        else:
-            print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
-        print(f"  \u201c{' '.join((answer.sentence or '').split())}\u201d")
-        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else ""))
+        text = f"{show(answer.text)}   [{answer.cited}] confidence {answer.confidence:.2f}"
+        print(f"Possible answer (not sure): {text}" if answer.status == "tentative" else text)
+        print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
+        print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else ""))
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):
-        print(f"[{n}] {h.passage.title} ({_cite(h)})")
+        print(f"[{n}] {show(h.passage.title)} ({_cite(h)})")
     return 0
 
 
@@ -169,20 +210,20 @@ def cmd_list(args) -> int:
     qa = _pipeline(args)
     docs = qa.documents()
     if args.json:
-        print(json.dumps(docs, ensure_ascii=False, indent=1))
+        print(_json(docs))
         return 0
     for d in docs:
         pages = f"{d['pages']:>4} pages" if d["pages"] else " " * 9
         indexed = (d["indexed"] or "")[:16].replace("T", " ")
-        print(f"{d['id']}  {d['kind']:<8}  {pages}  {d['passages']:>4} passages  {indexed:<16}  {d['title']}")
+        print(f"{show(d['id'])}  {d['kind']:<8}  {pages}  {d['passages']:>4} passages  {indexed:<16}  {show(d['title'])}")
     return 0
 
 
 def cmd_add(args) -> int:
     qa = _pipeline(args)
-    added, report = qa.add(args.paths, link=args.link)
+    added, report = qa.add(args.paths, link=args.link, replace=args.replace)
     for line in added.lines(report):
-        print(line)
+        print(show(line))
     if not added.changed and not added.unchanged:
         print("qa: error: nothing was added", file=sys.stderr)
         return 1
@@ -192,17 +233,39 @@ def cmd_add(args) -> int:
 def cmd_remove(args) -> int:
     qa = _pipeline(args)
     for line in qa.remove(args.ids).lines():
-        print(line)
+        print(show(line))
+    return 0
+
+
+def cmd_trash(args) -> int:
+    entries = _pipeline(args).trashed()
+    if args.json:
+        print(_json([e.to_dict() for e in entries]))
+        return 0
+    if not entries:
+        print("the trash is empty")
+    for e in entries:
+        where = f"linked file {e.link} (forgotten, not moved)" if e.link else e.file
+        print(f"{show(e.id)}  removed {e.removed[:19].replace('T', ' ')}  {show(where)}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    qa = _pipeline(args)
+    report = qa.restore(args.ids)
+    print(f"restored {len(args.ids)}: {show(', '.join(args.ids))}")
+    for line in report.lines() if report is not None else []:
+        print(show(line))
     return 0
 
 
 def cmd_eval(args) -> int:
     from .evaluation import evaluate, format_text, load_queries, write_report
 
-    queries, problems = load_queries(args.queries)
-    for problem in problems:
-        print(f"qa: {args.queries}: {problem}", file=sys.stderr)
     qa = _pipeline(args)
+    queries, problems = load_queries(args.queries, max_queries=qa.settings.max_eval_queries)
+    for problem in problems:
+        print(f"qa: {show(args.queries)}: {show(problem)}", file=sys.stderr)
     qa.warm_up(show_bar=sys.stderr.isatty())
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
@@ -210,12 +273,12 @@ def cmd_eval(args) -> int:
     if args.report:
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)
-    print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else format_text(result))
+    print(_json(result) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
     return 0
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "add": cmd_add,
-            "remove": cmd_remove, "eval": cmd_eval}
+            "remove": cmd_remove, "trash": cmd_trash, "restore": cmd_restore, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,11 +289,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s",
                         stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setFormatter(_SafeFormatter("%(message)s"))
     logging.getLogger("qa").setLevel(logging.INFO)
     try:
         return COMMANDS[args.command](args)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        print(f"qa: error: {show(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # whoever read the output stopped early (``qa search ... | head``): nothing more to say

@@ -8,8 +8,10 @@ with the id ``.link:<absolute path>`` (no file of the folder can have an id that
 dot, since hidden files are never loaded, so the two kinds of id cannot collide). Only paths a
 user names are ever recorded; paths mentioned inside documents are never followed.
 
-``remove`` deletes a copied file, or forgets a linked one (the file itself is left alone).
-Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these and refreshes its index.
+A file whose name is already taken by a different document is kept beside it as
+``name (2).ext`` unless ``replace=True``. ``remove`` moves a copied file into the trash (see
+:mod:`qa.trash`; ``qa restore`` puts it back), or forgets a linked one (the file itself is never
+touched). Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these and refreshes its index.
 
 >>> report = add_files(Path("docs"), [Path("~/papers/report.pdf").expanduser()])  # doctest: +SKIP
 >>> report.added                                                                    # doctest: +SKIP
@@ -18,7 +20,9 @@ Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these and refresh
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -28,7 +32,9 @@ from typing import Iterable
 from .config import Settings
 from .documents import SUFFIXES, iter_files, read_document
 from .errors import QAError
+from .formats import Limits
 from .store import atomic_write_bytes, sha256_file
+from .trash import TrashEntry, move_to_trash
 
 #: The list of linked files, inside the document folder (hidden, so it is never loaded as a document).
 LINKS_FILE = ".links.json"
@@ -47,6 +53,10 @@ class AddReport:
     unchanged: list[str] = field(default_factory=list)  #: ids already in the collection with the same content
     skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path given, reason)
     linked: bool = False  #: the files were linked, not copied
+    #: (id whose name was taken, id the new file got): kept both, as ``replace`` was not asked for
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    #: the bytes each replaced file had, so a failed index update can put them back
+    previous: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -56,6 +66,8 @@ class AddReport:
         """What was done to the collection, one line each, then the lines of the
         :class:`~qa.indexer.IndexReport` of the index update that followed, if any."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
+        out += [f"kept both: {taken} already holds another document, so the new one is {new} "
+                "(use --replace to replace it)" for taken, new in self.renamed]
         groups = (("linked" if self.linked else "copied", self.added), ("replaced", self.replaced),
                   ("already there", self.unchanged))
         for label, ids in groups:
@@ -112,13 +124,21 @@ def _write_links(docs: Path, links: list[str]) -> None:
     atomic_write_bytes(links_path(docs), json.dumps(sorted(set(links)), indent=1, ensure_ascii=False).encode())
 
 
+def _resolved(path: Path) -> Path | None:
+    """The real path, or ``None`` for a symbolic link loop."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
 def _sources(path: Path) -> list[tuple[Path, str]]:
     """The accepted files a user named: the file itself, or every accepted file below a folder
     (relative to the folder's parent, so the folder's name is kept)."""
     if path.is_dir():
         root = path.resolve()
         return [(p, f"{root.name}/{rel}") for p, rel in iter_files(root)
-                if p.resolve().is_relative_to(root)]  # links out of the folder are not followed
+                if (real := _resolved(p)) is not None and real.is_relative_to(root)]  # links out: not followed
     return [(path, path.name)]
 
 
@@ -133,16 +153,18 @@ def _target(docs: Path, rel: str) -> Path:
 
 
 def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings.max_file_bytes,
-              link: bool = False) -> AddReport:
+              link: bool = False, replace: bool = False, limits: Limits = Limits()) -> AddReport:
     """Copy (or link) files into the collection; each is checked first and skipped with a reason
-    when it is not an accepted, readable document within ``max_bytes``."""
+    when it is not an accepted, readable document within ``max_bytes`` and ``limits``. A name taken
+    by a different document keeps both (``name (2).ext``) unless ``replace``."""
     docs = Path(docs)
     docs.mkdir(parents=True, exist_ok=True)
     report = AddReport(linked=link)
     links = read_links(docs) if link else []
     for given in map(Path, paths):
         if not given.exists():
-            report.skipped.append((str(given), "no such file or folder"))
+            why = "symbolic link loop or broken link" if given.is_symlink() else "no such file or folder"
+            report.skipped.append((str(given), why))
             continue
         sources = _sources(given)
         if given.is_dir() and not sources:
@@ -151,16 +173,22 @@ def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings
             try:
                 if source.suffix.lower() not in SUFFIXES:
                     raise ValueError(f"not an accepted type: use one of {', '.join(sorted(SUFFIXES))}")
+                if _resolved(source) is None:
+                    raise ValueError("symbolic link loop (not followed)")
                 if _inside(docs, source):
                     raise ValueError("already in the document folder")
-                read_document(source, rel, max_bytes)  # readable text within the size limit?
+                read_document(source, rel, max_bytes, limits=limits)  # readable text within the limits?
                 if link:
                     _link(source, links, report)
                 else:
-                    _copy(docs, source, rel, report)
+                    _copy(docs, source, rel, report, replace)
             except PermissionError:
                 report.skipped.append((str(source), "permission denied"))
-            except (ValueError, OSError) as exc:
+            except OSError as exc:
+                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                report.skipped.append((str(source), "disk full: free some space, then add it again" if full
+                                       else f"cannot copy it ({exc.strerror or exc})"))
+            except ValueError as exc:
                 report.skipped.append((str(source), str(exc)))
     if link:
         _write_links(docs, links)
@@ -181,15 +209,53 @@ def _link(source: Path, links: list[str], report: AddReport) -> None:
         report.added.append(LINK_PREFIX + path)
 
 
-def _copy(docs: Path, source: Path, rel: str, report: AddReport) -> None:
+def _copy(docs: Path, source: Path, rel: str, report: AddReport, replace: bool = False) -> None:
     target = _target(docs, rel)
+    taken = target.relative_to(docs).as_posix()
+    digest = sha256_file(source)
+    if not replace:
+        n = 2
+        while os.path.lexists(target) and not (target.is_file() and sha256_file(target) == digest):
+            target = target.with_name(f"{_stem(target.name)} ({n}){Path(target.name).suffix}")
+            n += 1
     doc_id = target.relative_to(docs).as_posix()
-    if target.exists() and sha256_file(target) == sha256_file(source):
+    if target.is_file() and sha256_file(target) == digest:
         report.unchanged.append(doc_id)
         return
-    (report.replaced if target.exists() else report.added).append(doc_id)
+    if doc_id != taken:
+        report.renamed.append((taken, doc_id))
+    if target.exists():
+        report.previous[doc_id] = target.read_bytes()
+        report.replaced.append(doc_id)
+    else:
+        report.added.append(doc_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, source.read_bytes())  # the indexer never sees half a file
+
+
+def _stem(name: str) -> str:
+    """``name`` without its suffix and without a `` (n)`` a copy got before."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return re.sub(r" \(\d{1,6}\)\Z", "", stem)
+
+
+def undo_add(docs: Path, report: AddReport) -> None:
+    """Take back what :func:`add_files` did (the index update after it failed): new copies are
+    deleted, replaced files get their old bytes back, new links are forgotten."""
+    docs = Path(docs)
+    if report.linked:
+        gone = {i[len(LINK_PREFIX):] for i in report.added}
+        _write_links(docs, [p for p in read_links(docs) if p not in gone])
+        return
+    for doc_id in report.added:
+        (docs / doc_id).unlink(missing_ok=True)
+    for doc_id, data in report.previous.items():
+        atomic_write_bytes(docs / doc_id, data)
+
+
+def relink(docs: Path, paths: Iterable[str]) -> None:
+    """Record linked files again (a restored removal)."""
+    _write_links(docs, read_links(docs) + list(paths))
 
 
 def collection_ids(docs: Path) -> set[str]:
@@ -199,9 +265,11 @@ def collection_ids(docs: Path) -> set[str]:
     return folder | {doc_id for _, doc_id in linked_files(docs)[0]}
 
 
-def remove_documents(docs: Path, ids: Iterable[str]) -> list[str]:
-    """Delete copied files and forget linked ones. Raises :class:`QAError` (and removes nothing)
-    when an id is not in the collection, or when nothing would be left."""
+def remove_documents(docs: Path, ids: Iterable[str], index: Path) -> list[TrashEntry]:
+    """Move copied files into the trash of the index in ``index`` and forget linked ones (the
+    linked file is never touched); every removal is recorded there, so ``qa restore`` can undo it.
+    Raises :class:`QAError` (and removes nothing) when an id is not in the collection, or when
+    nothing would be left."""
     docs = Path(docs)
     ids = list(dict.fromkeys(ids))
     known = collection_ids(docs)
@@ -212,15 +280,13 @@ def remove_documents(docs: Path, ids: Iterable[str]) -> list[str]:
         raise QAError("no document to remove: give one or more ids (see `qa list`)")
     if known <= set(ids):
         raise QAError("that would leave the collection empty: add other documents first, then remove these")
-    linked = [i for i in ids if i.startswith(LINK_PREFIX)]
+    linked = {i: i[len(LINK_PREFIX):] for i in ids if i.startswith(LINK_PREFIX)}
+    entries = move_to_trash(docs, index, ids, linked)  # a known id is a file found inside the folder
     if linked:
-        gone = {i[len(LINK_PREFIX):] for i in linked}
+        gone = set(linked.values())
         _write_links(docs, [p for p in read_links(docs) if p not in gone])
-    for doc_id in ids:
-        if not doc_id.startswith(LINK_PREFIX):
-            (docs / doc_id).unlink()  # a known id is a file found inside the folder
-    return ids
+    return entries
 
 
-__all__ = ["AddReport", "add_files", "remove_documents", "collection_ids", "linked_files", "read_links",
+__all__ = ["AddReport", "add_files", "undo_add", "relink", "remove_documents", "collection_ids", "linked_files", "read_links",
            "sanitise_name", "LINKS_FILE", "LINK_PREFIX"]

@@ -82,6 +82,14 @@ class Settings:
     #: Largest document file accepted, in bytes. 10 MB of text is about 12,000 passages (an hour of
     #: embedding on a small CPU); a bigger .txt file is more likely a log or a dump than a document.
     max_file_bytes: int = 10 * 1024 * 1024
+    #: Most characters of text taken from one document, counted after extraction (a file's size does
+    #: not bound its text: an 18 KB PDF can inflate to 5 million characters). 2 million characters
+    #: are about 2,500 passages; a longer document is skipped with a message that says so.
+    max_text_chars: int = 2_000_000
+    #: Most seconds spent reading the text out of one PDF or HTML file; a slower one is skipped.
+    max_parse_seconds: float = 60.0
+    #: Most test queries read from one evaluation file (each costs a retrieval and a read per mode).
+    max_eval_queries: int = 2000
     #: Where passage vectors are searched: ``faiss`` (embedded, in the index folder) or ``qdrant``
     #: (for collections that outgrow one machine; needs ``pip install 'qa[qdrant]'``). Switching
     #: rebuilds the vector index from the stored vectors, without embedding again.
@@ -110,6 +118,8 @@ class Settings:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
         if self.rerank < 0:
             raise SettingsError(f"rerank must be 0 (off) or a number of passages, got {self.rerank}")
+        if self.max_text_chars < 1 or self.max_parse_seconds <= 0 or self.max_eval_queries < 1:
+            raise SettingsError("max_text_chars, max_parse_seconds and max_eval_queries must be positive")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, got {self.k}")
         if self.chunk_size < 50:

@@ -12,6 +12,7 @@ text back.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -21,14 +22,18 @@ from typing import Mapping
 
 from .config import Settings
 from .errors import NoDocumentsError
-from .formats import EXTRACTORS, content_hash, extract
+from .formats import EXTRACTORS, Limits, content_hash, extract
 from .types import Document
 
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
             ".htm": "html"}
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
-_FM_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+#: A front-matter key. Front matter is parsed line by line with string methods, not one regular
+#: expression over the text: a pattern like ``(.*?)\s*$`` backtracks quadratically on a line that
+#: holds a long run of spaces (a 200 kB title line froze the program for minutes).
+_FM_KEY = re.compile(r"[A-Za-z_][\w-]*")
+#: Front matter is looked for in this many characters at the start of a document.
+FRONT_MATTER_CHARS = 1024 * 1024
 
 
 @dataclass
@@ -46,18 +51,34 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
     >>> parse_front_matter("---\\ntitle : A\\n---\\nbody")
     ({'title': 'A'}, 18)
     """
-    m = _FRONT_MATTER.match(text)
-    if not m:
+    if not text.startswith("---"):
         return {}, 0
+    lines = text[:FRONT_MATTER_CHARS].splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n").strip(" \t") != "---":
+        return {}, 0
+    offset = len(lines[0])
+    body: list[str] = []
+    for line in lines[1:]:
+        bare = line.rstrip("\r\n")
+        if bare.rstrip(" \t") in ("---", "...") and bare[:3] in ("---", "..."):
+            return _front_matter_pairs(body), offset + len(line)
+        body.append(bare)
+        offset += len(line)
+    return {}, 0
+
+
+def _front_matter_pairs(lines: list[str]) -> dict[str, str]:
     meta: dict[str, str] = {}
-    for line in m.group(1).splitlines():
-        lm = _FM_LINE.match(line)
-        if lm:
-            value = lm.group(2)
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            meta[lm.group(1).lower()] = value
-    return meta, m.end()
+    for line in lines:
+        key, colon, value = line.partition(":")
+        key = key.rstrip()
+        if not colon or not _FM_KEY.fullmatch(key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        meta[key.lower()] = value
+    return meta
 
 
 def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", meta: dict[str, str] | None = None,
@@ -89,8 +110,47 @@ def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", 
     )
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | None = None) -> Document:
-    """Read one file. Raises ``ValueError`` with a short reason when it is not usable text.
+#: Leading bytes of binary formats that are sometimes saved under a text name.
+_MAGIC = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+          b"PK\x03\x04": "a ZIP archive (or a Word/OpenDocument file)", b"\x1f\x8b": "a gzip archive",
+          b"\x7fELF": "a program", b"MZ": "a Windows program", b"\xd0\xcf\x11\xe0": "an old Office document",
+          b"%PDF-": "a PDF", b"7z\xbc\xaf": "a 7-Zip archive", b"Rar!": "a RAR archive"}
+#: Share of control bytes (other than tab, line and page breaks) above which a file is not text.
+MAX_CONTROL_SHARE = 0.10
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def sniff(kind: str, data: bytes) -> None:
+    """Check that the bytes look like the kind of file their name says; ``ValueError`` if not.
+
+    >>> sniff("html", b"\\x89PNG\\r\\n\\x1a\\n...")
+    Traceback (most recent call last):
+    ValueError: binary file (looks like a PNG image), not html: give it the right name, or export it as text
+    """
+    head = data[:64 * 1024]
+    if kind == "pdf":
+        if b"%PDF-" not in data[:1024]:
+            raise ValueError("damaged PDF or not a PDF (it does not start with %PDF-): give it the right name, "
+                             "or export a new PDF")
+        return
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise ValueError(f"binary file (looks like {what}), not {kind}: give it the right name, "
+                             "or export it as text")
+    if head.startswith(_UTF16_32_BOMS):
+        return  # UTF-16 and UTF-32 text holds NUL bytes
+    if b"\x00" in data:
+        raise ValueError("binary file (contains NUL bytes)")
+    controls = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13)) + head.count(b"\x7f")
+    if controls > MAX_CONTROL_SHARE * len(head):
+        raise ValueError(f"binary file ({controls:,} control bytes in the first {len(head):,}), not {kind}: "
+                         "give it the right name, or export it as text")
+
+
+def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | None = None,
+                  limits: Limits = Limits()) -> Document:
+    """Read one file. Raises ``ValueError`` with a short reason when it is not usable text, or when
+    its text or reading time is over ``limits``.
 
     ``previous`` is the document as the index stored it: a PDF or HTML file whose content hash
     still matches is not parsed again.
@@ -106,16 +166,18 @@ def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | 
         sha256 = content_hash(kind, data)
         if previous is not None and previous.sha256 == sha256:
             return previous
-        extracted = extract(kind, data, sha256)
+        sniff(kind, data)
+        extracted = extract(kind, data, sha256, limits)
         return make_document(doc_id, extracted.text, sha256, kind, extracted.meta, extracted.pages)
-    if b"\x00" in data:
-        raise ValueError("binary file (contains NUL bytes)")
+    sniff(kind, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not valid UTF-8 (byte {exc.start}); save it as UTF-8") from None
     if not text.strip():
         raise ValueError("no text (only white space)")
+    if len(text) > limits.max_chars:
+        raise limits.too_long(len(text))
     return make_document(doc_id, text, hashlib.sha256(data).hexdigest(), kind)
 
 
@@ -137,11 +199,32 @@ def iter_files(root: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda pair: pair[1])
 
 
+def link_problem(path: Path, real_root: Path) -> str | None:
+    """Why a symbolic link in the document folder is not followed (a loop, a dangling link, a link
+    out of the folder), or ``None`` for a link to a file inside it."""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symbolic link loop (not followed)"
+    except FileNotFoundError:
+        return "broken symbolic link: its target does not exist (not followed)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (not followed)"
+        return f"symbolic link cannot be followed ({exc.strerror or exc})"
+    if not target.is_relative_to(real_root):
+        return "symbolic link to a file outside the document folder (not followed)"
+    if not target.is_file():
+        return "symbolic link to something that is not a file (not followed)"
+    return None
+
+
 def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
-                known: Mapping[str, Document] | None = None) -> LoadReport:
+                known: Mapping[str, Document] | None = None, limits: Limits = Limits()) -> LoadReport:
     """Load every document below ``root``. Raises :class:`NoDocumentsError` when none is usable.
 
-    ``known`` holds documents as the index stored them, by id (see :func:`read_document`).
+    ``known`` holds documents as the index stored them, by id (see :func:`read_document`);
+    ``limits`` bounds the text and the parsing time of each document.
     """
     root = Path(root)
     if not root.is_dir():
@@ -153,16 +236,15 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     linked, report.skipped = linked_files(root)
     for path, doc_id in iter_files(root) + linked:
         try:
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    raise ValueError("symbolic link to a file outside the document folder (not followed)")
-            report.documents.append(read_document(path, doc_id, max_bytes, (known or {}).get(doc_id)))
+            problem = link_problem(path, real_root) if path.is_symlink() else None
+            if problem:
+                raise ValueError(problem)
+            report.documents.append(read_document(path, doc_id, max_bytes, (known or {}).get(doc_id), limits))
         except PermissionError:
             report.skipped.append((doc_id, "permission denied"))
         except FileNotFoundError:
             report.skipped.append((doc_id, "file not found (moved or deleted?)"))
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, RuntimeError) as exc:
             report.skipped.append((doc_id, str(exc)))
     if not report.documents:
         detail = ""

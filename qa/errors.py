@@ -20,6 +20,10 @@ class IndexProblem(QAError):
     """The index on disk is missing, damaged, locked, or does not match the settings."""
 
 
+class IndexWriteError(IndexProblem):
+    """The index cannot be written (disk full, read-only folder); the previous one still answers."""
+
+
 class ModelError(QAError):
     """The embedding model cannot be loaded offline."""
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import html
 import json
+import itertools  # issue 17: query cap
 import time
 import warnings
 from collections import defaultdict
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .config import MODES
+from .config import MODES, Settings
 from .errors import QAError
 from .metrics import best, contains_answer, exact_match, f1
 from .types import Answer, Passage
@@ -146,11 +147,30 @@ def parse_query(obj, line: int) -> EvalQuery:
     )
 
 
-def load_queries(source: str | Path | Iterable[str]) -> tuple[list[EvalQuery], list[str]]:
+# -- cap on the number of queries (issue 17: an evaluation file must not run without bound) -----
+
+def _capped(lines: Iterable[str], max_queries: int | None, source) -> list:
+    """The lines, or :class:`QAError` when more than ``max_queries`` of them are not blank."""
+    lines = list(lines) if max_queries is None else list(itertools.islice(lines, 50 * max_queries + 1))
+    if max_queries is not None:
+        count = sum(1 for line in lines if (line.strip() if isinstance(line, (str, bytes)) else line))
+        if count > max_queries or len(lines) > 50 * max_queries:
+            name = f"query file {str(source)!r}" if isinstance(source, (str, Path)) else "the query list"
+            raise QAError(f"{name} holds more than {max_queries:,} queries (QA_MAX_EVAL_QUERIES): "
+                          "evaluate a sample, split it, or raise the limit")
+    return lines
+
+
+# -----------------------------------------------------------------------------------------------
+
+
+def load_queries(source: str | Path | Iterable[str],
+                 max_queries: int | None = Settings.max_eval_queries) -> tuple[list[EvalQuery], list[str]]:
     """Read test queries from a path (str or Path) or from an iterable of lines.
 
     Returns the valid queries and a list of problems, one human-readable string per bad line
-    (with its line number); bad lines are skipped, blank lines ignored.
+    (with its line number); bad lines are skipped, blank lines ignored. More than ``max_queries``
+    non-blank lines (``QA_MAX_EVAL_QUERIES``; ``None``: no cap) raise :class:`QAError`.
 
     >>> qs, problems = load_queries(['{"id": "a", "question": "Who?", "answers": ["Ann"]}', '{oops'])
     >>> [q.id for q in qs], problems
@@ -166,6 +186,7 @@ def load_queries(source: str | Path | Iterable[str]) -> tuple[list[EvalQuery], l
             raise QAError(f"cannot read query file {str(path)!r} ({exc}): save it as UTF-8 JSON Lines") from None
     else:
         lines = source
+    lines = _capped(lines, max_queries, source)
     queries: list[EvalQuery] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}

@@ -23,6 +23,7 @@ import io
 import logging
 import re
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
@@ -35,6 +36,48 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Metadata titles that name the program or the file instead of the document.
 _JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint) - .*|.*\.(docx?|pptx?|odt|pdf|tex|dvi|indd))$", re.I)
+
+
+#: Most characters of text taken from one document (``QA_MAX_TEXT_CHARS``): a file's size does
+#: not bound its text (an 18 KB PDF can inflate to 5 million characters).
+MAX_TEXT_CHARS = 2_000_000
+#: Most seconds spent extracting the text of one document (``QA_MAX_PARSE_SECONDS``).
+MAX_PARSE_SECONDS = 60.0
+#: A PDF page's decompressed content stream is refused unread above this many bytes per character
+#: of the text budget (text operators take at least a byte a character; layout adds the rest).
+CONTENT_BYTES_PER_CHAR = 10
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The work allowed for one document: characters of extracted text and seconds of parsing."""
+
+    max_chars: int = MAX_TEXT_CHARS
+    max_seconds: float = MAX_PARSE_SECONDS
+
+    def too_long(self, chars: int | str) -> ValueError:
+        return ValueError(f"its text is over {self.max_chars:,} characters (QA_MAX_TEXT_CHARS): split it "
+                          "into smaller documents, or raise the limit")
+
+    def too_slow(self) -> ValueError:
+        return ValueError(f"reading it took over {self.max_seconds:g} s (QA_MAX_PARSE_SECONDS): "
+                          "save it again in a simpler form, or raise the limit")
+
+
+class _Budget:
+    """Counts characters and time spent on one document; raises ``ValueError`` past the limits."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.chars = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def spend(self, chars: int) -> None:
+        self.chars += chars
+        if self.chars > self.limits.max_chars:
+            raise self.limits.too_long(self.chars)
+        if time.monotonic() > self.deadline:
+            raise self.limits.too_slow()
 
 
 @dataclass(frozen=True)
@@ -91,15 +134,35 @@ def _open_pdf(data: bytes):
         raise ValueError(f"damaged PDF ({exc}): open and save it again, or export a new PDF") from None
 
 
-def extract_pdf(data: bytes) -> Extracted:
-    """The text layer of a PDF, page by page. Raises ``ValueError`` for a scan, a locked or a damaged file."""
+def _page_text(page, budget: _Budget) -> str:
+    """One page's text, stopped as soon as the document's budget is spent (an inflated content
+    stream is refused before it is parsed, and its text before it is all extracted)."""
+    contents = page.get_contents()
+    size = len(contents.get_data()) if contents is not None else 0
+    if size > budget.limits.max_chars * CONTENT_BYTES_PER_CHAR:
+        raise budget.limits.too_long(size)
+    budget.spend(0)
+
+    def visit(text, *_):
+        budget.spend(len(text))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    budget.chars -= len(text)  # counted again, exactly, once cleaned
+    return text
+
+
+def extract_pdf(data: bytes, limits: Limits = Limits()) -> Extracted:
+    """The text layer of a PDF, page by page. Raises ``ValueError`` for a scan, a locked or a
+    damaged file, and for one whose text or reading time is over ``limits``."""
     reader = _open_pdf(data)
+    budget = _Budget(limits)
     parts: list[str] = []
     pages: list[int] = []
     offset = 0
     try:
         for page in reader.pages:
-            text = _clean_page(page.extract_text() or "")
+            text = _clean_page(_page_text(page, budget))
+            budget.spend(len(text))
             if text and parts:
                 offset += 2  # the blank line between pages
             pages.append(offset)
@@ -155,28 +218,45 @@ def _html_meta(soup) -> dict[str, str]:
     return meta
 
 
-def _mark_structure(root) -> None:
-    """Put break marks around blocks, headings and list items, and for ``<br>`` and ``<pre>`` lines."""
-    for string in root.find_all(string=True):
-        if _PARA in string or _LINE in string:
-            string.replace_with(string.replace(_PARA, " ").replace(_LINE, " "))
-    for pre in root.find_all("pre"):
-        for string in pre.find_all(string=True):
-            string.replace_with(string.replace("\n", _LINE))
-    for tag in root.find_all(True):
-        if tag.name == "br":
-            tag.replace_with(_LINE)
-        elif tag.name in HEADINGS:
-            tag.insert(0, f"{_PARA}{'#' * int(tag.name[1])} ")
-            tag.append(_PARA)
-        elif tag.name == "li":
-            tag.insert(0, f"{_PARA}- ")
-            tag.append(_PARA)
-        elif tag.name in ("td", "th"):
-            tag.append(" ")
-        elif tag.name in BLOCKS:
-            tag.insert(0, _PARA)
-            tag.append(_PARA)
+def _marked_text(root) -> str:
+    """The text below ``root`` with break marks around blocks, headings and list items, and for
+    ``<br>`` and ``<pre>`` lines.
+
+    One walk over the tree with an explicit stack, so time is linear in the size of the page and
+    depth costs no recursion (inserting marks into the tree instead was quadratic in the depth:
+    100,000 nested ``<div>`` took minutes).
+    """
+    from bs4 import CData, NavigableString, Tag
+
+    out: list[str] = []
+    stack: list = [(root, False)]
+    in_pre = 0
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            if node.name == "pre":
+                in_pre -= 1
+            out.append(_CLOSE.get(node.name, ""))
+            continue
+        if isinstance(node, Tag):
+            if node.name == "br":
+                out.append(_LINE)
+                continue
+            if node.name == "pre":
+                in_pre += 1
+            out.append(_OPEN.get(node.name, ""))
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
+        elif type(node) in (NavigableString, CData):  # not comments, doctypes, processing instructions
+            string = str(node).replace(_PARA, " ").replace(_LINE, " ")
+            out.append(string.replace("\n", _LINE) if in_pre else string)
+    return "".join(out)
+
+
+#: Marks written before and after the text of an element.
+_OPEN = {**{name: _PARA for name in BLOCKS}, **{h: f"{_PARA}{'#' * int(h[1])} " for h in HEADINGS},
+         "li": f"{_PARA}- "}
+_CLOSE = {**{name: _PARA for name in BLOCKS}, **{h: _PARA for h in HEADINGS}, "li": _PARA, "td": " ", "th": " "}
 
 
 def _assemble(marked: str) -> str:
@@ -190,8 +270,10 @@ def _assemble(marked: str) -> str:
     return "\n\n".join(blocks)
 
 
-def extract_html(data: bytes) -> Extracted:
-    """The main text of an HTML page. Raises ``ValueError`` when nothing readable is left."""
+def extract_html(data: bytes, limits: Limits = Limits()) -> Extracted:
+    """The main text of an HTML page. Raises ``ValueError`` when nothing readable is left, or when
+    its text or reading time is over ``limits`` (every step is linear in the page's size)."""
+    budget = _Budget(limits)
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "lxml")  # bytes: the page's own charset declaration is honoured
@@ -199,8 +281,8 @@ def extract_html(data: bytes) -> Extracted:
     for tag in soup.find_all(DROPPED):
         tag.decompose()
     root = soup.find("main") or soup.body or soup
-    _mark_structure(root)
-    text = unicodedata.normalize("NFC", _assemble(root.get_text()))
+    text = unicodedata.normalize("NFC", _assemble(_marked_text(root)))
+    budget.spend(len(text))
     if not text:
         raise ValueError("no text in the page (after dropping scripts, navigation and forms)")
     return Extracted(text, meta)
@@ -220,14 +302,14 @@ def content_hash(kind: str, data: bytes) -> str:
 
 
 #: Extractor for each kind of document that is not plain text.
-EXTRACTORS: dict[str, Callable[[bytes], Extracted]] = {"pdf": extract_pdf, "html": extract_html}
+EXTRACTORS: dict[str, Callable[[bytes, Limits], Extracted]] = {"pdf": extract_pdf, "html": extract_html}
 #: Files whose extracted text is remembered, by content hash.
 CACHE_SIZE = 256
 _cache: dict[str, Extracted] = {}
 _cache_lock = threading.Lock()
 
 
-def extract(kind: str, data: bytes, sha256: str) -> Extracted:
+def extract(kind: str, data: bytes, sha256: str, limits: Limits = Limits()) -> Extracted:
     """The text of a file of this ``kind`` (a key of :data:`EXTRACTORS`) whose :func:`content_hash`
     is ``sha256``.
 
@@ -239,7 +321,7 @@ def extract(kind: str, data: bytes, sha256: str) -> Extracted:
         found = _cache.get(key)
     if found is not None:
         return found
-    extracted = EXTRACTORS[kind](data)
+    extracted = EXTRACTORS[kind](data, limits)
     with _cache_lock:
         _cache[key] = extracted
         while len(_cache) > CACHE_SIZE:
@@ -247,4 +329,4 @@ def extract(kind: str, data: bytes, sha256: str) -> Extracted:
     return extracted
 
 
-__all__ = ["Extracted", "extract", "extract_pdf", "extract_html", "content_hash", "EXTRACTORS", "EXTRACTION_VERSION"]
+__all__ = ["Extracted", "Limits", "MAX_TEXT_CHARS", "MAX_PARSE_SECONDS", "extract", "extract_pdf", "extract_html", "content_hash", "EXTRACTORS", "EXTRACTION_VERSION"]

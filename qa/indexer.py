@@ -19,7 +19,8 @@ from . import store
 from .chunking import SPLITTER_VERSION, split_passages, split_sentences
 from .config import Settings
 from .documents import load_folder
-from .errors import IndexProblem
+from .errors import IndexProblem, SettingsError
+from .formats import Limits
 from .types import Document, Passage
 from .vectors import VectorSettings, manifest_backend
 
@@ -39,9 +40,13 @@ class IndexReport:
     embedded_sentences: int = 0
     seconds: float = 0.0
     wrote: bool = False
+    #: documents a removal moved to the trash or forgot (:class:`qa.trash.TrashEntry`), each with
+    #: where it went and how to restore it
+    trashed: list = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
+        out += [entry.line() for entry in self.trashed]
         if self.reason:
             out.append(f"rebuilding the whole index: {self.reason}")
         for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
@@ -101,6 +106,26 @@ def _embed(embedder, texts: list[str], batch_size: int, label: str, progress: Pr
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+def check_layout(docs_dir: Path, index_dir: Path) -> None:
+    """Refuse an index folder that is, holds or lies inside the document folder: the index's own
+    files (and its trash) would be read as documents, and cleaning up old generations would
+    reach into the user's folders."""
+    try:
+        docs, index = Path(docs_dir).resolve(), Path(index_dir).resolve()
+    except (OSError, RuntimeError):
+        return  # a folder that cannot be resolved is reported where it is used
+    if docs == index:
+        problem = "is the document folder"
+    elif index.is_relative_to(docs):
+        problem = "is inside the document folder"
+    elif docs.is_relative_to(index):
+        problem = "contains the document folder"
+    else:
+        return
+    raise SettingsError(f"the index folder {str(index_dir)!r} {problem} {str(docs_dir)!r}: the index must "
+                        "have a folder of its own; pass --index DIR (or QA_INDEX) outside the documents")
+
+
 def update_index(
     docs_dir: Path,
     index_dir: Path,
@@ -114,14 +139,20 @@ def update_index(
     force: bool = False,
     lock_timeout: float = 600.0,
     vectors: VectorSettings = VectorSettings(),
+    limits: Limits = Limits(),
 ) -> IndexReport:
-    """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done."""
+    """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done.
+
+    The folder is scanned with the writer lock held, so two writers never drop each other's
+    documents. ``limits`` bounds the text and parsing time of each document.
+    """
     t0 = time.perf_counter()
-    # PDF and HTML files that did not change keep the text stored with the index (not parsed again)
-    known = None if force else store.stored_documents(index_dir)
-    loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known)
+    check_layout(docs_dir, index_dir)
     splitter = splitter_settings(chunk_size, chunk_overlap)
     with store.write_lock(index_dir, timeout=lock_timeout):
+        # PDF and HTML files that did not change keep the text stored with the index (not parsed again)
+        known = None if force else store.stored_documents(index_dir)
+        loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits)
         old: store.IndexData | None = None
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend

@@ -6,7 +6,9 @@
 >>> hits = qa.search("Whose help was the victory in Aleppo credited to?", k=3)
 >>> answer = qa.ask("When did Russia first signal that it was reconsidering its commitment to Assad?")
 >>> qa.add(["report.pdf"])         # copy into the document folder, index it, answer from it at once
->>> qa.remove(["report.pdf"])      # and gone again
+>>> qa.remove(["report.pdf"])      # moved to the trash beside the index, and gone from answers
+>>> qa.trashed()                   # what can be restored
+>>> qa.restore(["report.pdf"])     # back in the document folder, and indexed again
 
 The constructor only stores settings. The model and the index load on first use (or
 ``warm_up()``), once; queries then run the model once, for the question.
@@ -15,6 +17,8 @@ The constructor only stores settings. The model and the index load on first use 
 from __future__ import annotations
 
 import logging
+import math
+import operator
 import re
 import threading
 import time
@@ -22,10 +26,12 @@ import unicodedata
 from typing import Callable
 
 from . import store
-from .collection import AddReport, add_files, remove_documents
+from . import trash
+from .collection import LINK_PREFIX, AddReport, add_files, relink, remove_documents, undo_add
 from .config import MODES, Settings
-from .errors import BadQuestionError, IndexProblem, ModelError, NoDocumentsError, SettingsError
-from .indexer import IndexReport, ProgressFn, update_index
+from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
+from .formats import Limits
+from .indexer import IndexReport, ProgressFn, check_layout, update_index
 from .types import Answer, Hit
 from .vectors import VectorSettings
 
@@ -51,6 +57,53 @@ def clean_question(question: object, max_chars: int) -> str:
     if not any(unicodedata.category(c)[0] in "LN" for c in q):
         raise BadQuestionError("the question has no words to search for: use letters or numbers")
     return q
+
+
+#: Most passages one query may ask for.
+MAX_K = 1000
+#: Most document ids one query may be limited to.
+MAX_DOC_FILTER = 10_000
+
+
+def check_k(k: object) -> int:
+    """``k`` as a whole number from 1 to :data:`MAX_K`; :class:`SettingsError` otherwise (also for
+    ``inf``, ``nan``, fractions, booleans and text that is not a number)."""
+    if isinstance(k, bool):
+        raise SettingsError(f"k must be a whole number of passages, got {k!r}")
+    if isinstance(k, str):
+        k = k.strip()
+        if not k.isdigit():
+            raise SettingsError(f"k must be a whole number of passages, got {k!r}")
+        k = int(k[:6]) if len(k) <= 6 else MAX_K + 1
+    if isinstance(k, float):
+        if not math.isfinite(k) or not k.is_integer():
+            raise SettingsError(f"k must be a whole number of passages, got {k!r}")
+        k = int(k)
+    if not isinstance(k, int):
+        try:
+            k = operator.index(k)  # numpy integers too
+        except TypeError:
+            raise SettingsError(f"k must be a whole number of passages, got {type(k).__name__}") from None
+    if not 1 <= k <= MAX_K:
+        raise SettingsError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def check_docs(docs: object) -> list[str] | None:
+    """Document ids to search in: ``None`` or an empty list for all, one id as text, or a list of ids.
+    :class:`SettingsError` for anything else (a string is one id, never split into characters)."""
+    if docs is None:
+        return None
+    if isinstance(docs, str):
+        return [docs]
+    if isinstance(docs, (bytes, dict)) or not isinstance(docs, (list, tuple, set, frozenset)):
+        raise SettingsError(f"docs must be a list of document ids (see `qa list`), got {type(docs).__name__}")
+    if len(docs) > MAX_DOC_FILTER:
+        raise SettingsError(f"docs lists {len(docs):,} ids; the limit is {MAX_DOC_FILTER:,}")
+    bad = [d for d in docs if not isinstance(d, str)]
+    if bad:
+        raise SettingsError(f"docs must be a list of document ids (text), got {bad[0]!r}")
+    return list(dict.fromkeys(docs)) or None
 
 
 class Pipeline:
@@ -126,23 +179,29 @@ class Pipeline:
         return report
 
     # -- indexing ----------------------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        """The work allowed per document (characters of text, seconds of parsing)."""
+        return Limits(self.settings.max_text_chars, self.settings.max_parse_seconds)
+
     def index(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False) -> IndexReport:
         """Build or update the index on disk from the document folder (does not swap it in)."""
         s = self.settings
         report = update_index(
             s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
             max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
-            vectors=VectorSettings.from_settings(s),
+            vectors=VectorSettings.from_settings(s), limits=self.limits,
         )
         self.last_report = report
         return report
 
     def refresh(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False,
-                notify: Callable[[str], None] | None = None) -> IndexReport | None:
+                notify: Callable[[str], None] | None = None, strict: bool = False) -> IndexReport | None:
         """Update the index from the documents, then switch queries to it in one step.
 
         Queries running meanwhile keep the index they started with. When the document folder is
-        missing but a good index exists, that index is used as it is.
+        missing, or the index cannot be written (disk full, read-only), but a good index exists,
+        that index is used as it is (with a warning), unless ``strict``.
         """
         report = None
         try:
@@ -156,6 +215,10 @@ class Pipeline:
             (notify or log.warning)(
                 f"document folder {str(self.settings.docs)!r} is not usable; answering from the existing index"
             )
+        except IndexWriteError as exc:  # disk full, read-only: the previous index still answers
+            if strict or not (self.settings.index / store.MANIFEST).exists():
+                raise
+            (notify or log.warning)(f"{exc}")
         data = store.load(self.settings.index, vectors=VectorSettings.from_settings(self.settings))
         if data.manifest.get("model", {}).get("id") != self.embedder.model_id:
             data.close()
@@ -169,18 +232,13 @@ class Pipeline:
         return report
 
     # -- queries -----------------------------------------------------------------------------
-    def _check(self, question, k, mode) -> tuple[str, int, str]:
+    def _check(self, question, k, mode, docs=None) -> tuple[str, int, str, list[str] | None]:
         q = clean_question(question, self.settings.max_question_chars)
-        try:
-            k = self.settings.k if k is None else int(k)
-        except (TypeError, ValueError):
-            raise SettingsError(f"k must be a whole number, got {k!r}") from None
-        if k < 1 or k > 1000:
-            raise SettingsError(f"k must be between 1 and 1000, got {k}")
+        k = check_k(self.settings.k if k is None else k)
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise SettingsError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        return q, k, mode
+        return q, k, mode, check_docs(docs)
 
     def _retrieve(self, q: str, k: int, mode: str, docs, data, pool: int | None = None, need_vector: bool = False):
         """Run the retrievers; the question is embedded once, when the mode or ``need_vector`` asks for it."""
@@ -207,7 +265,7 @@ class Pipeline:
 
     def search_timed(self, question, k=None, mode=None, docs=None) -> tuple[list[Hit], dict[str, float]]:
         t0 = time.perf_counter()
-        q, k, mode = self._check(question, k, mode)
+        q, k, mode, docs = self._check(question, k, mode, docs)
         depth = self.settings.rerank
         if depth:
             _ = self.reranker  # an unusable reranker model is reported before any indexing work
@@ -227,7 +285,7 @@ class Pipeline:
             docs: list[str] | None = None) -> Answer:
         """An extractive answer with its evidence; ``answer.text`` is ``None`` when it abstains."""
         t0 = time.perf_counter()
-        q, k, mode = self._check(question, k, mode)
+        q, k, mode, docs = self._check(question, k, mode, docs)
         reader = self.reader  # an unusable reader model is reported before any indexing work
         data = self.data
         qvec, result, timings = self._retrieve(q, k, mode, docs, data, pool=max(k, reader.pool),
@@ -253,22 +311,87 @@ class Pipeline:
 
     # -- the collection ----------------------------------------------------------------------
     def add(self, paths, link: bool = False, progress: ProgressFn | None = None,
-            notify: Callable[[str], None] | None = None) -> tuple[AddReport, IndexReport | None]:
+            notify: Callable[[str], None] | None = None, replace: bool = False) -> tuple[AddReport, IndexReport | None]:
         """Copy (or, with ``link``, reference) files into the document folder, then index them and
-        answer from the new index at once. Files that cannot be used are skipped with a reason."""
+        answer from the new index at once. Files that cannot be used are skipped with a reason; a
+        name already taken by another document keeps both (``name (2).ext``) unless ``replace``.
+        When the index cannot be updated (disk full, ...), the files added are taken out again."""
+        s = self.settings
         with self._lock:
-            added = add_files(self.settings.docs, paths, self.settings.max_file_bytes, link=link)
-            report = self.refresh(progress=progress, notify=notify) if added.changed else None
+            check_layout(s.docs, s.index)
+            self._check_docs_folder()
+            added = add_files(s.docs, paths, s.max_file_bytes, link=link, replace=replace, limits=self.limits)
+            if not added.changed:
+                return added, None
+            try:
+                report = self.refresh(progress=progress, notify=notify, strict=True)
+            except BaseException:
+                undo_add(s.docs, added)  # no half-added file: the folder matches the index again
+                raise
         return added, report
+
+    def _check_docs_folder(self) -> None:
+        """Refuse to add to a missing document folder while the index holds documents from it:
+        indexing the new file alone would drop all of them."""
+        s = self.settings
+        if s.docs.is_dir():
+            return
+        manifest = None
+        try:
+            manifest = store.read_manifest(s.index)
+        except IndexProblem:
+            pass
+        held = [d for d in (manifest or {}).get("documents", {}) if not d.startswith(LINK_PREFIX)]
+        if held:
+            raise NoDocumentsError(
+                f"the document folder {str(s.docs)!r} is missing, but the index holds {len(held)} documents "
+                "from it: bring the folder back (or pass --docs DIR) before adding; nothing was added")
 
     def remove(self, ids, progress: ProgressFn | None = None,
                notify: Callable[[str], None] | None = None) -> IndexReport | None:
-        """Remove documents from the collection (a copied file is deleted, a link forgotten) and
-        from the index; questions asked after this returns no longer see them."""
+        """Remove documents from the collection and from the index; questions asked after this
+        returns no longer see them. A copied file is moved to the trash beside the index (never
+        deleted), a linked file is only forgotten; ``report.trashed`` says where each went, and
+        :meth:`restore` undoes it."""
+        s = self.settings
         with self._lock:
-            removed = remove_documents(self.settings.docs, ids)
-            report = self.refresh(progress=progress, notify=notify)
+            check_layout(s.docs, s.index)
+            if isinstance(ids, str):
+                ids = [ids]
+            entries = remove_documents(s.docs, ids, s.index)
+            try:
+                report = self.refresh(progress=progress, notify=notify, strict=True)
+            except BaseException:
+                self._undo_remove(entries)
+                raise
             if report is None:  # no usable document left: refresh kept the old index
-                raise NoDocumentsError(f"removed {', '.join(removed)}, but no readable document is left "
-                                       "to index: add documents, then run `qa index`")
+                self._undo_remove(entries)
+                raise NoDocumentsError(f"cannot remove {', '.join(e.id for e in entries)}: no readable document "
+                                       "would be left to index; add documents first (nothing was removed)")
+            report.trashed = entries
             return report
+
+    def _undo_remove(self, entries) -> None:
+        files, links = trash.restore(self.settings.docs, self.settings.index, [e.id for e in entries])
+        if links:
+            relink(self.settings.docs, links)
+
+    def trashed(self) -> list[trash.TrashEntry]:
+        """Removed documents that :meth:`restore` can put back, oldest first."""
+        return trash.trashed(self.settings.index)
+
+    def restore(self, ids, progress: ProgressFn | None = None,
+                notify: Callable[[str], None] | None = None) -> IndexReport | None:
+        """Put removed documents back (the file into the document folder, or the link) and index
+        them again. Refuses, restoring nothing, when an id is not in the trash or when a file of the
+        same name is in the document folder."""
+        s = self.settings
+        with self._lock:
+            check_layout(s.docs, s.index)
+            if isinstance(ids, str):
+                ids = [ids]
+            s.docs.mkdir(parents=True, exist_ok=True)
+            files, links = trash.restore(s.docs, s.index, ids)
+            if links:
+                relink(s.docs, links)
+            return self.refresh(progress=progress, notify=notify, strict=True)

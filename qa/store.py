@@ -39,12 +39,19 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import IndexProblem
+from .errors import IndexProblem, IndexWriteError
 from .types import Document, Passage
 from .vectors import EXACT_LIMIT, VectorIndex, VectorSettings, manifest_backend
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: A file inside every generation folder this program writes. Only folders that hold it (or the one
+#: the replaced manifest named) are ever deleted, so a user's own ``gen-...`` folder never is.
+MARKER = ".qa-generation"
+MARKER_TEXT = b"written by qa: this index generation is deleted when a newer one replaces it\n"
+#: errno values that mean "this folder cannot be written".
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,11 +70,16 @@ def _fsync_dir(path: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over ``path``."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a full disk leaves no half-written temporary file behind
+        raise
     _fsync_dir(path.parent)
 
 
@@ -111,8 +123,11 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 @contextlib.contextmanager
 def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
     """Hold ``folder/.lock`` exclusively; wait up to ``timeout`` seconds for another writer."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise write_problem(folder, exc) from None
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -133,6 +148,38 @@ def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def write_problem(folder: Path, exc: OSError, needed: int | None = None) -> IndexWriteError:
+    """A clear :class:`IndexWriteError` for an ``OSError`` met while writing the index."""
+    where = str(folder)
+    if exc.errno in _FULL:
+        return IndexWriteError(f"disk full: {_space(folder, needed)} in {where!r}; the previous index is "
+                               "unchanged and still answers: free some space, then run `qa index` again")
+    if exc.errno in _READ_ONLY:
+        return IndexWriteError(f"the index folder {where!r} is read-only ({exc.strerror or exc}): questions "
+                               "are answered from the index as it is; to update it, make the folder writable "
+                               "or pass --index DIR")
+    return IndexWriteError(f"cannot write the index in {where!r} ({exc.strerror or exc}); the previous index "
+                           "is unchanged and still answers")
+
+
+def _space(folder: Path, needed: int | None) -> str:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    mb = lambda n: f"{n / 2**20:,.1f} MB"  # noqa: E731
+    need = f"about {mb(needed)} needed" if needed else "more space needed"
+    return need + (f", {mb(free)} free" if free is not None else "")
+
+
+def estimate_bytes(documents: list[Document], passages: list[Passage], *arrays: np.ndarray) -> int:
+    """About how many bytes a generation of these documents takes on disk (texts twice: the
+    documents file and BM25; passage vectors twice: the arrays and the vector index)."""
+    text = sum(len(d.text.encode("utf-8", "surrogatepass")) for d in documents)
+    return int(2.2 * text + 200 * len(passages) + sum(a.nbytes for a in arrays) + (arrays[0].nbytes if arrays else 0)
+               + (1 << 20))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,15 +426,59 @@ def save(
     """Write a new generation and switch the manifest to it. Call with :func:`write_lock` held.
 
     ``indexed`` gives the time each document was indexed (default: now, for every document).
+    Raises :class:`IndexWriteError` (disk full, read-only) after removing what it wrote: the
+    previous generation stays whole and in use.
     """
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = _current_generation(folder)
+    needed = estimate_bytes(documents, passages, passage_vectors, sentence_vectors, sentences)
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(folder).free < needed:
+            raise write_problem(folder, OSError(errno.ENOSPC, "No space left on device"), needed)
+    generation = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    gen = folder / generation
+    try:
+        manifest = _write_generation(folder, gen, documents, passages, passage_vectors, sentences,
+                                     sentence_vectors, model, splitter, exact_limit, indexed, vectors)
+    except OSError as exc:
+        _discard(gen, vectors)  # a failed update cleans up after itself: the next one starts clean
+        raise write_problem(folder, exc, needed) from None
+    except BaseException:
+        _discard(gen, vectors)
+        raise
+    remove_leftovers(folder, keep=generation, vectors=vectors, previous=previous)
+    return manifest
+
+
+def _current_generation(folder: Path) -> str | None:
+    with contextlib.suppress(IndexProblem, OSError):
+        manifest = read_manifest(folder)
+        if manifest and isinstance(manifest.get("generation"), str) and _GENERATION.fullmatch(manifest["generation"]):
+            return manifest["generation"]
+    return None
+
+
+def _discard(gen: Path, vectors: VectorSettings) -> None:
+    """Remove a generation this call was writing (it has the marker, or is still empty), unless the
+    manifest already names it (interrupted just after the switch: it is the index now)."""
+    if _current_generation(gen.parent) == gen.name:
+        return
+    with contextlib.suppress(Exception):
+        vectors.drop([gen.name])
+    if gen.is_dir() and ((gen / MARKER).exists() or not any(gen.iterdir())):
+        shutil.rmtree(gen, ignore_errors=True)
+
+
+def _write_generation(folder, gen, documents, passages, passage_vectors, sentences, sentence_vectors, model,
+                      splitter, exact_limit, indexed, vectors) -> dict:
     import faiss
 
     from .lexical import BM25Index
 
-    folder.mkdir(parents=True, exist_ok=True)
-    generation = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    gen = folder / generation
+    generation = gen.name
     gen.mkdir()
+    with open(gen / MARKER, "wb") as fh:
+        fh.write(MARKER_TEXT)
     _write_jsonl(
         gen / "documents.jsonl",
         [
@@ -436,16 +527,31 @@ def save(
         "files": files,
     }
     atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
-    remove_leftovers(folder, keep=generation, vectors=vectors)
     return manifest
 
 
-def remove_leftovers(folder: Path, keep: str, vectors: VectorSettings = VectorSettings()) -> None:
-    """Remove every generation but ``keep`` (folders and Qdrant collections), and temporary files
-    of writers that died. Call with :func:`write_lock` held (readers of an old generation retry
-    with the new manifest). A generation's folder is made before its collection and removed after
-    it, so the folders name every collection this index wrote (a server may hold other indexes')."""
-    old = [path for path in folder.glob("gen-*") if path.name != keep and path.is_dir()]
+def is_own_generation(path: Path, previous: str | None = None) -> bool:
+    """Whether this program wrote the folder: it holds the marker, is the generation the replaced
+    manifest named (indexes written before the marker existed), or is an empty ``gen-*`` folder
+    left by a writer killed just after making it."""
+    if path.is_symlink() or not path.is_dir() or not _GENERATION.fullmatch(path.name):
+        return False
+    if path.name == previous or (path / MARKER).is_file():
+        return True
+    with contextlib.suppress(OSError):
+        return not any(path.iterdir())
+    return False
+
+
+def remove_leftovers(folder: Path, keep: str, vectors: VectorSettings = VectorSettings(),
+                     previous: str | None = None) -> None:
+    """Remove every generation this program wrote but ``keep`` (folders and Qdrant collections;
+    ``previous`` names the generation of the manifest just replaced), and temporary files of
+    writers that died. Folders it did not write are never touched (see :func:`is_own_generation`).
+    Call with :func:`write_lock` held (readers of an old generation retry with the new manifest).
+    A generation's folder is made before its collection and removed after it, so the folders name
+    every collection this index wrote (a server may hold other indexes')."""
+    old = [path for path in folder.glob("gen-*") if path.name != keep and is_own_generation(path, previous)]
     vectors.drop([path.name for path in old])
     for path in old:
         shutil.rmtree(path, ignore_errors=True)

@@ -104,12 +104,19 @@ def test_add_respects_the_size_limit(tmp_path, incoming):
     assert not (tmp_path / "docs" / "tides.html").exists()
 
 
-def test_adding_again_is_a_no_op_and_a_new_version_replaces_the_old(tmp_path, incoming):
+def test_adding_again_is_a_no_op_and_a_new_version_replaces_the_old_only_when_asked(tmp_path, incoming):
     docs = tmp_path / "docs"
     add_files(docs, [incoming / "tides.html"])
     assert add_files(docs, [incoming / "tides.html"]).unchanged == ["tides.html"]
     (incoming / "tides.html").write_text(HOSTILE_HTML.replace("13 metres", "14 metres"), encoding="utf-8")
-    report = add_files(docs, [incoming / "tides.html"])
+    report = add_files(docs, [incoming / "tides.html"])  # the name is taken: both are kept
+    assert report.added == ["tides (2).html"] and not report.replaced
+    assert report.renamed == [("tides.html", "tides (2).html")]
+    assert "--replace" in report.lines()[0]
+    assert "13 metres" in (docs / "tides.html").read_text(encoding="utf-8")
+    assert "14 metres" in (docs / "tides (2).html").read_text(encoding="utf-8")
+    assert add_files(docs, [incoming / "tides.html"]).unchanged == ["tides (2).html"]  # no third copy
+    report = add_files(docs, [incoming / "tides.html"], replace=True)
     assert report.replaced == ["tides.html"] and not report.added
     assert "14 metres" in (docs / "tides.html").read_text(encoding="utf-8")
     assert add_files(docs, [docs / "tides.html"]).skipped == [(str(docs / "tides.html"), "already in the document folder")]
@@ -144,12 +151,16 @@ def test_a_linked_file_that_disappears_or_a_damaged_link_list_is_reported(tmp_pa
 
 # -- remove -----------------------------------------------------------------------------------
 
-def test_remove_deletes_copies_and_forgets_links_but_never_the_linked_file(tmp_path, incoming):
+def test_remove_trashes_copies_and_forgets_links_but_never_the_linked_file(tmp_path, incoming):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     add_files(docs, [incoming / "tides.html"], link=True)
     linked = LINK_PREFIX + str((incoming / "tides.html").resolve())
-    assert remove_documents(docs, ["rivers.txt", linked]) == ["rivers.txt", linked]
+    entries = remove_documents(docs, ["rivers.txt", linked], tmp_path / "index")
+    assert [e.id for e in entries] == ["rivers.txt", linked]
     assert not (docs / "rivers.txt").exists()
+    assert Path(entries[0].file).read_text(encoding="utf-8") == TINY_DOCS["rivers.txt"]  # moved, not deleted
+    assert Path(entries[0].file).is_relative_to(tmp_path / "index" / "trash")
+    assert entries[1].file is None and entries[1].link == str((incoming / "tides.html").resolve())
     assert (incoming / "tides.html").exists()
     assert collection_ids(docs) == {"volcanoes.md", "sub/coffee.txt"}
 
@@ -158,11 +169,11 @@ def test_remove_refuses_unknown_ids_and_emptying_the_collection_and_removes_noth
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     before = files_below(docs)
     with pytest.raises(QAError, match="not in the collection: ../outside.txt"):
-        remove_documents(docs, ["rivers.txt", "../outside.txt"])
+        remove_documents(docs, ["rivers.txt", "../outside.txt"], tmp_path / "index")
     with pytest.raises(QAError, match="empty"):
-        remove_documents(docs, sorted(TINY_DOCS))
+        remove_documents(docs, sorted(TINY_DOCS), tmp_path / "index")
     with pytest.raises(QAError, match="no document"):
-        remove_documents(docs, [])
+        remove_documents(docs, [], tmp_path / "index")
     assert files_below(docs) == before
 
 
@@ -217,8 +228,10 @@ def test_removing_when_no_readable_document_would_be_left_says_so(tmp_path):
     docs = write_docs(tmp_path / "docs", {"a.txt": "Alpha text.\n", "scan.pdf": image_pdf()})
     qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
     qa.refresh()
-    with pytest.raises(NoDocumentsError, match="no readable document is left"):
+    with pytest.raises(NoDocumentsError, match="no readable document would be left.*nothing was removed"):
         qa.remove(["a.txt"])
+    assert (docs / "a.txt").read_text() == "Alpha text.\n" and qa.trashed() == []
+    assert [d["id"] for d in qa.documents()] == ["a.txt"]
 
 
 # -- the command line -------------------------------------------------------------------------

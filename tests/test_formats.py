@@ -217,7 +217,7 @@ def counting_extractors(monkeypatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(formats, "_cache", {})
     for kind, extractor in list(formats.EXTRACTORS.items()):
-        monkeypatch.setitem(formats.EXTRACTORS, kind, lambda data, k=kind, f=extractor: calls.append(k) or f(data))
+        monkeypatch.setitem(formats.EXTRACTORS, kind, lambda data, *a, k=kind, f=extractor: calls.append(k) or f(data, *a))
     return calls
 
 
