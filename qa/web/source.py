@@ -86,7 +86,7 @@ def render_page(path: Path, doc: Document, page: int, start: int | None, end: in
             for i in chars:
                 if i >= n or pdf_text[i].isspace():
                     continue
-                left, right, bottom, top = textpage.get_charbox(i)
+                left, bottom, right, top = textpage.get_charbox(i, loose=True)
                 boxes.append((left * SCALE - 1, (height - top) * SCALE - 2,
                               right * SCALE + 1, (height - bottom) * SCALE + 2))
             for box in boxes:

@@ -45,6 +45,10 @@ class Warmup:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="qa-warmup", daemon=True)
                 self._thread.start()
+                if self.metrics:  # alongside the index: mostly loading or compiling numba kernels
+                    threading.Thread(target=self._warm_metrics, name="qa-warm-metrics", daemon=True).start()
+                else:
+                    self._metrics_ready.set()
         return self
 
     def _progress(self, fraction: float, message: str) -> None:
@@ -61,14 +65,16 @@ class Warmup:
         finally:
             self.fraction = 1.0
             self._ready.set()
-        if self.metrics and self.error is None:
-            try:
-                from ..evaluation import warm_up
 
-                log.info("evaluation metrics ready (%.1f s)", warm_up())
-            except Exception:  # noqa: BLE001 - evaluation then compiles on first use
-                log.warning("could not prepare the evaluation metrics:\n%s", traceback.format_exc())
-        self._metrics_ready.set()
+    def _warm_metrics(self) -> None:
+        try:
+            from ..evaluation import warm_up
+
+            log.info("evaluation metrics ready (%.1f s)", warm_up())
+        except Exception:  # noqa: BLE001 - evaluation then compiles on first use
+            log.warning("could not prepare the evaluation metrics:\n%s", traceback.format_exc())
+        finally:
+            self._metrics_ready.set()
 
     @property
     def ready(self) -> bool:
