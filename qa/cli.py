@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub.choices  # name -> its parser, for errors that point to its own help
 
     p = sub.add_parser("index", help="build or update the index from the document folder")
     _common(p)
@@ -149,12 +150,15 @@ def cmd_ask(args) -> int:
         return 0
     if answer.text is None:
         print(answer.message or "The documents do not seem to answer this.")
+        print(f"  confidence {answer.confidence:.2f}: no span is likely enough to be the answer")
     else:
-        print(f"{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
+        label = "" if answer.status == "answer" else "possible answer (below the answer threshold): "
+        print(f"{label}{answer.text}   [{answer.cited}] confidence {answer.confidence:.2f}")
         print(f"  \u201c{' '.join((answer.sentence or '').split())}\u201d")
-        page = qa.data.document(answer.doc).page_at(answer.start)
-        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {page}" if page else ""))
-    print("\nEvidence:")
+        page = answer.page or qa.data.document(answer.doc).page_at(answer.start)
+        print(f"  {answer.doc} [{answer.start}:{answer.end}]" + (f" p. {page}" if page else "")
+              + (f" § {answer.section}" if answer.section else ""))
+    print("\nClosest passages:" if answer.text is None else "\nEvidence:")
     for h in answer.citations:
         print(f"[{h.rank}] {h.passage.title} ({_cite(h)})")
     return 0
@@ -173,9 +177,13 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _quiet(line: str) -> None:
+    """Index reports the command prints itself are not logged a second time."""
+
+
 def cmd_add(args) -> int:
     qa = _pipeline(args)
-    added, report = qa.add(args.paths, link=args.link)
+    added, report = qa.add(args.paths, link=args.link, notify=_quiet)  # printed once, below
     for line in added.lines(report):
         print(line)
     if not added.changed and not added.unchanged:
@@ -186,7 +194,7 @@ def cmd_add(args) -> int:
 
 def cmd_remove(args) -> int:
     qa = _pipeline(args)
-    for line in qa.remove(args.ids).lines():
+    for line in qa.remove(args.ids, notify=_quiet).lines():  # printed once, here
         print(line)
     return 0
 
@@ -215,7 +223,9 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cm
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # an unknown option belongs to the subcommand: point to its own help
+        parser.subcommands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not args.command:
         parser.print_help()
         return 2

@@ -18,6 +18,7 @@ own events are private. ``?q=question`` in the address asks the question on load
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -148,7 +149,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             ready_or_error()
             answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs))
         except QAError as exc:
-            return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Group(visible=False), "",
+            return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
                     history)
         data = pipeline.data
         q = " ".join(str(question).split())
@@ -160,7 +161,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             hidden_image,
             {"question": q, "answer": answer},
             gr.Dataset(samples=[[h] for h in history]),
-            gr.Group(visible=True),
+            gr.Column(visible=True),
             "",
             history,
         )
@@ -256,12 +257,14 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                         docs = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these documents",
                                            info="empty: all documents", elem_id="qa-doc-filter")
                 answer_html = gr.HTML(elem_id="qa-answer")
-                with gr.Group(visible=False, elem_id="qa-mark") as mark_group:
-                    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
-                        correction = gr.Textbox(label="If wrong: the right answer, copied from a passage (optional)",
-                                                scale=4, elem_id="qa-correction")
-                        right_button = gr.Button("Right", scale=1, min_width=90, elem_id="qa-mark-right")
-                        wrong_button = gr.Button("Wrong", scale=1, min_width=90, elem_id="qa-mark-wrong")
+                with gr.Column(visible=False, elem_id="qa-mark") as mark_group:
+                    with gr.Row(equal_height=True, elem_classes="qa-mark-row"):
+                        right_button = gr.Button("Mark right", size="sm", scale=0, min_width=110,
+                                                 elem_id="qa-mark-right")
+                        wrong_button = gr.Button("Mark wrong", size="sm", scale=0, min_width=110,
+                                                 elem_id="qa-mark-wrong")
+                        correction = gr.Textbox(show_label=False, container=False, scale=3, elem_id="qa-correction",
+                                                placeholder="If wrong: the right answer, copied from a passage")
                     mark_status = gr.HTML(elem_id="qa-mark-status")
                 source_html = gr.HTML(elem_id="qa-source")
                 page_image = gr.Image(visible=False, interactive=False, type="pil", format="png",
@@ -479,8 +482,32 @@ THEME = gr.themes.Base(
 )
 
 
+def _patient_url_ok(url: str) -> bool:
+    """Gradio's check that the new server answers, with room for a busy machine.
+
+    Gradio gives up after one 3-second request that times out and then refuses to start
+    ("localhost is not accessible"); on a loaded 2-core machine the first answer can take longer.
+    """
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.head(url, timeout=30).status_code in (200, 401, 301, 302, 303, 307, 308):
+                return True
+        except httpx.TimeoutException:
+            continue
+        except (ConnectionError, httpx.ConnectError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def launch(app: gr.Blocks, settings: Settings, prevent_thread_lock: bool = False, quiet: bool = False):
     """Serve ``app`` where the settings say (loopback by default), never shared, serving no files."""
+    from gradio import networking
+
+    networking.url_ok = _patient_url_ok
     return app.launch(
         server_name=settings.host,
         server_port=settings.port,

@@ -56,6 +56,9 @@ class Warmup:
 
     def _run(self) -> None:
         try:
+            self.message = "loading the language model"
+            self.pipeline.embedder.warm_up()
+            self.message = "checking the index"
             self.pipeline.warm_up(progress=self._progress)
         except QAError as exc:
             self.error = str(exc)
@@ -90,4 +93,9 @@ class Warmup:
     def describe(self) -> str:
         """What start-up is doing, in words: "indexing 5 documents: embedding passages (40%)"."""
         n = f"{self.total} document{'s' if self.total != 1 else ''}"
-        return f"Indexing {n}: {self.message} ({self.fraction:.0%}). Questions are answered when it is done."
+        step = self.message
+        if step == "splitting documents" and self.total:
+            step = f"reading document {min(self.total, int(self.fraction * self.total) + 1)} of {self.total}"
+        elif self.fraction:
+            step = f"{step} ({self.fraction:.0%})"
+        return f"Indexing {n}: {step}. Questions are answered when it is done."
