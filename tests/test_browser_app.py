@@ -87,10 +87,11 @@ def browser():
 def open_page(browser, url: str, phone: bool = False):
     page = browser.new_page(viewport={"width": 390, "height": 844} if phone else {"width": 1280, "height": 900},
                             device_scale_factor=1)
+    page.set_default_navigation_timeout(SLOW)
     deadline = time.monotonic() + SLOW / 1000
     while True:  # importing Gradio takes seconds (minutes on a loaded machine); so may the index
         try:
-            page.goto(url)
+            page.goto(url, timeout=SLOW)
             return page
         except Exception:
             if time.monotonic() > deadline:
@@ -217,7 +218,7 @@ def test_an_upload_in_one_page_shows_in_another_after_reload_and_removal_asks_fi
     expect(status).to_contain_text("tea.txt", timeout=SLOW)
     assert first.evaluate("window.__qaBars") <= 1
 
-    second.reload()
+    second.reload(timeout=SLOW)
     expect(second.locator(".qa-header")).to_contain_text("5 documents", timeout=SLOW)
     second.get_by_role("tab", name="Documents").click()
     expect(second.locator("#qa-doc-table")).to_contain_text("tea.txt", timeout=SLOW)
@@ -232,7 +233,7 @@ def test_an_upload_in_one_page_shows_in_another_after_reload_and_removal_asks_fi
     first.get_by_role("option", name="Tea in India (tea.txt)").click()
     first.keyboard.press("Escape")
     first.get_by_role("button", name="Remove ...").click()
-    confirm = first.locator("#qa-confirm")
+    confirm = first.locator("#qa-confirm .qa-confirm")
     expect(confirm).to_contain_text("Remove 1 document?", timeout=SLOW)
     expect(confirm).to_contain_text("tea.txt")
     first.screenshot(path=str(ARTIFACTS / "remove-confirm.png"), full_page=True)
@@ -244,7 +245,7 @@ def test_an_upload_in_one_page_shows_in_another_after_reload_and_removal_asks_fi
     first.get_by_role("button", name="Yes, remove").click()
     expect(status).to_contain_text("removed tea.txt", timeout=SLOW)
     expect(first.locator(".qa-header")).to_contain_text("4 documents")
-    second.reload()
+    second.reload(timeout=SLOW)
     expect(second.locator(".qa-header")).to_contain_text("4 documents", timeout=SLOW)
 
 

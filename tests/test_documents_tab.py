@@ -150,7 +150,7 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     page.get_by_role("option", name=f"Lighthouses of Brittany ({PDF_ID})").click()
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Remove ...").click()
-    expect(page.locator("#qa-confirm")).to_contain_text(PDF_ID)  # it asks first, naming the file
+    expect(page.locator("#qa-confirm .qa-confirm")).to_contain_text(PDF_ID)  # it asks first, naming the file
     page.get_by_role("button", name="Yes, remove").click()
     expect(status).to_contain_text(f"removed {PDF_ID}", timeout=300_000)
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_have_count(0)
