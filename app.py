@@ -1,7 +1,10 @@
 """Serve the question-answering app in the browser.
 
-    python app.py                      # index ./seeds if needed, serve on http://127.0.0.1:7860
+    python app.py                      # serve on http://127.0.0.1:7860 at once; index ./seeds meanwhile
     python app.py --docs notes/ --port 8000
+
+The page is served before the index is built or checked: it shows "indexing N documents" with one
+progress bar and answers as soon as the index is ready. A port that is taken fails at once.
 
 Settings come from the defaults, then ``QA_*`` environment variables (``QA_HOST``, ``QA_PORT``,
 ``QA_DOCS``, ``QA_INDEX``, ...), then these flags. The app listens on loopback unless told
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -34,23 +38,56 @@ def settings_from(argv: list[str] | None = None, env: dict[str, str] | None = No
     return Settings.from_env(env, docs=args.docs, index=args.index, host=args.host, port=args.port)
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (taken, not an address here), or ``None``; checked
+    before anything slow is loaded, so a taken port fails in a moment."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("qa").setLevel(logging.INFO)
     # Served from a script, not a notebook: without IPython, Gradio's import and its notebook checks at
     # launch skip importing it (0.5-0.8 s of CPU, docs/benchmarks.md "Cold start"). Inside IPython it stays.
     sys.modules.setdefault("IPython", None)
-    from qa.pipeline import Pipeline
-    from qa.ui import build_app, launch
-
     try:
         settings = settings_from(argv)
+    except QAError as exc:
+        print(f"app: error: {exc}", file=sys.stderr)
+        return 1
+    problem = port_problem(settings.host, settings.port)
+    if problem:
+        print(f"app: error: cannot listen on {settings.host}:{settings.port} ({problem}); "
+              "choose another port with --port or QA_PORT", file=sys.stderr)
+        return 1
+
+    from qa.pipeline import Pipeline
+    from qa.web.app import build_app, launch
+    from qa.web.warmup import Warmup
+
+    try:
         pipeline = Pipeline(settings)
-        print(f"Checking the index of {settings.docs} ...", file=sys.stderr)
-        pipeline.warm_up(show_bar=sys.stderr.isatty())
-        app = build_app(pipeline)
+        warmup = Warmup(pipeline)
+        app = build_app(pipeline, warmup)
         _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
-        print(f"Serving on {url} (Ctrl+C to stop)", file=sys.stderr)
+        print(f"Serving on {url} (Ctrl+C to stop); indexing {settings.docs} in the background ...",
+              file=sys.stderr)
+        warmup.wait()
+        if warmup.error:
+            print(f"app: error: {warmup.error}", file=sys.stderr)
+            app.close()
+            return 1
+        print("Ready: the index is loaded.", file=sys.stderr)
         app.block_thread()
     except QAError as exc:
         print(f"app: error: {exc}", file=sys.stderr)

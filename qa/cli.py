@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub.choices  # name -> its parser, for errors that point to its own help
 
     p = sub.add_parser("index", help="build or update the index from the document folder")
     _common(p)
@@ -194,12 +195,14 @@ def cmd_ask(args) -> int:
         return 0
     if answer.status == "none":
         print(show(answer.message or "The documents do not seem to answer this."))
+        print(f"  confidence {answer.confidence:.2f}: no span is likely enough to be the answer")
         print("\nClosest passages:")
     else:
         text = f"{show(answer.text)}   [{answer.cited}] confidence {answer.confidence:.2f}"
         print(f"Possible answer (not sure): {text}" if answer.status == "tentative" else text)
         print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
-        print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else ""))
+        print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else "")
+              + (f" \u00a7 {show(answer.section)}" if answer.section else ""))
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):
         print(f"[{n}] {show(h.passage.title)} ({_cite(h)})")
@@ -219,9 +222,13 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _quiet(line: str) -> None:
+    """Index reports the command prints itself are not logged a second time."""
+
+
 def cmd_add(args) -> int:
     qa = _pipeline(args)
-    added, report = qa.add(args.paths, link=args.link, replace=args.replace)
+    added, report = qa.add(args.paths, link=args.link, replace=args.replace, notify=_quiet)  # printed once, below
     for line in added.lines(report):
         print(show(line))
     if not added.changed and not added.unchanged:
@@ -232,7 +239,7 @@ def cmd_add(args) -> int:
 
 def cmd_remove(args) -> int:
     qa = _pipeline(args)
-    for line in qa.remove(args.ids).lines():
+    for line in qa.remove(args.ids, notify=_quiet).lines():  # printed once, here
         print(show(line))
     return 0
 
@@ -283,7 +290,9 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "list": cm
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # an unknown option belongs to the subcommand: point to its own help
+        parser.subcommands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not args.command:
         parser.print_help()
         return 2

@@ -23,6 +23,7 @@ from typing import Mapping
 from .config import Settings
 from .errors import NoDocumentsError
 from .formats import EXTRACTORS, Limits, content_hash, extract
+from .titles import title_from_text
 from .types import Document
 
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
@@ -90,12 +91,7 @@ def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", 
     else:
         body_start = 0
     title = meta.get("title", "").strip()
-    if not title:
-        for line in text[body_start:].splitlines():
-            line = line.strip().lstrip("#").strip()
-            if line:
-                title = line
-                break
+    title = title or title_from_text(text[body_start:], kind)  # qa/titles.py; else the file name
     if len(title) > 200:
         title = title[:197].rstrip() + "..."
     return Document(

@@ -100,9 +100,10 @@ def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
     assert {"reconsidering", "commitment"} <= terms
     assert "001_bccfd2e8e94a07d8.txt" in page.locator("#qa-evidence").inner_text()
 
-    context = page.locator("#qa-evidence .qa-card-answer details")
-    context.locator("summary").click()
-    assert context.locator(".qa-in-passage mark").inner_text() == marks.inner_text()
+    # the card opens its whole document, scrolled to the passage, the answer marked in it
+    page.locator("#qa-evidence .qa-card-answer").get_by_role("button", name="Open in the document").click()
+    view = page.locator("#qa-source .qa-source-view")
+    expect(view.locator(".qa-in-passage mark")).to_have_text(marks.inner_text(), timeout=60_000)
 
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")

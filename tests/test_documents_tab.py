@@ -127,6 +127,10 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
     expect(page.locator(".qa-header")).to_contain_text("5 documents")
     expect(table.get_by_role("gridcell", name=XSS, exact=True)).to_be_visible()  # the title, as text
+    other = page.context.new_page()  # another tab, opened now, sees the collection as it is now
+    other.goto(page.url)
+    expect(other.locator(".qa-header")).to_contain_text("5 documents", timeout=300_000)
+    other.close()
     assert page.locator('img[src="x"]').count() == 0 and page.dialogs == []
     assert (page.pipeline.settings.docs / PDF_ID).exists() and not (page.pipeline.settings.docs / "scan.pdf").exists()
     page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
@@ -135,14 +139,20 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     assert "1897" in page.locator("#qa-answer .qa-answer-text").inner_text()
     source = page.locator("#qa-answer .qa-source").inner_text()
     assert "Lighthouses of Brittany" in source and PDF_ID in source and "p. 2" in source
+    page.locator("#qa-answer").get_by_role("button", name="Open the source").click()
+    expect(page.locator("#qa-page-image img")).to_be_visible(timeout=300_000)  # the PDF page, answer marked
+    expect(page.locator("#qa-source .qa-source-text mark")).to_have_text("1897")
     expect(page.locator("#qa-evidence .qa-card-answer .qa-meta")).to_contain_text("pp. 1\u20133")
     page.screenshot(path=str(ARTIFACTS / "answer-pdf.png"), full_page=True)
 
     page.get_by_role("tab", name="Documents").click()
     page.locator("#qa-doc-remove input").click()
     page.get_by_role("option", name=f"Lighthouses of Brittany ({PDF_ID})").click()
-    page.get_by_role("button", name="Remove", exact=True).click()
-    expect(status).to_contain_text(f"removed {PDF_ID}", timeout=60_000)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Remove ...").click()
+    expect(page.locator("#qa-confirm .qa-confirm")).to_contain_text(PDF_ID)  # it asks first, naming the file
+    page.get_by_role("button", name="Yes, remove").click()
+    expect(status).to_contain_text(f"removed {PDF_ID}", timeout=300_000)
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_have_count(0)
     expect(page.locator(".qa-header")).to_contain_text("4 documents")
     assert not (page.pipeline.settings.docs / PDF_ID).exists()

@@ -90,7 +90,7 @@ def test_document_html_is_rendered_as_text(hostile_pipeline):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert set(elements(page)) <= {"section", "h2", "p", "span", "a", "b", "mark", "code", "cite", "article",
-                                   "header", "h3", "div", "details", "summary", "blockquote"}
+                                   "header", "h3", "div", "details", "summary", "blockquote", "button"}
     assert not re.search(r'href="(?!#qa-ev-\d+")', page)
 
 
@@ -98,7 +98,8 @@ def test_abstention_and_errors_render_a_message(fake_pipeline):
     from qa.types import Answer
 
     page = render_answer(Answer(None, 0.1, None, None, None, None, None, None, message="Not in the documents."))
-    assert "Not in the documents." in page and "confidence 0.10" in page
+    assert "Not in the documents." in page and "Confidence 0.10" in page
+    assert 'data-state="none"' in page and "Not found" in page
 
 
 def test_build_app_exposes_only_ask_and_search(fake_pipeline):

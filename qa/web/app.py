@@ -1,0 +1,527 @@
+"""The Gradio app: ask a question, read the answer, open its source; keep the collection; evaluate.
+
+``build_app(pipeline)`` makes the page (Ask, Documents and Evaluate tabs) and starts the
+pipeline's warm-up in the background, so the page is served before the index is built;
+``launch(app, settings)`` serves it on loopback with the app's theme and style sheet
+(``style.css``). Everything that changes (the collection, counts, the document pickers, the
+query sources) is computed on every page load and tab switch, never frozen at start-up. The
+HTML itself comes from :mod:`qa.web.render`, which does not import Gradio.
+
+Besides the page, two API endpoints return plain JSON data: ``/ask`` (an answer with its
+citations, like :meth:`qa.types.Answer.to_dict`) and ``/search`` (the best passages). The page's
+own events are private. ``?q=question`` in the address asks the question on load.
+
+>>> from qa.pipeline import Pipeline                                  # doctest: +SKIP
+>>> app = build_app(Pipeline())
+>>> launch(app, Pipeline().settings)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from ..config import MODES, Settings
+from ..documents import SUFFIXES
+from ..errors import QAError
+from ..pipeline import Pipeline
+from ..types import Answer
+from . import render as r
+from .evaluate import (
+    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, check_query_file, mark_record, marks_path,
+    render_query_detail, run_evaluation, save_mark,
+)
+from .warmup import Warmup
+
+#: Example questions about the bundled seed documents, with the document that answers each.
+#: Only those whose document is in the document folder are offered.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("When did Russia first signal that it was reconsidering its commitment to Assad?", "001_bccfd2e8e94a07d8.txt"),
+    ("Who gave the WANA interview on Iran's advisory presence in Syria?", "000_a0b9d8723324cd91.txt"),
+    ('Who called Syria "the golden ring of resistance"?', "003_92e4960f2acc8bfd.txt"),
+    ("Which base housing American forces was attacked by drones on October 20, 2021?", "004_fe2aeb450d1bbd91.txt"),
+)
+#: Most passages a reader can ask for in the page.
+MAX_K = 20
+#: Seconds a question waits for the index at start-up before the page says to ask again.
+READY_WAIT = 600
+#: File types offered for upload: those the loader reads.
+UPLOAD_TYPES = sorted(SUFFIXES)
+#: Most questions kept in a tab's history.
+HISTORY = 20
+
+CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+
+#: The page's one script: citation buttons open the source view, copy buttons copy their text.
+HEAD = """<script>
+document.addEventListener('click', (event) => {
+  const open = event.target.closest('.qa-open');
+  if (open) {
+    event.preventDefault();
+    const box = document.querySelector('#qa-cite-n textarea, #qa-cite-n input');
+    if (!box) return;
+    box.value = open.dataset.cite;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => document.querySelector('#qa-open-btn')?.click(), 60);
+    return;
+  }
+  const copy = event.target.closest('.qa-copy');
+  if (copy) {
+    const done = () => { copy.textContent = 'Copied'; setTimeout(() => copy.textContent = 'Copy answer and source', 1500); };
+    if (navigator.clipboard) { navigator.clipboard.writeText(copy.dataset.copy).then(done, () => {}); }
+  }
+});
+</script>"""
+
+#: After the source view is drawn: scroll its text to the cited passage, and the page to the view.
+SCROLL_JS = """() => {
+  const view = document.querySelector('#qa-source .qa-source-view');
+  if (!view) return;
+  const text = view.querySelector('.qa-source-text');
+  const here = text && (text.querySelector('mark') || text.querySelector('.qa-in-passage'));
+  if (here) text.scrollTop = Math.max(0, here.offsetTop - text.clientHeight / 3);
+  view.scrollIntoView({block: 'start'});
+}"""
+
+#: After an answer: bring it into view (on a phone it is below the question and examples).
+SHOW_ANSWER_JS = "() => { document.querySelector('#qa-answer')?.scrollIntoView({block: 'start'}); }"
+
+
+def _docs_filter(docs: list[str] | None) -> list[str] | None:
+    return list(docs) if docs else None
+
+
+def _examples(settings: Settings) -> list[str]:
+    return [q for q, doc in EXAMPLES if (Path(settings.docs) / doc).is_file()]
+
+
+def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
+    """The page and the ``/ask`` and ``/search`` API endpoints over ``pipeline``; starts ``warmup``
+    so the index is built while the page is already served. By default a new one that does not
+    compile the evaluation metrics (``app.py`` passes one that does)."""
+    s = pipeline.settings
+    warmup = (warmup or Warmup(pipeline, metrics=False)).start()
+    trash = callable(getattr(pipeline, "restore", None))
+
+    def ready_or_error() -> None:
+        """Wait for start-up; raise QAError when it failed or takes too long."""
+        if not warmup.wait(READY_WAIT):
+            raise QAError("the index is still being built: ask again in a moment")
+        if warmup.error:
+            raise QAError(warmup.error)
+
+    def current() -> list[dict] | None:
+        return pipeline.documents() if warmup.ready and not warmup.error else None
+
+    # -- the collection, as it is now -----------------------------------------------------------
+    def collection_state() -> tuple:
+        documents = current()
+        if warmup.error:
+            status = r.render_error(warmup.error, "Cannot start.")
+        elif documents is None:
+            status = r.render_progress(warmup.fraction, warmup.describe())
+        else:
+            status = ""
+        choices = r.document_choices(documents or [])
+        rows = r.document_rows(documents or [])
+        sources = [SHIPPED] if SEED_QUERIES.exists() else []
+        if marks_path(s).exists():
+            sources.append(MARKED)
+        sources.append(UPLOADED)
+        return (
+            r.render_header(documents, status),
+            {"headers": r.DOCUMENT_HEADERS, "data": rows},
+            gr.Dropdown(choices=choices),
+            gr.Dropdown(choices=choices),
+            gr.Radio(choices=sources),
+            gr.Timer(active=documents is None and not warmup.error),
+        )
+
+    # -- asking -----------------------------------------------------------------------------------
+    def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None) -> tuple:
+        """The answer, the cleared source view, the evidence, the page image, the state for the
+        source view, the history list, the marking controls, their status and the history."""
+        history = list(history or [])
+        hidden_image = gr.Image(value=None, visible=False)
+        try:
+            ready_or_error()
+            answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs))
+        except QAError as exc:
+            return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
+                    history)
+        data = pipeline.data
+        q = " ".join(str(question).split())
+        history = [q, *(h for h in history if h != q)][:HISTORY]
+        return (
+            r.render_answer(answer, data, q),
+            "",
+            r.render_evidence(answer.citations, q, answer, data),
+            hidden_image,
+            {"question": q, "answer": answer},
+            gr.Dataset(samples=[[h] for h in history]),
+            gr.Column(visible=True),
+            "",
+            history,
+        )
+
+    def open_source(n: str, last: dict | None):
+        """The whole document of citation ``n``, scrolled to it; a PDF's page drawn beside it."""
+        none = gr.Image(value=None, visible=False)
+        if not last or not str(n).strip().isdigit():
+            return "", none
+        answer: Answer = last["answer"]
+        i = int(n)
+        if not 1 <= i <= len(answer.citations):
+            return "", none
+        hit = answer.citations[i - 1]
+        data = pipeline.data
+        if hit.passage.doc not in data.doc_index:
+            return r.render_error("this document is no longer in the collection", "Cannot open the source."), none
+        doc = data.document(hit.passage.doc)
+        on_answer = answer.text is not None and answer.cited == i
+        page = None
+        if doc.pages:
+            page = (answer.page if on_answer and answer.page else None) or doc.page_at(
+                answer.start if on_answer else hit.passage.start)
+        image, how = None, ""
+        path = Path(s.docs) / doc.id
+        if page and doc.kind == "pdf" and path.is_file():
+            from .source import render_page
+
+            start, end = (answer.start, answer.end) if on_answer else (None, None)
+            image, how = render_page(path, doc, page, start, end)
+        html = r.render_source(doc, i, hit, answer if on_answer else None, last["question"], page,
+                               has_image=image is not None)
+        label = f"Page {page} of {doc.id}" + (" (answer marked)" if how else "") if page else None
+        return html, gr.Image(value=image, visible=image is not None, label=label)
+
+    def ask(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None) -> dict:
+        """Answer a question with a span quoted from the documents, its confidence and its citations."""
+        try:
+            ready_or_error()
+            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs)).to_dict()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def search(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None) -> list[dict]:
+        """The passages that best match a question, best first, with their place in the documents."""
+        try:
+            ready_or_error()
+            return [h.to_dict() for h in pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs))]
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def question_from_url(request: gr.Request) -> str:
+        q = (request.query_params.get("q") if request is not None else None) or ""
+        return q[: s.max_question_chars]
+
+    def mark(right: bool, correction: str, last: dict | None) -> str:
+        if not last:
+            return r.render_error("ask a question first", "Nothing to mark.")
+        try:
+            record = mark_record(last["question"], last["answer"], right, correction or "")
+            n = save_mark(marks_path(s), record)
+        except QAError as exc:
+            return r.render_error(str(exc), "Not saved.")
+        gold = ", ".join(record["answers"]) or "no answer in the documents"
+        return r.render_changes([f"saved as a test query (expected: {gold})",
+                                 f"{n} marked answer{'s' if n != 1 else ''} in {marks_path(s).name}; "
+                                 "run them in the Evaluate tab"], "Marked " + ("right." if right else "wrong."))
+
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
+        header = gr.HTML(r.render_header(None), elem_id="qa-header")
+        timer = gr.Timer(1.0, active=True)
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask") as ask_tab:
+                with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+                    question = gr.Textbox(
+                        label="Question", lines=1, max_lines=4, autofocus=True, scale=6, elem_id="qa-question",
+                        placeholder="Ask something the documents answer: who, when, how many, why ...",
+                    )
+                    ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=120)
+                examples = _examples(s)
+                example_buttons = []
+                if examples:
+                    gr.Markdown("Try one of these:", elem_classes="qa-legend")
+                    with gr.Row(elem_classes="qa-examples"):
+                        for q in examples:
+                            example_buttons.append((q, gr.Button(q, size="sm", variant="secondary",
+                                                                 elem_classes="qa-example")))
+                with gr.Accordion("Search settings", open=False):
+                    with gr.Row():
+                        k = gr.Slider(1, MAX_K, value=min(s.k, MAX_K), step=1, label="Passages to read (k)")
+                        mode = gr.Radio(list(MODES), value=s.mode, label="Retrieval",
+                                        info="hybrid fuses dense (meaning) and bm25 (words)")
+                        docs = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these documents",
+                                           info="empty: all documents", elem_id="qa-doc-filter")
+                answer_html = gr.HTML(elem_id="qa-answer")
+                with gr.Column(visible=False, elem_id="qa-mark") as mark_group:
+                    with gr.Row(equal_height=True, elem_classes="qa-mark-row"):
+                        right_button = gr.Button("Mark right", size="sm", scale=0, min_width=110,
+                                                 elem_id="qa-mark-right")
+                        wrong_button = gr.Button("Mark wrong", size="sm", scale=0, min_width=110,
+                                                 elem_id="qa-mark-wrong")
+                        correction = gr.Textbox(show_label=False, container=False, scale=3, elem_id="qa-correction",
+                                                placeholder="If wrong: the right answer, copied from a passage")
+                    mark_status = gr.HTML(elem_id="qa-mark-status")
+                source_html = gr.HTML(elem_id="qa-source")
+                page_image = gr.Image(visible=False, interactive=False, type="pil", format="png",
+                                      elem_id="qa-page-image", buttons=[])
+                evidence_html = gr.HTML(elem_id="qa-evidence")
+                with gr.Accordion("Questions asked in this tab", open=False):
+                    history_list = gr.Dataset(components=[question], samples=[], label="Ask again",
+                                              elem_id="qa-history", samples_per_page=HISTORY)
+                cite_n = gr.Textbox(elem_id="qa-cite-n", elem_classes="qa-hidden", show_label=False, container=False)
+                open_button = gr.Button("Open", elem_id="qa-open-btn", elem_classes="qa-hidden")
+                last = gr.State()
+                history = gr.State([])
+                ask_outputs = [answer_html, source_html, evidence_html, page_image, last, history_list,
+                               mark_group, mark_status, history]
+                ask_inputs = [question, k, mode, docs, history]
+                gr.on([ask_button.click, question.submit], answer_page, ask_inputs, ask_outputs,
+                      api_visibility="private", show_progress_on=[answer_html]
+                      ).then(None, js=SHOW_ANSWER_JS)
+                for q, button in example_buttons:
+                    button.click(lambda q=q: q, None, question, api_visibility="private", show_progress="hidden"
+                                 ).then(answer_page, ask_inputs, ask_outputs, api_visibility="private",
+                                        show_progress_on=[answer_html]).then(None, js=SHOW_ANSWER_JS)
+                history_list.click(lambda sample: sample[0], history_list, question, api_visibility="private"
+                                   ).then(answer_page, ask_inputs, ask_outputs, api_visibility="private",
+                                          show_progress_on=[answer_html])
+                open_button.click(open_source, [cite_n, last], [source_html, page_image], api_visibility="private",
+                                  show_progress_on=[source_html]).then(None, js=SCROLL_JS)
+                right_button.click(lambda c, l: mark(True, c, l), [correction, last], mark_status,
+                                   api_visibility="private")
+                wrong_button.click(lambda c, l: mark(False, c, l), [correction, last], mark_status,
+                                   api_visibility="private")
+            with gr.Tab("Documents", id="documents", elem_id="qa-documents") as documents_tab:
+                table, chosen, doc_status = _documents_tab(pipeline, ready_or_error, collection_state, trash,
+                                                           header, docs)
+            with gr.Tab("Evaluate", id="evaluate", elem_id="qa-evaluate") as evaluate_tab:
+                source_choice = _evaluate_tab(pipeline, warmup, ready_or_error)
+        state_outputs = [header, table, chosen, docs, source_choice, timer]
+        app.load(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden"
+                 ).then(question_from_url, None, question, api_visibility="private", show_progress="hidden"
+                        ).then(lambda q, *rest: answer_page(q, *rest) if q.strip() else
+                               (gr.skip(),) * len(ask_outputs), ask_inputs, ask_outputs, api_visibility="private",
+                               show_progress_on=[answer_html])
+        timer.tick(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
+        for tab in (ask_tab, documents_tab, evaluate_tab):
+            tab.select(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
+        documents_tab.select(lambda: "", None, doc_status, api_visibility="private", show_progress="hidden")
+        gr.api(ask, api_name="ask")
+        gr.api(search, api_name="search")
+    app.qa_warmup = warmup
+    return app
+
+
+def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: bool, header, ask_docs):
+    """The Documents tab: the collection as a table; upload documents (indexed at once, with one
+    progress bar) and remove them after a confirmation that names them (with Undo when the
+    pipeline keeps removed files in a trash)."""
+    limit = f"{pipeline.settings.max_file_bytes / 2**20:.0f} MB"
+
+    def changed(status: str, undo_visible: bool = False) -> tuple:
+        head, table, chosen, docs, _, _ = collection_state()
+        return (status, table, chosen, docs, head, gr.Button(visible=undo_visible))
+
+    def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
+        try:
+            ready_or_error()
+            added, report = pipeline.add([Path(f) for f in files or []],
+                                         progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return *changed(r.render_error(str(exc), "Cannot add these.")), None
+        added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
+        return *changed(r.render_changes(added.lines(report), "Added." if added.changed else "Nothing added.")), None
+
+    def ask_confirm(ids: list[str] | None):
+        if not ids:
+            return r.render_error("pick the documents to remove first", "Nothing chosen."), gr.Group(visible=False), ""
+        return "", gr.Group(visible=True), r.render_confirm(list(ids), trash)
+
+    def remove(ids: list[str] | None, progress=gr.Progress()) -> tuple:
+        ids = list(ids or [])
+        try:
+            if not ids:
+                raise QAError("no document chosen: pick the documents to remove first")
+            ready_or_error()
+            report = pipeline.remove(ids, progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return *changed(r.render_error(str(exc), "Cannot remove.")), gr.Group(visible=False), []
+        lines = [f"removed {', '.join(ids)}"] + (report.lines() if report is not None else [])
+        if trash:
+            lines.append("the files are in the trash: Undo brings them back")
+        return *changed(r.render_changes(lines, "Removed."), undo_visible=trash), gr.Group(visible=False), ids
+
+    def undo(ids: list[str] | None, progress=gr.Progress()) -> tuple:
+        restore = getattr(pipeline, "restore", None)
+        try:
+            if not ids or restore is None:
+                raise QAError("nothing to undo")
+            restore(list(ids))
+        except QAError as exc:
+            return *changed(r.render_error(str(exc), "Cannot undo.")), []
+        return *changed(r.render_changes([f"restored {', '.join(ids)}"], "Back in the collection.")), []
+
+    gr.Markdown(
+        f"Add PDF, HTML, Markdown or text files, up to {limit} each: they are copied into the document "
+        "folder and indexed, and questions are answered from them at once. A scanned PDF needs OCR first."
+    )
+    upload = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", height=140,
+                     label=f"Add documents ({' '.join(UPLOAD_TYPES)}; up to {limit} each)",
+                     elem_id="qa-doc-upload")
+    status = gr.HTML(elem_id="qa-doc-status")
+    undo_button = gr.Button("Undo the removal", visible=False, elem_id="qa-undo", size="sm")
+    table = gr.Dataframe(value={"headers": r.DOCUMENT_HEADERS, "data": []},
+                         label="The collection", interactive=False, wrap=True, elem_id="qa-doc-table",
+                         column_widths=["34%", "26%", "9%", "8%", "9%", "14%"])
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+        chosen = gr.Dropdown(choices=[], value=[], multiselect=True, scale=5,
+                             label="Documents to remove", elem_id="qa-doc-remove")
+        remove_button = gr.Button("Remove ...", variant="stop", scale=1, min_width=120)
+    with gr.Group(visible=False, elem_id="qa-confirm") as confirm:
+        confirm_text = gr.HTML()
+        with gr.Row():
+            yes = gr.Button("Yes, remove", variant="stop", elem_id="qa-confirm-yes")
+            no = gr.Button("Cancel", elem_id="qa-confirm-no")
+    removed = gr.State([])
+    outputs = [status, table, chosen, ask_docs, header, undo_button]
+    upload.upload(lambda: "", None, status, api_visibility="private", show_progress="hidden").then(
+        add, upload, outputs + [upload], api_visibility="private", show_progress_on=[status])
+    remove_button.click(ask_confirm, chosen, [status, confirm, confirm_text], api_visibility="private",
+                        show_progress="hidden")
+    no.click(lambda: gr.Group(visible=False), None, confirm, api_visibility="private", show_progress="hidden")
+    yes.click(remove, chosen, outputs + [confirm, removed], api_visibility="private", show_progress_on=[status])
+    undo_button.click(undo, removed, outputs + [removed], api_visibility="private", show_progress_on=[status])
+    return table, chosen, status
+
+
+def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error) -> gr.Radio:
+    """The Evaluate tab: run a query file (the shipped one, the answers marked in this app, or an
+    upload), read the metrics with what each means, the recall curve and each query's evidence."""
+    from ..evaluation import recall_curve_figure, table_rows
+
+    s = pipeline.settings
+
+    def evaluate_page(source: str, upload: str | None, modes: list[str], progress=gr.Progress()):
+        hidden = gr.update(visible=False)
+        try:
+            ready_or_error()
+            if source == SHIPPED:
+                path = SEED_QUERIES
+            elif source == MARKED:
+                path = marks_path(s)
+                if not path.exists():
+                    raise QAError("no answer has been marked yet: mark answers right or wrong in the Ask tab")
+            else:
+                path = check_query_file(upload)
+            if not warmup.wait_metrics(0):
+                progress(0, desc="preparing the metrics")
+                warmup.wait_metrics(120)
+            run = run_evaluation(pipeline, path, list(modes), progress=lambda f, m: progress(f, desc=m))
+        except QAError as exc:
+            return r.render_error(str(exc), "Cannot evaluate."), hidden, hidden, hidden, None, ""
+        result = run["result"]
+        header, rows = table_rows(result)
+        name = {SHIPPED: "the shipped seed queries", MARKED: "the answers marked in this app"}.get(source, path.name)
+        return (
+            r.render_summary(result, run["problems"], name),
+            gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
+            gr.Plot(value=recall_curve_figure(result), visible=True),
+            gr.Dataframe(value={"headers": r.PER_QUERY_HEADERS, "data": r.per_query_rows(result)}, visible=True),
+            run,
+            "",
+        )
+
+    def show_query(run: dict | None, evt: gr.SelectData) -> str:
+        if not run or not evt.row_value:
+            return ""
+        try:
+            return render_query_detail(pipeline, run, str(evt.row_value[0]), str(evt.row_value[1]))
+        except QAError as exc:
+            return r.render_error(str(exc))
+
+    gr.Markdown(
+        "Measure retrieval and answers on test queries: a JSON Lines file, one query per line, e.g. "
+        '`{"id": "q1", "question": "...", "answers": ["..."], "docs": ["a.txt"]}`. '
+        "Answers marked right or wrong in the Ask tab are saved in this format and can be run here."
+    )
+    sources = [SHIPPED, UPLOADED] if SEED_QUERIES.exists() else [UPLOADED]
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+        source = gr.Radio(sources, value=sources[0], label="Queries", scale=2, elem_id="qa-eval-source")
+        upload = gr.File(file_types=[".jsonl"], type="filepath", scale=2, height=140, elem_id="qa-query-file",
+                         label=f"Query file (.jsonl, up to {MAX_QUERY_FILE_BYTES // 1024:,} KB)")
+        modes = gr.CheckboxGroup(list(MODES), value=["hybrid"], label="Retrieval modes", scale=2)
+        run_button = gr.Button("Evaluate", variant="primary", scale=1, min_width=120)
+    summary = gr.HTML(elem_id="qa-eval-summary")
+    metrics = gr.Dataframe(label="Metrics per retrieval mode (what each means is listed above)",
+                           interactive=False, elem_id="qa-metrics", visible=False)
+    curve = gr.Plot(label="Recall@k", format="png", elem_id="qa-curve", visible=False)
+    per_query = gr.Dataframe(
+        label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
+        column_widths=["6%", "7%", "9%", "7%", "7%", "8%", "28%", "14%", "14%"], elem_id="qa-per-query",
+        visible=False,
+    )
+    detail = gr.HTML(elem_id="qa-eval-detail")
+    run_state = gr.State()
+    upload.upload(lambda: UPLOADED, None, source, api_visibility="private", show_progress="hidden")
+    run_button.click(evaluate_page, [source, upload, modes], [summary, metrics, curve, per_query, run_state, detail],
+                     api_visibility="private", show_progress_on=[summary])
+    per_query.select(show_query, [run_state], detail, api_visibility="private")
+    return source
+
+
+THEME = gr.themes.Base(
+    primary_hue="indigo",
+    neutral_hue="slate",
+    font=["Inter", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+
+def _patient_url_ok(url: str) -> bool:
+    """Gradio's check that the new server answers, with room for a busy machine.
+
+    Gradio gives up after one 3-second request that times out and then refuses to start
+    ("localhost is not accessible"); on a loaded 2-core machine the first answer can take longer.
+    """
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.head(url, timeout=30).status_code in (200, 401, 301, 302, 303, 307, 308):
+                return True
+        except httpx.TimeoutException:
+            continue
+        except (ConnectionError, httpx.ConnectError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def launch(app: gr.Blocks, settings: Settings, prevent_thread_lock: bool = False, quiet: bool = False):
+    """Serve ``app`` where the settings say (loopback by default), never shared, serving no files."""
+    from gradio import networking
+
+    networking.url_ok = _patient_url_ok
+    return app.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        allowed_paths=[],
+        ssr_mode=False,
+        theme=THEME,
+        css=CSS,
+        head=HEAD,
+        footer_links=["api"],
+        max_file_size=max(MAX_QUERY_FILE_BYTES, settings.max_file_bytes),
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+    )
+
+
+__all__ = ["build_app", "launch", "EXAMPLES", "THEME", "CSS"]

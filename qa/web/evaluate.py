@@ -1,0 +1,125 @@
+"""The Evaluate tab's work without the UI framework: check a query file, run it, show one query,
+and save answers marked right or wrong as test queries (the ``qa eval`` JSON Lines format)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+from ..errors import QAError
+from ..pipeline import Pipeline
+from ..types import Answer
+from .render import _e, rank_cell, render_answer, render_evidence
+
+#: The test queries shipped with the seed documents.
+SEED_QUERIES = Path(__file__).resolve().parent.parent.parent / "tests" / "data" / "seed_queries.jsonl"
+#: Largest query file accepted for upload.
+MAX_QUERY_FILE_BYTES = 1024 * 1024
+SHIPPED, MARKED, UPLOADED = "Shipped seed queries", "Answers marked in this app", "Upload a file"
+
+_write_lock = threading.Lock()
+
+
+def check_query_file(path: str | Path | None) -> Path:
+    """An uploaded query file after checking its type and size; raises QAError saying what to fix."""
+    if not path:
+        raise QAError("no query file: upload a .jsonl file of test queries, or use the shipped ones")
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        raise QAError(f"{path.name!r} is not a .jsonl file: upload JSON Lines, one query per line")
+    size = path.stat().st_size
+    if size > MAX_QUERY_FILE_BYTES:
+        raise QAError(f"the query file is {size:,} bytes; the limit is {MAX_QUERY_FILE_BYTES:,}: upload fewer queries")
+    return path
+
+
+def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=None) -> dict:
+    """Evaluate ``pipeline`` on a query file; the result, the file's problems and the queries by id."""
+    from ..evaluation import evaluate, load_queries
+
+    queries, problems = load_queries(path)
+    if not modes:
+        raise QAError("no retrieval mode chosen: tick at least one")
+    result = evaluate(pipeline, queries, modes=modes, progress=progress)
+    return {"result": result, "problems": problems, "queries": {q.id: q for q in queries}}
+
+
+def render_query_detail(pipeline: Pipeline, run: dict, query_id: str, mode: str) -> str:
+    """What the pipeline retrieved for one evaluated query, relevant passages marked."""
+    from ..evaluation import is_relevant, mode_results
+
+    query = run["queries"][query_id]
+    res = mode_results(run["result"])[mode]
+    record = next(r for r in res["per_query"] if r["id"] == query_id)
+    answer = pipeline.ask(query.question, k=run["result"]["k"], mode=mode)
+    relevant = {n for n, h in enumerate(answer.citations, start=1) if is_relevant(query, h.passage)}
+    gold = ", ".join(query.answers) or "none (unanswerable)"
+    head = (
+        f'<section class="qa-detail"><h2 class="qa-label">{_e(query_id)} · {_e(mode)}</h2>'
+        f'<p class="qa-detail-q">{_e(query.question)}</p>'
+        f'<p class="qa-source">expected: {_e(gold)} · first relevant passage: {_e(rank_cell(record))} · '
+        f'answer {"correct" if record["correct"] else "wrong"}</p></section>'
+    )
+    data = pipeline.data
+    return head + render_answer(answer, data) + render_evidence(answer.citations, query.question, answer, data,
+                                                                relevant)
+
+
+# -- marks --------------------------------------------------------------------------------------
+
+def marks_path(settings) -> Path:
+    """Where marked answers are saved: beside the index folder, ``<index>-marks.jsonl``."""
+    index = Path(settings.index)
+    return index.parent / f"{index.name}-marks.jsonl"
+
+
+def mark_record(question: str, answer: Answer, right: bool, correction: str = "") -> dict:
+    """A test query from an answer marked right or wrong.
+
+    Right: the answer (or, for "not found", no answer) is the gold. Wrong: ``correction`` (a span
+    copied from the evidence) is the gold, and the document it is found in is the relevant one; a
+    wrong "not found" needs a correction, a wrong answer without one means the documents do not
+    answer this.
+    """
+    correction = " ".join(correction.split())
+    if right:
+        answers = [answer.text] if answer.text is not None else []
+        docs = [answer.doc] if answer.doc else []
+    elif correction:
+        answers = [correction]
+        norm = " ".join(correction.split()).lower()
+        docs = sorted({h.passage.doc for h in answer.citations if norm in " ".join(h.passage.text.split()).lower()})
+    elif answer.text is not None:
+        answers, docs = [], []
+    else:
+        raise QAError("marked wrong without the right answer: copy it from a passage into the box first")
+    qid = "mark-" + hashlib.sha256(question.encode("utf-8")).hexdigest()[:10]
+    record = {"id": qid, "question": question, "answers": answers}
+    if docs:
+        record["docs"] = docs
+    record["type"] = "marked"
+    return record
+
+
+def save_mark(path: Path, record: dict) -> int:
+    """Add ``record`` to the JSON Lines file at ``path``, replacing an earlier mark of the same
+    question; returns how many marks the file holds."""
+    with _write_lock:
+        lines = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    try:
+                        if json.loads(line).get("id") == record["id"]:
+                            continue
+                    except json.JSONDecodeError:
+                        pass
+                    lines.append(line)
+        lines.append(json.dumps(record, ensure_ascii=False))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return len(lines)

@@ -1,0 +1,109 @@
+"""Marking spans of untrusted document text in HTML: the answer, its sentence, the passage and
+the question's content words. No UI framework here.
+
+Every piece of text is escaped on its own before any markup is added, so ``<script>`` or
+``onerror=`` in a document renders as inert text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable
+
+from ..lexical import tokenize
+
+#: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
+#: terms inside either).
+TAGS = {
+    "passage": ('<span class="qa-in-passage">', "</span>"),
+    "sentence": ('<span class="qa-sentence">', "</span>"),
+    "answer": ("<mark>", "</mark>"),
+    "term": ('<b class="qa-term">', "</b>"),
+}
+_ORDER = tuple(TAGS)
+
+#: A whole word: letters and digits, with inner apostrophes or hyphens ("Russia's", "Iran-backed").
+WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+#: Function words never underlined, though BM25's short stop list keeps some of them ("did",
+#: "when", "its"). Only content words are marked.
+FUNCTION_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing done down during each either else ever every
+few for from further had has have having he her here hers herself him himself his how however i if
+in into is it its itself just least less let many may me might more most much must my myself neither
+never no nor not now of off on once one only or other ought our ours ourselves out over own per
+rather same shall she should since so some still such than that the their theirs them themselves
+then there these they this those though through thus to too under until up upon us very was we
+were what whatever when whenever where whereas wherever whether which while who whom whose why
+will with within without would yet you your yours yourself yourselves s t
+""".split())
+
+
+def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    """HTML of ``text`` with each ``(start, end, kind)`` span wrapped in the tag of its kind.
+
+    Offsets are into ``text``; spans outside it are clipped. The text is cut at every span
+    boundary and each piece is escaped on its own, so markup only ever comes from ``TAGS``.
+
+    >>> highlight("a <b> c", [(2, 5, "answer")])
+    'a <mark>&lt;b&gt;</mark> c'
+    """
+    n = len(text)
+    spans = [(max(s, 0), min(e, n), k) for s, e, k in spans if min(e, n) > max(s, 0)]
+    cuts = sorted({0, n, *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    out: list[str] = []
+    opened: list[str] = []
+    for a, b in zip(cuts, cuts[1:]):
+        want = [k for k in _ORDER if any(s <= a and b <= e for s, e, kind in spans if kind == k)]
+        keep = 0
+        while keep < min(len(opened), len(want)) and opened[keep] == want[keep]:
+            keep += 1
+        out.extend(TAGS[k][1] for k in reversed(opened[keep:]))
+        out.extend(TAGS[k][0] for k in want[keep:])
+        opened = want
+        out.append(html.escape(text[a:b]))
+    out.extend(TAGS[k][1] for k in reversed(opened))
+    return "".join(out)
+
+
+def _parts(word: str) -> list[str]:
+    return [p for p in re.split(r"['\u2019-]", word) if p]
+
+
+def question_stems(question: str) -> set[str]:
+    """The stemmed content words of a question (function words left out), as BM25 stems them.
+
+    >>> sorted(question_stems("When did Russia reconsider its commitment?"))
+    ['commit', 'reconsid', 'russia']
+    """
+    words = [p.lower() for w in WORD.findall(question) for p in _parts(w)]
+    words = [w for w in words if w not in FUNCTION_WORDS and len(w) > 1]
+    return {t for toks in tokenize(words) for t in toks} if words else set()
+
+
+def term_spans(text: str, stems: set[str]) -> list[tuple[int, int, str]]:
+    """Spans of the whole words in ``text`` with a part whose stem is one of ``stems``
+    (function words are never marked, and a word is never cut in two).
+
+    >>> t = "Russia's commitments did change"
+    >>> [t[s:e] for s, e, _ in term_spans(t, {"russia", "commit", "did"})]
+    ["Russia's", 'commitments']
+    """
+    words = list(WORD.finditer(text))
+    if not words or not stems:
+        return []
+    parts = [[p.lower() for p in _parts(m.group())] for m in words]
+    flat = [p for ps in parts for p in ps]
+    tokens = iter(tokenize(flat))
+    spans = []
+    for m, ps in zip(words, parts):
+        hit = False
+        for p in ps:
+            toks = next(tokens)
+            if p not in FUNCTION_WORDS and toks and toks[0] in stems:
+                hit = True
+        if hit:
+            spans.append((m.start(), m.end(), "term"))
+    return spans

@@ -1,0 +1,356 @@
+"""The app's HTML, built from plain values without the UI framework.
+
+Documents are untrusted: every piece of document text (titles, ids, passages, answers) goes
+through :func:`html.escape` or :func:`qa.web.highlight.highlight` before markup is added.
+
+>>> render_error("the question is empty")
+'<div class="qa-error" role="alert"><strong>Cannot answer this.</strong> The question is empty</div>'
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Collection, Iterable
+from urllib.parse import quote
+
+from ..store import IndexData
+from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, Hit
+from .highlight import highlight, question_stems, term_spans
+
+#: Characters of a title shown on a card; the whole title is in its tooltip.
+TITLE_CHARS = 90
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _chars(start: int, end: int) -> str:
+    return f"characters {start:,}\u2013{end:,}"
+
+
+def short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """``title`` cut at a word boundary to at most ``limit`` characters, with an ellipsis.
+
+    >>> short_title("A very long title about many things", 20)
+    'A very long title…'
+    """
+    title = " ".join(str(title).split())
+    if len(title) <= limit:
+        return title
+    cut = title[:limit - 1].rsplit(" ", 1)[0] or title[:limit - 1]
+    return cut.rstrip(" ,;:-\u2013") + "\u2026"
+
+
+def _title(title: str, tag: str = "cite") -> str:
+    return f'<{tag} title="{_e(title)}">{_e(short_title(title))}</{tag}>'
+
+
+def render_error(message: str, title: str = "Cannot answer this.") -> str:
+    """A message box for an error the reader can fix."""
+    return (
+        f'<div class="qa-error" role="alert"><strong>{_e(title)}</strong> '
+        f"{_e(message[:1].upper() + message[1:])}</div>"
+    )
+
+
+def render_timings(timings: dict[str, float]) -> str:
+    """Time per stage: embedding the question, searching, reading, in all."""
+    search = sum(v for k, v in timings.items() if k not in ("embed", "read", "total"))
+    stages = [("embed", timings.get("embed")), ("search", search), ("read", timings.get("read")),
+              ("total", timings.get("total"))]
+    parts = [f"{name} {value * 1000:.0f} ms" for name, value in stages if value is not None]
+    return f'<p class="qa-timings">{" · ".join(parts)}</p>'
+
+
+def _pages(first: int | None, last: int | None) -> str:
+    """The page label of a citation: ``" · p. 3"`` or ``" · pp. 3–4"``; empty without pages."""
+    if not first:
+        return ""
+    return f" · p. {first}" if not last or last == first else f" · pp. {first}\u2013{last}"
+
+
+def _page_of(doc: str, offset: int, data: IndexData | None, fallback: int | None) -> int | None:
+    if data is None or doc not in data.doc_index:
+        return fallback
+    return data.document(doc).page_at(offset)
+
+
+def _open(n: int, label: str, cls: str = "qa-open") -> str:
+    """A control that opens citation ``n`` in the source view (wired by the page's script)."""
+    return (f'<button type="button" class="{cls}" data-cite="{int(n)}" '
+            f'title="Open the source of [{int(n)}]">{label}</button>')
+
+
+#: What each state looks like and says.
+STATE_LABELS = {ANSWER: "Answer", TENTATIVE: "Possible answer", NONE: "Not found"}
+
+
+def confidence_note(answer: Answer) -> str:
+    """One line that says what the confidence means for this answer's state."""
+    c = f"{answer.confidence:.2f}"
+    if answer.status == ANSWER:
+        return (f"Confidence {c}: the reader's estimate (0 to 1) that this span answers the question; "
+                "it is high enough to state.")
+    if answer.status == TENTATIVE:
+        return (f"Confidence {c}: below what the reader needs to state an answer. This is its best guess; "
+                "check it in the source.")
+    return (f"Confidence {c}: no span in the closest passages is likely enough to be the answer, "
+            "so none is given.")
+
+
+def answer_as_text(answer: Answer, question: str = "") -> str:
+    """The answer with its citation as plain text (what the copy button copies).
+
+    >>> from qa.types import Answer
+    >>> answer_as_text(Answer.none(0.1), "Why?")
+    'Q: Why?\\nNot found in the documents.'
+    """
+    lines = [f"Q: {question}"] if question else []
+    if answer.text is None:
+        return "\n".join(lines + ["Not found in the documents."])
+    label = "A" if answer.status == ANSWER else f"Possible answer (confidence {answer.confidence:.2f})"
+    lines.append(f"{label}: {answer.text}")
+    where = [f"\u201c{answer.title}\u201d" if answer.title else None, answer.doc,
+             f"§ {answer.section}" if answer.section else None, f"p. {answer.page}" if answer.page else None]
+    lines.append("Source: " + ", ".join(w for w in where if w))
+    if answer.sentence:
+        lines.append(f"Quote: \u201c{' '.join(answer.sentence.split())}\u201d")
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, data: IndexData | None = None, question: str = "") -> str:
+    """The answer in its state (answer / possible answer / not found), what its confidence
+    means, where it comes from (title, section, the answer's own page) and controls to open the
+    source, copy the answer as text and link to the question."""
+    state = answer.status
+    note = f'<p class="qa-confidence-note">{_e(confidence_note(answer))}</p>'
+    tools = ""
+    if question:
+        link = "?q=" + quote(question, safe="")
+        tools = (
+            f'<p class="qa-tools"><button type="button" class="qa-copy" '
+            f'data-copy="{_e(answer_as_text(answer, question))}">Copy answer and source</button>'
+            f'<a class="qa-link" href="{_e(link)}">Link to this question</a></p>'
+        )
+    if answer.text is None or answer.cited is None:
+        body = (
+            f'<p class="qa-answer-text qa-none">'
+            f'{_e(answer.message or "The documents do not seem to answer this.")}</p>{note}'
+            '<p class="qa-source">The closest passages are below; open one to read it in its document.</p>'
+        )
+    else:
+        hit = answer.citations[answer.cited - 1]
+        p = hit.passage
+        sentence = ""
+        if answer.sentence and answer.sentence_start is not None and answer.start is not None:
+            shift = answer.sentence_start
+            sentence = highlight(answer.sentence, [(answer.start - shift, answer.end - shift, "answer")])
+            sentence = f'<blockquote class="qa-quote">{sentence}</blockquote>'
+        page = answer.page or _page_of(p.doc, answer.start, data, p.page)
+        section = answer.section or p.section
+        title = answer.title or p.title
+        n = answer.cited
+        body = (
+            f'<p class="qa-answer-text">{_e(answer.text)} {_open(n, f"[{n}]", "qa-open qa-cite")}</p>'
+            f"{sentence}{note}"
+            f'<p class="qa-source">{_title(title)} · <code>{_e(p.doc)}</code>'
+            + (f' · § {_e(short_title(section, 60))}' if section else "")
+            + f'<span class="qa-page">{_pages(page, None)}</span> · {_chars(answer.start, answer.end)} · '
+            + _open(n, "Open the source") + "</p>"
+        )
+    return (
+        f'<section class="qa-answer qa-state-{state}" aria-label="{STATE_LABELS[state]}" data-state="{state}">'
+        f'<h2 class="qa-label">{STATE_LABELS[state]}</h2>{body}{tools}'
+        f"{render_timings(answer.timings)}</section>"
+    )
+
+
+def _answer_spans(answer: Answer, hit: Hit, base: int) -> list[tuple[int, int, str]]:
+    """The answer's sentence and span, relative to ``base``, when they are in the hit's document."""
+    if answer.text is None or answer.doc != hit.passage.doc:
+        return []
+    spans = []
+    if answer.sentence_start is not None and answer.sentence_end is not None:
+        spans.append((answer.sentence_start - base, answer.sentence_end - base, "sentence"))
+    if answer.start is not None and answer.end is not None:
+        spans.append((answer.start - base, answer.end - base, "answer"))
+    return spans
+
+
+def _score(hit: Hit) -> str:
+    detail = ", ".join(f"{m} #{r}" for m, r in sorted(hit.ranks.items()))
+    return f"{hit.mode} score {hit.score:.4f}" + (f" ({detail})" if detail else "")
+
+
+def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: IndexData | None,
+               relevant: bool = False) -> str:
+    """One evidence card: where the passage comes from, its text with the answer and the
+    question's content words marked, and a button that opens it in its document."""
+    p = hit.passage
+    spans = term_spans(p.text, stems)
+    if answer is not None:
+        spans += _answer_spans(answer, hit, p.start)
+    is_answer = answer is not None and answer.text is not None and answer.cited == n
+    badges = [name for name, on in (("relevant", relevant), ("answer", is_answer)) if on]
+    badge = "".join(f'<span class="qa-badge qa-badge-{b}">{b}</span>' for b in badges)
+    badge = f'<span class="qa-badges">{badge}</span>' if badge else ""
+    section = f" · § {_e(short_title(p.section, 60))}" if p.section else ""
+    pages = _pages(p.page, _page_of(p.doc, max(p.end - 1, p.start), data, p.page))
+    return (
+        f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
+        f'<header><span class="qa-num">[{n}]</span> {_title(p.title, "h3")}{badge}</header>'
+        f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
+        f"{_chars(p.start, p.end)} · {_e(_score(hit))}</p>"
+        f'<div class="qa-text">{highlight(p.text, spans)}</div>'
+        f'<p class="qa-card-tools">{_open(n, "Open in the document")}</p></article>'
+    )
+
+
+def render_evidence(hits: Iterable[Hit], question: str, answer: Answer | None = None,
+                    data: IndexData | None = None, relevant: Collection[int] = ()) -> str:
+    """All evidence cards, numbered as the answer cites them; ``relevant`` numbers get a badge.
+    Without an answer the heading says these are only the closest passages."""
+    stems = question_stems(question)
+    cards = [render_hit(n, hit, answer, stems, data, n in relevant) for n, hit in enumerate(hits, start=1)]
+    if not cards:
+        return '<p class="qa-empty">No passage matches the question.</p>'
+    heading = "The closest passages" if answer is not None and answer.text is None else "Evidence"
+    return (
+        f'<section class="qa-evidence" aria-label="{heading}"><h2 class="qa-label">{heading}</h2>'
+        '<p class="qa-legend"><mark>answer</mark> <span class="qa-sentence">its sentence</span> '
+        '<b class="qa-term">question word</b></p>' + "".join(cards) + "</section>"
+    )
+
+
+def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, question: str = "",
+                  page: int | None = None, has_image: bool = False) -> str:
+    """The whole text of ``doc`` with citation ``n``'s passage marked and the answer highlighted;
+    the page's script scrolls it to the passage. For a PDF, ``page`` is the page shown beside it."""
+    p = hit.passage
+    spans: list[tuple[int, int, str]] = []
+    if doc.text[p.start:p.end] == p.text:
+        spans.append((p.start, p.end, "passage"))
+        spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
+    if answer is not None:
+        spans += _answer_spans(answer, hit, 0)
+    where = f"page {page} of {len(doc.pages)}" if page else f"{_chars(p.start, p.end)} of {len(doc.text):,}"
+    image = (" The page itself is shown below, with the answer marked." if has_image else "")
+    return (
+        f'<section class="qa-source-view" aria-label="Source [{int(n)}]" data-cite="{int(n)}">'
+        f'<h2 class="qa-label">Source [{int(n)}]</h2>'
+        f'<p class="qa-source">{_title(doc.title)} · <code>{_e(doc.id)}</code> · {where}.{image}</p>'
+        f'<div class="qa-text qa-source-text" tabindex="0">{highlight(doc.text, spans)}</div></section>'
+    )
+
+
+def render_header(documents: list[dict] | None, status: str = "") -> str:
+    """The page's title and what it answers from now; ``status`` (HTML) shows start-up progress."""
+    if documents is None:
+        line = "The collection is being indexed; questions are answered as soon as it is ready."
+    else:
+        passages = sum(d["passages"] for d in documents)
+        line = (f'Answers are quoted from <span class="qa-doc-count">{len(documents):,} document'
+                f'{"s" if len(documents) != 1 else ""}</span> ({passages:,} passages); '
+                "every answer shows the passages it comes from.")
+    return f'<header class="qa-header"><h1>Ask the documents</h1><p>{line}</p>{status}</header>'
+
+
+def render_progress(fraction: float, message: str) -> str:
+    """The one progress bar of a long job (indexing at start-up)."""
+    pct = max(0.0, min(1.0, fraction)) * 100
+    return (
+        f'<div class="qa-progress" role="status"><span>{_e(message)}</span>'
+        f'<progress max="100" value="{pct:.0f}">{pct:.0f}%</progress></div>'
+    )
+
+
+# -- the collection ---------------------------------------------------------------------------
+
+DOCUMENT_HEADERS = ["title", "id", "type", "pages", "passages", "indexed"]
+
+
+def document_rows(documents: list[dict]) -> list[list]:
+    """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them)."""
+    return [[short_title(d["title"]), d["id"], d["kind"], d["pages"] or "", d["passages"],
+             (d["indexed"] or "")[:16].replace("T", " ")] for d in documents]
+
+
+def document_choices(documents: list[dict]) -> list[tuple[str, str]]:
+    """(label, id) of each document, for the document pickers."""
+    return [(f"{short_title(d['title'], 60)} ({d['id']})", d["id"]) for d in documents]
+
+
+def render_changes(lines: list[str], title: str) -> str:
+    """What an upload or a removal did, one escaped line each."""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<div class="qa-changes" role="status"><strong>{_e(title)}</strong><ul class="qa-notes">{items}</ul></div>'
+
+
+def render_confirm(ids: list[str], trash: bool) -> str:
+    """The question asked before removing documents, naming each file."""
+    items = "".join(f"<li><code>{_e(i)}</code></li>" for i in ids)
+    what = ("They are moved to the trash folder beside the index; Undo brings them back."
+            if trash else "Their files are deleted from the document folder; this cannot be undone.")
+    return (f'<div class="qa-confirm" role="alertdialog"><strong>Remove {len(ids)} '
+            f'document{"s" if len(ids) != 1 else ""}?</strong><ul>{items}</ul><p>{what}</p></div>')
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+#: What each metric column means, shown next to the numbers.
+METRIC_HELP = (
+    ("R@k", "recall at k: share of answerable queries with a relevant passage in the top k"),
+    ("MRR@10", "mean reciprocal rank: 1 if the first relevant passage is ranked first, 1/2 if second, "
+               "…, 0 if not in the top 10"),
+    ("nDCG@10", "ranking quality of all relevant passages in the top 10, 1 = ideal order"),
+    ("EM", "exact match: share of answers equal to a gold answer (case, punctuation and articles ignored)"),
+    ("F1", "word overlap between the answer and the best gold answer, averaged (0 to 1)"),
+    ("partly", "partly right: the answer lies inside a gold answer, or its F1 is at least 0.5"),
+    ("evidence", "the answer's sentence holds a gold answer"),
+    ("abstain ok", "share of unanswerable queries where no answer was given (higher is better)"),
+    ("abstain wrong", "share of answerable queries where no answer was given (lower is better)"),
+)
+
+
+def render_metric_help() -> str:
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in METRIC_HELP)
+    return f'<dl class="qa-metric-help">{items}</dl>'
+
+
+def render_summary(result: dict, problems: list[str], source: str) -> str:
+    """What was evaluated, and every problem or warning, escaped."""
+    notes = [f"line problems in the file: {p}" for p in problems] + list(result.get("warnings", []))
+    items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    return (
+        f'<p class="qa-source">{result["n_queries"]:,} queries from {_e(source)}; retrieval depth '
+        f'{result["k"]}; misses and wrong answers come first in the table below — select a row to see '
+        f"what was retrieved.</p>" + (f'<ul class="qa-notes">{items}</ul>' if items else "")
+        + render_metric_help()
+    )
+
+
+PER_QUERY_HEADERS = ["id", "mode", "rank", "correct", "partly right", "confidence", "question", "gold", "answer"]
+
+
+def rank_cell(record: dict) -> str:
+    if not record["answerable"]:
+        return "unanswerable"
+    return "miss" if record["rank"] is None else str(record["rank"])
+
+
+def per_query_rows(result: dict) -> list[list]:
+    """One row per query and mode: retrieval misses first, then wrong answers, then the rest."""
+    from ..evaluation import mode_results
+
+    rows = []
+    for mode, res in mode_results(result).items():
+        for r in res["per_query"]:
+            missed = r["answerable"] and r["rank"] is None
+            confidence = "" if r["confidence"] is None else f"{r['confidence']:.2f}"
+            partly = r.get("partly_right")
+            row = [r["id"], mode, rank_cell(r), "yes" if r["correct"] else "no",
+                   "" if partly is None else ("yes" if partly else "no"), confidence,
+                   r["question"], " | ".join(r["gold"]) or "(none)", r["answer"] or r.get("error") or "(abstained)"]
+            rows.append(((not missed, bool(r["correct"])), row))
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]

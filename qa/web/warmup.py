@@ -1,0 +1,101 @@
+"""Start-up in the background: the app listens at once while the index is built or checked,
+the models load and ranx's kernels compile. No UI framework here.
+
+>>> w = Warmup(pipeline)            # doctest: +SKIP
+>>> w.start(); w.wait(60); w.ready
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+from ..documents import SUFFIXES
+from ..errors import QAError
+
+log = logging.getLogger("qa")
+
+
+class Warmup:
+    """Runs ``pipeline.warm_up`` once in a daemon thread and says how far it got."""
+
+    def __init__(self, pipeline, metrics: bool = True):
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.fraction = 0.0
+        self.message = "starting"
+        self.error: str | None = None
+        self.total = self._count_files()
+        self._ready = threading.Event()
+        self._metrics_ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _count_files(self) -> int:
+        docs = self.pipeline.settings.docs
+        try:
+            return sum(1 for p in docs.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+        except OSError:
+            return 0
+
+    def start(self) -> "Warmup":
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="qa-warmup", daemon=True)
+                self._thread.start()
+                if self.metrics:  # alongside the index: mostly loading or compiling numba kernels
+                    threading.Thread(target=self._warm_metrics, name="qa-warm-metrics", daemon=True).start()
+                else:
+                    self._metrics_ready.set()
+        return self
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = float(fraction), message
+
+    def _run(self) -> None:
+        try:
+            self.message = "loading the language model"
+            self.pipeline.embedder.warm_up()
+            self.message = "checking the index"
+            self.pipeline.warm_up(progress=self._progress)
+        except QAError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the page instead of a dead app
+            log.error("start-up failed:\n%s", traceback.format_exc())
+            self.error = f"start-up failed ({type(exc).__name__}: {exc})"
+        finally:
+            self.fraction = 1.0
+            self._ready.set()
+
+    def _warm_metrics(self) -> None:
+        try:
+            from ..evaluation import warm_up
+
+            log.info("evaluation metrics ready (%.1f s)", warm_up())
+        except Exception:  # noqa: BLE001 - evaluation then compiles on first use
+            log.warning("could not prepare the evaluation metrics:\n%s", traceback.format_exc())
+        finally:
+            self._metrics_ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """Start-up finished (check :attr:`error`)."""
+        return self._ready.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def wait_metrics(self, timeout: float | None = None) -> bool:
+        return self._metrics_ready.wait(timeout)
+
+    def describe(self) -> str:
+        """What start-up is doing, in words: "indexing 5 documents: embedding passages (40%)"."""
+        n = f"{self.total} document{'s' if self.total != 1 else ''}"
+        step = self.message
+        if step == "splitting documents" and self.total:
+            step = f"reading document {min(self.total, int(self.fraction * self.total) + 1)} of {self.total}"
+        elif self.fraction:
+            step = f"{step} ({self.fraction:.0%})"
+        return f"Indexing {n}: {step}. Questions are answered when it is done."

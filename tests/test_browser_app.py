@@ -1,0 +1,274 @@
+"""The app as a person meets it: ``python app.py`` started fresh, in Debian's chromium.
+
+Served before the index is built, with one progress bar; ``?q=`` answers on load; a citation
+opens the whole document at the cited place and the PDF page with the answer marked; the first
+evaluation in the fresh process takes seconds; an answer marked right is saved as a test query
+and runs in Evaluate. Every wait is on a state of the page (generous limits, no fixed sleeps),
+so a busy machine makes the tests slower, not red. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from app_server import free_port
+from conftest import ROOT, TINY_DOCS, write_docs
+from sample_files import LIGHTHOUSE_PAGES, make_pdf
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ECKMUHL = "When was the Phare d'Eckmuhl at Penmarch lit?"
+PDF_ID = "lights.pdf"
+#: Limits for states that need the model or the index on a loaded 2-core machine.
+SLOW = 300_000
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+#: Counts the progress bars and timers Gradio draws, at their most, while a job runs.
+COUNT_BARS = """() => {
+  window.__qaBars = 0;
+  const count = () => {
+    const shown = [...document.querySelectorAll('.progress-bar-wrap, .eta-bar, .qa-progress progress')]
+      .filter(e => e.offsetParent !== null).length;
+    window.__qaBars = Math.max(window.__qaBars, shown);
+  };
+  new MutationObserver(count).observe(document.body, {subtree: true, childList: true, attributes: true});
+  setInterval(count, 50);
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``python app.py`` over tiny documents and a PDF, with an empty index folder."""
+    base = tmp_path_factory.mktemp("fresh")
+    docs = write_docs(base / "docs", {**TINY_DOCS, PDF_ID: make_pdf(LIGHTHOUSE_PAGES, title="Lighthouses of Brittany")})
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QA_HOST": "127.0.0.1"}
+    log = open(base / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(base / "index"),
+                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        yield {"url": url, "docs": docs, "index": base / "index", "proc": proc, "log": base / "app.log",
+               "started": time.monotonic()}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str, phone: bool = False):
+    page = browser.new_page(viewport={"width": 390, "height": 844} if phone else {"width": 1280, "height": 900},
+                            device_scale_factor=1)
+    page.set_default_navigation_timeout(SLOW)
+    deadline = time.monotonic() + SLOW / 1000
+    while True:  # importing Gradio takes seconds (minutes on a loaded machine); so may the index
+        try:
+            page.goto(url, timeout=SLOW)
+            return page
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(250)
+
+
+def ready(page) -> None:
+    expect(page.locator(".qa-header .qa-doc-count")).to_be_visible(timeout=SLOW)
+
+
+def test_served_before_the_index_is_built_with_one_progress_bar(browser, app):
+    page = open_page(browser, app["url"])
+    page.evaluate(COUNT_BARS)
+    header = page.locator(".qa-header")
+    if page.locator(".qa-progress").count():  # still indexing: one bar, saying what it does
+        expect(header).to_contain_text("Indexing 4 documents")
+        page.screenshot(path=str(ARTIFACTS / "indexing.png"))
+    ready(page)
+    expect(header).to_contain_text("4 documents")
+    assert page.evaluate("window.__qaBars") <= 1
+    log = app["log"].read_text()
+    assert log.index("Serving on") < log.index("Ready")  # it listened before the index was ready
+
+
+def test_a_question_in_the_address_is_answered_on_load(browser, app):
+    from urllib.parse import quote
+
+    for phone in (False, True):
+        page = open_page(browser, app["url"] + "?q=" + quote(ECKMUHL), phone=phone)
+        expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897", timeout=SLOW)
+        expect(page.get_by_label("Question")).to_have_value(ECKMUHL)
+        assert page.locator("#qa-answer .qa-answer").get_attribute("data-state") in ("answer", "tentative")
+        expect(page.locator("#qa-evidence .qa-card").first).to_have_class("qa-card qa-card-answer")
+        if phone:  # the question box is as wide as the page, the answer in view
+            box = page.get_by_label("Question").bounding_box()
+            assert box["width"] > 300
+            answer = page.locator("#qa-answer .qa-answer-text").bounding_box()
+            assert 0 <= answer["y"] < 844
+        page.screenshot(path=str(ARTIFACTS / f"answer-{'phone' if phone else 'desktop'}.png"))
+        page.close()
+
+
+def test_a_citation_opens_the_document_and_the_pdf_page_with_the_answer_marked(browser, app):
+    page = open_page(browser, app["url"] + "?q=" + ECKMUHL.replace(" ", "%20").replace("'", "%27").replace("?", "%3F"))
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897", timeout=SLOW)
+    page.locator("#qa-answer").get_by_role("button", name="Open the source").click()
+
+    view = page.locator("#qa-source .qa-source-view")
+    expect(view).to_be_visible(timeout=SLOW)
+    mark = view.locator(".qa-source-text mark")
+    expect(mark).to_have_text("1897")
+    expect(view).to_contain_text("page 2 of 3")
+    # the long text is scrolled so that the answer is inside its visible part
+    text_box = view.locator(".qa-source-text").bounding_box()
+    mark_box = mark.bounding_box()
+    assert text_box["y"] <= mark_box["y"] <= text_box["y"] + text_box["height"]
+    image = page.locator("#qa-page-image img")
+    expect(image).to_be_visible(timeout=SLOW)
+    expect(page.locator("#qa-page-image")).to_contain_text("answer marked")
+    page.screenshot(path=str(ARTIFACTS / "source-pdf.png"), full_page=True)
+
+    # any other card opens its own document
+    page.locator("#qa-evidence .qa-card").nth(1).get_by_role("button", name="Open in the document").click()
+    expect(view).to_have_attribute("data-cite", "2", timeout=SLOW)
+
+
+def test_the_first_evaluation_in_a_fresh_app_takes_seconds(browser, app, tmp_path):
+    queries = tmp_path / "few.jsonl"
+    queries.write_text(
+        json.dumps({"id": "lit", "question": ECKMUHL, "answers": ["1897"]}) + "\n"
+        + json.dumps({"id": "none", "question": "What colour is the Prague tram?", "answers": []}) + "\n",
+        encoding="utf-8",
+    )
+    page = open_page(browser, app["url"])
+    ready(page)
+    page.get_by_role("tab", name="Evaluate").click()
+    assert page.locator("#qa-metrics").count() == 0 or not page.locator("#qa-metrics").is_visible()
+    page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
+    expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
+    page.evaluate(COUNT_BARS)
+    start = time.monotonic()
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.locator("#qa-metrics")).to_contain_text("hybrid", timeout=SLOW)
+    elapsed = time.monotonic() - start
+    assert elapsed < 10, f"the first evaluation took {elapsed:.1f} s"
+    assert page.evaluate("window.__qaBars") <= 1
+    expect(page.locator(".qa-metric-help")).to_contain_text("mean reciprocal rank")
+    expect(page.locator("#qa-per-query")).to_contain_text("partly right")
+    page.screenshot(path=str(ARTIFACTS / "evaluate-fresh.png"), full_page=True)
+
+
+def test_an_answer_marked_right_is_saved_and_runs_in_evaluate(browser, app):
+    page = open_page(browser, app["url"])
+    ready(page)
+    page.get_by_label("Question").fill(ECKMUHL)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897", timeout=SLOW)
+    page.get_by_role("button", name="Mark right").click()
+    expect(page.locator("#qa-mark-status")).to_contain_text("saved as a test query", timeout=SLOW)
+    marks = app["index"].parent / "index-marks.jsonl"
+    saved = [json.loads(line) for line in marks.read_text().splitlines()]
+    assert any(m["question"] == ECKMUHL and m["answers"] == ["1897"] for m in saved)
+
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Answers marked in this app").check(timeout=SLOW)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    table = page.locator("#qa-per-query")
+    expect(table).to_contain_text(ECKMUHL, timeout=SLOW)
+    expect(page.locator("#qa-eval-summary")).to_contain_text("the answers marked in this app")
+
+
+def test_an_upload_in_one_page_shows_in_another_after_reload_and_removal_asks_first(browser, app, tmp_path):
+    first, second = open_page(browser, app["url"]), open_page(browser, app["url"])
+    ready(first)
+    ready(second)
+    new = tmp_path / "tea.txt"
+    new.write_text("Tea in India\n\nDarjeeling tea is grown on the slopes of the Himalayas since 1841.\n",
+                   encoding="utf-8")
+    first.get_by_role("tab", name="Documents").click()
+    first.evaluate(COUNT_BARS)
+    first.locator("#qa-doc-upload input[type=file]").set_input_files(str(new))
+    status = first.locator("#qa-doc-status")
+    expect(status).to_contain_text("tea.txt", timeout=SLOW)
+    assert first.evaluate("window.__qaBars") <= 1
+
+    second.reload(timeout=SLOW)
+    expect(second.locator(".qa-header")).to_contain_text("5 documents", timeout=SLOW)
+    second.get_by_role("tab", name="Documents").click()
+    expect(second.locator("#qa-doc-table")).to_contain_text("tea.txt", timeout=SLOW)
+    second.get_by_role("tab", name="Ask").click()
+    second.get_by_text("Search settings").click()
+    second.locator("#qa-doc-filter input").click()
+    expect(second.get_by_role("option", name="Tea in India (tea.txt)")).to_be_visible(timeout=SLOW)
+    second.keyboard.press("Escape")
+
+    # removing asks first, naming the file; Cancel keeps it
+    first.locator("#qa-doc-remove input").click()
+    first.get_by_role("option", name="Tea in India (tea.txt)").click()
+    first.keyboard.press("Escape")
+    first.get_by_role("button", name="Remove ...").click()
+    confirm = first.locator("#qa-confirm .qa-confirm")
+    expect(confirm).to_contain_text("Remove 1 document?", timeout=SLOW)
+    expect(confirm).to_contain_text("tea.txt")
+    first.screenshot(path=str(ARTIFACTS / "remove-confirm.png"), full_page=True)
+    first.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    assert (app["docs"] / "tea.txt").exists()
+
+    first.get_by_role("button", name="Remove ...").click()
+    first.get_by_role("button", name="Yes, remove").click()
+    expect(status).to_contain_text("removed tea.txt", timeout=SLOW)
+    expect(first.locator(".qa-header")).to_contain_text("4 documents")
+    second.reload(timeout=SLOW)
+    expect(second.locator(".qa-header")).to_contain_text("4 documents", timeout=SLOW)
+
+
+def test_undo_brings_a_removed_document_back(browser, app, tmp_path):
+    from qa.pipeline import Pipeline
+
+    if not hasattr(Pipeline, "restore"):
+        pytest.skip("Pipeline.restore (the trash) is not in this branch yet")
+    new = tmp_path / "salt.txt"
+    new.write_text("Salt of Guerande\n\nSalt is harvested by hand in the marshes of Guerande.\n", encoding="utf-8")
+    page = open_page(browser, app["url"])
+    ready(page)
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-doc-upload input[type=file]").set_input_files(str(new))
+    expect(page.locator("#qa-doc-status")).to_contain_text("salt.txt", timeout=SLOW)
+    page.locator("#qa-doc-remove input").click()
+    page.get_by_role("option", name="Salt of Guerande (salt.txt)").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Remove ...").click()
+    page.get_by_role("button", name="Yes, remove").click()
+    expect(page.locator("#qa-doc-status")).to_contain_text("removed salt.txt", timeout=SLOW)
+    page.get_by_role("button", name="Undo the removal").click()
+    expect(page.locator("#qa-doc-status")).to_contain_text("restored salt.txt", timeout=SLOW)
+    expect(page.locator("#qa-doc-table")).to_contain_text("salt.txt")
+    assert (app["docs"] / "salt.txt").exists()
+    shutil.rmtree(tmp_path, ignore_errors=True)

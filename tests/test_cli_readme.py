@@ -1,0 +1,91 @@
+"""The command line says what the README says it says: the tour's commands run and print the
+README's lines; every command prints its report once; a usage mistake points to the
+subcommand's own help."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TINY_DOCS, write_docs
+
+
+def qa(*args, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m qa ARGS`` with this checkout's package (not an installed one) and no QA_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+README = ROOT / "README.md"
+
+
+def tour() -> list[tuple[list[str], list[str]]]:
+    """(arguments, printed lines) of each ``$ qa ...`` command in the README's tour."""
+    block = README.read_text(encoding="utf-8").split("## A short tour", 1)[1].split("```console", 1)[1]
+    block = block.split("```", 1)[0]
+    commands: list[tuple[list[str], list[str]]] = []
+    for line in block.strip().splitlines():
+        if line.startswith("$ qa "):
+            commands.append((shlex.split(line[len("$ qa "):]), []))
+        elif commands:
+            commands[-1][1].append(line)
+    return commands
+
+
+def test_the_readme_tour_lists_its_commands():
+    assert [args[0] for args, _ in tour()] == ["index", "ask", "ask", "search"]
+
+
+def test_an_unknown_option_points_to_the_subcommands_help(tmp_path):
+    result = qa("ask", "Why?", "--bogus", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "qa ask: error: unrecognized arguments: --bogus (see `qa ask --help`)"
+
+
+@pytest.mark.integration
+def test_add_and_remove_print_their_report_once(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    new = write_docs(tmp_path / "new", {"tea.txt": "Tea in India\n\nDarjeeling tea has been grown since 1841.\n"})
+    where = ["--docs", docs, "--index", tmp_path / "index"]
+    assert qa("index", *where, cwd=tmp_path).returncode == 0
+
+    added = qa("add", new / "tea.txt", *where, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    both = added.stdout + added.stderr
+    assert both.count("indexed ") == 1 and both.count("tea.txt") == 1, both
+    removed = qa("remove", "tea.txt", *where, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert (removed.stdout + removed.stderr).count("removed") <= 1
+
+
+@pytest.mark.integration
+def test_every_tour_command_prints_what_the_readme_shows(seed_index_dir, tmp_path):
+    shutil.copytree(seed_index_dir / "docs", tmp_path / "seeds")
+    shutil.copytree(seed_index_dir / "index", tmp_path / "vectorstore")
+    for args, shown in tour():
+        result = qa(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        if args[0] == "index":  # the README shows a first build; this index is already built
+            continue
+        if "--json" in args:
+            printed = json.loads(result.stdout)
+            expected = json.loads(re.sub(r'"text": ".*",\n', '"text": "",\n', "\n".join(shown)))
+            for want, got in zip(expected, printed):
+                assert {k: v for k, v in got.items() if k not in ("text", "score")} == \
+                    {k: v for k, v in want.items() if k not in ("text", "score")}
+            continue
+        lines = result.stdout.splitlines()
+        for line in shown:
+            if "..." in line or not line.strip():
+                continue
+            line = re.sub(r"confidence \d\.\d\d", "confidence", line)
+            assert any(re.sub(r"confidence \d\.\d\d", "confidence", got) == line for got in lines), (args, line)

@@ -1,0 +1,175 @@
+"""The app's pieces without a browser: answer states, the source view, the PDF page with the
+answer's characters marked, question-word marks, titles, marks saved as test queries, start-up
+in the background and a taken port (fake embedder, tiny documents)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
+from qa.config import Settings
+from qa.evaluation import answer_scores, load_queries, parse_query
+from qa.pipeline import Pipeline
+from qa.types import ANSWER, NONE, TENTATIVE, Answer
+from qa.web.evaluate import mark_record, marks_path, save_mark
+from qa.web.highlight import question_stems, term_spans
+from qa.web.render import answer_as_text, render_answer, render_evidence, render_source, short_title
+from qa.web.source import render_page
+from qa.web.warmup import Warmup
+from sample_files import LIGHTHOUSE_PAGES, make_pdf
+
+ECKMUHL = "When was the Phare d'Eckmuhl at Penmarch lit?"
+
+
+@pytest.fixture
+def with_pdf(tmp_path) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, "lights.pdf": make_pdf(LIGHTHOUSE_PAGES, title="Lights")})
+    return Pipeline(Settings(docs=docs, index=tmp_path / "index", chunk_size=120, chunk_overlap=20),
+                    embedder=FakeEmbedder())
+
+
+def _with(answer: Answer, **changes) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, **changes)
+
+
+def test_each_answer_state_has_its_own_look_and_explains_its_confidence(with_pdf):
+    sure = with_pdf.ask(ECKMUHL)
+    assert sure.status == ANSWER and sure.cited == 1
+    maybe = _with(sure, status=TENTATIVE, confidence=0.31)
+    none = Answer.none(0.12, sure.citations)
+
+    pages = {a.status: render_answer(a, with_pdf.data, ECKMUHL) for a in (sure, maybe, none)}
+    assert 'data-state="answer"' in pages[ANSWER] and ">Answer</h2>" in pages[ANSWER]
+    assert 'data-state="tentative"' in pages[TENTATIVE] and ">Possible answer</h2>" in pages[TENTATIVE]
+    assert "below what the reader needs" in pages[TENTATIVE] and "0.31" in pages[TENTATIVE]
+    assert 'data-state="none"' in pages[NONE] and ">Not found</h2>" in pages[NONE]
+    assert "1897" not in pages[NONE].split("qa-tools")[0]
+    assert "The closest passages" in render_evidence(none.citations, ECKMUHL, none, with_pdf.data)
+    assert ">Evidence</h2>" in render_evidence(sure.citations, ECKMUHL, sure, with_pdf.data)
+    # the answer carries its own page and title; the link asks the question again
+    assert "p. 2</span>" in pages[ANSWER] and "Lights" in pages[ANSWER]
+    assert 'href="?q=When%20was%20the%20Phare%20d%27Eckmuhl%20at%20Penmarch%20lit%3F"' in pages[ANSWER]
+    text = answer_as_text(sure, ECKMUHL)
+    assert text.splitlines()[:2] == [f"Q: {ECKMUHL}", "A: 1897"] and "lights.pdf" in text and "p. 2" in text
+
+
+def test_the_source_view_holds_the_whole_document_with_the_answer_marked(with_pdf):
+    answer = with_pdf.ask(ECKMUHL)
+    hit = answer.citations[0]
+    doc = with_pdf.data.document(hit.passage.doc)
+    view = render_source(doc, 1, hit, answer, ECKMUHL, page=2)
+    assert view.count("<mark>") == 1 and "<mark>1897</mark>" in view
+    assert "Creac&#x27;h" in view and "Lighthouses of Brittany" in view  # the whole text, escaped
+    assert "page 2 of 3" in view
+
+
+def test_the_pdf_page_marks_exactly_the_answers_characters(with_pdf):
+    answer = with_pdf.ask(ECKMUHL)
+    doc = with_pdf.data.document("lights.pdf")
+    image, how = render_page(with_pdf.settings.docs / "lights.pdf", doc, answer.page, answer.start, answer.end)
+    assert how == "aligned"
+
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(with_pdf.settings.docs / "lights.pdf"))
+    textpage = pdf[1].get_textpage()
+    text = textpage.get_text_range()
+    i = text.index("1897")
+    boxes = [textpage.get_charbox(j, loose=True) for j in range(i, i + 4)]
+    height = pdf[1].get_size()[1]
+    pdf.close()
+    marked = np.asarray(image)
+    yellow = (marked[..., 0] > 230) & (marked[..., 1] > 200) & (marked[..., 2] < 170)
+    ys, xs = np.nonzero(yellow)
+    scale = image.width / pdf_width(with_pdf)
+    left, right = min(b[0] for b in boxes) * scale, max(b[2] for b in boxes) * scale
+    top, bottom = (height - max(b[3] for b in boxes)) * scale, (height - min(b[1] for b in boxes)) * scale
+    assert abs(xs.min() - left) <= 4 and abs(xs.max() - right) <= 4
+    assert abs(ys.min() - top) <= 4 and abs(ys.max() - bottom) <= 4
+
+
+def pdf_width(pipeline) -> float:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(pipeline.settings.docs / "lights.pdf"))
+    try:
+        return pdf[1].get_size()[0]
+    finally:
+        pdf.close()
+
+
+def test_only_whole_content_words_of_the_question_are_underlined():
+    stems = question_stems("When did Russia first signal that it was reconsidering its commitment to Assad?")
+    text = "When did it happen? Its commitments, Russia's and Iran-backed, were reconsidered by Assad."
+    marked = [text[s:e] for s, e, _ in term_spans(text, stems)]
+    assert marked == ["commitments", "Russia's", "reconsidered", "Assad"]
+
+
+def test_long_titles_are_shortened_at_a_word():
+    title = " ".join(["word"] * 25)
+    short = short_title(title, 40)
+    assert len(short) <= 40 and short.endswith("\u2026") and not short.endswith(" \u2026")
+    assert short_title("Short", 40) == "Short"
+
+
+def test_marks_are_saved_as_test_queries_that_evaluation_reads(with_pdf, tmp_path):
+    answer = with_pdf.ask(ECKMUHL)
+    path = marks_path(with_pdf.settings)
+    assert path.parent == with_pdf.settings.index.parent
+
+    assert save_mark(path, mark_record(ECKMUHL, answer, right=True)) == 1
+    assert save_mark(path, mark_record(ECKMUHL, answer, right=True)) == 1  # the same question once
+    other = "How tall is the tower at Penmarch?"
+    wrong = mark_record(other, answer, right=False, correction="65 metres")
+    assert wrong["answers"] == ["65 metres"] and wrong["docs"] == ["lights.pdf"]
+    assert save_mark(path, wrong) == 2
+    queries, problems = load_queries(path)
+    assert problems == [] and [q.answers for q in queries] == [("1897",), ("65 metres",)]
+    with pytest.raises(Exception, match="right answer"):
+        mark_record(other, Answer.none(0.1), right=False)
+
+
+def test_partly_right_answers_lie_inside_the_gold_or_overlap_it():
+    query = parse_query({"id": "a", "question": "When?", "answers": ["in February 2016"]}, 1)
+    scores = answer_scores(query, Answer("February", 0.9, "d", 0, 8, None, None, None))
+    assert scores["partly_right"] and not scores["exact_match"]
+    scores = answer_scores(query, Answer("March 2019", 0.9, "d", 0, 8, None, None, None))
+    assert not scores["partly_right"]
+
+
+def test_the_collection_is_indexed_in_the_background(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    warmup = Warmup(pipeline, metrics=False)
+    assert warmup.total == 3 and not warmup.ready and "Indexing 3 documents" in warmup.describe()
+    warmup.start()
+    assert warmup.wait(120) and warmup.error is None and warmup.fraction == 1.0
+    assert len(pipeline.documents()) == 3
+
+
+def test_a_taken_port_fails_at_once(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        t = time.perf_counter()
+        run = subprocess.run([sys.executable, "app.py", "--port", str(port), "--docs", str(tmp_path)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+        elapsed = time.perf_counter() - t
+    assert run.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert elapsed < 2.0, f"{elapsed:.1f} s"
+
+
+def test_marked_file_lines_are_json(tmp_path):
+    path = tmp_path / "marks.jsonl"
+    save_mark(path, {"id": "x", "question": "<b>?</b>", "answers": []})
+    assert json.loads(path.read_text().splitlines()[0])["question"] == "<b>?</b>"
