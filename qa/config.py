@@ -55,12 +55,13 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
-    #: Reader that picks the answer: ``passage`` (the default: a small model trained here on SQuAD
-    #: reads whole retrieved passages, int8 ONNX; see qa/models/README.md), ``sentence`` (the
-    #: earlier model, reading the heuristic's best sentences; ``trained`` is its old name) or
-    #: ``heuristic`` (sentence scores and answer-kind rules, no model). A model reader whose bundled
-    #: model file is missing falls back to ``heuristic`` with a warning.
-    reader: str = "passage"
+    #: Reader that picks the answer: ``sentence`` (the default: a small model trained here on SQuAD
+    #: reads the heuristic's best sentences, int8 ONNX; ``trained`` is its old name), ``passage`` (a
+    #: model trained further here reads whole retrieved passages; not yet better, see
+    #: docs/benchmarks.md "Passage reader") or ``heuristic`` (sentence scores and answer-kind rules, no
+    #: model). See qa/models/README.md. A model reader whose bundled model file is missing or
+    #: damaged falls back to ``heuristic`` with a warning.
+    reader: str = "sentence"
     #: The model reader's model: a local ``.onnx`` file exported by ``python -m qa.train`` (``passage``
     #: for the passage reader, ``span`` for the sentence reader). Empty means the bundled one.
     reader_model: str = ""
