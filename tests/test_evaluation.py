@@ -146,13 +146,33 @@ def test_compare_rankings_flags_a_consistent_difference_only():
 def test_answer_scores_exact_match_f1_and_evidence():
     q = EvalQuery("a", "Where does the Danube end?", answers=("the Black Sea", "Black Sea coast"), docs=("rivers.txt",))
     s = answer_scores(q, _answer("Black Sea", "It ends in the Black Sea."))
-    assert s == {"exact_match": 1.0, "f1": 1.0, "evidence_hit": True, "abstained": False, "correct": True}
+    assert s == {"exact_match": 1.0, "f1": 1.0, "evidence_hit": True, "abstained": False, "correct": True,
+                 "status": "answer", "partly_right": True}
     s = answer_scores(q, _answer("the Sea", "It ends in a sea."))
     assert s["exact_match"] == 0.0 and s["f1"] == pytest.approx(2 / 3) and not s["evidence_hit"] and not s["correct"]
     wrong_doc = answer_scores(q, _answer("Black Sea", "the Black Sea", doc="coffee.txt"))
     assert wrong_doc["exact_match"] == 1.0 and not wrong_doc["evidence_hit"]
     abstained = answer_scores(q, _answer())
-    assert abstained == {"exact_match": 0.0, "f1": 0.0, "evidence_hit": False, "abstained": True, "correct": False}
+    assert abstained == {"exact_match": 0.0, "f1": 0.0, "evidence_hit": False, "abstained": True, "correct": False,
+                         "status": "none", "partly_right": False}
+
+
+def test_state_metrics_share_and_accuracy_of_each_state():
+    from qa.evaluation import state_metrics
+
+    records = [
+        {"answerable": True, "abstained": False, "correct": True, "status": "answer"},
+        {"answerable": True, "abstained": False, "correct": False, "status": "answer"},
+        {"answerable": False, "abstained": False, "correct": False, "status": "tentative"},
+        {"answerable": True, "abstained": False, "correct": True, "status": "tentative"},
+        {"answerable": False, "abstained": True, "correct": True, "status": "none"},
+        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
+        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
+        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
+    ]
+    m = state_metrics(records)
+    assert (m["share_answer"], m["share_tentative"], m["share_none"]) == (0.25, 0.25, 0.5)
+    assert (m["accuracy_answer"], m["accuracy_tentative"], m["accuracy_none"]) == (0.5, 0.5, 0.25)
 
 
 def test_answer_scores_unanswerable_and_ranges():
