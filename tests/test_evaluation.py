@@ -146,13 +146,15 @@ def test_compare_rankings_flags_a_consistent_difference_only():
 def test_answer_scores_exact_match_f1_and_evidence():
     q = EvalQuery("a", "Where does the Danube end?", answers=("the Black Sea", "Black Sea coast"), docs=("rivers.txt",))
     s = answer_scores(q, _answer("Black Sea", "It ends in the Black Sea."))
-    assert s == {"exact_match": 1.0, "f1": 1.0, "evidence_hit": True, "abstained": False, "correct": True}
+    assert s == {"exact_match": 1.0, "f1": 1.0, "evidence_hit": True, "abstained": False, "correct": True,
+                 "partly_right": True}
     s = answer_scores(q, _answer("the Sea", "It ends in a sea."))
     assert s["exact_match"] == 0.0 and s["f1"] == pytest.approx(2 / 3) and not s["evidence_hit"] and not s["correct"]
     wrong_doc = answer_scores(q, _answer("Black Sea", "the Black Sea", doc="coffee.txt"))
     assert wrong_doc["exact_match"] == 1.0 and not wrong_doc["evidence_hit"]
     abstained = answer_scores(q, _answer())
-    assert abstained == {"exact_match": 0.0, "f1": 0.0, "evidence_hit": False, "abstained": True, "correct": False}
+    assert abstained == {"exact_match": 0.0, "f1": 0.0, "evidence_hit": False, "abstained": True, "correct": False,
+                         "partly_right": False}
 
 
 def test_answer_scores_unanswerable_and_ranges():
@@ -222,7 +224,8 @@ def test_evaluate_single_mode_result(scripted, tiny_queries):
     assert set(result) >= {"n_queries", "retrieval", "answer", "per_query", "recall_curve", "warnings"}
     assert result["n_queries"] == 5 and result["n_answerable"] == 4
     assert set(result["retrieval"]) == {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
-    assert set(result["answer"]) == {"exact_match", "f1", "evidence_hit", "abstain_correct", "abstain_wrong"}
+    assert set(result["answer"]) == {"exact_match", "f1", "partly_right", "evidence_hit", "abstain_correct",
+                                     "abstain_wrong"}
     rows = {r["id"]: r for r in result["per_query"]}
     assert rows["danube"]["rank"] == 1 and rows["coffee"]["rank"] == 1 and rows["flights"]["rank"] == 1
     assert rows["nowhere"]["rank"] is None and rows["mars"]["rank"] is None
