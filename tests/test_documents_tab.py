@@ -127,7 +127,7 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
     expect(page.locator(".qa-header")).to_contain_text("5 documents")
     expect(table.get_by_role("gridcell", name=XSS, exact=True)).to_be_visible()  # the title, as text
-    other = page.context.new_page()  # another tab, opened now, sees the collection as it is now
+    other = page.context.browser.new_page()  # another tab, opened now, sees the collection as it is now
     other.goto(page.url)
     expect(other.locator(".qa-header")).to_contain_text("5 documents", timeout=300_000)
     other.close()
