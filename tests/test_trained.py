@@ -92,9 +92,8 @@ def test_a_named_reader_model_that_is_missing_is_a_clear_error(tmp_path):
 def test_a_named_reader_model_that_is_not_onnx_is_a_clear_error(tmp_path, content):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(content)
-    reader = make_reader(Settings(reader="trained", reader_model=str(bad)))
-    with pytest.raises(ModelError, match="cannot load the reader model"):
-        reader.warm_up(None, None)
+    with pytest.raises(ModelError, match="cannot load the reader model"):  # found when the reader is made
+        make_reader(Settings(reader="trained", reader_model=str(bad)))
 
 
 @needs_model
@@ -116,9 +115,8 @@ def test_an_onnx_model_of_another_kind_is_refused(tmp_path):
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "identity.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    reader = make_reader(Settings(reader="trained", reader_model=str(path)))
     with pytest.raises(ModelError, match="not a reader model"):
-        reader.warm_up(None, None)
+        make_reader(Settings(reader="trained", reader_model=str(path)))
 
 
 @needs_model

@@ -25,14 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
 from .answers import abstain, answer_in, state
-from .windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode, load_tokenizer
+from .runtime import load_tokenizer, open_session
+from .windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_FILE = "passage-int8.onnx"
-INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
-OUTPUTS = {"start_logits", "end_logits", "has_answer"}
 READ_PASSAGES = 3  #: passages read per question (bench/passage_reader.py calibrate: 3 beat 5)
 MAX_WINDOWS = 4  #: windows read of one passage (a 1,000-character passage needs one)
 
@@ -83,19 +81,7 @@ class PassageModel:
     """The int8 ONNX passage model and its tokenizer: (question, passages) -> best span per window."""
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(threads, 1)
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
-            raise ModelError(f"cannot load the reader model {str(model_file)!r}: {exc}") from None
-        names = ({i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()})
-        if names != (INPUTS, OUTPUTS):
-            raise ModelError(f"{str(model_file)!r} is not a reader model of `python -m qa.train`: it takes "
-                             f"{sorted(names[0])} and gives {sorted(names[1])}")
+        self.session = open_session(model_file, threads, "passage")
         self.tokenizer = load_tokenizer(tokenizer_dir)
 
     def logits(self, question: str, passages: list[str], max_windows: int = MAX_WINDOWS):

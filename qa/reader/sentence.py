@@ -36,14 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
 from .answers import abstain, answer_at, state
+from .runtime import load_tokenizer, open_session
 from .heuristic import SpanReader
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_FILE = "reader-int8.onnx"
-INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
-OUTPUTS = {"start_logits", "end_logits", "has_answer"}
 MAX_TOKENS = 128  #: question + sentence, special tokens included
 MAX_QUESTION_TOKENS = 48
 MAX_ANSWER_TOKENS = 30
@@ -51,16 +49,6 @@ CANDIDATES = 3  #: sentences the model reads per question (the heuristic ranking
 HEURISTIC_WEIGHT = 4.0  #: weight of the heuristic sentence score next to the has-answer logit
 ANSWER_FROM = 0.85  #: has-answer probability of the chosen sentence from which the answer is stated
 ABSTAIN_BELOW = 0.5  #: below this it abstains; between the two the answer is tentative
-
-
-def load_tokenizer(model_dir: Path):
-    """The bundled model's WordPiece tokenizer (``tokenizer.json``), set up for question/sentence pairs."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
 
 
 @dataclass
@@ -125,19 +113,7 @@ class ReaderModel:
     and the best span's character offsets in the sentence."""
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(threads, 1)
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
-            raise ModelError(f"cannot load the reader model {str(model_file)!r}: {exc}") from None
-        names = ({i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()})
-        if names != (INPUTS, OUTPUTS):
-            raise ModelError(f"{str(model_file)!r} is not a reader model of `python -m qa.train span`: it takes "
-                             f"{sorted(names[0])} and gives {sorted(names[1])}")
+        self.session = open_session(model_file, threads, "span")
         self.tokenizer = load_tokenizer(tokenizer_dir)
 
     def read(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:

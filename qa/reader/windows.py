@@ -13,24 +13,15 @@ Decoding (:func:`best_spans`) works on plain arrays, so it is tested with hand-b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+
+from .runtime import load_tokenizer  # noqa: F401 - the tokenizer windows are made with
 
 MAX_TOKENS = 384  #: question + passage window, special tokens included
 MAX_QUESTION_TOKENS = 64
 STRIDE = 128  #: tokens shared by neighbouring windows of one passage
 MAX_ANSWER_TOKENS = 64  #: longest answer, in tokens (a clause, a list, a definition)
-
-
-def load_tokenizer(model_dir: Path):
-    """The bundled model's WordPiece tokenizer (``tokenizer.json``), without padding or truncation."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
 
 
 @dataclass
