@@ -243,7 +243,8 @@ def test_evaluate_single_mode_result(scripted, tiny_queries):
     assert result["n_queries"] == 5 and result["n_answerable"] == 4
     assert set(result["retrieval"]) == {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
     assert set(result["answer"]) == {"exact_match", "f1", "partly_right", "evidence_hit", "abstain_correct",
-                                     "abstain_wrong"}
+                                     "abstain_wrong", "share_answer", "accuracy_answer", "share_tentative",
+                                     "accuracy_tentative", "share_none", "accuracy_none"}
     rows = {r["id"]: r for r in result["per_query"]}
     assert rows["danube"]["rank"] == 1 and rows["coffee"]["rank"] == 1 and rows["flights"]["rank"] == 1
     assert rows["nowhere"]["rank"] is None and rows["mars"]["rank"] is None
