@@ -12,11 +12,8 @@ caller falls back to the file name.
 
 from __future__ import annotations
 
-import re
-
 #: Most words in a line taken as a title.
 MAX_TITLE_WORDS = 30
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 
 
 #: A line longer than this (in words) is a title only when written in Title Case.
@@ -47,14 +44,30 @@ def looks_like_title(line: str) -> bool:
     return sum(w[:1].isupper() for w in long_words) >= 0.7 * len(long_words)
 
 
+def markdown_heading(line: str) -> str | None:
+    """The text of a Markdown ``#`` heading line (closing ``#`` run removed), or ``None``. String
+    methods only, linear in the line's length (a regular expression here backtracked quadratically
+    on long runs of spaces).
+
+    >>> markdown_heading("## Field notes ##"), markdown_heading("#hashtag"), markdown_heading("text")
+    ('Field notes', None, None)
+    """
+    s = line.strip()
+    n = len(s) - len(s.lstrip("#"))
+    if not 1 <= n <= 6 or len(s) == n or not s[n].isspace():
+        return None
+    body = s[n:].strip()
+    return body.rstrip("#").rstrip() or body
+
+
 def title_from_text(text: str, kind: str = "text") -> str:
     """The title found in the body ``text`` (front matter already removed), or ``""``."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if kind == "markdown":
         for line in lines:
-            m = _HEADING.match(line)
-            if m:
-                return m.group(1).strip()
+            heading = markdown_heading(line)
+            if heading:
+                return heading
     if not lines:
         return ""
     first = lines[0].lstrip("#").strip()
