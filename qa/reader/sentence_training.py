@@ -307,18 +307,24 @@ def save_checkpoint(model, path: Path) -> None:
 
 def export(model, out: Path, tokenizer) -> Path:
     """ONNX (opset 17) of the model, then int8 dynamic quantisation; returns the int8 file."""
+    batch = encode_pairs(tokenizer, ["what is it?", "who?"], ["It is a test sentence.", "Nobody at all."])
+    return export_int8(model, (batch.input_ids, batch.attention_mask, batch.token_type_ids), out / MODEL_FILE)
+
+
+def export_int8(model, example: tuple, int8: Path) -> Path:
+    """``model`` run on ``example`` (input ids, attention mask, token types: numpy) exported to ONNX
+    (opset 17, dynamic batch and length), then quantised to int8 weights at ``int8``."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model.eval()
-    batch = encode_pairs(tokenizer, ["what is it?", "who?"], ["It is a test sentence.", "Nobody at all."])
-    fp32 = out / "reader-fp32.onnx"
+    fp32 = int8.with_name(int8.name + ".fp32.tmp")
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(model, _tensors(batch), str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
+    torch.onnx.export(model, tuple(torch.from_numpy(x) for x in example), str(fp32),
+                      input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["start_logits", "end_logits", "has_answer"], opset_version=17, dynamo=False,
                       dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
                                     "start_logits": axes, "end_logits": axes, "has_answer": {0: "batch"}})
-    int8 = out / MODEL_FILE
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     fp32.unlink()
     return int8

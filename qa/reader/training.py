@@ -42,7 +42,7 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..metrics import contains_answer, exact_match, f1
-from .sentence_training import build_model, load_squad, split_articles
+from .sentence_training import build_model, export_int8, load_squad, split_articles
 from .windows import MAX_TOKENS, best_spans, char_span, encode, load_tokenizer
 
 PASSAGE_MODEL_FILE = "passage-int8.onnx"
@@ -413,22 +413,8 @@ def train(args) -> dict:
 
 def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
     """ONNX (opset 17), then int8 dynamic quantisation; returns the int8 file."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    model.eval()
     win = encode(tokenizer, ["what is it?", "who?"], ["It is a test passage.", "Nobody at all, here or there."])
-    tens = tuple(torch.from_numpy(x) for x in (win.input_ids, win.attention_mask, win.token_type_ids))
-    fp32 = out / (name + ".fp32.tmp")
-    axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(model, tens, str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["start_logits", "end_logits", "has_answer"], opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                    "start_logits": axes, "end_logits": axes, "has_answer": {0: "batch"}})
-    int8 = out / name
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    fp32.unlink()
-    return int8
+    return export_int8(model, (win.input_ids, win.attention_mask, win.token_type_ids), out / name)
 
 
 def sha256(path: Path) -> str:
