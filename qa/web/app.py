@@ -213,9 +213,19 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def question_from_url(request: gr.Request) -> str:
+    def url_question(request: gr.Request | None) -> str:
         q = (request.query_params.get("q") if request is not None else None) or ""
         return q[: s.max_question_chars]
+
+    def question_from_url(request: gr.Request) -> object:
+        """A ?q= link fills the question box; without one, whatever the reader has already typed stays."""
+        return url_question(request) or gr.skip()
+
+    def answer_from_url(q: str, k: float, mode: str, docs: list[str] | None, history: list | None,
+                        request: gr.Request) -> tuple:
+        if not url_question(request).strip():
+            return (gr.skip(),) * len(ask_outputs)
+        return answer_page(q, k, mode, docs, history)
 
     def mark(right: bool, correction: str, last: dict | None) -> str:
         if not last:
@@ -304,8 +314,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         state_outputs = [header, table, chosen, docs, source_choice, timer]
         app.load(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden"
                  ).then(question_from_url, None, question, api_visibility="private", show_progress="hidden"
-                        ).then(lambda q, *rest: answer_page(q, *rest) if q.strip() else
-                               (gr.skip(),) * len(ask_outputs), ask_inputs, ask_outputs, api_visibility="private",
+                        ).then(answer_from_url, ask_inputs, ask_outputs, api_visibility="private",
                                show_progress_on=[answer_html])
         timer.tick(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
         for tab in (ask_tab, documents_tab, evaluate_tab):
