@@ -142,6 +142,19 @@ def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[P
     return passages
 
 
+def embedding_text(passage: Passage) -> str:
+    """What is embedded for a passage when context is on: its document's title and its section
+    heading, then its text. The passage's own text and offsets are unchanged; a title the passage
+    already starts with is not repeated.
+
+    >>> p = Passage("a.md", "Volcanoes", 2, 900, 1400, "It erupted in 1815.", section="Tambora")
+    >>> embedding_text(p)
+    'Volcanoes — Tambora\\n\\nIt erupted in 1815.'
+    """
+    head = [part for part in (passage.title, passage.section) if part and not passage.text.startswith(part)]
+    return " — ".join(dict.fromkeys(head)) + "\n\n" + passage.text if head else passage.text
+
+
 def _blocks(text: str) -> list[tuple[int, int]]:
     """Spans of paragraph-like blocks: cut at blank lines, and at a line break after a line that
     ends a sentence or is short (a heading, a list item), but not inside hard-wrapped paragraphs.

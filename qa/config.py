@@ -21,6 +21,8 @@ READERS = ("passage", "sentence", "heuristic")
 #: Older names of readers, still accepted.
 READER_ALIASES = {"trained": "sentence"}
 VECTOR_BACKENDS = ("faiss", "qdrant")
+#: Ways hybrid retrieval fuses BM25 and dense (qa.retrieval.fuse).
+FUSIONS = ("rrf", "minmax", "zscore", "tmm")
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,17 @@ class Settings:
     #: Passage size and overlap in characters (chosen by measurement, see README).
     chunk_size: int = 1000
     chunk_overlap: int = 200
+    #: Embed each passage with its document's title and section heading in front (the passage's text
+    #: and offsets stay as they are); changing it rebuilds the index.
+    embed_context: bool = False
     #: Retrieval mode and number of passages returned.
     mode: str = "hybrid"
     k: int = 5
+    #: How hybrid mode fuses the two rankings: ``rrf`` (weighted reciprocal-rank fusion) or a convex
+    #: combination of per-query normalised scores, ``minmax``, ``zscore`` or ``tmm`` (theoretical min-max);
+    #: ``fusion_weight`` is the dense side's share (0 to 1). Chosen on held-out data: bench/fusion.py.
+    fusion: str = "rrf"
+    fusion_weight: float = 0.5
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
     #: How many candidates each retriever contributes before fusion.
@@ -117,6 +127,10 @@ class Settings:
         object.__setattr__(self, "reader", READER_ALIASES.get(self.reader, self.reader))
         if self.reader not in READERS:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
+        if self.fusion not in FUSIONS:
+            raise SettingsError(f"unknown fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
+        if not 0 <= self.fusion_weight <= 1:
+            raise SettingsError(f"fusion_weight must be between 0 and 1, got {self.fusion_weight}")
         if self.rerank < 0:
             raise SettingsError(f"rerank must be 0 (off) or a number of passages, got {self.rerank}")
         if self.max_text_chars < 1 or self.max_parse_seconds <= 0 or self.max_eval_queries < 1:
@@ -168,6 +182,12 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(raw)
+        if kind == "bool":
+            value = {"1": True, "true": True, "yes": True, "on": True,
+                     "0": False, "false": False, "no": False, "off": False}.get(raw.strip().lower())
+            if value is None:
+                raise ValueError(raw)
+            return value
     except ValueError:
         raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from . import store
-from .chunking import SPLITTER_VERSION, split_passages, split_sentences
+from .chunking import SPLITTER_VERSION, embedding_text, split_passages, split_sentences
 from .config import Settings
 from .documents import load_folder
 from .errors import IndexProblem, SettingsError
@@ -63,9 +63,12 @@ class IndexReport:
         return out
 
 
-def splitter_settings(chunk_size: int, chunk_overlap: int) -> dict:
-    return {"name": "RecursiveCharacterTextSplitter", "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
-            "sentences": "pysbd", "version": SPLITTER_VERSION}
+def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool = False) -> dict:
+    settings = {"name": "RecursiveCharacterTextSplitter", "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
+                "sentences": "pysbd", "version": SPLITTER_VERSION}
+    if embed_context:  # recorded only when on, so indexes built before the setting existed stay valid
+        settings["embedded_with"] = "title and section"
+    return settings
 
 
 def plan(documents: list[Document], manifest: dict | None, reason: str | None) -> IndexReport:
@@ -140,6 +143,7 @@ def update_index(
     lock_timeout: float = 600.0,
     vectors: VectorSettings = VectorSettings(),
     limits: Limits = Limits(),
+    embed_context: bool = False,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done.
 
@@ -148,7 +152,7 @@ def update_index(
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
-    splitter = splitter_settings(chunk_size, chunk_overlap)
+    splitter = splitter_settings(chunk_size, chunk_overlap, embed_context)
     with store.write_lock(index_dir, timeout=lock_timeout):
         # PDF and HTML files that did not change keep the text stored with the index (not parsed again)
         known = None if force else store.stored_documents(index_dir)
@@ -207,7 +211,7 @@ def update_index(
                 doc_passages = split_passages(doc, chunk_size, chunk_overlap)
                 passages.extend(doc_passages)
                 p_slot = (len(new_passage_texts), len(doc_passages))
-                new_passage_texts.extend(p.text for p in doc_passages)
+                new_passage_texts.extend(embedding_text(p) if embed_context else p.text for p in doc_passages)
                 rows = _assign_sentences(split_sentences(doc.text), doc_passages, base, di)
                 # a sentence inside the overlap of two passages is embedded once
                 slots, seen = [], {}

@@ -190,7 +190,7 @@ class Pipeline:
         report = update_index(
             s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
             max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
-            vectors=VectorSettings.from_settings(s), limits=self.limits,
+            vectors=VectorSettings.from_settings(s), limits=self.limits, embed_context=s.embed_context,
         )
         self.last_report = report
         return report
@@ -254,7 +254,8 @@ class Pipeline:
             unknown = [d for d in docs if d not in data.doc_index]
             if unknown:
                 raise SettingsError(f"unknown document id(s): {', '.join(unknown)}; see `qa list`")
-        result = retrieve(data, q, qvec, pool or k, mode, docs, self.settings.candidates, self.settings.rrf_k)
+        s = self.settings
+        result = retrieve(data, q, qvec, pool or k, mode, docs, s.candidates, s.rrf_k, s.fusion, s.fusion_weight)
         timings.update(result.timings)
         return qvec, result, timings
 

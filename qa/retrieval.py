@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import FUSIONS
 from .store import IndexData
 from .types import Hit
 
@@ -61,19 +62,73 @@ def bm25_search(index: IndexData, question: str, k: int, allowed: np.ndarray | N
     return Ranked(ranked.ids[keep], ranked.scores[keep])
 
 
-def rrf(rankings: dict[str, Ranked], k: int, rrf_k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
-    """Reciprocal-rank fusion (Cormack, Clarke and Buettcher 2009): score = sum 1 / (rrf_k + rank).
+#: The fusions (:data:`qa.config.FUSIONS`): weighted reciprocal-rank fusion, or a convex combination of
+#: the scores after per-query normalisation (min-max, z-score, or theoretical min-max as in Bruch, Gai
+#: and Ingber 2023, "An Analysis of Fusion Functions for Hybrid Retrieval").
+#: The lowest score each retriever can give, for ``tmm``: cosine similarity and BM25.
+_FLOOR = {"dense": -1.0, "bm25": 0.0}
+
+
+def rrf(rankings: dict[str, Ranked], k: int, rrf_k: int = 60,
+        weights: dict[str, float] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+    """Reciprocal-rank fusion (Cormack, Clarke and Buettcher 2009): score = sum w / (rrf_k + rank),
+    every weight 1 unless given.
 
     Ties are broken by the best single rank, then by passage index, so the order is deterministic.
     """
     fused: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}
     for name, ranked in rankings.items():
+        w = 1.0 if weights is None else weights[name]
         for r, pid in enumerate(ranked.ids.tolist(), start=1):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (rrf_k + r)
+            fused[pid] = fused.get(pid, 0.0) + w / (rrf_k + r)
             ranks.setdefault(pid, {})[name] = r
+    return _order(fused, ranks, k)
+
+
+def _order(fused: dict[int, float], ranks: dict[int, dict[str, int]], k: int) -> list[tuple[int, float, dict[str, int]]]:
     order = sorted(fused, key=lambda p: (-fused[p], min(ranks[p].values()), p))
     return [(p, fused[p], ranks[p]) for p in order[:k]]
+
+
+def _normalise(name: str, scores: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
+    """Scores mapped to a common scale, and the value a passage the retriever did not return gets."""
+    s = scores.astype(np.float64)
+    if kind == "zscore":
+        sd = s.std()
+        z = (s - s.mean()) / sd if sd > 0 else np.zeros_like(s)
+        return z, float(z.min())
+    low = _FLOOR[name] if kind == "tmm" else float(s.min())
+    span = float(s.max()) - low
+    norm = (s - low) / span if span > 0 else np.ones_like(s)
+    return norm, 0.0
+
+
+def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: float = 0.5,
+         rrf_k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
+    """Hybrid ranking of the dense and BM25 candidates: ``weight`` is the dense side's share
+    (0.5 with ``rrf`` is plain reciprocal-rank fusion). Returns ``(passage, score, ranks)``, best first."""
+    if kind not in FUSIONS:
+        raise ValueError(f"unknown fusion {kind!r}: use one of {', '.join(FUSIONS)}")
+    weights = {"dense": weight, "bm25": 1.0 - weight}
+    rankings = {"dense": dense, "bm25": lexical}
+    if kind == "rrf":
+        return rrf(rankings, k, rrf_k, {n: 2 * w for n, w in weights.items()})
+    normalised: dict[str, tuple[dict[int, float], float]] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ranked in rankings.items():
+        ids = ranked.ids.tolist()
+        for r, pid in enumerate(ids, start=1):
+            ranks.setdefault(pid, {})[name] = r
+        if ids:
+            norm, missing = _normalise(name, ranked.scores, kind)
+            normalised[name] = (dict(zip(ids, norm.tolist())), missing)
+        else:
+            normalised[name] = ({}, 0.0)
+    # a passage that only one side returned gets the other side's floor
+    fused = {pid: sum(weights[n] * values.get(pid, missing) for n, (values, missing) in normalised.items())
+             for pid in ranks}
+    return _order(fused, ranks, k)
 
 
 def retrieve(
@@ -85,6 +140,8 @@ def retrieve(
     docs: list[str] | None = None,
     candidates: int = 50,
     rrf_k: int = 60,
+    fusion: str = "rrf",
+    fusion_weight: float = 0.5,
 ) -> Retrieval:
     """Top-``k`` hits for the question in the given mode, optionally only from ``docs``."""
     timings: dict[str, float] = {}
@@ -101,7 +158,7 @@ def retrieve(
         timings["bm25"] = time.perf_counter() - t
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = rrf({"dense": dense, "bm25": lexical}, k, rrf_k)
+        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k)
         hits = [Hit(index.passages[p], s, r, "hybrid", rk, p) for r, (p, s, rk) in enumerate(fused, start=1)]
         timings["fusion"] = time.perf_counter() - t
     else:

@@ -126,6 +126,38 @@ def test_splitter_change_rebuilds_everything_and_says_why(folders, fake_embedder
     assert store.load(folder).manifest["splitter"]["chunk_size"] == 120
 
 
+class Recorder(FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False):
+        self.texts.extend(texts)
+        return super().encode(texts, batch_size, progress)
+
+
+def test_embedding_with_context_puts_the_title_and_section_before_the_passage_and_rebuilds(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    before = [(q.doc, q.start, q.end, q.text) for q in store.load(folder).passages]
+    recorder = Recorder()
+    report = index(docs, folder, recorder, embed_context=True)
+    assert report.wrote and "splitter settings changed" in report.reason
+    assert report.embedded_passages == report.passages
+    data = store.load(folder)
+    assert data.manifest["splitter"]["embedded_with"] == "title and section"
+    # the passages themselves (text, offsets) are what they were; only what is embedded changed
+    assert [(q.doc, q.start, q.end, q.text) for q in data.passages] == before
+    with_heads = [p for p in data.passages if p.section and p.title and not p.text.startswith(p.title)]
+    assert with_heads, "the fixture has a Markdown section"
+    p = with_heads[-1]
+    assert f"{p.title} — {p.section}\n\n{p.text}" in recorder.texts
+    assert p.text not in recorder.texts
+    assert not index(docs, folder, recorder, embed_context=True).wrote
+    back = index(docs, folder, fake_embedder)
+    assert back.wrote and "splitter settings changed" in back.reason
+
+
 def test_new_splitter_version_rebuilds_everything(folders, fake_embedder, monkeypatch):
     docs, folder = folders
     index(docs, folder, fake_embedder)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from qa.errors import SettingsError
-from qa.retrieval import Ranked, rrf
+from qa.config import Settings
+from qa.retrieval import Ranked, fuse, rrf
 
 MODES = ["dense", "bm25", "hybrid"]
 
@@ -28,6 +29,64 @@ def test_rrf_order_and_scores_by_hand():
 def test_rrf_ties_break_by_best_rank_then_passage():
     fused = rrf({"dense": ranked(6, 5, 9), "bm25": ranked(5, 6, 8)}, k=3, rrf_k=60)
     assert [p for p, _, _ in fused] == [5, 6, 8]  # 5 and 6 tie; 8 and 9 tie (rank 3 each)
+
+
+def scored(pairs) -> Ranked:
+    return Ranked(np.array([p for p, _ in pairs], dtype=np.int64), np.array([s for _, s in pairs], dtype=np.float32))
+
+
+def test_weighted_rrf_at_one_half_is_plain_rrf():
+    dense, lexical = ranked(3, 1, 2, 7), ranked(1, 4, 7)
+    plain = rrf({"dense": dense, "bm25": lexical}, k=10)
+    assert fuse(dense, lexical, 10, "rrf", 0.5) == plain
+
+
+@pytest.mark.parametrize("kind", ["rrf", "minmax", "zscore", "tmm"])
+def test_a_fusion_weight_of_one_or_zero_keeps_one_side_s_order_first(kind):
+    dense = scored([(3, 0.9), (1, 0.8), (2, 0.5)])
+    lexical = scored([(2, 12.0), (4, 7.0), (1, 1.0)])
+    only_dense = [p for p, _, _ in fuse(dense, lexical, 10, kind, 1.0)]
+    only_bm25 = [p for p, _, _ in fuse(dense, lexical, 10, kind, 0.0)]
+    assert only_dense[0] == 3 and [p for p in only_dense if p in (3, 1, 2)] == [3, 1, 2]
+    assert only_bm25[0] == 2 and [p for p in only_bm25 if p in (2, 4, 1)] == [2, 4, 1]
+
+
+def test_minmax_fusion_by_hand():
+    dense = scored([(3, 0.9), (1, 0.7), (2, 0.5)])   # normalised: 3 -> 1, 1 -> 0.5, 2 -> 0
+    lexical = scored([(1, 10.0), (4, 6.0), (2, 2.0)])  # normalised: 1 -> 1, 4 -> 0.5, 2 -> 0
+    fused = fuse(dense, lexical, 10, "minmax", 0.3)
+    scores = {p: s for p, s, _ in fused}
+    assert scores[1] == pytest.approx(0.3 * 0.5 + 0.7 * 1.0)
+    assert scores[3] == pytest.approx(0.3 * 1.0)          # not among BM25's: its floor, 0
+    assert scores[4] == pytest.approx(0.7 * 0.5)
+    assert [p for p, _, _ in fused] == [1, 4, 3, 2]
+    assert fused[0][2] == {"dense": 2, "bm25": 1}
+
+
+def test_fusion_with_one_side_empty_keeps_the_other_order():
+    dense = scored([(5, 0.4), (6, 0.3)])
+    for kind in ("rrf", "minmax", "zscore", "tmm"):
+        assert [p for p, _, _ in fuse(dense, scored([]), 10, kind, 0.3)] == [5, 6]
+
+
+def test_an_unknown_fusion_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown fusion"):
+        fuse(ranked(1), ranked(1), 3, "borda")
+    with pytest.raises(SettingsError, match="unknown fusion"):
+        Settings(fusion="borda")
+    with pytest.raises(SettingsError, match="fusion_weight"):
+        Settings(fusion_weight=1.5)
+    assert Settings.from_env({"QA_FUSION": "zscore", "QA_FUSION_WEIGHT": "0.25"}).fusion_weight == 0.25
+
+
+def test_the_fusion_setting_reaches_hybrid_search(fake_pipeline):
+    question = "Which river ends in the Black Sea?"
+    dense = [h.passage for h in fake_pipeline.search(question, k=5, mode="dense")]
+    lexical = [h.passage for h in fake_pipeline.search(question, k=5, mode="bm25")]
+    fake_pipeline.settings = fake_pipeline.settings.replace(fusion="minmax", fusion_weight=1.0)
+    assert [h.passage for h in fake_pipeline.search(question, k=5, mode="hybrid")][:len(dense)] == dense
+    fake_pipeline.settings = fake_pipeline.settings.replace(fusion="minmax", fusion_weight=0.0)
+    assert [h.passage for h in fake_pipeline.search(question, k=5, mode="hybrid")][:len(lexical)] == lexical
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,0 +1,248 @@
+"""Choose how hybrid retrieval fuses BM25 and dense scores, on held-out data, and report it everywhere.
+
+For every query of every dataset the candidates of both retrievers (the top ``--depth`` passages
+of each, with their scores) are computed once through the ``Pipeline`` and cached as ``.npz``
+under ``--cache``; every fusion is then scored offline, at the document level (a document ranks
+where its best passage does), with ranx.
+
+Tuning sets (the fusion default is chosen on these only):
+  * ``scifact-train``: BEIR SciFact with its *train* qrels (809 queries, same corpus as its test);
+  * ``squad-train``: held-out SQuAD v1.1 *train* articles (the last ``--train-articles``, one document
+    per paragraph, ``--train-questions`` questions sampled).
+Report sets (never used to choose): ``scifact-test``, ``squad-dev`` (a sample of v1.1 dev questions over
+all 2,067 dev paragraphs), ``shifts-nw`` / ``shifts-reddit`` / ``shifts-amazon`` (SQuADShifts paragraphs as
+documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
+
+    python bench/fusion.py                      # everything, the paired tests and the choice
+    python bench/fusion.py --sets scifact-train squad-train --tune-only
+    python bench/fusion.py --context            # passages embedded with title and section (issue: context)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from beir import load_beir, write_docs
+from perf_common import CACHE, SEED_QUERIES, SEEDS, machine, print_table
+
+from qa.config import FUSIONS, Settings
+from qa.pipeline import Pipeline
+from qa.retrieval import Ranked, bm25_search, dense_search, fuse
+
+BENCH = Path("/work/shared/benchmarks")
+TRAIN = BENCH / "training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz"
+DEV = BENCH / "squad_v1.1_dev/dev-v1.1.json"
+SHIFTS = BENCH / "training/squadshifts_v1.0"
+TUNE_SETS = ("scifact-train", "squad-train")
+REPORT_SETS = ("scifact-test", "squad-dev", "shifts-nw", "shifts-reddit", "shifts-amazon", "seeds")
+METRICS = ("ndcg@10", "mrr@10", "hit_rate@1", "hit_rate@5")
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets: documents, queries {id: text}, qrels {id: {doc: grade}}
+
+
+def squad_like(articles: list[dict], prefix: str) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
+    docs, queries, qrels = {}, {}, {}
+    for a, article in enumerate(articles):
+        title = article.get("title", "").replace("_", " ")
+        for p, para in enumerate(article["paragraphs"]):
+            name = f"{prefix}{a:03d}_{p:04d}"
+            docs[name] = f"{title}\n\n{para['context']}\n"
+            for q in para["qas"]:
+                queries[q["id"]] = q["question"]
+                qrels[q["id"]] = {name: 1}
+    return docs, queries, qrels
+
+
+def sample(queries: dict, qrels: dict, n: int | None) -> tuple[dict, dict]:
+    if not n or n >= len(queries):
+        return queries, qrels
+    keep = sorted(random.Random(0).sample(sorted(queries), n))
+    return {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+
+
+def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
+    """(docs folder, index folder, queries, qrels) of a named set; documents written once under the cache."""
+    if name.startswith("scifact"):
+        corpus, queries, qrels = load_beir(BENCH / "beir_scifact", name.split("-")[1])
+        base = args.cache / "scifact"
+        return write_docs(corpus, base), base / "index", queries, qrels
+    if name == "seeds":
+        queries, qrels = {}, {}
+        for line in SEED_QUERIES.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("docs") and row.get("answers"):
+                queries[row["id"]] = row["question"]
+                qrels[row["id"]] = {d.removesuffix(".txt"): 1 for d in row["docs"]}
+        return SEEDS, args.cache / "seeds-fusion" / "index", queries, qrels
+    if name == "squad-train":
+        articles = json.load(gzip.open(TRAIN))["data"][-args.train_articles:]
+        docs, queries, qrels = squad_like(articles, "t")
+        queries, qrels = sample(queries, qrels, args.train_questions)
+    elif name == "squad-dev":
+        docs, queries, qrels = squad_like(json.loads(DEV.read_text())["data"], "d")
+        queries, qrels = sample(queries, qrels, args.questions)
+    else:
+        file = {"shifts-nw": "new_wiki", "shifts-reddit": "reddit", "shifts-amazon": "amazon_reviews"}[name]
+        docs, queries, qrels = squad_like(json.load(gzip.open(SHIFTS / f"{file}_v1.0.json.gz"))["data"], "s")
+        queries, qrels = sample(queries, qrels, args.questions)
+    base = args.cache / f"fusion-{name}"
+    return write_docs(docs, base), base / "index", queries, qrels
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates, computed once
+
+
+def candidates(name: str, args) -> dict:
+    """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
+    tag = "-context" if args.context else ""
+    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}.npz"
+    meta = out.with_suffix(".json")
+    if out.exists() and meta.exists():
+        arrays = np.load(out, allow_pickle=False)
+        info = json.loads(meta.read_text())
+        return {"arrays": arrays, **info}
+    docs, index, queries, qrels = dataset(name, args)
+    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + tag), embed_context=args.context))
+    t0 = time.perf_counter()
+    qa.warm_up(show_bar=sys.stderr.isatty())
+    data = qa.data
+    print(f"{name}: index ready in {time.perf_counter() - t0:.0f} s, {len(data.passages)} passages, "
+          f"{len(queries)} queries", file=sys.stderr)
+    ids = sorted(queries)
+    d_ids = np.full((len(ids), args.depth), -1, np.int64)
+    d_sc = np.zeros((len(ids), args.depth), np.float32)
+    b_ids, b_sc = d_ids.copy(), d_sc.copy()
+    for i, qid in enumerate(ids):
+        q = queries[qid]
+        dense = dense_search(data, qa.embedder.encode_query(q), args.depth)
+        lexical = bm25_search(data, q, args.depth)
+        d_ids[i, :len(dense.ids)], d_sc[i, :len(dense.ids)] = dense.ids, dense.scores
+        b_ids[i, :len(lexical.ids)], b_sc[i, :len(lexical.ids)] = lexical.ids, lexical.scores
+    doc_of = [p.doc.removesuffix(".txt") for p in data.passages]
+    if name == "seeds":  # five long documents: judged by passage, as `qa eval` does (a passage holding an answer)
+        from qa.evaluation import load_queries, relevant_passages
+
+        by_id = {q.id: q for q in load_queries(SEED_QUERIES)[0]}
+        qrels = {q: {str(p): 1 for p in relevant_passages(by_id[q], data)} for q in ids}
+        doc_of = [str(i) for i in range(len(data.passages))]
+    np.savez(out, d_ids=d_ids, d_sc=d_sc, b_ids=b_ids, b_sc=b_sc)
+    info = {"ids": ids, "doc_of": doc_of, "qrels": {q: qrels[q] for q in ids}}
+    meta.write_text(json.dumps(info))
+    return {"arrays": np.load(out, allow_pickle=False), **info}
+
+
+def ranked(ids: np.ndarray, scores: np.ndarray) -> Ranked:
+    keep = ids >= 0
+    return Ranked(ids[keep], scores[keep])
+
+
+def runs(c: dict, methods: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """A ranx-style run (query -> document -> score) per method."""
+    a = c["arrays"]
+    doc_of = c["doc_of"]
+    out = {m: {} for m in methods}
+    for i, qid in enumerate(c["ids"]):
+        dense = ranked(a["d_ids"][i], a["d_sc"][i])
+        lexical = ranked(a["b_ids"][i], a["b_sc"][i])
+        for m, (kind, weight) in methods.items():
+            if kind == "bm25":
+                order = lexical.ids.tolist()
+            elif kind == "dense":
+                order = dense.ids.tolist()
+            else:
+                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight)]
+            docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
+            out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
+    return out
+
+
+def score(c: dict, run: dict) -> dict[str, float]:
+    from ranx import Qrels, Run, evaluate
+
+    res = evaluate(Qrels(c["qrels"]), Run(run), list(METRICS), make_comparable=True)
+    return {m: float(res[m]) for m in METRICS}
+
+
+def methods_grid() -> dict[str, tuple[str, float]]:
+    grid = {"bm25": ("bm25", 0.0), "dense": ("dense", 1.0), "rrf": ("rrf", 0.5)}
+    for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        grid[f"rrf w={w}"] = ("rrf", w)
+    for kind in FUSIONS:
+        if kind == "rrf":
+            continue
+        for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            grid[f"{kind} w={w}"] = (kind, w)
+    return grid
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", nargs="+", default=[*TUNE_SETS, *REPORT_SETS], choices=[*TUNE_SETS, *REPORT_SETS])
+    ap.add_argument("--tune-only", action="store_true", help="only the tuning sets and the choice")
+    ap.add_argument("--depth", type=int, default=100, help="candidates per retriever (passages)")
+    ap.add_argument("--questions", type=int, default=2000, help="questions sampled from each SQuAD-like report set")
+    ap.add_argument("--train-articles", type=int, default=40)
+    ap.add_argument("--train-questions", type=int, default=2000)
+    ap.add_argument("--choose", help="the method to report against BM25 and dense (default: best on the tuning sets)")
+    ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+
+    sets = [s for s in args.sets if s in TUNE_SETS] if args.tune_only else args.sets
+    grid = methods_grid()
+    cands = {s: candidates(s, args) for s in sets}
+    results = {s: {m: score(cands[s], r) for m, r in runs(cands[s], grid).items()} for s in sets}
+
+    tune = [s for s in sets if s in TUNE_SETS]
+    key = {"scifact-train": "ndcg@10", "squad-train": "mrr@10"}
+    # the choice: the best mean over the tuning sets of each set's score relative to its better single retriever
+    def gain(m: str) -> float:
+        return float(np.mean([results[s][m][key[s]] / max(results[s]["bm25"][key[s]], results[s]["dense"][key[s]])
+                              for s in tune]))
+    chosen = args.choose or (max((m for m in grid if grid[m][0] not in ("bm25", "dense")), key=gain) if tune else "rrf")
+    print(machine())
+    if tune:
+        rows = [{"method": m, **{f"{s} {key[s]}": results[s][m][key[s]] for s in tune}, "relative": gain(m)}
+                for m in grid]
+        rows.sort(key=lambda r: -r["relative"])
+        print("\nTuning sets (relative = mean of score / best single retriever):")
+        print_table(rows[:15], ["method", *[f"{s} {key[s]}" for s in tune], "relative"])
+    print(f"\nChosen: {chosen}\n")
+
+    from ranx import Qrels, Run, compare
+
+    rows = []
+    for s in sets:
+        c = cands[s]
+        chosen_runs = runs(c, {"bm25": grid["bm25"], "dense": grid["dense"], "rrf": grid["rrf"],
+                               chosen: grid[chosen] if chosen in grid else tuple(chosen.split(":"))})
+        qrels = Qrels(c["qrels"])
+        report = compare(qrels, [Run(chosen_runs[m], name=m) for m in chosen_runs], metrics=["mrr@10", "ndcg@10"],
+                         max_p=0.05, stat_test="fisher", make_comparable=True)
+        d = report.to_dict()
+        for m in chosen_runs:
+            row = {"set": s, "queries": len(c["ids"]), "method": m, **results[s].get(m, score(c, chosen_runs[m]))}
+            if m == chosen:
+                for other in ("bm25", "dense", "rrf"):
+                    if other != m:
+                        row[f"p vs {other}"] = d[m]["comparisons"][other]["mrr@10"]
+            rows.append(row)
+    print_table(rows, ["set", "queries", "method", *METRICS, "p vs bm25", "p vs dense", "p vs rrf"])
+    if args.json:
+        args.json.write_text(json.dumps({"chosen": chosen, "results": results, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
