@@ -3,8 +3,10 @@ against the index's own vocabulary with SymSpell (``symspellpy``).
 
 A word is corrected only when all of these hold:
 
-* it is alphabetic (no digits: numbers, years and codes are never touched) and at least
-  :data:`MIN_LENGTH` letters long;
+* it is alphabetic (no digits: numbers, years and codes are never touched), at least
+  :data:`MIN_LENGTH` letters long, and not written with two or more capitals (acronyms and names
+  such as ``IRGC`` or ``MVPs``, unless the whole question is in capitals) nor a contraction
+  (``wasn't``);
 * it is unknown: neither in the documents nor in the general English word list that symspellpy
   ships (``frequency_dictionary_en_82_765.txt``), so a real word the documents happen not to use
   ("colour" where they say "color") stays as it is, and so does every word and name the documents
@@ -41,7 +43,9 @@ MIN_LENGTH = 4
 #: Largest edit distance searched (SymSpell's own default).
 MAX_DISTANCE = 2
 
-_WORD = re.compile(r"\w+")
+#: A word, with what follows an apostrophe inside it ("Assad's", "wasn't").
+_WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
+_APOSTROPHE = re.compile(r"['\u2019]")
 #: symspellpy's English word list (82,765 words with their frequency in Google Books).
 ENGLISH_WORDS = "frequency_dictionary_en_82_765.txt"
 
@@ -52,9 +56,21 @@ def max_distance(word: str) -> int:
     return 1 if len(word) < 5 else MAX_DISTANCE
 
 
+def _head(token: str) -> tuple[str, str]:
+    """A word split before its first apostrophe: ``("Assad", "'s")``, ``("wasn", "'t")``, ``("army", "")``."""
+    parts = _APOSTROPHE.split(token, 1)
+    return parts[0], token[len(parts[0]):]
+
+
 def words(text: str) -> Iterable[str]:
-    """The alphabetic words of a text, lower-cased (words with digits or underscores left out)."""
-    return (w.lower() for w in _WORD.findall(text) if w.isalpha())
+    """The alphabetic words of a text, lower-cased and without what follows an apostrophe (words
+    with digits or underscores left out).
+
+    >>> list(words("Assad's 2 B52s wasn't _x_ there"))
+    ['assad', 'wasn', 'there']
+    """
+    heads = (_head(token)[0] for token in _WORD.findall(text))
+    return (h.lower() for h in heads if h.isalpha())
 
 
 @lru_cache(maxsize=1)
@@ -140,12 +156,22 @@ class Speller:
         return found[0].term if found else None
 
     def corrections(self, question: str) -> list[tuple[int, int, str]]:
-        """``(start, end, replacement)`` for each word of the question to correct, in order."""
+        """``(start, end, replacement)`` for each word of the question to correct, in order.
+
+        Besides what :meth:`suggest` leaves alone, so are words written with two or more capitals
+        (acronyms and names such as ``IRGC``, ``MVPs``; unless the whole question is in capitals)
+        and contractions (``wasn't``; a possessive's word is corrected: ``Giustozi's``)."""
         out = []
+        shouting = question.isupper()
         for m in _WORD.finditer(question):
-            fixed = self.suggest(m.group())
+            head, tail = _head(m.group())
+            if tail and tail[1:].lower() != "s":
+                continue
+            if not shouting and sum(c.isupper() for c in head) >= 2:
+                continue
+            fixed = self.suggest(head)
             if fixed is not None:
-                out.append((m.start(), m.end(), _cased(fixed, m.group())))
+                out.append((m.start(), m.start() + len(head), _cased(fixed, head)))
         return out
 
     def correct(self, question: str) -> str:

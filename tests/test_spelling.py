@@ -45,8 +45,17 @@ def ndf_pipeline(tmp_path: Path) -> Pipeline:
 
 def test_typos_are_corrected_to_the_documents_words_keeping_the_rest_of_the_question(speller):
     assert speller.correct(NDF_TYPOS) == NDF_CLEAN
-    # casing and punctuation around the word are kept
-    assert speller.correct("MEMBRS, Incorprated... (yaer)") == "MEMBERS, Incorporated... (year)"
+    # casing and punctuation around the word are kept; a possessive's word is corrected
+    assert speller.correct("Incorprated... (yaer) Giustozi's membrs?") == "Incorporated... (year) Giustozzi's members?"
+    # a question in capitals is corrected in capitals
+    assert speller.correct("HOW MANY NDF MEMBRS?") == "HOW MANY NDF MEMBERS?"
+
+
+def test_acronyms_and_contractions_are_left_alone(speller):
+    # two capitals or more: an acronym or a name, not a misspelt word ("MEMBRS" in a normal question too)
+    for question in ("Were the NDFS or the MEMBRS of IRGC at the Danube?", "Who were the MVPs?",
+                     "Wasn't it the Danube?", "Why wouldn't the NDF go?"):
+        assert speller.correct(question) == question
 
 
 def test_a_rare_name_in_the_documents_is_left_alone(speller):
