@@ -162,9 +162,11 @@ def squad(args) -> int:
     print(machine())
     print(f"SQuAD v1.1 dev: {len(asked)} questions with two typos each, over {len(docs)} paragraphs")
     relevant = {q["id"]: {q["doc"]} for q in asked}
-    counts = spelling.Speller.from_texts(d.text for d in qa.data.documents).counts
-    options = {"documents' words only": {"english": {}}, "+ English words known": {"english_candidates": False},
-               "+ English words as candidates": {}}
+    counts = spelling.count_words(d.text for d in qa.data.documents)
+    indexed = {"indexed": qa.data.bm25.knows}  # as Pipeline.speller makes it
+    options = {"documents' words only": {"english": {}, **indexed},
+               "+ English words known": {"english_candidates": False, **indexed},
+               "+ English words as candidates": indexed}
 
     def recall(question_of, spelling_on: bool, english="+ English words as candidates", dense_corrected=True,
                mode="hybrid") -> dict:

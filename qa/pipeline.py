@@ -186,7 +186,7 @@ class Pipeline:
             report = self.refresh(progress=progress, show_bar=show_bar)
         self.reader.warm_up(self.data, self.embedder)
         if self.settings.spelling == "on":
-            self.speller(self.data)
+            self.speller(self.data).warm_up()
         if self.settings.rerank:
             _ = self.reranker
         return report
@@ -249,9 +249,9 @@ class Pipeline:
         """The :class:`qa.spelling.Speller` of an index's documents, made once per index."""
         cached = self._speller
         if cached is None or cached[0] is not data:
-            from .spelling import Speller
+            from .spelling import Speller, count_words
 
-            cached = (data, Speller.from_texts(d.text for d in data.documents))
+            cached = (data, Speller(lambda: count_words(d.text for d in data.documents), indexed=data.bm25.knows))
             self._speller = cached
         return cached[1]
 

@@ -7,10 +7,11 @@ A word is corrected only when all of these hold:
   :data:`MIN_LENGTH` letters long, and not written with two or more capitals (acronyms and names
   such as ``IRGC`` or ``MVPs``, unless the whole question is in capitals) nor a contraction
   (``wasn't``);
-* it is unknown: neither in the documents nor in the general English word list that symspellpy
-  ships (``frequency_dictionary_en_82_765.txt``), so a real word the documents happen not to use
-  ("colour" where they say "color") stays as it is, and so does every word and name the documents
-  contain;
+* it is unknown: the search index does not match it (no word of the documents has its stem, and it
+  is not a stop word), and it is neither a word of the documents nor in the general English word
+  list that symspellpy ships (``frequency_dictionary_en_82_765.txt``). So every word and name the
+  documents contain stays as it is, however rare, and so does a real word they happen not to use
+  ("colour" where they say "color");
 * there is a word close to it: the documents' words within :func:`max_distance` edits
   (Damerau-Levenshtein, a swap of two neighbouring letters counts as one) and the English words one
   edit away. The closest wins; at the same distance a word of the documents (the most frequent in
@@ -18,10 +19,11 @@ A word is corrected only when all of these hold:
   (a name the documents do not contain) is left alone.
 
 The replacement keeps the word's casing (``NDF``, ``Giustozzi``, ``members``) and everything around
-it. Counting the documents' words is cheap (60 ms for SQuAD dev's 1.6 million characters); the
-SymSpell dictionary (0.5 s and about 50 MB for its 21,773 words) is built on the first question
-that has an unknown word. Callers keep a speller for one index generation
-(:class:`qa.pipeline.Pipeline` does).
+it. A question whose words the index matches costs a tokenization and nothing else. The rest is done
+when first needed and kept: counting the documents' words (60 ms for SQuAD dev's 1.6 million
+characters), loading the English list (30 ms), and building the SymSpell dictionary (0.5 s and about
+50 MB for SQuAD dev's 21,773 words), on the first question with an unknown word. Callers keep a
+speller for one index generation (:class:`qa.pipeline.Pipeline` does, and counts at warm-up).
 
 >>> s = Speller.from_texts(["The NDF members were incorporated into the army by the end of the year."])
 >>> s.correct("How many NDF membrs were incorprated into the army by the end of the yaer?")
@@ -35,7 +37,7 @@ import threading
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 #: Words shorter than this are never corrected: at three letters almost every edit makes another
 #: word, and short words are mostly function words that BM25 drops anyway.
@@ -101,21 +103,59 @@ def _cased(replacement: str, original: str) -> str:
     return replacement
 
 
-class Speller:
-    """Corrects unknown words of questions against a vocabulary (word -> count)."""
+def count_words(texts: Iterable[str]) -> Counter:
+    """Each word of the texts (as :func:`words` gives them) with its number of occurrences."""
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(words(text))
+    return counts
 
-    def __init__(self, counts: Counter | dict[str, int], english: dict[str, int] | None = None,
-                 english_candidates: bool = True):
-        self.counts = dict(counts)
-        #: General English words (default: :func:`english_words`): known, and candidates one edit away.
-        self.english = english_words() if english is None else english
+
+class Speller:
+    """Corrects the unknown words of questions against the words of a collection.
+
+    ``counts``: each (lower-cased) word of the documents with its number of occurrences, or a
+    function that counts them, called when a question first has a word that needs them.
+    ``indexed``: a function that says, for a list of words, which ones the search index already
+    matches (:meth:`qa.lexical.BM25Index.knows`: their stem is in its vocabulary, or they are stop
+    words); those are known without counting. ``english``: the general English words (default:
+    :func:`english_words`, loaded when first needed), known and, with ``english_candidates``,
+    candidates one edit away.
+    """
+
+    def __init__(self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]],
+                 english: Mapping[str, int] | None = None, english_candidates: bool = True,
+                 indexed: Callable[[list[str]], list[bool]] | None = None):
+        self._counts = counts
+        self._english = english
         self.english_candidates = english_candidates
+        self.indexed = indexed
         self._symspell = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], **options) -> "Speller":
+        """A speller for the words of ``texts`` (the documents of an index), counted now."""
+        return cls(count_words(texts), **options)
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """The documents' words and their counts (counted on first use)."""
+        if callable(self._counts):
+            with self._lock:
+                if callable(self._counts):
+                    self._counts = dict(self._counts())
+        return self._counts
+
+    @property
+    def english(self) -> Mapping[str, int]:
+        if self._english is None:
+            self._english = english_words()
+        return self._english
 
     @property
     def symspell(self):
-        """The SymSpell dictionary of the vocabulary, built on first use."""
+        """The SymSpell dictionary of the documents' words, built on first use."""
         if self._symspell is None:
             with self._lock:
                 if self._symspell is None:
@@ -127,25 +167,20 @@ class Speller:
                     self._symspell = sym
         return self._symspell
 
-    @classmethod
-    def from_texts(cls, texts: Iterable[str], **options) -> "Speller":
-        """A speller for the words of ``texts`` (the documents of an index)."""
-        counts: Counter = Counter()
-        for text in texts:
-            counts.update(words(text))
-        return cls(counts, **options)
+    def warm_up(self) -> None:
+        """Count the documents' words and load the English words now rather than on a question
+        (the SymSpell dictionary stays for the first question with an unknown word)."""
+        _ = self.counts, self.english
 
-    def is_known(self, word: str) -> bool:
-        """Whether a lower-cased word is one of the documents' or an English word."""
-        return word in self.counts or word in self.english
+    def unknown(self, words: list[str]) -> list[bool]:
+        """For each lower-cased word: whether it is unknown (the index does not match it, and it is
+        neither an English word nor a word of the documents)."""
+        matched = self.indexed(words) if self.indexed is not None and words else [False] * len(words)
+        return [not ok and w not in self.english and w not in self.counts for w, ok in zip(words, matched)]
 
-    def suggest(self, word: str) -> str | None:
-        """The correction of one word (lower-cased), or ``None`` when it is left as it is."""
+    def _candidate(self, w: str) -> str | None:
         from symspellpy import Verbosity
 
-        w = word.lower()
-        if len(w) < MIN_LENGTH or not w.isalpha() or self.is_known(w):
-            return None
         found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=max_distance(w))
         if found and found[0].distance <= 1:
             return found[0].term
@@ -155,23 +190,33 @@ class Speller:
                 return max(near, key=lambda e: (self.english[e], e))
         return found[0].term if found else None
 
+    def suggest(self, word: str) -> str | None:
+        """The correction of one word (lower-cased), or ``None`` when it is left as it is."""
+        w = word.lower()
+        if len(w) < MIN_LENGTH or not w.isalpha() or not self.unknown([w])[0]:
+            return None
+        return self._candidate(w)
+
     def corrections(self, question: str) -> list[tuple[int, int, str]]:
         """``(start, end, replacement)`` for each word of the question to correct, in order.
 
         Besides what :meth:`suggest` leaves alone, so are words written with two or more capitals
         (acronyms and names such as ``IRGC``, ``MVPs``; unless the whole question is in capitals)
         and contractions (``wasn't``; a possessive's word is corrected: ``Giustozi's``)."""
-        out = []
         shouting = question.isupper()
+        heads = []
         for m in _WORD.finditer(question):
             head, tail = _head(m.group())
             if tail and tail[1:].lower() != "s":
                 continue
-            if not shouting and sum(c.isupper() for c in head) >= 2:
+            if len(head) < MIN_LENGTH or not head.isalpha() or (not shouting and sum(c.isupper() for c in head) >= 2):
                 continue
-            fixed = self.suggest(head)
+            heads.append((m.start(), head))
+        out = []
+        for (start, head), unknown in zip(heads, self.unknown([h.lower() for _, h in heads])):
+            fixed = self._candidate(head.lower()) if unknown else None
             if fixed is not None:
-                out.append((m.start(), m.start() + len(head), _cased(fixed, head)))
+                out.append((start, start + len(head), _cased(fixed, head)))
         return out
 
     def correct(self, question: str) -> str:
@@ -183,4 +228,4 @@ class Speller:
         return "".join(parts) + question[last:]
 
 
-__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "max_distance", "english_words", "words"]
+__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "one_edit", "words"]

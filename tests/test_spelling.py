@@ -134,6 +134,25 @@ def test_spelling_can_be_turned_off_per_question_and_in_the_settings(ndf_pipelin
         Settings(spelling="maybe")
 
 
+def test_words_the_index_matches_by_their_stem_are_left_alone(ndf_pipeline):
+    # neither "Giustozzis" nor "Eyjafjallajokulls" is a word of the documents, but BM25 matches both
+    question = "What did the Giustozzis say about the Eyjafjallajokulls?"
+    assert ndf_pipeline.correct(question) is None
+
+
+def test_the_documents_words_are_counted_once_and_only_for_a_question_that_needs_them(ndf_pipeline, monkeypatch):
+    import qa.spelling
+
+    calls = []
+    count = qa.spelling.count_words
+    monkeypatch.setattr(qa.spelling, "count_words", lambda texts: calls.append(1) or count(texts))
+    assert ndf_pipeline.correct(NDF_CLEAN) is None
+    assert calls == []  # every word is matched by the index (or a stop word)
+    assert ndf_pipeline.correct(NDF_TYPOS) == NDF_CLEAN
+    assert ndf_pipeline.correct("Who were the membrs?") == "Who were the members?"
+    assert calls == [1]
+
+
 def test_the_speller_is_made_once_per_index(ndf_pipeline):
     data = ndf_pipeline.data
     first = ndf_pipeline.speller(data)
