@@ -42,6 +42,9 @@ def _query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--doc", action="append", dest="docs_filter", metavar="ID",
                    help="only search this document id (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--spelling", choices=("on", "off"),
+                   help="on (default): words with typos are searched corrected (shown as 'Searched for: ...'); "
+                        "off: as typed (or QA_SPELLING)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +117,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reader=getattr(args, "reader", None),
         reader_model=getattr(args, "reader_model", None),
         rerank=getattr(args, "rerank", None),
+        spelling=getattr(args, "spelling", None),
     )
 
 
@@ -172,12 +176,19 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _searched_for(corrected: str | None) -> None:
+    if corrected is not None:
+        print(f"Searched for: {show(corrected)}   (as typed: --spelling off)\n")
+
+
 def cmd_search(args) -> int:
     qa = _pipeline(args)
+    corrected = qa.correct(args.question)
     hits = qa.search(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
-    if args.json:
-        print(_json([h.to_dict() for h in hits]))
+    if args.json:  # each passage says what it was found for (None: the question as typed)
+        print(_json([{**h.to_dict(), "searched_for": corrected} for h in hits]))
         return 0
+    _searched_for(corrected)
     if not hits:
         print("no passage matches the question")
     for h in hits:
@@ -193,6 +204,7 @@ def cmd_ask(args) -> int:
     if args.json:
         print(_json(answer.to_dict()))
         return 0
+    _searched_for(answer.searched_for)
     if answer.status == "none":
         print(show(answer.message or "The documents do not seem to answer this."))
         print(f"  confidence {answer.confidence:.2f}: no span is likely enough to be the answer")

@@ -77,6 +77,10 @@ class Settings:
     reader_model: str = ""
     #: Passages the passage reader reads per question; 0 means its own default (chosen by measurement).
     read_passages: int = 0
+    #: Typo-tolerant questions: ``on`` corrects question words that neither the documents nor an
+    #: English word list know against the documents' words before searching (see qa/spelling.py;
+    #: names and numbers are never changed), ``off`` searches the words as typed.
+    spelling: str = "on"
     #: Passages of a search re-scored by the reader's model as a cross-encoder, fused with the
     #: retrieval rank; 0 = off (see docs/benchmarks.md for its cost).
     rerank: int = 0
@@ -147,6 +151,8 @@ class Settings:
                 raise SettingsError(f"{name} must be between 0 and 1")
         if self.read_passages < 0:
             raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
+        if self.spelling not in ("on", "off"):
+            raise SettingsError(f"spelling must be on or off, got {self.spelling!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

@@ -67,6 +67,11 @@ class BM25Index:
 
         return cls(bm25s.BM25.load(str(folder), mmap=mmap, load_corpus=False))
 
+    def knows(self, words: Sequence[str]) -> list[bool]:
+        """For each word: whether BM25 matches it (its stem is in the vocabulary) or leaves it out
+        (a stop word)."""
+        return [all(t in self.vocab for t in tokens) for tokens in tokenize(words)]
+
     def token_ids(self, tokens: Sequence[str]) -> list[int]:
         return [self.vocab[t] for t in tokens if t in self.vocab]
 

@@ -109,6 +109,9 @@ class Answer:
     title: str | None = None  #: the answer's document title
     section: str | None = None  #: the section heading above the answer
     page: int | None = None  #: 1-based page that holds the answer's first character (documents with pages)
+    #: The question as searched, when its typos were corrected (:meth:`qa.pipeline.Pipeline.correct`);
+    #: ``None`` when it was searched as asked.
+    searched_for: str | None = None
 
     def __post_init__(self) -> None:
         status = self.status or (NONE if self.text is None else ANSWER)

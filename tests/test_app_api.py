@@ -53,6 +53,22 @@ def test_search_returns_ranked_passages(client):
     assert all(h["end"] - h["start"] == len(h["text"]) for h in hits)
 
 
+NDF_TYPOS = "How many NDF membrs were incorprated into the army by the end of the yaer?"
+NDF_CLEAN = "How many NDF members were incorporated into the army by the end of the year?"
+
+
+def test_a_question_with_typos_says_what_was_searched_for_and_can_be_searched_as_typed(client):
+    corrected = client.predict(NDF_TYPOS, api_name="/ask")
+    assert corrected["searched_for"] == NDF_CLEAN
+    assert "8,000" in corrected["text"]
+    assert client.predict(NDF_TYPOS, spell=False, api_name="/ask")["searched_for"] is None
+    assert client.predict(FEBRUARY, api_name="/ask")["searched_for"] is None
+
+    hits = client.predict(NDF_TYPOS, k=2, api_name="/search")
+    assert [h["searched_for"] for h in hits] == [NDF_CLEAN, NDF_CLEAN]
+    assert {h["searched_for"] for h in client.predict(NDF_TYPOS, k=2, spell=False, api_name="/search")} == {None}
+
+
 def test_errors_are_clear_and_the_server_keeps_answering(client):
     from gradio_client.exceptions import AppError
 

@@ -112,6 +112,25 @@ def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
     page.screenshot(path=str(ARTIFACTS / "answer-full.png"), full_page=True)
 
 
+NDF_TYPOS = "How many NDF membrs were incorprated into the army by the end of the yaer?"
+
+
+def test_a_question_with_typos_shows_what_was_searched_for_and_one_click_asks_it_as_typed(page, seed_url):
+    ask(page, seed_url, NDF_TYPOS)
+
+    line = page.locator("#qa-answer .qa-searched-for")
+    expect(line).to_contain_text("Searched for: How many NDF members were incorporated into the army by the end "
+                                 "of the year?")
+    assert "8,000" in page.locator("#qa-answer .qa-answer-text").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "searched-for.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 700})
+
+    line.get_by_role("link", name=NDF_TYPOS).click()  # the same question, its words as typed
+    page.wait_for_url("**spell=off**")
+    expect(page.locator("#qa-answer .qa-searched-for")).to_contain_text("as typed", timeout=60_000)
+    expect(page.get_by_label("Question")).to_have_value(NDF_TYPOS)
+    assert "Searched for:" not in page.locator("#qa-answer").inner_text()
+
+
 def test_errors_show_in_the_page_and_the_app_keeps_serving(page, seed_url):
     ask(page, seed_url, "   ")
     assert "question is empty" in page.locator("#qa-answer .qa-error").inner_text()

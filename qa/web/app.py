@@ -9,7 +9,8 @@ HTML itself comes from :mod:`qa.web.render`, which does not import Gradio.
 
 Besides the page, two API endpoints return plain JSON data: ``/ask`` (an answer with its
 citations, like :meth:`qa.types.Answer.to_dict`) and ``/search`` (the best passages). The page's
-own events are private. ``?q=question`` in the address asks the question on load.
+own events are private. ``?q=question`` in the address asks the question on load (``&spell=off``:
+its words as typed, without correcting typos).
 
 >>> from qa.pipeline import Pipeline                                  # doctest: +SKIP
 >>> app = build_app(Pipeline())
@@ -140,14 +141,17 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         )
 
     # -- asking -----------------------------------------------------------------------------------
-    def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None) -> tuple:
+    def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None,
+                    spell: bool = True) -> tuple:
         """The answer, the cleared source view, the evidence, the page image, the state for the
-        source view, the history list, the marking controls, their status and the history."""
+        source view, the history list, the marking controls, their status and the history.
+        ``spell=False`` searches the words as typed (the "as typed" link of a corrected question)."""
         history = list(history or [])
         hidden_image = gr.Image(value=None, visible=False)
         try:
             ready_or_error()
-            answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs))
+            answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs),
+                                  spell=None if spell else False)
         except QAError as exc:
             return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
                     history)
@@ -155,9 +159,9 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         q = " ".join(str(question).split())
         history = [q, *(h for h in history if h != q)][:HISTORY]
         return (
-            r.render_answer(answer, data, q),
+            r.render_answer(answer, data, q, spelling=spell),
             "",
-            r.render_evidence(answer.citations, q, answer, data),
+            r.render_evidence(answer.citations, answer.searched_for or q, answer, data),
             hidden_image,
             {"question": q, "answer": answer},
             gr.Dataset(samples=[[h] for h in history]),
@@ -192,24 +196,34 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
             start, end = (answer.start, answer.end) if on_answer else (None, None)
             image, how = render_page(path, doc, page, start, end)
-        html = r.render_source(doc, i, hit, answer if on_answer else None, last["question"], page,
-                               has_image=image is not None)
+        html = r.render_source(doc, i, hit, answer if on_answer else None, answer.searched_for or last["question"],
+                               page, has_image=image is not None)
         label = f"Page {page} of {doc.id}" + (" (answer marked)" if how else "") if page else None
         return html, gr.Image(value=image, visible=image is not None, label=label)
 
-    def ask(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None) -> dict:
-        """Answer a question with a span quoted from the documents, its confidence and its citations."""
+    spell_default = s.spelling == "on"
+
+    def ask(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None,
+            spell: bool = spell_default) -> dict:
+        """Answer a question with a span quoted from the documents, its confidence and its citations.
+        Words with typos are searched corrected (``searched_for``; ``None`` when searched as typed);
+        ``spell=False`` searches them as typed."""
         try:
             ready_or_error()
-            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs)).to_dict()
+            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell)).to_dict()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def search(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None) -> list[dict]:
-        """The passages that best match a question, best first, with their place in the documents."""
+    def search(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None,
+               spell: bool = spell_default) -> list[dict]:
+        """The passages that best match a question, best first, with their place in the documents.
+        Each says what it was found for: ``searched_for`` is the question with its typos corrected,
+        ``None`` when it was searched as typed (``spell=False`` always searches as typed)."""
         try:
             ready_or_error()
-            return [h.to_dict() for h in pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs))]
+            corrected = pipeline.correct(question, spell=bool(spell))
+            hits = pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell))
+            return [{**h.to_dict(), "searched_for": corrected} for h in hits]
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -225,7 +239,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                         request: gr.Request) -> tuple:
         if not url_question(request).strip():
             return (gr.skip(),) * len(ask_outputs)
-        return answer_page(q, k, mode, docs, history)
+        return answer_page(q, k, mode, docs, history, spell=request.query_params.get("spell") != "off")
 
     def mark(right: bool, correction: str, last: dict | None) -> str:
         if not last:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from typing import Collection, Iterable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from ..store import IndexData
 from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, Hit
@@ -107,6 +107,8 @@ def answer_as_text(answer: Answer, question: str = "") -> str:
     'Q: Why?\\nNot found in the documents.'
     """
     lines = [f"Q: {question}"] if question else []
+    if answer.searched_for:
+        lines.append(f"Searched for: {answer.searched_for}")
     if answer.text is None:
         return "\n".join(lines + ["Not found in the documents."])
     label = "A" if answer.status == ANSWER else f"Possible answer (confidence {answer.confidence:.2f})"
@@ -119,15 +121,38 @@ def answer_as_text(answer: Answer, question: str = "") -> str:
     return "\n".join(lines)
 
 
-def render_answer(answer: Answer, data: IndexData | None = None, question: str = "") -> str:
+def question_link(question: str, spelling: bool = True) -> str:
+    """The app's address (relative) that asks ``question``; ``spelling=False``: searched as typed.
+
+    >>> question_link("Who & why?", spelling=False)
+    '?q=Who%20%26%20why%3F&spell=off'
+    """
+    return "?" + urlencode({"q": question, **({} if spelling else {"spell": "off"})}, quote_via=quote)
+
+
+def render_searched_for(answer: Answer, question: str, spelling: bool = True) -> str:
+    """"Searched for: <the corrected question>" with a link that asks the question as typed; a
+    note when it was searched as typed on request; nothing when there was nothing to correct."""
+    if not spelling:
+        return '<p class="qa-searched-for">Searched for the words as typed (typos not corrected).</p>'
+    if not answer.searched_for:
+        return ""
+    typed = f'<a class="qa-as-typed" href="{_e(question_link(question, spelling=False))}">{_e(question)}</a>'
+    return (f'<p class="qa-searched-for">Searched for: <strong>{_e(answer.searched_for)}</strong>'
+            f'<span class="qa-as-typed-line"> · search for {typed} as typed instead</span></p>')
+
+
+def render_answer(answer: Answer, data: IndexData | None = None, question: str = "", spelling: bool = True) -> str:
     """The answer in its state (answer / possible answer / not found), what its confidence
     means, where it comes from (title, section, the answer's own page) and controls to open the
-    source, copy the answer as text and link to the question."""
+    source, copy the answer as text and link to the question. A question whose typos were
+    corrected says what was searched for, one click from searching it as typed (``spelling=False``:
+    it was)."""
     state = answer.status
     note = f'<p class="qa-confidence-note">{_e(confidence_note(answer))}</p>'
     tools = ""
     if question:
-        link = "?q=" + quote(question, safe="")
+        link = question_link(question, spelling)
         tools = (
             f'<p class="qa-tools"><button type="button" class="qa-copy" '
             f'data-copy="{_e(answer_as_text(answer, question))}">Copy answer and source</button>'
@@ -161,7 +186,8 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
         )
     return (
         f'<section class="qa-answer qa-state-{state}" aria-label="{STATE_LABELS[state]}" data-state="{state}">'
-        f'<h2 class="qa-label">{STATE_LABELS[state]}</h2>{body}{tools}'
+        f'<h2 class="qa-label">{STATE_LABELS[state]}</h2>{render_searched_for(answer, question, spelling) if question else ""}'
+        f'{body}{tools}'
         f"{render_timings(answer.timings)}</section>"
     )
 
