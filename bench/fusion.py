@@ -102,6 +102,20 @@ def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
 # candidates, computed once
 
 
+def passages_only() -> None:
+    """Retrieval reads no sentence vectors, so indexes built here skip embedding sentences (zeros)."""
+    import qa.indexer as indexer
+
+    real = indexer._embed
+
+    def embed(embedder, texts, batch_size, label, *rest, **kw):
+        if label == "sentences":
+            return np.zeros((len(texts), embedder.dim), np.float32)
+        return real(embedder, texts, batch_size, label, *rest, **kw)
+
+    indexer._embed = embed
+
+
 def candidates(name: str, args) -> dict:
     """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
     tag = "-context" if args.context else ""
@@ -160,7 +174,7 @@ def runs(c: dict, methods: dict) -> dict[str, dict[str, dict[str, float]]]:
             elif kind == "dense":
                 order = dense.ids.tolist()
             else:
-                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight)]
+                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight, depth=Settings.candidates)]
             docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
             out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out
@@ -200,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     sets = [s for s in args.sets if s in TUNE_SETS] if args.tune_only else args.sets
+    passages_only()
     grid = methods_grid()
     cands = {s: candidates(s, args) for s in sets}
     results = {s: {m: score(cands[s], r) for m, r in runs(cands[s], grid).items()} for s in sets}

@@ -91,23 +91,30 @@ def _order(fused: dict[int, float], ranks: dict[int, dict[str, int]], k: int) ->
     return [(p, fused[p], ranks[p]) for p in order[:k]]
 
 
-def _normalise(name: str, scores: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
-    """Scores mapped to a common scale, and the value a passage the retriever did not return gets."""
+def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None) -> tuple[np.ndarray, float]:
+    """Scores mapped to a common scale, and the value a passage the retriever did not return gets.
+
+    The scale comes from the first ``depth`` scores (all when ``None``), so a deeper candidate list
+    does not move it; deeper candidates may fall below the floor, and a passage not returned at all
+    scores no higher than the last one returned.
+    """
     s = scores.astype(np.float64)
+    top = s[:depth] if depth else s
     if kind == "zscore":
-        sd = s.std()
-        z = (s - s.mean()) / sd if sd > 0 else np.zeros_like(s)
-        return z, float(z.min())
-    low = _FLOOR[name] if kind == "tmm" else float(s.min())
-    span = float(s.max()) - low
+        sd = top.std()
+        z = (s - top.mean()) / sd if sd > 0 else np.zeros_like(s)
+        return z, float(min(z[: len(top)].min(), z[-1]))
+    low = _FLOOR[name] if kind == "tmm" else float(top.min())
+    span = float(top.max()) - low
     norm = (s - low) / span if span > 0 else np.ones_like(s)
-    return norm, 0.0
+    return norm, float(min(0.0, norm[-1]))
 
 
 def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: float = 0.5,
-         rrf_k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
+         rrf_k: int = 60, depth: int | None = None) -> list[tuple[int, float, dict[str, int]]]:
     """Hybrid ranking of the dense and BM25 candidates: ``weight`` is the dense side's share
-    (0.5 with ``rrf`` is plain reciprocal-rank fusion). Returns ``(passage, score, ranks)``, best first."""
+    (0.5 with ``rrf`` is plain reciprocal-rank fusion); score normalisation looks at each side's
+    first ``depth`` candidates. Returns ``(passage, score, ranks)``, best first."""
     if kind not in FUSIONS:
         raise ValueError(f"unknown fusion {kind!r}: use one of {', '.join(FUSIONS)}")
     weights = {"dense": weight, "bm25": 1.0 - weight}
@@ -121,7 +128,7 @@ def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: floa
         for r, pid in enumerate(ids, start=1):
             ranks.setdefault(pid, {})[name] = r
         if ids:
-            norm, missing = _normalise(name, ranked.scores, kind)
+            norm, missing = _normalise(name, ranked.scores, kind, depth)
             normalised[name] = (dict(zip(ids, norm.tolist())), missing)
         else:
             normalised[name] = ({}, 0.0)
@@ -158,7 +165,7 @@ def retrieve(
         timings["bm25"] = time.perf_counter() - t
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k)
+        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k, candidates)
         hits = [Hit(index.passages[p], s, r, "hybrid", rk, p) for r, (p, s, rk) in enumerate(fused, start=1)]
         timings["fusion"] = time.perf_counter() - t
     else:
