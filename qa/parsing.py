@@ -44,15 +44,17 @@ Split = tuple[list[Passage], list[tuple[int, int]]]
 class Parser:
     """Reads documents within ``limits`` (characters of text, seconds per document) and files up to
     ``max_bytes``; splits them into passages of ``chunking`` = (size, overlap) characters. Use it
-    from one thread at a time, and close it (or use ``with``) to stop its worker."""
+    from one thread at a time, and close it (or use ``with``) to stop its worker. ``job`` names
+    the function the worker runs (``"module:function"``, by default :data:`JOB`)."""
 
     def __init__(self, limits: Limits = Limits(), max_bytes: int = Settings.max_file_bytes,
-                 chunking: tuple[int, int] | None = None, in_process: bool = False, job: str = JOB):
+                 chunking: tuple[int, int] | None = None, in_process: bool = False, job: str | None = None):
         self.limits = limits
         self.max_bytes = max_bytes
         self.chunking = chunking
         # an answer holds the text (at most 4 UTF-8 bytes a character, 6 for an escaped control) and offsets
-        self._worker = None if in_process else Worker(job, PRELOAD, max_answer_bytes=16 * limits.max_chars + (64 << 20))
+        self._worker = None if in_process else Worker(job or JOB, PRELOAD,
+                                                      max_answer_bytes=16 * limits.max_chars + (64 << 20))
         #: passages and sentence spans found when a document was read, by id, until split() takes them
         self._split: dict[str, tuple[str, list, list]] = {}
 
@@ -65,6 +67,11 @@ class Parser:
     @property
     def in_process(self) -> bool:
         return self._worker is None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while one runs."""
+        return self._worker.pid if self._worker is not None else None
 
     def close(self) -> None:
         """Stop the worker (a new one starts if the parser is used again)."""
