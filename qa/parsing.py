@@ -33,9 +33,11 @@ from .worker import JobFailed, JobTimeout, Worker, WorkerCrashed, WorkerStartErr
 
 log = logging.getLogger("qa")
 
-#: The job the worker runs, and the module its server imports ahead of time.
+#: The job the worker runs.
 JOB = "qa.parse_job:handle"
-PRELOAD = ("qa.parse_job",)
+#: The libraries it uses, imported once by the server the workers are forked from (qa's own
+#: modules are not: the server may find another copy of qa than this process did).
+PRELOAD = ("pypdf", "bs4", "lxml.etree", "langchain_text_splitters", "pysbd")
 
 #: Passages (with their sentence spans) of one document, as :meth:`Parser.split` returns them.
 Split = tuple[list[Passage], list[tuple[int, int]]]
@@ -128,8 +130,7 @@ class Parser:
         try:
             answer = self._worker.call(job, self.limits.max_seconds)
         except JobTimeout:
-            raise ValueError(f"parsing took longer than {self.limits.max_seconds:g} s (QA_MAX_PARSE_SECONDS): "
-                             "save it again in a simpler form, or raise the limit") from None
+            raise self.limits.too_slow() from None
         except WorkerCrashed as exc:
             raise ValueError(f"reading it stopped the parser ({exc}): save it again in a simpler form") from None
         except JobFailed as exc:

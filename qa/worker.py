@@ -7,9 +7,11 @@ fault in a C library, the out-of-memory killer) is reported the same way. Whatev
 it cannot hold this process's GIL.
 
 Processes come from the ``forkserver`` start method where the platform has it: a server process
-imports the job's modules once (``preload``) and each new worker is forked from it in
+imports the job's libraries once (``preload``) and each new worker is forked from it in tens of
 milliseconds; elsewhere from ``spawn``. Either way the worker starts from a fresh interpreter,
-never as a copy of this (threaded) process.
+never as a copy of this (threaded) process, and unlike multiprocessing's default it does not run
+the caller's main script again (so a script without an ``if __name__ == "__main__":`` guard
+does not start over in the worker).
 
 Jobs and answers cross the pipe as JSON (text, numbers, lists, dicts), never as pickles: nothing
 the worker sends back can make this process run code, even if its input took the worker over.
@@ -29,9 +31,14 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import traceback
+import types
+from contextlib import contextmanager
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
+from typing import Iterator
 
 #: Seconds a new worker may take to import its job's modules before it is given up on.
 START_TIMEOUT = 120.0
@@ -72,6 +79,24 @@ def _decode(data: bytes):
     return json.loads(data.decode("utf-8", "surrogatepass"))
 
 
+#: Worker processes start one at a time (see :func:`_without_main`).
+_START_LOCK = threading.Lock()
+
+
+@contextmanager
+def _without_main() -> Iterator[None]:
+    """Hide the main module while a worker starts: multiprocessing would otherwise run the caller's
+    script again in the worker (the job lives in a module of its own), and a script without an
+    ``if __name__ == "__main__":`` guard would index the folder again there. Only for the few
+    milliseconds it takes to send the worker its start-up data."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _context():
     if "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")
@@ -108,12 +133,15 @@ class Worker:
         if self._process is not None:
             return
         ctx = _context()
-        if self.preload and ctx.get_start_method() == "forkserver":
-            ctx.set_forkserver_preload(list(self.preload))  # only taken when the server starts
         parent, child = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(child, self.handler), name="qa-worker", daemon=True)
         try:
-            process.start()
+            if ctx.get_start_method() == "forkserver":
+                if self.preload:
+                    ctx.set_forkserver_preload(list(self.preload))  # only taken when the server starts
+                forkserver.ensure_running()
+            with _START_LOCK, _without_main():
+                process.start()
         except (OSError, ValueError, RuntimeError) as exc:
             parent.close()
             raise WorkerStartError(f"cannot start a worker process ({exc})") from exc

@@ -243,3 +243,26 @@ def test_parse_worker_is_a_setting():
     with pytest.raises(SettingsError, match="QA_PARSE_WORKER='maybe' is not a valid bool"):
         Settings.from_env({"QA_PARSE_WORKER": "maybe"})
     assert Pipeline(Settings(parse_worker=False)).parser().in_process
+
+
+def test_a_script_without_a_main_guard_indexes_through_the_worker(tmp_path):
+    """The worker never runs the caller's script again (as multiprocessing would by default): a
+    script that builds the index at its top level, as in the README, works and parses in the worker."""
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    script = tmp_path / "ask.py"
+    script.write_text(f"""
+import sys
+sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+from conftest import FakeEmbedder
+from qa.config import Settings
+from qa.pipeline import Pipeline
+
+qa = Pipeline(Settings(docs={str(docs)!r}, index={str(tmp_path / 'index')!r}, reader="heuristic"), embedder=FakeEmbedder())
+print(qa.ask({RIVER_QUESTION!r}).doc)
+print(qa.last_report.added == sorted({sorted(TINY_DOCS)!r}))
+""")
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["rivers.txt", "True"] and "this process instead" not in done.stderr, done.stderr
+    assert time.perf_counter() - t < 30
