@@ -4,9 +4,9 @@
 A job names a file by path (it is read, checked and its text extracted, as
 :func:`qa.documents.read_document` does) or carries a document's fields (its stored text); with
 ``chunk_size`` set, the text is also split into passages and sentences. The answer is
-``{"skip": reason}`` for a file that cannot be used, or ``{"document": fields, "passages":
-[[start, end, section, page], ...], "sentences": [[start, end], ...]}``: offsets into the text,
-which the caller slices itself.
+``{"skip": reason}`` for a file that cannot be used, or ``{"document": fields, "sections":
+[heading, ...], "passages": [[start, end, section number or None, page], ...], "sentences":
+[[start, end], ...]}``: offsets into the text, which the caller slices itself.
 
 Every parser is imported with this module, so that a worker forked after it (see
 :mod:`qa.worker`) spends none of a document's time budget importing them.
@@ -45,7 +45,10 @@ def handle(job: dict) -> dict:
         doc = Document(**{**fields, "pages": tuple(fields["pages"])})
     if job.get("chunk_size"):
         passages = split_passages(doc, job["chunk_size"], job["chunk_overlap"])
-        answer["passages"] = [[p.start, p.end, p.section, p.page] for p in passages]
+        # each heading once: a long one above many passages would otherwise be sent once per passage
+        sections = {s: i for i, s in enumerate(dict.fromkeys(p.section for p in passages if p.section is not None))}
+        answer["sections"] = list(sections)
+        answer["passages"] = [[p.start, p.end, sections.get(p.section), p.page] for p in passages]
         answer["sentences"] = [list(span) for span in split_sentences(doc.text)]
     return answer
 

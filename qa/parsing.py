@@ -58,7 +58,7 @@ class Parser:
         self._worker = None if in_process else Worker(job or JOB, PRELOAD,
                                                       max_answer_bytes=16 * limits.max_chars + (64 << 20))
         #: passages and sentence spans found when a document was read, by id, until split() takes them
-        self._split: dict[str, tuple[str, list, list]] = {}
+        self._split: dict[str, tuple[str, dict]] = {}
 
     def __enter__(self) -> "Parser":
         return self
@@ -95,13 +95,12 @@ class Parser:
         the reason to skip it when splitting runs past the time budget."""
         if self.chunking is None:
             raise ValueError("this parser was made without chunking settings")
-        found = self._split.pop(doc.id, None)
-        if found is None or found[0] != doc.sha256:  # not read by this parser: a stored text, split again
+        sha256, answer = self._split.pop(doc.id, (None, None))
+        if sha256 != doc.sha256:  # not read by this parser: a stored text, split again
             answer = self._run({"document": document_fields(doc), **self._job_settings(split=True)})
-            found = (doc.sha256, answer.get("passages"), answer.get("sentences"))
         try:
-            return _passages(doc, found[1]), _spans(doc, found[2])
-        except (TypeError, ValueError, IndexError) as exc:
+            return _passages(doc, answer["passages"], answer["sections"]), _spans(doc, answer["sentences"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"the parser returned malformed data ({exc})") from None
 
     # -- running jobs ------------------------------------------------------------------------------
@@ -113,11 +112,11 @@ class Parser:
     def _read(self, path: Path, doc_id: str, split: bool) -> Document:
         answer = self._run({"path": os.path.abspath(path), "id": doc_id, **self._job_settings(split)})
         if "skip" in answer:
-            raise ValueError(str(answer["skip"]))
+            raise ValueError(str(answer["skip"])[:2000])
         try:
             doc = _document(answer["document"], doc_id)
             if split:
-                self._split[doc.id] = (doc.sha256, answer["passages"], answer["sentences"])
+                self._split[doc.id] = (doc.sha256, answer)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the parser returned malformed data ({exc})") from None
         return doc
@@ -178,11 +177,14 @@ def _offsets(start, end, text: str) -> tuple[int, int]:
     return start, end
 
 
-def _passages(doc: Document, rows: list) -> list[Passage]:
+def _passages(doc: Document, rows: list, sections: list) -> list[Passage]:
     passages = []
     for row in rows:
         start, end = _offsets(row[0], row[1], doc.text)
-        section, page = _text(row[2], "section", True), row[3]
+        if row[2] is not None and (type(row[2]) is not int or row[2] < 0):
+            raise ValueError("bad section number")
+        section = None if row[2] is None else _text(sections[row[2]], "section")
+        page = row[3]
         if page is not None and type(page) is not int:
             raise ValueError("page is not a number")
         passages.append(Passage(doc.id, doc.title, len(passages), start, end, doc.text[start:end], section, page))

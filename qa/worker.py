@@ -156,14 +156,15 @@ class Worker:
             raise WorkerStartError(f"the worker process did not start in {self.start_timeout:g} s")
         try:
             hello = _decode(conn.recv_bytes(1 << 20))
-        except (EOFError, OSError, ValueError):
+        except (EOFError, OSError, ValueError, RecursionError):
             process.join(1)
             code = process.exitcode
             self.stop()
             raise WorkerStartError(f"the worker process ended at start ({_ended(code)})") from None
         if hello != {"ready": True}:
             self.stop()
-            raise WorkerStartError(f"the worker could not load {self.handler} ({hello.get('error', hello)})")
+            why = hello.get("error", hello) if isinstance(hello, dict) else hello
+            raise WorkerStartError(f"the worker could not load {self.handler} ({why})")
         self._ready = True
 
     def call(self, job, timeout: float):

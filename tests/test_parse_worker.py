@@ -171,6 +171,17 @@ def test_every_hostile_document_is_bounded_in_the_worker_while_questions_are_ans
     assert qa.search("grey seals reefs", k=1)[0].passage.doc == "spaces.md"
 
 
+def test_a_long_heading_over_many_passages_crosses_from_the_worker_once(tmp_path):
+    heading = "Notes " * 20_000  # 120,000 characters, above 300 passages: 36 MB if sent with each
+    write_docs(tmp_path, {"long.md": f"# {heading}\n\n" + "Grey seals rest on the reefs of the Iroise Sea. " * 1500})
+    with Parser(Limits(), chunking=(SIZE, OVERLAP)) as parser:
+        doc = parser.read(tmp_path / "long.md", "long.md")
+        assert parser._split["long.md"][1]["sections"] == [heading.strip()]
+        passages, sentences = parser.split(doc)
+    assert len(passages) > 300 and {p.section for p in passages} == {heading.strip()}
+    assert all(doc.text[p.start:p.end] == p.text for p in passages) and len(sentences) >= 1500
+
+
 # ---------------------------------------------------------------------------------------------
 # the worker's life
 
