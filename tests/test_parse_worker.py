@@ -51,6 +51,12 @@ def pipeline(docs: Path, index: Path, **settings) -> Pipeline:
                              **settings), embedder=FakeEmbedder())
 
 
+def timed(fn, *args):
+    t = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - t
+
+
 def running(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (Linux)."""
     try:
@@ -109,6 +115,15 @@ def test_a_document_stuck_in_c_code_is_skipped_after_the_budget_while_questions_
     assert len(gaps) >= 5 and max(gaps) < BUDGET / 2, gaps
     assert qa.search("When did tea reach Europe?")[0].passage.doc == "tea.md"
     assert not qa_workers()
+
+
+def test_a_real_document_slower_to_split_than_the_budget_is_skipped_at_the_budget(tmp_path):
+    """No test job here: 1.9 million characters of prose take about 10 s to split into sentences."""
+    prose = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt")))
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, "big.txt": (prose * 20)[:1_900_000]})
+    report, seconds = timed(pipeline(docs, tmp_path / "index", max_parse_seconds=1).index)
+    assert dict(report.skipped) == {"big.txt": SLOW.replace("2 s", "1 s")}
+    assert sorted(report.added) == sorted(TINY_DOCS) and seconds < 10
 
 
 def test_an_upload_stuck_in_its_parser_is_refused_after_the_budget_and_the_others_are_added(tmp_path, stalling):
