@@ -142,9 +142,9 @@ class Worker:
                 forkserver.ensure_running()
             with _START_LOCK, _without_main():
                 process.start()
-        except (OSError, ValueError, RuntimeError) as exc:
+        except (OSError, ValueError, RuntimeError, AssertionError) as exc:  # AssertionError: in a daemon process
             parent.close()
-            raise WorkerStartError(f"cannot start a worker process ({exc})") from exc
+            raise WorkerStartError(f"cannot start a worker process ({exc or type(exc).__name__})") from exc
         finally:
             child.close()
         self._process, self._conn, self._ready = process, parent, False
