@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .config import Settings
-from .documents import SUFFIXES, iter_files, read_document
+from .documents import SUFFIXES, ReadFn, iter_files, read_document
 from .errors import QAError
 from .formats import Limits
 from .store import atomic_write_bytes, sha256_file
@@ -153,10 +153,12 @@ def _target(docs: Path, rel: str) -> Path:
 
 
 def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings.max_file_bytes,
-              link: bool = False, replace: bool = False, limits: Limits = Limits()) -> AddReport:
+              link: bool = False, replace: bool = False, limits: Limits = Limits(),
+              read: ReadFn | None = None) -> AddReport:
     """Copy (or link) files into the collection; each is checked first and skipped with a reason
-    when it is not an accepted, readable document within ``max_bytes`` and ``limits``. A name taken
-    by a different document keeps both (``name (2).ext``) unless ``replace``."""
+    when it is not an accepted, readable document within ``max_bytes`` and ``limits`` (read by
+    ``read``: by default in this process; :meth:`qa.parsing.Parser.check` reads in a worker). A
+    name taken by a different document keeps both (``name (2).ext``) unless ``replace``."""
     docs = Path(docs)
     docs.mkdir(parents=True, exist_ok=True)
     report = AddReport(linked=link)
@@ -177,7 +179,10 @@ def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings
                     raise ValueError("symbolic link loop (not followed)")
                 if _inside(docs, source):
                     raise ValueError("already in the document folder")
-                read_document(source, rel, max_bytes, limits=limits)  # readable text within the limits?
+                if read is None:
+                    read_document(source, rel, max_bytes, limits=limits)  # readable text within the limits?
+                else:
+                    read(source, rel)
                 if link:
                     _link(source, links, report)
                 else:

@@ -101,8 +101,13 @@ class Settings:
     #: not bound its text: an 18 KB PDF can inflate to 5 million characters). 2 million characters
     #: are about 2,500 passages; a longer document is skipped with a message that says so.
     max_text_chars: int = 2_000_000
-    #: Most seconds spent reading the text out of one PDF or HTML file; a slower one is skipped.
+    #: Most seconds spent reading and splitting one document; a slower one is skipped, with a
+    #: message that says so (a 2-million-character document takes about 10 s).
     max_parse_seconds: float = 60.0
+    #: Read and split documents in a worker process (the default), which is killed when a document
+    #: passes ``max_parse_seconds``, so no document can hold up questions; 0 (``QA_PARSE_WORKER=0``)
+    #: reads them in this process (tests, debugging), where the time is only checked between steps.
+    parse_worker: bool = True
     #: Most test queries read from one evaluation file (each costs a retrieval and a read per mode).
     max_eval_queries: int = 2000
     #: Where passage vectors are searched: ``faiss`` (embedded, in the index folder) or ``qdrant``
@@ -189,12 +194,9 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
         if kind == "Path":
             return Path(raw)
         if kind == "bool":
-            value = {"1": True, "true": True, "yes": True, "on": True,
-                     "0": False, "false": False, "no": False, "off": False}.get(raw.strip().lower())
-            if value is None:
-                raise ValueError(raw)
-            return value
-    except ValueError:
+            return {"1": True, "true": True, "yes": True, "on": True,
+                    "0": False, "false": False, "no": False, "off": False}[raw.strip().lower()]
+    except (ValueError, KeyError):
         raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
     return raw
 

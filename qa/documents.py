@@ -7,7 +7,8 @@ a scanned or damaged PDF, unreadable, too large, links that lead out of the fold
 and reported by name. Plain text is kept exactly as decoded (a UTF-8 byte-order mark is dropped,
 line endings are kept); PDF and HTML text is extracted by :mod:`qa.formats`. Either way the
 document's text is what the index stores, so character offsets into it always slice the same
-text back.
+text back, and a file whose bytes did not change is taken from the index instead of being read
+again. The index builder reads the others in a worker process (:mod:`qa.parsing`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .config import Settings
 from .errors import NoDocumentsError
@@ -143,14 +144,9 @@ def sniff(kind: str, data: bytes) -> None:
                          "give it the right name, or export it as text")
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | None = None,
-                  limits: Limits = Limits()) -> Document:
+def read_document(path: Path, doc_id: str, max_bytes: int, limits: Limits = Limits()) -> Document:
     """Read one file. Raises ``ValueError`` with a short reason when it is not usable text, or when
-    its text or reading time is over ``limits``.
-
-    ``previous`` is the document as the index stored it: a PDF or HTML file whose content hash
-    still matches is not parsed again.
-    """
+    its text or reading time is over ``limits``."""
     size = path.stat().st_size
     if size == 0:
         raise ValueError("empty file")
@@ -160,8 +156,6 @@ def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | 
     kind = SUFFIXES[path.suffix.lower()]
     if kind in EXTRACTORS:
         sha256 = content_hash(kind, data)
-        if previous is not None and previous.sha256 == sha256:
-            return previous
         sniff(kind, data)
         extracted = extract(kind, data, sha256, limits)
         return make_document(doc_id, extracted.text, sha256, kind, extracted.meta, extracted.pages)
@@ -175,6 +169,32 @@ def read_document(path: Path, doc_id: str, max_bytes: int, previous: Document | 
     if len(text) > limits.max_chars:
         raise limits.too_long(len(text))
     return make_document(doc_id, text, hashlib.sha256(data).hexdigest(), kind)
+
+
+def file_hash(kind: str, data: bytes) -> str:
+    """The hash a document of this ``kind`` with these bytes is stored under."""
+    return content_hash(kind, data) if kind in EXTRACTORS else hashlib.sha256(data).hexdigest()
+
+
+def unchanged(path: Path, previous: Document | None, max_bytes: int, limits: Limits = Limits()) -> Document | None:
+    """``previous`` (the document as the index stored it) when the file still holds the same bytes
+    and its text is within ``limits``, so it need not be read again; else ``None``. Only reads and
+    hashes the bytes: no parser runs on them here."""
+    if previous is None or len(previous.text) > limits.max_chars:
+        return None
+    kind = SUFFIXES[path.suffix.lower()]
+    if previous.kind != kind or not 0 < path.stat().st_size <= max_bytes:
+        return None
+    return previous if file_hash(kind, path.read_bytes()) == previous.sha256 else None
+
+
+def why_skipped(exc: Exception) -> str:
+    """The reason given for a file that :func:`read_document` refused."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (moved or deleted?)"
+    return str(exc)
 
 
 def iter_files(root: Path) -> list[tuple[Path, str]]:
@@ -215,39 +235,51 @@ def link_problem(path: Path, real_root: Path) -> str | None:
     return None
 
 
+#: Reads one file as a document (path, id); raises ``ValueError`` (or ``OSError``) to skip it.
+ReadFn = Callable[[Path, str], Document]
+
+
 def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
-                known: Mapping[str, Document] | None = None, limits: Limits = Limits()) -> LoadReport:
+                known: Mapping[str, Document] | None = None, limits: Limits = Limits(),
+                read: ReadFn | None = None, progress: Callable[[float, str], None] | None = None) -> LoadReport:
     """Load every document below ``root``. Raises :class:`NoDocumentsError` when none is usable.
 
-    ``known`` holds documents as the index stored them, by id (see :func:`read_document`);
-    ``limits`` bounds the text and the parsing time of each document.
+    ``known`` holds documents as the index stored them, by id: a file whose bytes did not change
+    is not read again (see :func:`unchanged`). The others are read by ``read`` (by default
+    :func:`read_document` in this process; :class:`qa.parsing.Parser` reads them in a worker
+    process); ``limits`` bounds the text and the parsing time of each document.
     """
     root = Path(root)
     if not root.is_dir():
         raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
     from .collection import linked_files  # imported here: the collection module uses this one
 
+    if read is None:
+        def read(path: Path, doc_id: str) -> Document:
+            return read_document(path, doc_id, max_bytes, limits=limits)
+
     report = LoadReport()
     real_root = root.resolve()
     linked, report.skipped = linked_files(root)
-    for path, doc_id in iter_files(root) + linked:
+    files = iter_files(root) + linked
+    for i, (path, doc_id) in enumerate(files):
+        if progress is not None:
+            progress(i / len(files), "reading documents")
         try:
             problem = link_problem(path, real_root) if path.is_symlink() else None
             if problem:
                 raise ValueError(problem)
-            report.documents.append(read_document(path, doc_id, max_bytes, (known or {}).get(doc_id), limits))
-        except PermissionError:
-            report.skipped.append((doc_id, "permission denied"))
-        except FileNotFoundError:
-            report.skipped.append((doc_id, "file not found (moved or deleted?)"))
+            report.documents.append(unchanged(path, (known or {}).get(doc_id), max_bytes, limits)
+                                    or read(path, doc_id))
         except (ValueError, OSError, RuntimeError) as exc:
-            report.skipped.append((doc_id, str(exc)))
+            report.skipped.append((doc_id, why_skipped(exc)))
     if not report.documents:
-        detail = ""
-        if report.skipped:
-            detail = " (" + "; ".join(report.warnings()) + ")"
-        raise NoDocumentsError(
-            f"no readable documents ({', '.join(sorted(SUFFIXES))}) in {str(root)!r}{detail}: "
-            "add documents (`qa add FILE`) or pass --docs DIR"
-        )
+        raise no_documents(root, report.skipped)
     return report
+
+
+def no_documents(root: Path, skipped: list[tuple[str, str]]) -> NoDocumentsError:
+    """The error for a folder without one usable document."""
+    detail = " (" + "; ".join(f"skipped {name}: {why}" for name, why in skipped) + ")" if skipped else ""
+    return NoDocumentsError(f"no readable documents ({', '.join(sorted(SUFFIXES))}) in {str(root)!r}{detail}: "
+                            "add documents (`qa add FILE`) or pass --docs DIR")

@@ -41,7 +41,8 @@ _JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint) - .*|.*\.(docx
 #: Most characters of text taken from one document (``QA_MAX_TEXT_CHARS``): a file's size does
 #: not bound its text (an 18 KB PDF can inflate to 5 million characters).
 MAX_TEXT_CHARS = 2_000_000
-#: Most seconds spent extracting the text of one document (``QA_MAX_PARSE_SECONDS``).
+#: Most seconds spent reading and splitting one document (``QA_MAX_PARSE_SECONDS``): enforced by
+#: :mod:`qa.parsing`, which stops its worker process; checked here too, between steps.
 MAX_PARSE_SECONDS = 60.0
 #: A PDF page's decompressed content stream is refused unread above this many bytes per character
 #: of the text budget (text operators take at least a byte a character; layout adds the rest).
@@ -60,7 +61,7 @@ class Limits:
                           "into smaller documents, or raise the limit")
 
     def too_slow(self) -> ValueError:
-        return ValueError(f"reading it took over {self.max_seconds:g} s (QA_MAX_PARSE_SECONDS): "
+        return ValueError(f"parsing took longer than {self.max_seconds:g} s (QA_MAX_PARSE_SECONDS): "
                           "save it again in a simpler form, or raise the limit")
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import store
-from .chunking import SPLITTER_VERSION, embedding_text, split_passages, split_sentences
+from .chunking import SPLITTER_VERSION, embedding_text
 from .config import Settings
-from .documents import load_folder
+from .documents import LoadReport, load_folder, no_documents
 from .errors import IndexProblem, SettingsError
 from .formats import Limits
+from .parsing import Parser, Split, using
 from .types import Document, Passage
 from .vectors import VectorSettings, manifest_backend
 
@@ -144,19 +146,27 @@ def update_index(
     vectors: VectorSettings = VectorSettings(),
     limits: Limits = Limits(),
     embed_context: bool = False,
+    parser: Parser | None = None,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done.
 
     The folder is scanned with the writer lock held, so two writers never drop each other's
-    documents. ``limits`` bounds the text and parsing time of each document.
+    documents. ``limits`` bounds the text and parsing time of each document. New and changed
+    documents are read and split by ``parser`` (by default a new one, whose worker process is
+    stopped when the update ends), made with the same ``limits``, ``max_file_bytes`` and splitter
+    settings.
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
     splitter = splitter_settings(chunk_size, chunk_overlap, embed_context)
-    with store.write_lock(index_dir, timeout=lock_timeout):
-        # PDF and HTML files that did not change keep the text stored with the index (not parsed again)
+    if parser is not None and parser.chunking != (chunk_size, chunk_overlap):
+        raise ValueError("the parser splits with other settings than the index")
+    make = partial(Parser, limits, max_file_bytes, (chunk_size, chunk_overlap))
+    with store.write_lock(index_dir, timeout=lock_timeout), using(parser, make) as parser:
+        # files that did not change keep the text stored with the index (not read again)
         known = None if force else store.stored_documents(index_dir)
-        loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits)
+        loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits, read=parser.read,
+                             progress=progress)
         old: store.IndexData | None = None
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend
@@ -175,6 +185,11 @@ def update_index(
                 except IndexProblem as exc:
                     reason = str(exc)
         report = plan(loaded.documents, manifest, reason)
+        keep = set(report.unchanged) if old is not None else set()
+        readable = len(loaded.documents)
+        split = _split(parser, loaded, keep, docs_dir)
+        if len(loaded.documents) < readable:  # some could not be split: skipped
+            report = plan(loaded.documents, manifest, reason)
         report.skipped = loaded.skipped
         if moved and old is not None:
             report.reason = f"{moved} (stored vectors reused)"
@@ -184,7 +199,6 @@ def update_index(
             report.seconds = time.perf_counter() - t0
             return report
 
-        keep = set(report.unchanged) if old is not None else set()
         if any(d.id not in keep for d in loaded.documents):
             embedder.warm_up()  # only to embed: removing documents needs no model
         passages: list[Passage] = []
@@ -208,11 +222,11 @@ def update_index(
                     svecs.append(np.asarray(old.sentence_vectors[lo:hi]))
                 plan_rows.append(("old", np.asarray(old.passage_vectors[old_ids]), svecs))
             else:
-                doc_passages = split_passages(doc, chunk_size, chunk_overlap)
+                doc_passages, spans = split[doc.id]
                 passages.extend(doc_passages)
                 p_slot = (len(new_passage_texts), len(doc_passages))
                 new_passage_texts.extend(embedding_text(p) if embed_context else p.text for p in doc_passages)
-                rows = _assign_sentences(split_sentences(doc.text), doc_passages, base, di)
+                rows = _assign_sentences(spans, doc_passages, base, di)
                 # a sentence inside the overlap of two passages is embedded once
                 slots, seen = [], {}
                 for _, _, s, e in rows:
@@ -253,6 +267,26 @@ def update_index(
         report.wrote = True
         report.seconds = time.perf_counter() - t0
         return report
+
+
+def _split(parser: Parser, loaded: LoadReport, keep: set[str], docs_dir: Path) -> dict[str, Split]:
+    """Passages and sentence spans of every document not kept, by id (found when the parser read it,
+    or split now for a stored text); a document that cannot be split joins ``loaded.skipped`` and
+    leaves ``loaded.documents``."""
+    split: dict[str, Split] = {}
+    failed: set[str] = set()
+    for doc in loaded.documents:
+        if doc.id not in keep:
+            try:
+                split[doc.id] = parser.split(doc)
+            except ValueError as exc:
+                loaded.skipped.append((doc.id, str(exc)))
+                failed.add(doc.id)
+    if failed:
+        loaded.documents = [d for d in loaded.documents if d.id not in failed]
+        if not loaded.documents:
+            raise no_documents(docs_dir, loaded.skipped)
+    return split
 
 
 def _assign_sentences(spans, passages: list[Passage], base: int, doc_index: int) -> list[tuple[int, int, int, int]]:

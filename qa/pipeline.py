@@ -35,6 +35,7 @@ from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
 from .formats import Limits
 from .indexer import IndexReport, ProgressFn, check_layout, update_index
+from .parsing import Parser, using
 from .types import Answer, Hit
 from .vectors import VectorSettings
 
@@ -197,19 +198,29 @@ class Pipeline:
         """The work allowed per document (characters of text, seconds of parsing)."""
         return Limits(self.settings.max_text_chars, self.settings.max_parse_seconds)
 
-    def index(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False) -> IndexReport:
-        """Build or update the index on disk from the document folder (does not swap it in)."""
+    def parser(self) -> Parser:
+        """A parser for documents, with this pipeline's limits and splitter (close it when done)."""
         s = self.settings
-        report = update_index(
-            s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
-            max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
-            vectors=VectorSettings.from_settings(s), limits=self.limits, embed_context=s.embed_context,
-        )
+        return Parser(self.limits, s.max_file_bytes, (s.chunk_size, s.chunk_overlap), in_process=not s.parse_worker)
+
+    def index(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False,
+              parser: Parser | None = None) -> IndexReport:
+        """Build or update the index on disk from the document folder (does not swap it in).
+        Documents are read by ``parser``, or by a new :meth:`parser` for this update."""
+        s = self.settings
+        with using(parser, self.parser) as parser:
+            report = update_index(
+                s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
+                max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
+                vectors=VectorSettings.from_settings(s), limits=self.limits, parser=parser,
+                embed_context=s.embed_context,
+            )
         self.last_report = report
         return report
 
     def refresh(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False,
-                notify: Callable[[str], None] | None = None, strict: bool = False) -> IndexReport | None:
+                notify: Callable[[str], None] | None = None, strict: bool = False,
+                parser: Parser | None = None) -> IndexReport | None:
         """Update the index from the documents, then switch queries to it in one step.
 
         Queries running meanwhile keep the index they started with. When the document folder is
@@ -218,7 +229,7 @@ class Pipeline:
         """
         report = None
         try:
-            report = self.index(force=force, progress=progress, show_bar=show_bar)
+            report = self.index(force=force, progress=progress, show_bar=show_bar, parser=parser)
             if report.wrote or report.skipped:
                 for line in report.lines():
                     (notify or log.info)(line)
@@ -375,14 +386,15 @@ class Pipeline:
         name already taken by another document keeps both (``name (2).ext``) unless ``replace``.
         When the index cannot be updated (disk full, ...), the files added are taken out again."""
         s = self.settings
-        with self._lock:
+        with self._lock, self.parser() as parser:  # one worker checks the files, then indexes them
             check_layout(s.docs, s.index)
             self._check_docs_folder()
-            added = add_files(s.docs, paths, s.max_file_bytes, link=link, replace=replace, limits=self.limits)
+            added = add_files(s.docs, paths, s.max_file_bytes, link=link, replace=replace, limits=self.limits,
+                              read=parser.check)
             if not added.changed:
                 return added, None
             try:
-                report = self.refresh(progress=progress, notify=notify, strict=True)
+                report = self.refresh(progress=progress, notify=notify, strict=True, parser=parser)
             except BaseException:
                 undo_add(s.docs, added)  # no half-added file: the folder matches the index again
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 from fpdf import FPDF
@@ -91,3 +92,24 @@ HOSTILE_HTML = """<!doctype html>
 #: Text that must not survive extraction of :data:`HOSTILE_HTML`.
 DROPPED_TEXT = ["STYLE TEXT", "SCRIPT TEXT", "alert", "HEADER TEXT", "NAV TEXT", "NOSCRIPT TEXT", "TEMPLATE TEXT",
                 "FORM VALUE", "FORM TEXT", "Send", "ASIDE TEXT", "FOOTER TEXT", "Harbour site"]
+
+
+def inflating_pdf(chars: int) -> bytes:
+    """A one-page PDF whose compressed content stream shows ``chars`` characters of text."""
+    line = b"(" + b"A" * 70 + b") Tj T* "
+    stream = zlib.compress(b"BT /F1 12 Tf 14 TL 72 712 Td " + line * (chars // 70) + b"ET", 9)
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)

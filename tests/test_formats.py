@@ -224,7 +224,8 @@ def counting_extractors(monkeypatch) -> list[str]:
 def test_unchanged_pdf_and_html_keep_the_text_stored_with_the_index(mixed, monkeypatch):
     mixed.refresh()
     calls = counting_extractors(monkeypatch)
-    again = Pipeline(mixed.settings, embedder=FakeEmbedder())  # as a new process would
+    # as a new process would; documents read in this process, where the extractors are counted
+    again = Pipeline(mixed.settings.replace(parse_worker=False), embedder=FakeEmbedder())
     report = again.refresh()
     assert calls == [] and not report.wrote
     assert again.data.document("lights.pdf") == mixed.data.document("lights.pdf")
@@ -238,6 +239,7 @@ def test_a_new_way_of_extracting_indexes_pdf_and_html_again(mixed, monkeypatch):
     mixed.refresh()
     calls = counting_extractors(monkeypatch)
     monkeypatch.setattr(formats, "EXTRACTION_VERSION", formats.EXTRACTION_VERSION + 1)
-    report = mixed.refresh()
+    # documents read in this process, where the version is changed and the extractors counted
+    report = Pipeline(mixed.settings.replace(parse_worker=False), embedder=FakeEmbedder()).refresh()
     assert sorted(report.changed) == ["lights.pdf", "tides.htm"] and report.unchanged == ["notes.md"]
     assert sorted(calls) == ["html", "pdf"]

@@ -94,7 +94,7 @@ class Warmup:
         """What start-up is doing, in words: "indexing 5 documents: embedding passages (40%)"."""
         n = f"{self.total} document{'s' if self.total != 1 else ''}"
         step = self.message
-        if step == "splitting documents" and self.total:
+        if step in ("reading documents", "splitting documents") and self.total:
             step = f"reading document {min(self.total, int(self.fraction * self.total) + 1)} of {self.total}"
         elif self.fraction:
             step = f"{step} ({self.fraction:.0%})"
