@@ -52,7 +52,7 @@ class Settings:
     #: How hybrid mode fuses the two rankings: ``rrf`` (weighted reciprocal-rank fusion) or a convex
     #: combination of per-query normalised scores, ``minmax``, ``zscore`` or ``tmm`` (theoretical min-max);
     #: ``fusion_weight`` is the dense side's share (0 to 1). Chosen on held-out data: bench/fusion.py.
-    fusion: str = "rrf"
+    fusion: str = "zscore"
     fusion_weight: float = 0.5
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
