@@ -23,6 +23,7 @@ from typing import Mapping
 from .config import Settings
 from .errors import NoDocumentsError
 from .formats import EXTRACTORS, Limits, content_hash, extract
+from .links import linked_files
 from .titles import title_from_text
 from .types import Document
 
@@ -225,11 +226,9 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     root = Path(root)
     if not root.is_dir():
         raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
-    from .collection import linked_files  # imported here: the collection module uses this one
-
     report = LoadReport()
     real_root = root.resolve()
-    linked, report.skipped = linked_files(root)
+    linked, report.skipped = linked_files(root, SUFFIXES)
     for path, doc_id in iter_files(root) + linked:
         try:
             problem = link_problem(path, real_root) if path.is_symlink() else None
