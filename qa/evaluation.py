@@ -44,11 +44,12 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .config import MODES, Settings
 from .errors import QAError
 from .metrics import best, contains_answer, exact_match, f1, normalize_answer
+from .protocols import ProgressFn
 from .types import Answer, Passage
 
 #: Cut-offs of the recall metrics in every result.
@@ -61,8 +62,6 @@ STAT_TEST = "fisher"
 MAX_P = 0.05
 #: An answer is *partly right* when it lies inside a gold answer or its token F1 reaches this.
 PARTLY_F1 = 0.5
-
-ProgressFn = Callable[[float, str], None]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -21,10 +20,9 @@ from .config import Settings
 from .documents import load_folder
 from .errors import IndexProblem, SettingsError
 from .formats import Limits
+from .protocols import ProgressFn
 from .types import Document, Passage
 from .vectors import VectorSettings, manifest_backend
-
-ProgressFn = Callable[[float, str], None]
 
 
 @dataclass

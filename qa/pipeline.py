@@ -34,7 +34,8 @@ from .collection import LINK_PREFIX, AddReport, add_files, relink, remove_docume
 from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
 from .formats import Limits
-from .indexer import IndexReport, ProgressFn, check_layout, update_index
+from .indexer import IndexReport, check_layout, update_index
+from .protocols import Embedder, ProgressFn, Reader
 from .types import Answer, Hit
 from .vectors import VectorSettings
 
@@ -117,7 +118,9 @@ def check_docs(docs: object) -> list[str] | None:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings | None = None, embedder=None, reader=None):
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 reader: Reader | None = None):
+        """``embedder`` and ``reader`` replace the ones the settings name (made on first use)."""
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._reader = reader
@@ -129,7 +132,7 @@ class Pipeline:
 
     # -- heavy things, loaded once ---------------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from .embedding import SentenceTransformerEmbedder
 
@@ -140,7 +143,7 @@ class Pipeline:
         return self._embedder
 
     @property
-    def reader(self):
+    def reader(self) -> Reader:
         if self._reader is None:
             from .reader import make_reader
 

@@ -203,14 +203,11 @@ class TrainedReader:
 
     def warm_up(self, data, embedder) -> None:
         """Load the ONNX model (once)."""
-        self._load()
+        self.model  # noqa: B018 - loads it
 
     @property
-    def model(self) -> "ReaderModel":
+    def model(self) -> ReaderModel:
         """The loaded model (loaded on first use)."""
-        return self._load()
-
-    def _load(self) -> ReaderModel:
         with self._lock:
             if self._model is None:
                 from ..embedding import bundled_model_path
@@ -225,7 +222,7 @@ class TrainedReader:
         if ranking is None:
             return None
         rows = [int(r) for r in ranking.rows[: self.combination.candidates]]
-        logits, spans = self._load().read(question, [_sentence(data, r)[1] for r in rows])
+        logits, spans = self.model.read(question, [_sentence(data, r)[1] for r in rows])
         return ranking, rows, logits, spans
 
     def read(self, question: str, qvec: np.ndarray, retrieval, data, k: int):
