@@ -50,7 +50,7 @@ from .config import MODES, Settings
 from .errors import QAError
 from .metrics import best, contains_answer, exact_match, f1, normalize_answer
 from .protocols import ProgressFn
-from .types import Answer, Passage
+from .types import Answer, Passage, Span
 
 #: Cut-offs of the recall metrics in every result.
 RECALL_KS = (1, 3, 5, 10)
@@ -66,15 +66,6 @@ PARTLY_F1 = 0.5
 
 # ---------------------------------------------------------------------------------------------
 # Test queries
-
-
-@dataclass(frozen=True)
-class Span:
-    """A character range of a document that answers a query."""
-
-    doc: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -489,7 +480,7 @@ def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple
 
 
 def _abstention() -> Answer:
-    return Answer(None, 0.0, None, None, None, None, None, None)
+    return Answer.none(0.0)
 
 
 def evaluate(pipeline, queries: Sequence[EvalQuery], modes: Sequence[str] = ("hybrid",), k: int = 10,

@@ -36,7 +36,7 @@ from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError,
 from .formats import Limits
 from .indexer import IndexReport, check_layout, update_index
 from .protocols import Embedder, ProgressFn, Reader
-from .types import Answer, Hit
+from .types import Answer, DocumentInfo, Hit
 from .vectors import VectorSettings
 
 log = logging.getLogger("qa")
@@ -353,20 +353,18 @@ class Pipeline:
         answer = reader.read((fixed or q) if READ_CORRECTED else q, qvec, result, data, k)
         timings["read"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
-        answer.timings.update(timings)
-        if fixed is not None:
-            answer = dataclasses.replace(answer, searched_for=fixed)
-        return answer
+        return dataclasses.replace(answer, timings={**answer.timings, **timings},
+                                   searched_for=answer.searched_for if fixed is None else fixed)
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[DocumentInfo]:
         """The indexed documents: id, title, author, date, kind, pages (``None`` without pages),
         passages, characters of text, and when each was indexed."""
         data = self.data
         counts = data.manifest.get("documents", {})
         return [
-            {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
-             "pages": len(d.pages) or None, "passages": counts.get(d.id, {}).get("passages", 0),
-             "chars": len(d.text), "indexed": counts.get(d.id, {}).get("indexed")}
+            DocumentInfo(id=d.id, title=d.title, author=d.author, date=d.date, kind=d.kind,
+                         pages=len(d.pages) or None, passages=counts.get(d.id, {}).get("passages", 0),
+                         chars=len(d.text), indexed=counts.get(d.id, {}).get("indexed"))
             for d in data.documents
         ]
 
