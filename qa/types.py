@@ -156,6 +156,15 @@ class Span:
     end: int
 
 
+def _part(span: str, part: str) -> property:
+    """A read-only property: ``part`` of the :class:`Span` attribute ``span``, or ``None`` without one."""
+    def get(self):
+        where = getattr(self, span)
+        return None if where is None else getattr(where, part)
+
+    return property(get, doc=f"``{span}.{part}``, or ``None`` without an answer")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Answer:
     """An extractive answer in one of three states (``status``): ``answer``, ``tentative`` (a
@@ -194,26 +203,12 @@ class Answer:
         """No answer: the closest passages only."""
         return cls(text=None, confidence=confidence, citations=tuple(citations), message=message, status=NONE)
 
-    # Offsets, flat (as in :meth:`to_dict`); ``None`` without an answer.
-    @property
-    def doc(self) -> str | None:
-        return self.span.doc if self.span else None
-
-    @property
-    def start(self) -> int | None:
-        return self.span.start if self.span else None
-
-    @property
-    def end(self) -> int | None:
-        return self.span.end if self.span else None
-
-    @property
-    def sentence_start(self) -> int | None:
-        return self.sentence_span.start if self.sentence_span else None
-
-    @property
-    def sentence_end(self) -> int | None:
-        return self.sentence_span.end if self.sentence_span else None
+    # The offsets, flat (as :meth:`to_dict` writes them); ``None`` without an answer.
+    doc = _part("span", "doc")
+    start = _part("span", "start")
+    end = _part("span", "end")
+    sentence_start = _part("sentence_span", "start")
+    sentence_end = _part("sentence_span", "end")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, offsets flat; ``answer`` is the answer text (``None`` when there is none)."""
