@@ -59,7 +59,7 @@ def workload(n: int) -> list[tuple[str, str | None]]:
 
 def essence(answer: dict) -> tuple:
     """What must not change between asking alone and asking under load (not the timings)."""
-    return (answer.get("text"), answer.get("doc"), answer.get("start"), answer.get("end"),
+    return (answer.get("answer"), answer.get("doc"), answer.get("start"), answer.get("end"),
             tuple((c["doc"], c["start"], c["end"]) for c in answer.get("citations", [])))
 
 

@@ -247,7 +247,7 @@ class SentenceModel:
     def read(self, question: str, context: str):
         sentences = split_sentences(context)
         texts = [context[s:e] for s, e in sentences]
-        logits, spans = self.model.read(question, texts)
+        logits, spans = self.model.read_logits(question, texts)
         i = int(np.argmax(logits))
         return texts[i][spans[i][0]: spans[i][1]], float(logits[i]), 0.0
 

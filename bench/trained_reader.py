@@ -59,7 +59,7 @@ def paragraph_items(path: Path, n: int, seed: int) -> list[tuple[Item, str]]:
 def read_paragraph(model: ReaderModel, question: str, context: str, sentences: list[tuple[int, int]]):
     """The answer from the paragraph's most likely sentence, and its has-answer probability."""
     texts = [context[s:e] for s, e in sentences]
-    probs, spans = model.predict(question, texts)
+    probs, spans = model.read_probabilities(question, texts)
     i = int(np.argmax(probs))
     return texts[i][spans[i][0]: spans[i][1]], float(probs[i])
 

@@ -40,7 +40,8 @@ from tune_reader import pipeline_for
 
 from qa.metrics import best, contains_answer, exact_match, f1
 from qa.retrieval import retrieve
-from qa.reader.sentence import MODEL_DIR, MODEL_FILE, Combination, TrainedReader, _sentence
+from qa.reader.answers import sentence_at
+from qa.reader.sentence import MODEL_DIR, MODEL_FILE, Combination, TrainedReader
 
 TRAIN = Path("/work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz")
 READ = 8  #: sentences the model reads per question here (the grid's largest ``candidates``)
@@ -86,7 +87,7 @@ def read_all(reader: TrainedReader, qa, questions, exclude: bool) -> list[Read]:
         if found is None:
             continue
         ranking, rows, logits, spans = found
-        texts = [_sentence(data, r)[1] for r in rows]
+        texts = [sentence_at(data, r)[2] for r in rows]
         if exclude and any(contains_answer(t, golds) for t in texts):
             continue
         own = reader.ranker.read(question, qvec, result, data, s.k)

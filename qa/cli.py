@@ -202,7 +202,7 @@ def cmd_ask(args) -> int:
     qa = _pipeline(args)
     answer = qa.ask(args.question, k=args.k, mode=args.mode, docs=args.docs_filter)
     if args.json:
-        print(_json(answer.to_dict()))
+        print(_json(answer.to_api()))
         return 0
     _searched_for(answer.searched_for)
     if answer.status == "none":
@@ -225,12 +225,12 @@ def cmd_list(args) -> int:
     qa = _pipeline(args)
     docs = qa.documents()
     if args.json:
-        print(_json(docs))
+        print(_json([d.to_dict() for d in docs]))
         return 0
     for d in docs:
-        pages = f"{d['pages']:>4} pages" if d["pages"] else " " * 9
-        indexed = (d["indexed"] or "")[:16].replace("T", " ")
-        print(f"{show(d['id'])}  {d['kind']:<8}  {pages}  {d['passages']:>4} passages  {indexed:<16}  {show(d['title'])}")
+        pages = f"{d.pages:>4} pages" if d.pages else " " * 9
+        indexed = (d.indexed or "")[:16].replace("T", " ")
+        print(f"{show(d.id)}  {d.kind:<8}  {pages}  {d.passages:>4} passages  {indexed:<16}  {show(d.title)}")
     return 0
 
 

@@ -21,7 +21,6 @@ touched). Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these a
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import unicodedata
@@ -29,17 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from . import links
 from .config import Settings
 from .documents import SUFFIXES, ReadFn, iter_files, read_document
 from .errors import QAError
 from .formats import Limits
+from .links import LINK_PREFIX, LINKS_FILE, read_links, write_links
 from .store import atomic_write_bytes, sha256_file
 from .trash import TrashEntry, move_to_trash
 
-#: The list of linked files, inside the document folder (hidden, so it is never loaded as a document).
-LINKS_FILE = ".links.json"
-#: Id prefix of linked documents.
-LINK_PREFIX = ".link:"
 #: Longest file name written, in characters (file systems allow 255 bytes).
 MAX_NAME_CHARS = 120
 
@@ -93,35 +90,9 @@ def sanitise_name(name: str) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def links_path(docs: Path) -> Path:
-    return Path(docs) / LINKS_FILE
-
-
-def read_links(docs: Path) -> list[str]:
-    """The absolute paths linked into the collection; ``ValueError`` when the list is damaged."""
-    path = links_path(docs)
-    if not path.exists():
-        return []
-    try:
-        links = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read the list of linked files ({exc})") from None
-    if not isinstance(links, list) or not all(isinstance(p, str) and p.startswith("/") for p in links):
-        raise ValueError("the list of linked files is not a JSON list of absolute paths")
-    return links
-
-
 def linked_files(docs: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     """Linked files with an accepted suffix as (path, id), and problems as (name, reason)."""
-    try:
-        links = read_links(docs)
-    except ValueError as exc:
-        return [], [(LINKS_FILE, f"{exc}: add the files again with `qa add --link`")]
-    return [(Path(p), LINK_PREFIX + p) for p in links if Path(p).suffix.lower() in SUFFIXES], []
-
-
-def _write_links(docs: Path, links: list[str]) -> None:
-    atomic_write_bytes(links_path(docs), json.dumps(sorted(set(links)), indent=1, ensure_ascii=False).encode())
+    return links.linked_files(docs, SUFFIXES)
 
 
 def _resolved(path: Path) -> Path | None:
@@ -196,7 +167,7 @@ def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings
             except ValueError as exc:
                 report.skipped.append((str(source), str(exc)))
     if link:
-        _write_links(docs, links)
+        write_links(docs, links)
     return report
 
 
@@ -250,7 +221,7 @@ def undo_add(docs: Path, report: AddReport) -> None:
     docs = Path(docs)
     if report.linked:
         gone = {i[len(LINK_PREFIX):] for i in report.added}
-        _write_links(docs, [p for p in read_links(docs) if p not in gone])
+        write_links(docs, [p for p in read_links(docs) if p not in gone])
         return
     for doc_id in report.added:
         (docs / doc_id).unlink(missing_ok=True)
@@ -260,7 +231,7 @@ def undo_add(docs: Path, report: AddReport) -> None:
 
 def relink(docs: Path, paths: Iterable[str]) -> None:
     """Record linked files again (a restored removal)."""
-    _write_links(docs, read_links(docs) + list(paths))
+    write_links(docs, read_links(docs) + list(paths))
 
 
 def collection_ids(docs: Path) -> set[str]:
@@ -289,7 +260,7 @@ def remove_documents(docs: Path, ids: Iterable[str], index: Path) -> list[TrashE
     entries = move_to_trash(docs, index, ids, linked)  # a known id is a file found inside the folder
     if linked:
         gone = set(linked.values())
-        _write_links(docs, [p for p in read_links(docs) if p not in gone])
+        write_links(docs, [p for p in read_links(docs) if p not in gone])
     return entries
 
 

@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 from .config import Settings
 from .errors import NoDocumentsError
 from .formats import EXTRACTORS, Limits, content_hash, extract
+from .links import linked_files
 from .titles import title_from_text
 from .types import Document
 
@@ -252,15 +253,13 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     root = Path(root)
     if not root.is_dir():
         raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
-    from .collection import linked_files  # imported here: the collection module uses this one
-
     if read is None:
         def read(path: Path, doc_id: str) -> Document:
             return read_document(path, doc_id, max_bytes, limits=limits)
 
     report = LoadReport()
     real_root = root.resolve()
-    linked, report.skipped = linked_files(root)
+    linked, report.skipped = linked_files(root, SUFFIXES)
     files = iter_files(root) + linked
     for i, (path, doc_id) in enumerate(files):
         if progress is not None:

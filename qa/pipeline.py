@@ -34,9 +34,10 @@ from .collection import LINK_PREFIX, AddReport, add_files, relink, remove_docume
 from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
 from .formats import Limits
-from .indexer import IndexReport, ProgressFn, check_layout, update_index
+from .indexer import IndexReport, check_layout, update_index
 from .parsing import Parser, using
-from .types import Answer, Hit
+from .protocols import Embedder, ProgressFn, Reader
+from .types import Answer, DocumentInfo, Hit
 from .vectors import VectorSettings
 
 log = logging.getLogger("qa")
@@ -118,7 +119,9 @@ def check_docs(docs: object) -> list[str] | None:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings | None = None, embedder=None, reader=None):
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 reader: Reader | None = None):
+        """``embedder`` and ``reader`` replace the ones the settings name (made on first use)."""
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._reader = reader
@@ -130,7 +133,7 @@ class Pipeline:
 
     # -- heavy things, loaded once ---------------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from .embedding import SentenceTransformerEmbedder
 
@@ -141,7 +144,7 @@ class Pipeline:
         return self._embedder
 
     @property
-    def reader(self):
+    def reader(self) -> Reader:
         if self._reader is None:
             from .reader import make_reader
 
@@ -361,20 +364,18 @@ class Pipeline:
         answer = reader.read((fixed or q) if READ_CORRECTED else q, qvec, result, data, k)
         timings["read"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
-        answer.timings.update(timings)
-        if fixed is not None:
-            answer = dataclasses.replace(answer, searched_for=fixed)
-        return answer
+        return dataclasses.replace(answer, timings={**answer.timings, **timings},
+                                   searched_for=answer.searched_for if fixed is None else fixed)
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[DocumentInfo]:
         """The indexed documents: id, title, author, date, kind, pages (``None`` without pages),
         passages, characters of text, and when each was indexed."""
         data = self.data
         counts = data.manifest.get("documents", {})
         return [
-            {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
-             "pages": len(d.pages) or None, "passages": counts.get(d.id, {}).get("passages", 0),
-             "chars": len(d.text), "indexed": counts.get(d.id, {}).get("indexed")}
+            DocumentInfo(id=d.id, title=d.title, author=d.author, date=d.date, kind=d.kind,
+                         pages=len(d.pages) or None, passages=counts.get(d.id, {}).get("passages", 0),
+                         chars=len(d.text), indexed=counts.get(d.id, {}).get("indexed"))
             for d in data.documents
         ]
 

@@ -347,11 +347,7 @@ def _verify_files(gen: Path, files: dict[str, str]) -> None:
 
 
 def _read_documents(gen: Path) -> list[Document]:
-    return [
-        Document(d["id"], d["title"], d["text"], d.get("author"), d.get("date"), d["sha256"], d.get("kind", "text"),
-                 tuple(d.get("pages") or ()))
-        for d in _read_jsonl(gen / "documents.jsonl")
-    ]
+    return [Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl")]
 
 
 def stored_documents(folder: Path) -> dict[str, Document]:
@@ -380,11 +376,7 @@ def _load_generation(folder: Path, manifest: dict, mmap: bool, vectors: VectorSe
         by_id = {d.id: d for d in docs}
         passages = []
         for row in _read_jsonl(gen / "passages.jsonl"):
-            doc = by_id[row["doc"]]
-            passages.append(
-                Passage(doc.id, doc.title, row["ordinal"], row["start"], row["end"],
-                        doc.text[row["start"] : row["end"]], row.get("section"), row.get("page"))
-            )
+            passages.append(Passage.from_dict(row, document=by_id[row["doc"]]))
         mode = "r" if mmap else None
         pvec = np.load(gen / "passage_vectors.npy", allow_pickle=False, mmap_mode=mode)
         sents = np.load(gen / "sentences.npy", allow_pickle=False)
@@ -479,19 +471,8 @@ def _write_generation(folder, gen, documents, passages, passage_vectors, sentenc
     gen.mkdir()
     with open(gen / MARKER, "wb") as fh:
         fh.write(MARKER_TEXT)
-    _write_jsonl(
-        gen / "documents.jsonl",
-        [
-            {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "kind": d.kind,
-             "sha256": d.sha256, "pages": list(d.pages), "text": d.text}
-            for d in documents
-        ],
-    )
-    _write_jsonl(
-        gen / "passages.jsonl",
-        [{"doc": p.doc, "ordinal": p.ordinal, "start": p.start, "end": p.end, "section": p.section, "page": p.page}
-         for p in passages],
-    )
+    _write_jsonl(gen / "documents.jsonl", [d.to_dict() for d in documents])
+    _write_jsonl(gen / "passages.jsonl", [p.to_dict(with_text=False) for p in passages])
     _save_npy(gen / "passage_vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
     _save_npy(gen / "sentences.npy", np.ascontiguousarray(sentences, dtype=np.int64))
     _save_npy(gen / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))

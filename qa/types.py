@@ -7,8 +7,8 @@ Offsets are always character offsets into the original document text:
 from __future__ import annotations
 
 import bisect
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,41 @@ class Document:
         """
         return max(bisect.bisect_right(self.pages, offset), 1) if self.pages else None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (as the index's ``documents.jsonl`` stores them; the text last)."""
+        return {"id": self.id, "title": self.title, "author": self.author, "date": self.date, "kind": self.kind,
+                "sha256": self.sha256, "pages": list(self.pages), "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Document":
+        """The document :meth:`to_dict` wrote (missing optional fields take their defaults)."""
+        return cls(d["id"], d["title"], d["text"], author=d.get("author"), date=d.get("date"),
+                   sha256=d.get("sha256", ""), kind=d.get("kind", "text"), pages=tuple(d.get("pages") or ()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentInfo:
+    """An indexed document as ``qa list`` shows it (:meth:`qa.pipeline.Pipeline.documents`)."""
+
+    id: str
+    title: str
+    author: str | None = None
+    date: str | None = None
+    kind: str = "text"
+    pages: int | None = None  #: number of pages; ``None`` for a document without pages
+    passages: int = 0
+    chars: int = 0  #: characters of extracted text
+    indexed: str | None = None  #: when it was indexed, ISO 8601
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``qa list --json``)."""
+        return {"id": self.id, "title": self.title, "author": self.author, "date": self.date, "kind": self.kind,
+                "pages": self.pages, "passages": self.passages, "chars": self.chars, "indexed": self.indexed}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DocumentInfo":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -42,6 +77,23 @@ class Passage:
     text: str
     section: str | None = None
     page: int | None = None  #: 1-based page where the passage starts (documents with pages)
+
+    def to_dict(self, with_text: bool = True) -> dict[str, Any]:
+        """JSON-ready fields; without ``title`` and ``text`` when not ``with_text`` (as the index's
+        ``passages.jsonl`` stores them: both come from the passage's document)."""
+        d = {"doc": self.doc, "title": self.title, "ordinal": self.ordinal, "start": self.start, "end": self.end,
+             "text": self.text, "section": self.section, "page": self.page}
+        if not with_text:
+            del d["title"], d["text"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], document: Document | None = None) -> "Passage":
+        """The passage :meth:`to_dict` wrote; with ``document``, its title and text come from the
+        document (what ``to_dict(with_text=False)`` leaves out)."""
+        start, end = d["start"], d["end"]
+        title, text = (document.title, document.text[start:end]) if document is not None else (d["title"], d["text"])
+        return cls(d["doc"], title, d["ordinal"], start, end, text, d.get("section"), d.get("page"))
 
 
 @dataclass(frozen=True)
@@ -64,6 +116,8 @@ class Hit:
     index: int = -1  #: passage index in the store
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields: the passage's flattened in, the score to 6 decimals. ``index`` (the
+        passage's row in the loaded index) is left out: it means nothing outside that index."""
         p = self.passage
         return {
             "rank": self.rank,
@@ -80,6 +134,12 @@ class Hit:
             "ranks": dict(self.ranks),
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Hit":
+        """The hit :meth:`to_dict` wrote (``index`` -1: not a row of a loaded index)."""
+        return cls(Passage.from_dict(d), float(d["score"]), int(d["rank"]), d["mode"],
+                   {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
+
 
 #: The three states of an answer: sure enough to state, the best guess below that (shown as a
 #: possible answer), or nothing (only the closest passages).
@@ -88,22 +148,38 @@ STATES = (ANSWER, TENTATIVE, NONE)
 
 
 @dataclass(frozen=True)
+class Span:
+    """A character range ``[start, end)`` of a document's text: ``document.text[start:end]``."""
+
+    doc: str
+    start: int
+    end: int
+
+
+def _part(span: str, part: str) -> property:
+    """A read-only property: ``part`` of the :class:`Span` attribute ``span``, or ``None`` without one."""
+    def get(self):
+        where = getattr(self, span)
+        return None if where is None else getattr(where, part)
+
+    return property(get, doc=f"``{span}.{part}``, or ``None`` without an answer")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """An extractive answer in one of three states (``status``): ``answer``, ``tentative`` (a
     possible answer, below the answer threshold) or ``none`` (``text`` is ``None``; the
-    citations are the closest passages)."""
+    citations are the closest passages; made by :meth:`none`)."""
 
     text: str | None
     confidence: float
-    doc: str | None
-    start: int | None  #: span offsets into the document text
-    end: int | None
-    sentence: str | None  #: the sentence(s) around the answer, for context and highlighting
-    sentence_start: int | None
-    sentence_end: int | None
+    span: Span | None = None  #: where the answer is in its document
+    sentence: str | None = None  #: the sentence(s) around the answer, for context and highlighting
+    sentence_span: Span | None = None  #: where those sentence(s) are
     citations: tuple[Hit, ...] = ()
     cited: int | None = None  #: 1-based number of the citation the answer comes from
     message: str | None = None  #: shown when there is no answer
+    #: Seconds each stage took (``embed``, ``read``, ``total``, ...), set by :meth:`qa.pipeline.Pipeline.ask`.
     timings: dict[str, float] = field(default_factory=dict)
     status: str = ""  #: ``answer``, ``tentative`` or ``none``; empty: from ``text``
     title: str | None = None  #: the answer's document title
@@ -120,16 +196,60 @@ class Answer:
         if (status == NONE) != (self.text is None):
             raise ValueError("an answer has text exactly when its status is not 'none'")
         object.__setattr__(self, "status", status)
+        object.__setattr__(self, "citations", tuple(self.citations))
 
     @classmethod
     def none(cls, confidence: float, citations=(), message: str | None = None) -> "Answer":
         """No answer: the closest passages only."""
-        return cls(None, confidence, None, None, None, None, None, None, tuple(citations), message=message,
-                   status=NONE)
+        return cls(text=None, confidence=confidence, citations=tuple(citations), message=message, status=NONE)
+
+    # The offsets, flat (as :meth:`to_dict` writes them); ``None`` without an answer.
+    doc = _part("span", "doc")
+    start = _part("span", "start")
+    end = _part("span", "end")
+    sentence_start = _part("sentence_span", "start")
+    sentence_end = _part("sentence_span", "end")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; ``answer`` is the answer text (``None`` when there is none), also kept as ``text``."""
-        d = {"answer": self.text, **asdict(self)}
-        d["citations"] = [h.to_dict() for h in self.citations]
-        d["confidence"] = round(float(self.confidence), 4)
-        return d
+        """JSON-ready fields, offsets flat; ``answer`` is the answer text (``None`` when there is none)."""
+        return {
+            "answer": self.text,
+            "confidence": round(float(self.confidence), 4),
+            "doc": self.doc,
+            "start": self.start,
+            "end": self.end,
+            "sentence": self.sentence,
+            "sentence_start": self.sentence_start,
+            "sentence_end": self.sentence_end,
+            "citations": [h.to_dict() for h in self.citations],
+            "cited": self.cited,
+            "message": self.message,
+            "timings": dict(self.timings),
+            "status": self.status,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "searched_for": self.searched_for,
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        """What ``qa ask --json`` prints and the HTTP ``/ask`` returns: :meth:`to_dict` with the
+        answer text also under ``text``, the name clients read before ``answer`` (kept for them)."""
+        d = self.to_dict()
+        return {"answer": d.pop("answer"), "text": self.text, **d}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Answer":
+        """The answer :meth:`to_dict` (or :meth:`to_api`) wrote."""
+        text = d["answer"] if "answer" in d else d.get("text")
+        doc = d.get("doc")
+
+        def span(start: str, end: str) -> Span | None:
+            return Span(doc, d[start], d[end]) if doc is not None and d.get(start) is not None else None
+
+        return cls(text=text, confidence=float(d["confidence"]), span=span("start", "end"),
+                   sentence=d.get("sentence"), sentence_span=span("sentence_start", "sentence_end"),
+                   citations=tuple(Hit.from_dict(h) for h in d.get("citations") or ()), cited=d.get("cited"),
+                   message=d.get("message"), timings=dict(d.get("timings") or {}), status=d.get("status") or "",
+                   title=d.get("title"), section=d.get("section"), page=d.get("page"),
+                   searched_for=d.get("searched_for"))

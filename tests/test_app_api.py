@@ -28,7 +28,7 @@ def test_ask_with_the_question_alone_returns_the_answer_and_its_citations(client
     result = client.predict(FEBRUARY, api_name="/ask")
 
     json.dumps(result)  # plain JSON data
-    expected = seed_pipeline.ask(FEBRUARY).to_dict()
+    expected = seed_pipeline.ask(FEBRUARY).to_api()
     assert result["text"] == expected["text"]
     assert "February 2016" in result["text"]
     assert result["doc"] == FEBRUARY_DOC

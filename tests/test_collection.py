@@ -204,9 +204,9 @@ def test_added_documents_are_answered_from_at_once_and_removed_ones_are_gone_at_
 
 def test_documents_list_type_pages_passages_and_when_indexed(pipeline, incoming):
     pipeline.refresh()
-    before = {d["id"]: d["indexed"] for d in pipeline.documents()}
+    before = {d.id: d.indexed for d in pipeline.documents()}
     pipeline.add([incoming / "Lighthouses (2024).pdf", incoming / "tides.html"])
-    docs = {d["id"]: d for d in pipeline.documents()}
+    docs = {d.id: d.to_dict() for d in pipeline.documents()}
     pdf, html = docs["Lighthouses (2024).pdf"], docs["tides.html"]
     assert (pdf["kind"], pdf["pages"], pdf["title"]) == ("pdf", 3, "Lighthouses of Brittany")
     assert (html["kind"], html["pages"], html["title"]) == ("html", None, "Tide tables & harbours")
@@ -231,7 +231,7 @@ def test_removing_when_no_readable_document_would_be_left_says_so(tmp_path):
     with pytest.raises(NoDocumentsError, match="no readable document would be left.*nothing was removed"):
         qa.remove(["a.txt"])
     assert (docs / "a.txt").read_text() == "Alpha text.\n" and qa.trashed() == []
-    assert [d["id"] for d in qa.documents()] == ["a.txt"]
+    assert [d.id for d in qa.documents()] == ["a.txt"]
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_duplicate_content_under_two_names_is_indexed_twice(tmp_path, fake_embed
     qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", chunk_size=100, chunk_overlap=0),
                   embedder=fake_embedder)
     qa.refresh()
-    assert [d["id"] for d in qa.documents()] == ["a.txt", "copy/a.txt"]
+    assert [d.id for d in qa.documents()] == ["a.txt", "copy/a.txt"]
     hits = qa.search("rivers", k=5, mode="bm25")
     assert {h.passage.doc for h in hits} == {"a.txt", "copy/a.txt"}
 

@@ -30,7 +30,11 @@ from qa.types import Answer, Hit, Passage
 
 
 def _answer(text=None, sentence=None, doc="rivers.txt", start=None, end=None) -> Answer:
-    return Answer(text, 0.9 if text else 0.0, doc if text else None, start, end, sentence, start, end)
+    if not text:
+        return Answer.none(0.0)
+    where = Span(doc, start, end) if start is not None else None
+    return Answer(text=text, confidence=0.9, span=where or Span(doc, 0, len(text)), sentence=sentence,
+                  sentence_span=where)
 
 
 # -- query files --------------------------------------------------------------------------------

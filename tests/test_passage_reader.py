@@ -159,7 +159,7 @@ def test_calibration_is_read_from_beside_the_model(tmp_path):
 
 
 def test_choose_takes_the_best_span_over_all_windows():
-    spans = [passage_module.Span(1, 5, 9, 12.0, -1.0), passage_module.Span(0, 0, 4, 3.0, 5.0)]
+    spans = [passage_module.WindowSpan(1, 5, 9, 12.0, -1.0), passage_module.WindowSpan(0, 0, 4, 3.0, 5.0)]
     best, confidence = choose(spans, Calibration())
     assert best.passage == 1 and confidence == pytest.approx(1 / (1 + np.exp(1.0)))
     assert choose([], Calibration()) == (None, 0.0)

@@ -249,7 +249,7 @@ def test_add_on_a_full_disk_leaves_no_half_added_file(tmp_path, monkeypatch):
     with pytest.raises(IndexWriteError, match="disk full"):
         qa.add([incoming / "rivers.txt"], replace=True)
     assert {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()} == before
-    assert [d["id"] for d in qa.documents()] == sorted(TINY_DOCS, key=lambda i: i)
+    assert [d.id for d in qa.documents()] == sorted(TINY_DOCS, key=lambda i: i)
 
 
 def test_a_read_only_index_answers_and_updates_fail_clearly(tmp_path, monkeypatch):
@@ -322,7 +322,7 @@ def test_a_name_collision_keeps_both_unless_replace_is_asked(tmp_path, cli):
     added, _ = qa.add([incoming / "rivers.txt"])
     assert added.added == ["rivers (2).txt"]
     assert (docs / "rivers.txt").read_text() == TINY_DOCS["rivers.txt"]
-    assert {"rivers.txt", "rivers (2).txt"} <= {d["id"] for d in qa.documents()}
+    assert {"rivers.txt", "rivers (2).txt"} <= {d.id for d in qa.documents()}
     code, out, err = cli("add", "--docs", docs, "--index", tmp_path / "index", "--replace", incoming / "rivers.txt")
     assert code == 0, err
     assert "replaced 1: rivers.txt" in out

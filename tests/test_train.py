@@ -82,7 +82,7 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
 
     model = ReaderModel(out / "reader-int8.onnx", bundled_model_path())
     sentences = ["Bronze is an alloy of copper and tin.", "Swifts sleep while flying."]
-    probs, spans = model.predict("What is bronze made of?", sentences)
+    probs, spans = model.read_probabilities("What is bronze made of?", sentences)
     assert probs.shape == (2,) and np.all((probs > 0) & (probs < 1))
     for sentence, (start, end) in zip(sentences, spans):
         assert 0 <= start < end <= len(sentence)
@@ -90,5 +90,5 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
     again = tmp_path / "again"
     assert train.main(["export", "--checkpoint", str(checkpoint), "--layers", "1", "--out", str(again)]) == 0
     reloaded = ReaderModel(again / "reader-int8.onnx", bundled_model_path())
-    probs2, spans2 = reloaded.predict("What is bronze made of?", sentences)
+    probs2, spans2 = reloaded.read_probabilities("What is bronze made of?", sentences)
     assert spans2 == spans and np.allclose(probs2, probs, atol=0.05)

@@ -51,9 +51,9 @@ def test_a_linked_file_is_only_forgotten_and_restore_links_it_again(qa, tmp_path
     report = qa.remove([link_id])
     assert (outside / "tea.md").read_text().startswith("# Tea")  # never deleted, never moved
     assert report.trashed[0].file is None and "linked" in report.lines()[0]
-    assert link_id not in {d["id"] for d in qa.documents()}
+    assert link_id not in {d.id for d in qa.documents()}
     qa.restore([link_id])
-    assert link_id in {d["id"] for d in qa.documents()}
+    assert link_id in {d.id for d in qa.documents()}
     assert (outside / "tea.md").exists()
 
 

@@ -97,7 +97,7 @@ def test_document_html_is_rendered_as_text(hostile_pipeline):
 def test_abstention_and_errors_render_a_message(fake_pipeline):
     from qa.types import Answer
 
-    page = render_answer(Answer(None, 0.1, None, None, None, None, None, None, message="Not in the documents."))
+    page = render_answer(Answer.none(0.1, message="Not in the documents."))
     assert "Not in the documents." in page and "Confidence 0.10" in page
     assert 'data-state="none"' in page and "Not found" in page
 

@@ -17,7 +17,7 @@ from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
 from qa.config import Settings
 from qa.evaluation import answer_scores, load_queries, parse_query
 from qa.pipeline import Pipeline
-from qa.types import ANSWER, NONE, TENTATIVE, Answer
+from qa.types import ANSWER, NONE, TENTATIVE, Answer, Span
 from qa.web.evaluate import mark_record, marks_path, save_mark
 from qa.web.highlight import question_stems, term_spans
 from qa.web.render import answer_as_text, render_answer, render_evidence, render_source, short_title
@@ -140,9 +140,9 @@ def test_marks_are_saved_as_test_queries_that_evaluation_reads(with_pdf, tmp_pat
 
 def test_partly_right_answers_lie_inside_the_gold_or_overlap_it():
     query = parse_query({"id": "a", "question": "When?", "answers": ["in February 2016"]}, 1)
-    scores = answer_scores(query, Answer("February", 0.9, "d", 0, 8, None, None, None))
+    scores = answer_scores(query, Answer(text="February", confidence=0.9, span=Span("d", 0, 8)))
     assert scores["partly_right"] and not scores["exact_match"]
-    scores = answer_scores(query, Answer("March 2019", 0.9, "d", 0, 8, None, None, None))
+    scores = answer_scores(query, Answer(text="March 2019", confidence=0.9, span=Span("d", 0, 8)))
     assert not scores["partly_right"]
 
 

@@ -1,8 +1,9 @@
-"""Building answers: a span at document offsets with its sentence(s) and citation, or none."""
+"""Building answers: a span at document offsets with its sentence(s) and citation, or none; and
+the one lookup of an index sentence row (:func:`sentence_at`)."""
 
 from __future__ import annotations
 
-from ..types import ANSWER, TENTATIVE, Answer
+from ..types import ANSWER, TENTATIVE, Answer, Span
 
 NO_ANSWER = "The documents do not seem to answer this."
 
@@ -36,14 +37,21 @@ def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: t
     doc = data.document(hit.passage.doc)
     s, e = context
     citations, cited = cite_first(hits, k, hit_pos)
-    return Answer(doc.text[start:end], confidence, doc.id, start, end, doc.text[s:e], s, e, citations, cited,
+    return Answer(text=doc.text[start:end], confidence=confidence, span=Span(doc.id, start, end),
+                  sentence=doc.text[s:e], sentence_span=Span(doc.id, s, e), citations=citations, cited=cited,
                   status=status, title=doc.title, section=hit.passage.section, page=doc.page_at(start))
+
+
+def sentence_at(data, row: int) -> tuple[int, int, str]:
+    """Sentence ``row`` of the index ``data``: its document offsets (start, end) and its text."""
+    _, di, s, e = (int(x) for x in data.sentences[row])
+    return s, e, data.documents[di].text[s:e]
 
 
 def answer_at(data, hits, k: int, row: int, hit_pos: int, start: int, end: int, confidence: float,
               status: str = ANSWER) -> Answer:
     """The answer ``start:end`` (document offsets) in sentence ``row``, from the passage
     ``hits[hit_pos]``, which is cited first."""
-    _, _, s, e = (int(x) for x in data.sentences[row])
+    s, e, _ = sentence_at(data, row)
     return answer_in(data, hits, k, hit_pos, start, end, (s, e), confidence, status)
 

@@ -63,7 +63,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from ..lexical import tokenize
 from ..types import Answer
-from .answers import abstain, answer_at, state
+from .answers import abstain, answer_at, sentence_at, state
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,9 @@ _CLAUSE_END = re.compile(r"[;:]|,\s+(?:whereas|while|but|although|though|which|w
 
 
 @dataclass(frozen=True)
-class Span:
+class Candidate:
+    """A candidate answer in a sentence, and how well it fits the question."""
+
     start: int  #: offsets into the sentence text
     end: int
     fit: float  #: how well it fits what was asked, in [0, 1]
@@ -345,7 +347,7 @@ def _name_runs(w: Words) -> list[tuple[int, int]]:
     return runs
 
 
-def _entity_spans(w: Words, asked: list[bool], kind: Kind) -> list[Span]:
+def _entity_spans(w: Words, asked: list[bool], kind: Kind) -> list[Candidate]:
     """Name runs trimmed of the question's words and of common words, each with its fit to ``kind``."""
     spans = []
     for i, j in _name_runs(w):
@@ -366,7 +368,7 @@ def _entity_spans(w: Words, asked: list[bool], kind: Kind) -> list[Span]:
         fit = _entity_fit(kind, names, before, acronym)
         if i == 0 and j == 1:
             fit *= 0.6  # a capitalised first word may just open the sentence ("Therefore")
-        spans.append(Span(w.spans[i][0], w.spans[j - 1][1], fit))
+        spans.append(Candidate(w.spans[i][0], w.spans[j - 1][1], fit))
     return spans
 
 
@@ -388,7 +390,7 @@ def _entity_fit(kind: Kind, names: list[str], before: str, acronym: bool) -> flo
     return 0.8
 
 
-def _head_spans(w: Words, asked: list[bool], head_stems: frozenset[str]) -> list[Span]:
+def _head_spans(w: Words, asked: list[bool], head_stems: frozenset[str]) -> list[Candidate]:
     """Phrases around the asked-about noun: its modifiers ("the *phosphates* industry") and a name
     or quotation right after it ("its weekly publication, *Sobh-e-Sadegh*", "known as the *Axis*")."""
     spans = []
@@ -404,21 +406,21 @@ def _head_spans(w: Words, asked: list[bool], head_stems: frozenset[str]) -> list
         while i < h and w.word(i).lower() == "of":
             i += 1
         if any(not asked[k] for k in range(i, h)):
-            spans.append(Span(w.spans[i][0], w.spans[h][1], 1.0))
+            spans.append(Candidate(w.spans[i][0], w.spans[h][1], 1.0))
         tail = w.text[w.spans[h][1]:]
         after = re.match(r"[\s,]*(?:(?:known\s+as|called|named|titled|dubbed)[\s,]*)?(?:the\s+)?", tail, re.I)
         start = w.spans[h][1] + after.end()
         quoted = _QUOTE.match(w.text, start - 1 if start and w.text[start - 1] in "“\"" else start)
         if quoted:
-            spans.append(Span(quoted.start(1), quoted.end(1), 1.0))
+            spans.append(Candidate(quoted.start(1), quoted.end(1), 1.0))
             continue
         for i, j in _name_runs(w):
             if w.spans[i][0] == start and not all(asked[i:j]):
-                spans.append(Span(w.spans[i][0], w.spans[j - 1][1], 1.0))
+                spans.append(Candidate(w.spans[i][0], w.spans[j - 1][1], 1.0))
     return spans
 
 
-def _number_spans(w: Words, asked_terms: frozenset[str]) -> list[Span]:
+def _number_spans(w: Words, asked_terms: frozenset[str]) -> list[Candidate]:
     dates = [m.span() for m in _DATE.finditer(w.text) if re.search("[A-Za-z]", m.group())]
     spans = []
     for m in _NUMBER.finditer(w.text):
@@ -431,11 +433,11 @@ def _number_spans(w: Words, asked_terms: frozenset[str]) -> list[Span]:
         after = next((k for k, (ws, _) in enumerate(w.spans) if ws >= e), None)
         counts_asked = after is not None and bool(w.stems[after] & asked_terms)
         percent = "%" in value or "percent" in value.lower()
-        spans.append(Span(s, e, 0.3 if is_year else 1.0 if counts_asked or percent else 0.7))
+        spans.append(Candidate(s, e, 0.3 if is_year else 1.0 if counts_asked or percent else 0.7))
     return spans
 
 
-def _date_spans(text: str, year_only: bool) -> list[Span]:
+def _date_spans(text: str, year_only: bool) -> list[Candidate]:
     spans = []
     for m in _DATE.finditer(text):
         s, e = m.span()
@@ -443,11 +445,11 @@ def _date_spans(text: str, year_only: bool) -> list[Span]:
         if year_only and y:
             s, e = s + y.start(), s + y.end()
         full = y is not None and re.search("[A-Za-z]", m.group()) is not None
-        spans.append(Span(s, e, 1.0 if full or year_only else 0.8))
+        spans.append(Candidate(s, e, 1.0 if full or year_only else 0.8))
     return spans
 
 
-def _reason_span(text: str) -> Span | None:
+def _reason_span(text: str) -> Candidate | None:
     m = _REASON.search(text)
     if m is None:
         return None
@@ -456,10 +458,10 @@ def _reason_span(text: str) -> Span | None:
     end = end_m.start() if end_m else len(text)
     while end > start and not (text[end - 1].isalnum() or text[end - 1] in ")”’\"'%"):
         end -= 1
-    return Span(start, end, 1.0) if end - start >= 3 else None
+    return Candidate(start, end, 1.0) if end - start >= 3 else None
 
 
-def _clause_spans(w: Words, is_asked: list[bool]) -> list[Span]:
+def _clause_spans(w: Words, is_asked: list[bool]) -> list[Candidate]:
     """Runs of words the question does not contain, cut at its words and at punctuation, trimmed
     of stop words: the part of the sentence that says something the question does not
     ("The strong force only acts directly upon *elementary particles*")."""
@@ -472,7 +474,7 @@ def _clause_spans(w: Words, is_asked: list[bool]) -> list[Span]:
             content = [i for i in run if w.word(i).lower() not in _STOPWORDS]
             if content:
                 first, last = content[0], content[-1]
-                spans.append(Span(w.spans[first][0], w.spans[last][1], 0.5 + 0.5 * min(len(content), 4) / 4))
+                spans.append(Candidate(w.spans[first][0], w.spans[last][1], 0.5 + 0.5 * min(len(content), 4) / 4))
             run = []
         if k < len(w.spans) and not is_asked[k]:
             run.append(k)
@@ -488,7 +490,7 @@ def _stems(word: str) -> frozenset[str]:
     return frozenset(tokenize([word])[0])
 
 
-def find_spans(w: Words, question: str, asked: Asked, terms: frozenset[str]) -> list[Span]:
+def find_spans(w: Words, question: str, asked: Asked, terms: frozenset[str]) -> list[Candidate]:
     """Candidate answer spans in the sentence, none made only of the question's words."""
     is_asked = [bool(st & terms) for st in w.stems]
     if asked.kind == Kind.DATE:
@@ -507,20 +509,20 @@ def find_spans(w: Words, question: str, asked: Asked, terms: frozenset[str]) -> 
     return [sp for sp in spans if not _only_question_words(w, is_asked, sp, q)]
 
 
-def _only_question_words(w: Words, is_asked: list[bool], span: Span, question: str) -> bool:
+def _only_question_words(w: Words, is_asked: list[bool], span: Candidate, question: str) -> bool:
     inside = [k for k, (s, e) in enumerate(w.spans) if s >= span.start and e <= span.end]
     piece = w.text[span.start:span.end].strip().lower()
     return piece in question or (bool(inside) and all(is_asked[k] for k in inside))
 
 
-def best_span(w: Words, question: str, asked: Asked, terms: frozenset[str]) -> Span | None:
+def best_span(w: Words, question: str, asked: Asked, terms: frozenset[str]) -> Candidate | None:
     """The span that fits best and stands closest to the question's words in the sentence."""
     spans = find_spans(w, question, asked, terms)
     if not spans:
         return None
     anchors = [s for (s, _), st in zip(w.spans, w.stems) if st & terms]
 
-    def closeness(sp: Span) -> float:
+    def closeness(sp: Candidate) -> float:
         if not anchors:
             return 0.0
         gap = min(sp.start - a if a < sp.start else max(a - sp.end, 0) for a in anchors)
@@ -551,14 +553,9 @@ class _SentenceCache:
             self._words, self._stems = {}, {}
         missing = [int(r) for r in rows if int(r) not in self._words]
         if missing:
-            for r, w in zip(missing, Words.of_many([sentence_text(data, r) for r in missing], self._stems)):
+            for r, w in zip(missing, Words.of_many([sentence_at(data, r)[2] for r in missing], self._stems)):
                 self._words[r] = w
         return [self._words[int(r)] for r in rows]
-
-
-def sentence_text(data, row: int) -> str:
-    _, di, s, e = (int(x) for x in data.sentences[row])
-    return data.documents[di].text[s:e]
 
 
 _QUESTION_STOP = set("what which who whom whose when where why how did does do is are was were has have had "
@@ -653,7 +650,7 @@ class SpanReader:
         if status is None:
             return abstain(confidence, citations)
         row = int(ranking.rows[0])
-        _, _, s, e = (int(x) for x in data.sentences[row])
+        s, e, _ = sentence_at(data, row)
         span = best_span(ranking.words[0], question, ranking.asked, ranking.terms)
         start, end = (s + span.start, s + span.end) if span else (s, e)
         return answer_at(data, hits, k, row, int(ranking.hit_pos[0]), start, end, confidence, status)

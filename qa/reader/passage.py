@@ -67,7 +67,7 @@ class Calibration:
 
 
 @dataclass(frozen=True)
-class Span:
+class WindowSpan:
     """The best span of one window: its passage, character offsets in that passage, and scores."""
 
     passage: int
@@ -92,17 +92,18 @@ class PassageModel:
         start, end, has = self.session.run(["start_logits", "end_logits", "has_answer"], windows.feed())
         return windows, start, end, has.reshape(-1).astype(np.float64)
 
-    def spans(self, question: str, passages: list[str], max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
+    def spans(self, question: str, passages: list[str],
+              max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[WindowSpan]:
         """The best span of every window, best score first."""
         windows, start, end, has = self.logits(question, passages)
         out = []
         for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
             if np.isfinite(score):
                 s, e = char_span(windows, w, a, b)
-                out.append(Span(int(windows.owner[w]), s, e, score, float(has[w])))
+                out.append(WindowSpan(int(windows.owner[w]), s, e, score, float(has[w])))
         return sorted(out, key=lambda sp: -sp.score)
 
-    def has_answer(self, question: str, passages: list[str]) -> np.ndarray:
+    def has_answer_logits(self, question: str, passages: list[str]) -> np.ndarray:
         """Has-answer logit of each passage (its best window's): the reranker's use."""
         windows, _, _, has = self.logits(question, passages)
         best = np.full(len(passages), -np.inf)
@@ -129,7 +130,7 @@ def unavailable(settings) -> str | None:
     return None
 
 
-def choose(spans: list[Span], calibration: Calibration) -> tuple[Span | None, float]:
+def choose(spans: list[WindowSpan], calibration: Calibration) -> tuple[WindowSpan | None, float]:
     """The answer span (the best-scoring one) and its calibrated confidence."""
     if not spans:
         return None, 0.0

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .answers import abstain, answer_at, state
+from . import windows
+from .answers import abstain, answer_at, sentence_at, state
 from .runtime import load_tokenizer, open_session
 from .heuristic import SpanReader
 
@@ -93,19 +94,9 @@ def encode_pairs(tokenizer, questions: list[str], sentences: list[str]) -> Batch
 
 def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
                max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
-    """Per row, the (start token, end token, score) with the highest start + end logit among
-    spans of the sentence's tokens, start <= end < start + ``max_len``."""
-    out = []
-    for s_log, e_log, ctx in zip(start, end, context):
-        s_log = np.where(ctx, s_log, -np.inf)
-        e_log = np.where(ctx, e_log, -np.inf)
-        scores = s_log[:, None] + e_log[None, :]
-        n = len(s_log)
-        allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), k=max_len)
-        scores = np.where(allowed, scores, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        out.append((int(i), int(j), float(scores[i, j])))
-    return out
+    """:func:`qa.reader.windows.best_spans` (per row, the best span of the sentence's tokens), at
+    most :data:`MAX_ANSWER_TOKENS` tokens long by default."""
+    return windows.best_spans(start, end, context, max_len)
 
 
 class ReaderModel:
@@ -116,7 +107,7 @@ class ReaderModel:
         self.session = open_session(model_file, threads, "span")
         self.tokenizer = load_tokenizer(tokenizer_dir)
 
-    def read(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def read_logits(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Has-answer logit of each sentence, and its best span (start, end) in that sentence."""
         batch = encode_pairs(self.tokenizer, [question] * len(sentences), sentences)
         start, end, has_answer = self.session.run(["start_logits", "end_logits", "has_answer"], batch.feed())
@@ -125,7 +116,7 @@ class ReaderModel:
             spans.append((batch.offsets[row][i][0], batch.offsets[row][j][1]))
         return has_answer.reshape(-1).astype(np.float64), spans
 
-    def has_answer(self, question: str, sentences: list[str], batch_size: int = 64) -> np.ndarray:
+    def has_answer_logits(self, question: str, sentences: list[str], batch_size: int = 64) -> np.ndarray:
         """Has-answer logit of each sentence (no spans: the reranker's use)."""
         out = []
         for i in range(0, len(sentences), batch_size):
@@ -134,9 +125,9 @@ class ReaderModel:
             out.append(self.session.run(["has_answer"], batch.feed())[0].reshape(-1))
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
-    def predict(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def read_probabilities(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Has-answer probability of each sentence, and its best span (start, end) in that sentence."""
-        logits, spans = self.read(question, sentences)
+        logits, spans = self.read_logits(question, sentences)
         return 1.0 / (1.0 + np.exp(-logits)), spans
 
 
@@ -203,14 +194,11 @@ class TrainedReader:
 
     def warm_up(self, data, embedder) -> None:
         """Load the ONNX model (once)."""
-        self._load()
+        self.model  # noqa: B018 - loads it
 
     @property
-    def model(self) -> "ReaderModel":
+    def model(self) -> ReaderModel:
         """The loaded model (loaded on first use)."""
-        return self._load()
-
-    def _load(self) -> ReaderModel:
         with self._lock:
             if self._model is None:
                 from ..embedding import bundled_model_path
@@ -225,7 +213,7 @@ class TrainedReader:
         if ranking is None:
             return None
         rows = [int(r) for r in ranking.rows[: self.combination.candidates]]
-        logits, spans = self._load().read(question, [_sentence(data, r)[1] for r in rows])
+        logits, spans = self.model.read_logits(question, [sentence_at(data, r)[2] for r in rows])
         return ranking, rows, logits, spans
 
     def read(self, question: str, qvec: np.ndarray, retrieval, data, k: int):
@@ -240,7 +228,7 @@ class TrainedReader:
         status = state(confidence, self.answer_threshold, self.threshold)
         if status is None:
             return abstain(confidence, citations)
-        s, _ = _sentence(data, rows[best])
+        s, _, _ = sentence_at(data, rows[best])
         start, end = spans[best]
         return answer_at(data, retrieval.hits, k, rows[best], int(ranking.hit_pos[best]),
                          s + start, s + end, confidence, status)
@@ -261,7 +249,7 @@ def rerank(model: ReaderModel, question: str, hits: list, data, depth: int, rrf_
             owner.append(n)
     if len(top) < 2 or not rows:
         return hits
-    logits = model.has_answer(question, [_sentence(data, r)[1] for r in rows])
+    logits = model.has_answer_logits(question, [sentence_at(data, r)[2] for r in rows])
     best = np.full(len(top), -np.inf)
     np.maximum.at(best, np.asarray(owner), logits)
     model_rank = np.empty(len(top), dtype=np.int64)
@@ -271,9 +259,3 @@ def rerank(model: ReaderModel, question: str, hits: list, data, depth: int, rrf_
     out = [replace(top[i], score=float(fused[i]), rank=n, ranks={**top[i].ranks, "reranker": int(model_rank[i])})
            for n, i in enumerate(order, start=1)]
     return out + [replace(h, rank=len(out) + n) for n, h in enumerate(hits[depth:], start=1)]
-
-
-def _sentence(data, row: int) -> tuple[int, str]:
-    """A sentence row's start offset in its document, and its text."""
-    _, di, s, e = (int(x) for x in data.sentences[row])
-    return s, data.documents[di].text[s:e]

@@ -8,7 +8,7 @@ query sources) is computed on every page load and tab switch, never frozen at st
 HTML itself comes from :mod:`qa.web.render`, which does not import Gradio.
 
 Besides the page, two API endpoints return plain JSON data: ``/ask`` (an answer with its
-citations, like :meth:`qa.types.Answer.to_dict`) and ``/search`` (the best passages). The page's
+citations, like :meth:`qa.types.Answer.to_api`) and ``/search`` (the best passages). The page's
 own events are private. ``?q=question`` in the address asks the question on load (``&spell=off``:
 its words as typed, without correcting typos).
 
@@ -28,7 +28,7 @@ from ..config import MODES, Settings
 from ..documents import SUFFIXES
 from ..errors import QAError
 from ..pipeline import Pipeline
-from ..types import Answer
+from ..types import Answer, DocumentInfo
 from . import render as r
 from .evaluate import (
     MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, check_query_file, mark_record, marks_path,
@@ -113,7 +113,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if warmup.error:
             raise QAError(warmup.error)
 
-    def current() -> list[dict] | None:
+    def current() -> list[DocumentInfo] | None:
         return pipeline.documents() if warmup.ready and not warmup.error else None
 
     # -- the collection, as it is now -----------------------------------------------------------
@@ -210,7 +210,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         ``spell=False`` searches them as typed."""
         try:
             ready_or_error()
-            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell)).to_dict()
+            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell)).to_api()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 

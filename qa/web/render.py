@@ -14,7 +14,7 @@ from typing import Collection, Iterable
 from urllib.parse import quote, urlencode
 
 from ..store import IndexData
-from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, Hit
+from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit
 from .highlight import highlight, question_stems, term_spans
 
 #: Characters of a title shown on a card; the whole title is in its tooltip.
@@ -270,12 +270,12 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     )
 
 
-def render_header(documents: list[dict] | None, status: str = "") -> str:
+def render_header(documents: list[DocumentInfo] | None, status: str = "") -> str:
     """The page's title and what it answers from now; ``status`` (HTML) shows start-up progress."""
     if documents is None:
         line = "The collection is being indexed; questions are answered as soon as it is ready."
     else:
-        passages = sum(d["passages"] for d in documents)
+        passages = sum(d.passages for d in documents)
         line = (f'Answers are quoted from <span class="qa-doc-count">{len(documents):,} document'
                 f'{"s" if len(documents) != 1 else ""}</span> ({passages:,} passages); '
                 "every answer shows the passages it comes from.")
@@ -296,15 +296,15 @@ def render_progress(fraction: float, message: str) -> str:
 DOCUMENT_HEADERS = ["title", "id", "type", "pages", "passages", "indexed"]
 
 
-def document_rows(documents: list[dict]) -> list[list]:
+def document_rows(documents: list[DocumentInfo]) -> list[list]:
     """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them)."""
-    return [[short_title(d["title"]), d["id"], d["kind"], d["pages"] or "", d["passages"],
-             (d["indexed"] or "")[:16].replace("T", " ")] for d in documents]
+    return [[short_title(d.title), d.id, d.kind, d.pages or "", d.passages,
+             (d.indexed or "")[:16].replace("T", " ")] for d in documents]
 
 
-def document_choices(documents: list[dict]) -> list[tuple[str, str]]:
+def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
     """(label, id) of each document, for the document pickers."""
-    return [(f"{short_title(d['title'], 60)} ({d['id']})", d["id"]) for d in documents]
+    return [(f"{short_title(d.title, 60)} ({d.id})", d.id) for d in documents]
 
 
 def render_changes(lines: list[str], title: str) -> str:

@@ -1,0 +1,75 @@
+"""The shape of the package: no import cycle between qa's modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+QA = Path(__file__).resolve().parent.parent / "qa"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(QA.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """The qa modules ``path`` imports, at the top or inside a function (relative or absolute)."""
+    name = module_name(path)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
+            elif node.module and (node.module == "qa" or node.module.startswith("qa.")):
+                base = node.module
+            else:
+                continue
+            for alias in node.names:  # `from . import links` imports the module qa.links
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in modules)
+    return {m for m in found if m in modules and m != name}
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in QA.rglob("*.py")}
+    return {name: imports(path, set(files)) for name, path in files.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import cycle once, as the path from a module back to itself."""
+    found, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycle = path[path.index(node):]
+            if frozenset(cycle) not in done:
+                done.add(frozenset(cycle))
+                found.append(cycle + [node])
+            return
+        for nxt in sorted(graph[node]):
+            if nxt not in finished:
+                visit(nxt, path + [node])
+
+    finished: set[str] = set()
+    for start in sorted(graph):
+        visit(start, [])
+        finished.add(start)
+    return found
+
+
+def test_the_graph_sees_relative_imports():
+    graph = import_graph()
+    assert "qa.store" in graph["qa.pipeline"]
+    assert "qa.links" in graph["qa.documents"] and "qa.links" in graph["qa.collection"]
+    assert "qa.types" in graph["qa.reader.answers"]  # from ..types import ...
+
+
+def test_cycles_are_found():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_no_import_cycle_in_qa():
+    assert cycles(import_graph()) == []
