@@ -25,7 +25,6 @@ import pysbd  # noqa: F401 - (sentences)
 from .chunking import split_passages, split_sentences
 from .documents import read_document, why_skipped
 from .formats import Limits
-from .parsing import document_fields
 from .types import Document
 
 
@@ -39,7 +38,7 @@ def handle(job: dict) -> dict:
             doc = read_document(Path(job["path"]), job["id"], job["max_bytes"], limits=limits)
         except (ValueError, OSError, RuntimeError) as exc:
             return {"skip": why_skipped(exc)}
-        answer["document"] = document_fields(doc)
+        answer["document"] = doc.to_dict()  # plain data, as it crosses to the parent
     else:
         fields = job["document"]
         doc = Document(**{**fields, "pages": tuple(fields["pages"])})

@@ -97,7 +97,7 @@ class Parser:
             raise ValueError("this parser was made without chunking settings")
         sha256, answer = self._split.pop(doc.id, (None, None))
         if sha256 != doc.sha256:  # not read by this parser: a stored text, split again
-            answer = self._run({"document": document_fields(doc), **self._job_settings(split=True)})
+            answer = self._run({"document": doc.to_dict(), **self._job_settings(split=True)})
         try:
             return _passages(doc, answer["passages"], answer["sections"]), _spans(doc, answer["sentences"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -142,12 +142,6 @@ class Parser:
         if not isinstance(answer, dict):
             raise ValueError("the parser returned malformed data")
         return answer
-
-
-def document_fields(doc: Document) -> dict:
-    """A document as plain data, as it crosses to and from the worker."""
-    return {"id": doc.id, "title": doc.title, "text": doc.text, "author": doc.author, "date": doc.date,
-            "sha256": doc.sha256, "kind": doc.kind, "pages": list(doc.pages)}
 
 
 def _text(value, name: str, optional: bool = False) -> str | None:
@@ -205,4 +199,4 @@ def using(parser: Parser | None, make: Callable[[], Parser]) -> Iterator[Parser]
         yield made
 
 
-__all__ = ["Parser", "Split", "using", "document_fields", "JOB"]
+__all__ = ["Parser", "Split", "using", "JOB"]
