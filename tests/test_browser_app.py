@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,6 +181,26 @@ def test_the_first_evaluation_in_a_fresh_app_shows_its_metrics_with_one_progress
     expect(page.locator(".qa-metric-help")).to_contain_text("mean reciprocal rank")
     expect(page.locator("#qa-per-query")).to_contain_text("partly right")
     page.screenshot(path=str(ARTIFACTS / "evaluate-fresh.png"), full_page=True)
+
+
+def test_an_evaluation_stops_when_its_page_is_closed(browser, app, tmp_path):
+    queries = tmp_path / "many.jsonl"
+    queries.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{ECKMUHL} ({i})", "answers": ["1897"]}) + "\n"
+                               for i in range(2000)), encoding="utf-8")
+    page = open_page(browser, app["url"])
+    ready(page)
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
+    expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.locator("#qa-evaluate")).to_contain_text("evaluating", timeout=SLOW)  # the run's progress
+    page.close()
+    deadline = time.monotonic() + SLOW / 1000
+    while "evaluation stopped at evaluating" not in app["log"].read_text():
+        assert time.monotonic() < deadline, "the evaluation went on after its page was closed"
+        time.sleep(0.5)
+    stopped = re.search(r"evaluation stopped at evaluating \w+: (\d+)/2000", app["log"].read_text())
+    assert stopped and int(stopped.group(1)) < 2000
 
 
 def test_an_answer_marked_right_is_saved_and_runs_in_evaluate(browser, app):

@@ -19,6 +19,7 @@ its words as typed, without correcting typos).
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from .evaluate import (
     render_query_detail, run_evaluation, save_mark,
 )
 from .warmup import Warmup
+
+log = logging.getLogger("qa")
 
 #: Example questions about the bundled seed documents, with the document that answers each.
 #: Only those whose document is in the document folder are offered.
@@ -105,6 +108,11 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     s = pipeline.settings
     warmup = (warmup or Warmup(pipeline, metrics=False)).start()
     trash = callable(getattr(pipeline, "restore", None))
+    evaluations: dict[str, bool] = {}  #: session -> its page was closed (Gradio's unload event), while it evaluates
+
+    def page_closed(request: gr.Request) -> None:
+        if request is not None and request.session_hash in evaluations:
+            evaluations[request.session_hash] = True
 
     def ready_or_error() -> None:
         """Wait for start-up; raise QAError when it failed or takes too long."""
@@ -324,13 +332,14 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 table, chosen, doc_status = _documents_tab(pipeline, ready_or_error, collection_state, trash,
                                                            header, docs)
             with gr.Tab("Evaluate", id="evaluate", elem_id="qa-evaluate") as evaluate_tab:
-                source_choice = _evaluate_tab(pipeline, warmup, ready_or_error)
+                source_choice = _evaluate_tab(pipeline, warmup, ready_or_error, evaluations)
         state_outputs = [header, table, chosen, docs, source_choice, timer]
         app.load(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden"
                  ).then(question_from_url, None, question, api_visibility="private", show_progress="hidden"
                         ).then(answer_from_url, ask_inputs, ask_outputs, api_visibility="private",
                                show_progress_on=[answer_html])
         timer.tick(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
+        app.unload(page_closed)
         for tab in (ask_tab, documents_tab, evaluate_tab):
             tab.select(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
         documents_tab.select(lambda: "", None, doc_status, api_visibility="private", show_progress="hidden")
@@ -422,15 +431,29 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     return table, chosen, status
 
 
-def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error) -> gr.Radio:
+class EvaluationStopped(Exception):
+    """An evaluation whose page was closed before it ended."""
+
+
+def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluations: dict[str, bool]) -> gr.Radio:
     """The Evaluate tab: run a query file (the shipped one, the answers marked in this app, or an
-    upload), read the metrics with what each means, the recall curve and each query's evidence."""
+    upload), read the metrics with what each means, the recall curve and each query's evidence.
+    An evaluation stops at its next query once its page is closed (``evaluations[session]`` turns true)."""
     from ..evaluation import recall_curve_figure, table_rows
 
     s = pipeline.settings
 
-    def evaluate_page(source: str, upload: str | None, modes: list[str], progress=gr.Progress()):
+    def evaluate_page(source: str, upload: str | None, modes: list[str], request: gr.Request,
+                      progress=gr.Progress()):
         hidden = gr.update(visible=False)
+        session = getattr(request, "session_hash", None) or ""
+        evaluations[session] = False
+
+        def tick(fraction: float, message: str) -> None:
+            if evaluations.get(session):  # the page was closed: nobody is waiting for the rest
+                raise EvaluationStopped(message)
+            progress(fraction, desc=message)
+
         try:
             ready_or_error()
             if source == SHIPPED:
@@ -444,9 +467,14 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error) -> gr.Radi
             if not warmup.wait_metrics(0):
                 progress(0, desc="preparing the metrics")
                 warmup.wait_metrics(120)
-            run = run_evaluation(pipeline, path, list(modes), progress=lambda f, m: progress(f, desc=m))
+            run = run_evaluation(pipeline, path, list(modes), progress=tick)
+        except EvaluationStopped as stopped:
+            log.info("evaluation stopped at %s: the page was closed", stopped)
+            return r.render_error("the page was closed", "Evaluation stopped."), hidden, hidden, hidden, None, ""
         except QAError as exc:
             return r.render_error(str(exc), "Cannot evaluate."), hidden, hidden, hidden, None, ""
+        finally:
+            evaluations.pop(session, None)
         result = run["result"]
         header, rows = table_rows(result)
         name = {SHIPPED: "the shipped seed queries", MARKED: "the answers marked in this app"}.get(source, path.name)
