@@ -26,7 +26,7 @@ answerable queries where it abstained).
 
 Example::
 
-    from qa.evaluation import evaluate, load_queries, write_report
+    from qa.eval import evaluate, load_queries, write_report
     from qa.pipeline import Pipeline
 
     queries, problems = load_queries("tests/data/seed_queries.jsonl")
@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .config import MODES, Settings
-from .errors import QAError
+from ..config import MODES, Settings
+from ..errors import QAError
 from .metrics import best, contains_answer, exact_match, f1, normalize_answer
-from .protocols import ProgressFn
-from .types import Answer, Passage, Span
+from ..protocols import ProgressFn
+from ..types import Answer, Passage, Span
 
 #: Cut-offs of the recall metrics in every result.
 RECALL_KS = (1, 3, 5, 10)
