@@ -95,3 +95,15 @@ def test_the_graph_sees_modules_in_the_stage_packages():
     assert {"qa.ingest.parsing", "qa.index.indexer", "qa.eval.run", "qa.reader.answers"} <= set(graph)
     assert "qa.ingest.documents" in graph["qa.index.indexer"]  # from ..ingest.documents import ...
     assert "qa.index.store" in graph["qa.ingest.collection"]
+
+
+def test_an_install_takes_every_package_and_the_data_files():
+    """A normal (non-editable) install holds what pyproject's package discovery finds."""
+    tomllib = __import__("pytest").importorskip("tomllib")
+    config = tomllib.loads((QA.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    from setuptools import find_packages
+
+    found = set(find_packages(str(QA.parent), **config["packages"]["find"]))
+    assert found == {"qa"} | {f"qa.{p}" for p in STAGE_PACKAGES}
+    data = config["package-data"]["qa"]
+    assert {"models/*.onnx", "web/*.css"} <= set(data)
