@@ -25,7 +25,7 @@ from pathlib import Path
 from perf_common import CACHE, machine, print_table
 
 from qa.config import Settings
-from qa.evaluation import document_ranking
+from qa.eval import document_ranking
 from qa.pipeline import Pipeline
 
 #: Published SciFact test numbers (see /work/shared/benchmarks/REFERENCE_NUMBERS.md).

@@ -1,4 +1,4 @@
-"""BM25 (bm25s, through qa.lexical) at 10^5 and 10^6 short synthetic documents.
+"""BM25 (bm25s, through qa.index.lexical) at 10^5 and 10^6 short synthetic documents.
 
 Documents (seeded): 15 to 40 words each, drawn from a Zipfian vocabulary (exponent 1.07) of
 100,000 made-up words (letter strings, so stemming and stop words behave as on text). Questions
@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 from perf_common import CACHE, machine, peak_rss_mb, print_table, stats_ms
 
-from qa.lexical import BM25Index
+from qa.index.lexical import BM25Index
 from qa.retrieval import bm25_search
 
 VOCAB = 100_000

@@ -2,7 +2,7 @@
 
 For each ``SIZE/OVERLAP`` (characters) it indexes, once per setting and cached under ``--cache``:
 
-* the seeds (a copy of seeds/): ``qa.evaluation.evaluate`` on tests/data/seed_queries.jsonl in hybrid
+* the seeds (a copy of seeds/): ``qa.eval.evaluate`` on tests/data/seed_queries.jsonl in hybrid
   and dense mode: passage recall@5 and MRR@10, and the hybrid answers' EM, F1 and evidence hit;
 * with ``--squad``: the 2,067 SQuAD v1.1 dev paragraphs (as bench/squad.py): recall@5 and MRR@10 of
   the gold paragraph on a seeded sample of ``--squad-limit`` questions.
@@ -25,7 +25,7 @@ from perf_common import CACHE, SEED_QUERIES, machine, print_table, seed_docs
 from squad import load_squad, retrieval, sample, squad_pipeline
 
 from qa.config import Settings
-from qa.evaluation import evaluate, load_queries
+from qa.eval import evaluate, load_queries
 from qa.pipeline import Pipeline
 
 DEFAULT_SETTINGS = ("500/100", "800/150", "1000/200", "1500/300")

@@ -48,7 +48,7 @@ import json, sys, time
 t0 = time.perf_counter()
 from qa.config import Settings
 from qa.pipeline import Pipeline
-from qa import store
+from qa.index import store
 out = {"import qa.pipeline": time.perf_counter() - t0}
 qa = Pipeline(Settings.from_env(docs=sys.argv[1], index=sys.argv[2]))
 t = time.perf_counter(); qa.embedder.warm_up(); out["load encoder"] = time.perf_counter() - t

@@ -92,7 +92,7 @@ def batch_speed(pipes: dict[str, Pipeline], passages: list[str]) -> dict[str, fl
     torch_pps = len(texts) / (time.perf_counter() - t)
     onnx = pipes["onnx"].embedder
     onnx.threads = 2
-    from qa.embedding import OnnxEncoder
+    from qa.index.embedding import OnnxEncoder
 
     encoder = OnnxEncoder(onnx._onnx.model_file, onnx.path, threads=2)
     encoder.load()

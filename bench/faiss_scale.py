@@ -74,7 +74,7 @@ def recall_at_10(found: np.ndarray, exact: np.ndarray) -> float:
 
 def real_data(index_dir: Path, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Sentence vectors of a built index, and some of its passage vectors as queries."""
-    from qa import store
+    from qa.index import store
 
     data = store.load(index_dir)
     rng = np.random.default_rng(seed)

@@ -104,7 +104,7 @@ def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
 
 def passages_only() -> None:
     """Retrieval reads no sentence vectors, so indexes built here skip embedding sentences (zeros)."""
-    import qa.indexer as indexer
+    import qa.index.indexer as indexer
 
     real = indexer._embed
 
@@ -144,7 +144,7 @@ def candidates(name: str, args) -> dict:
         b_ids[i, :len(lexical.ids)], b_sc[i, :len(lexical.ids)] = lexical.ids, lexical.scores
     doc_of = [p.doc.removesuffix(".txt") for p in data.passages]
     if name == "seeds":  # five long documents: judged by passage, as `qa eval` does (a passage holding an answer)
-        from qa.evaluation import load_queries, relevant_passages
+        from qa.eval import load_queries, relevant_passages
 
         by_id = {q.id: q for q in load_queries(SEED_QUERIES)[0]}
         qrels = {q: {str(p): 1 for p in relevant_passages(by_id[q], data)} for q in ids}

@@ -5,7 +5,7 @@
    reader) and everything else (reading, splitting, BM25, FAISS, writing with fsync and checksums).
 2. The bare model, same process, same threads: ``SentenceTransformer.encode`` of the same passages;
    then, because the machine's load drifts over minutes, a paired check: the bare model and the
-   indexer's embedding path (``qa.indexer._embed``) alternately on the same 256 passages, 3 rounds.
+   indexer's embedding path (``qa.index.indexer._embed``) alternately on the same 256 passages, 3 rounds.
 3. Splitting alone: passages (langchain) and sentences (pysbd) of every document.
 4. An incremental update: one document changed, then changed back (what was re-embedded, time).
 5. Peak memory (``VmHWM``) of this indexing process, and of a fresh serving process (index
@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 from perf_common import CACHE, ROOT, machine, peak_rss_mb, print_table, scifact_docs, scifact_test_queries
 
-from qa import store
-from qa.chunking import split_passages, split_sentences
+from qa.index import store
+from qa.ingest.chunking import split_passages, split_sentences
 from qa.config import Settings
-from qa.documents import load_folder
-from qa.embedding import SentenceTransformerEmbedder
-from qa.indexer import _embed
+from qa.ingest.documents import load_folder
+from qa.index.embedding import SentenceTransformerEmbedder
+from qa.index.indexer import _embed
 from qa.pipeline import Pipeline
 
 

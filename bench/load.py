@@ -1,6 +1,6 @@
 """Load on the app's HTTP API: many clients asking at once.
 
-Starts the app (``qa.ui.build_app``) over the seed index on a free loopback port, then sends
+Starts the app (``qa.web.app.build_app``) over the seed index on a free loopback port, then sends
 ``--questions`` questions from ``--clients`` concurrent ``gradio_client`` clients
 (``client.predict(question, api_name="/ask")``). The questions are those of
 tests/data/seed_queries.jsonl in turn (some of which the documents do not answer).
@@ -107,7 +107,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     args = ap.parse_args()
 
-    from qa.ui import build_app, launch
+    from qa.web.app import build_app, launch
 
     settings = Settings.from_env(docs=seed_docs(args.base), index=args.base / "index", host="127.0.0.1",
                                  port=free_port())

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from sample_files import inflating_pdf  # noqa: E402
 
 from qa.config import Settings  # noqa: E402
-from qa.formats import Limits  # noqa: E402
-from qa.indexer import update_index  # noqa: E402
-from qa.parsing import Parser  # noqa: E402
+from qa.ingest.formats import Limits  # noqa: E402
+from qa.index.indexer import update_index  # noqa: E402
+from qa.ingest.parsing import Parser  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 
 QUESTION = "Which river flows through ten countries?"
@@ -124,7 +124,7 @@ def hostile(base: Path) -> None:
 
 
 def stuck(base: Path, chars: int) -> None:
-    from qa import parse_job, parsing
+    from qa.ingest import parse_job, parsing
 
     print("\n3. Questions while a document's parsing is stuck in C code (one asked every 50 ms):")
     real = parse_job.handle
@@ -165,7 +165,7 @@ def stuck(base: Path, chars: int) -> None:
             last = now
             time.sleep(0.05)
         thread.join()
-        parsing.JOB, parse_job.handle = "qa.parse_job:handle", real
+        parsing.JOB, parse_job.handle = "qa.ingest.parse_job:handle", real
         skipped = dict(out["report"].skipped).get("stall.md", "not skipped")
         print(f"  {where}: build {out['seconds']:.2f} s, {len(gaps)} answers, longest gap "
               f"{max(gaps) * 1000:.0f} ms, median {statistics.median(gaps) * 1000:.0f} ms; stall.md: {skipped[:60]}")

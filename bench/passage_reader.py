@@ -42,10 +42,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.chunking import split_sentences  # noqa: E402
-from qa.embedding import bundled_model_path  # noqa: E402
-from qa.lexical import BM25Index  # noqa: E402
-from qa.metrics import best, contains_answer, exact_match, f1  # noqa: E402
+from qa.ingest.chunking import split_sentences  # noqa: E402
+from qa.index.embedding import bundled_model_path  # noqa: E402
+from qa.index.lexical import BM25Index  # noqa: E402
+from qa.eval.metrics import best, contains_answer, exact_match, f1  # noqa: E402
 from qa.reader.passage import MODEL_DIR, MODEL_FILE, Calibration, PassageModel  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks"

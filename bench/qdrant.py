@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perf_common import CACHE, machine, stats_ms  # noqa: E402
 
-from qa import store  # noqa: E402
-from qa.vectors import VectorSettings  # noqa: E402
+from qa.index import store  # noqa: E402
+from qa.index.vectors import VectorSettings  # noqa: E402
 
 CORPORA = {"seeds": ("seeds",), "scifact": ("scifact", "scifact-1000")}
 

@@ -24,7 +24,7 @@ import numpy as np
 from perf_common import CACHE, machine, print_table, seed_docs, seed_questions, stats_ms
 
 from qa.config import Settings
-from qa.embedding import bundled_model_path
+from qa.index.embedding import bundled_model_path
 from qa.pipeline import Pipeline
 
 STAGES = ("embed", "dense_search", "bm25", "fusion", "rerank", "read", "total")

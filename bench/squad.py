@@ -33,7 +33,7 @@ from beir import write_docs
 from perf_common import CACHE, ROOT, machine, print_table
 
 from qa.config import Settings
-from qa.evaluation import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
+from qa.eval import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
 from qa.pipeline import Pipeline
 
 RECALL_AT = (1, 5, 20)

@@ -36,10 +36,10 @@ import numpy as np
 from tune_reader import BENCH, ROOT, SQUAD_V1, SQUAD_V2, Item, evaluate, pipeline_for, prepare, seed_items
 from tune_reader import squad_corpus, squad_samples
 
-from qa.chunking import split_sentences
+from qa.ingest.chunking import split_sentences
 from qa.config import Settings
-from qa.embedding import bundled_model_path
-from qa.metrics import best, exact_match, f1
+from qa.index.embedding import bundled_model_path
+from qa.eval.metrics import best, exact_match, f1
 from qa.reader import SpanReader
 from qa.reader.sentence import ANSWER_FROM as ABSTAIN_BELOW, MODEL_DIR, MODEL_FILE, ReaderModel, TrainedReader
 

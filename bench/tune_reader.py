@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Settings
-from qa.metrics import best, contains_answer, exact_match, f1
+from qa.eval.metrics import best, contains_answer, exact_match, f1
 from qa.pipeline import Pipeline
 from qa.reader.heuristic import Calibration, SpanReader, Weights
 from qa.retrieval import retrieve

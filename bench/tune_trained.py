@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from tune_reader import pipeline_for
 
-from qa.metrics import best, contains_answer, exact_match, f1
+from qa.eval.metrics import best, contains_answer, exact_match, f1
 from qa.retrieval import retrieve
 from qa.reader.answers import sentence_at
 from qa.reader.sentence import MODEL_DIR, MODEL_FILE, Combination, TrainedReader

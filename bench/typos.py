@@ -36,7 +36,7 @@ from perf_common import CACHE, ROOT, SEED_QUERIES, SEEDS, machine, print_table
 
 import qa.pipeline as pipeline_module
 from qa.config import Settings
-from qa.evaluation import evaluate, load_queries
+from qa.eval import evaluate, load_queries
 from qa.pipeline import Pipeline
 
 SEED_TYPOS = ROOT / "tests" / "data" / "seed_typo_queries.jsonl"
@@ -150,8 +150,8 @@ def seeds(args) -> int:
 def squad(args) -> int:
     from squad import load_squad, sample, squad_pipeline
 
-    from qa import spelling
-    from qa.evaluation import document_ranking, retrieval_metrics
+    from qa.index import spelling
+    from qa.eval import document_ranking, retrieval_metrics
 
     docs, questions = load_squad(args.squad)
     qa = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap)

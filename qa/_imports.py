@@ -2,7 +2,7 @@
 
 bm25s imports numba and ``scipy.sparse`` whenever they are installed, and tqdm (seconds of a cold
 ``qa ask``, measured in docs/benchmarks.md, "Cold start"), although qa only uses its numpy backends
-(``bm25s.BM25(backend="numpy", csc_backend="numpy")``, the defaults; see :mod:`qa.lexical`) and
+(``bm25s.BM25(backend="numpy", csc_backend="numpy")``, the defaults; see :mod:`qa.index.lexical`) and
 never its progress bars (``show_progress=False``).
 
 :func:`install` adds an import hook that runs the *first* import of bm25s with those modules hidden,

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
     _common(p)
-    p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.evaluation)")
+    p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.eval)")
     p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid",
                    help="retrieval mode, or all to compare them (default hybrid)")
     p.add_argument("-k", type=int, default=10, help="passages retrieved per query; length of the recall curve")
@@ -279,7 +279,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import evaluate, format_text, load_queries, write_report
+    from .eval import evaluate, format_text, load_queries, write_report
 
     qa = _pipeline(args)
     queries, problems = load_queries(args.queries, max_queries=qa.settings.max_eval_queries)

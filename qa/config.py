@@ -78,7 +78,7 @@ class Settings:
     #: Passages the passage reader reads per question; 0 means its own default (chosen by measurement).
     read_passages: int = 0
     #: Typo-tolerant questions: ``on`` corrects question words that neither the documents nor an
-    #: English word list know against the documents' words before searching (see qa/spelling.py;
+    #: English word list know against the documents' words before searching (see qa/index/spelling.py;
     #: names and numbers are never changed), ``off`` searches the words as typed.
     spelling: str = "on"
     #: Passages of a search re-scored by the reader's model as a cross-encoder, fused with the

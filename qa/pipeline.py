@@ -28,17 +28,17 @@ import time
 import unicodedata
 from typing import Callable
 
-from . import store
-from . import trash
-from .collection import LINK_PREFIX, AddReport, add_files, relink, remove_documents, undo_add
+from .index import store
+from .ingest import trash
+from .ingest.collection import LINK_PREFIX, AddReport, add_files, relink, remove_documents, undo_add
 from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
-from .formats import Limits
-from .indexer import IndexReport, check_layout, update_index
-from .parsing import Parser, using
+from .ingest.formats import Limits
+from .index.indexer import IndexReport, check_layout, update_index
+from .ingest.parsing import Parser, using
 from .protocols import Embedder, ProgressFn, Reader
 from .types import Answer, DocumentInfo, Hit
-from .vectors import VectorSettings
+from .index.vectors import VectorSettings
 
 log = logging.getLogger("qa")
 
@@ -135,7 +135,7 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from .embedding import SentenceTransformerEmbedder
+            from .index.embedding import SentenceTransformerEmbedder
 
             s = self.settings
             self._embedder = SentenceTransformerEmbedder(
@@ -168,7 +168,7 @@ class Pipeline:
         reason = unavailable(self.settings)
         if reason:
             raise ModelError(f"rerank needs the trained reader's model: {reason}")
-        from .embedding import bundled_model_path
+        from .index.embedding import bundled_model_path
 
         return ReaderModel(model_path(self.settings), bundled_model_path(), self.settings.query_threads)
 
@@ -260,10 +260,10 @@ class Pipeline:
 
     # -- spelling ----------------------------------------------------------------------------
     def speller(self, data: store.IndexData):
-        """The :class:`qa.spelling.Speller` of an index's documents, made once per index."""
+        """The :class:`qa.index.spelling.Speller` of an index's documents, made once per index."""
         cached = self._speller
         if cached is None or cached[0] is not data:
-            from .spelling import Speller, count_words
+            from .index.spelling import Speller, count_words
 
             cached = (data, Speller(lambda: count_words(d.text for d in data.documents), indexed=data.bm25.knows))
             self._speller = cached

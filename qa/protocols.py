@@ -12,7 +12,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .retrieval import Retrieval
-    from .store import IndexData
+    from .index.store import IndexData
     from .types import Answer
 
 #: Progress callback of long work: (fraction done from 0 to 1, what is being done).

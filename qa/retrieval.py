@@ -1,4 +1,4 @@
-"""Retrieve passages: dense (FAISS or Qdrant, :mod:`qa.vectors`), BM25, or hybrid reciprocal-rank fusion of the two.
+"""Retrieve passages: dense (FAISS or Qdrant, :mod:`qa.index.vectors`), BM25, or hybrid reciprocal-rank fusion of the two.
 
 The question vector is computed once by the caller and passed in; nothing here runs the model.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import FUSIONS
-from .store import IndexData
+from .index.store import IndexData
 from .types import Hit
 
 

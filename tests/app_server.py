@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from qa.pipeline import Pipeline
-from qa.ui import build_app, launch
+from qa.web.app import build_app, launch
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Parse jobs for tests, run in the parse worker (``monkeypatch.setattr(qa.parsing, "JOB",
+"""Parse jobs for tests, run in the parse worker (``monkeypatch.setattr(qa.ingest.parsing, "JOB",
 "stall_job:handle")``): documents are read and split as usual, except by name:
 
 - ``stall*``: first holds the worker's GIL inside C code for hours (a backtracking regular
@@ -13,7 +13,7 @@ import os
 import re
 import signal
 
-from qa.parse_job import handle as read_and_split
+from qa.ingest.parse_job import handle as read_and_split
 
 
 def handle(job: dict) -> dict:

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SEEDS
-from qa.chunking import MAX_SENTENCE_CHARS, headings, split_passages, split_sentences
-from qa.documents import load_folder, make_document
+from qa.ingest.chunking import MAX_SENTENCE_CHARS, headings, split_passages, split_sentences
+from qa.ingest.documents import load_folder, make_document
 
 # Text made of pieces that stress the splitters: words, unicode, CRLF, runs without spaces,
 # many blank lines, sentence ends and headings.

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS, TINY_DOCS, write_docs
-from qa import store
-from qa.chunking import split_passages
+from qa.index import store
+from qa.ingest.chunking import split_passages
 from qa.config import Settings
-from qa.documents import load_folder
-from qa.indexer import update_index
+from qa.ingest.documents import load_folder
+from qa.index.indexer import update_index
 
 ALEPPO = "Whose help was the victory in Aleppo credited to?"
 ALEPPO_DOC = "001_bccfd2e8e94a07d8.txt"

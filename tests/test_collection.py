@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FakeEmbedder, TINY_DOCS, write_docs
-from qa.collection import LINK_PREFIX, LINKS_FILE, add_files, collection_ids, remove_documents, sanitise_name
+from qa.ingest.collection import LINK_PREFIX, LINKS_FILE, add_files, collection_ids, remove_documents, sanitise_name
 from qa.config import Settings
-from qa.documents import load_folder
+from qa.ingest.documents import load_folder
 from qa.errors import NoDocumentsError, QAError
 from qa.pipeline import Pipeline
 from sample_files import HOSTILE_HTML, LIGHTHOUSE_PAGES, image_pdf, make_pdf

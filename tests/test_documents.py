@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from conftest import FakeEmbedder, write_docs
-from qa.chunking import split_passages, split_sentences
+from qa.ingest.chunking import split_passages, split_sentences
 from qa.config import Settings
-from qa.documents import load_folder, make_document, parse_front_matter
+from qa.ingest.documents import load_folder, make_document, parse_front_matter
 from qa.errors import NoDocumentsError
-from qa.indexer import update_index
+from qa.index.indexer import update_index
 from qa.pipeline import Pipeline
 
 GOOD = "A good document.\n\nIt has a sentence about rivers.\n"

@@ -14,7 +14,7 @@ from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
 from qa.config import Settings
 from qa.pipeline import Pipeline
 from qa.types import Hit, Passage
-from qa.ui import DOCUMENT_HEADERS, document_rows, render_answer, render_changes, render_evidence
+from qa.web.render import DOCUMENT_HEADERS, document_rows, render_answer, render_changes, render_evidence
 from sample_files import LIGHTHOUSE_PAGES, image_pdf, make_pdf
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from qa import store
+from qa.index import store
 from qa.config import Settings
-from qa.embedding import DEFAULT_MODEL_ID, OnnxEncoder, SentenceTransformerEmbedder, onnx_model_path
+from qa.index.embedding import DEFAULT_MODEL_ID, OnnxEncoder, SentenceTransformerEmbedder, onnx_model_path
 from qa.pipeline import Pipeline
 
 SEED_QUERIES = Path(__file__).parent / "data" / "seed_queries.jsonl"

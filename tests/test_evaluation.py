@@ -11,9 +11,8 @@ import pytest
 from conftest import SEED_QUERIES
 from qa import cli
 from qa.errors import QAError
-from qa.evaluation import (
+from qa.eval import (
     EvalQuery,
-    Span,
     answer_scores,
     compare_rankings,
     document_ranking,
@@ -26,7 +25,7 @@ from qa.evaluation import (
     retrieval_metrics,
     write_report,
 )
-from qa.types import Answer, Hit, Passage
+from qa.types import Answer, Hit, Passage, Span
 
 
 def _answer(text=None, sentence=None, doc="rivers.txt", start=None, end=None) -> Answer:
@@ -162,7 +161,7 @@ def test_answer_scores_exact_match_f1_and_evidence():
 
 
 def test_state_metrics_share_and_accuracy_of_each_state():
-    from qa.evaluation import state_metrics
+    from qa.eval import state_metrics
 
     records = [
         {"answerable": True, "abstained": False, "correct": True, "status": "answer"},

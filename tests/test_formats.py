@@ -7,11 +7,11 @@ import json
 import pytest
 
 from conftest import FakeEmbedder, write_docs
-from qa import store
-from qa.chunking import split_passages
+from qa.index import store
+from qa.ingest.chunking import split_passages
 from qa.config import Settings
-from qa.documents import load_folder
-from qa.formats import extract_html, extract_pdf
+from qa.ingest.documents import load_folder
+from qa.ingest.formats import extract_html, extract_pdf
 from qa.pipeline import Pipeline
 from qa.types import Document
 from sample_files import (DROPPED_TEXT, HOSTILE_HTML, LIGHTHOUSE_PAGES, encrypted_pdf, image_pdf,
@@ -212,7 +212,7 @@ def test_a_file_read_again_in_the_same_process_is_not_parsed_again(tmp_path, mon
 
 def counting_extractors(monkeypatch) -> list[str]:
     """Count the files really parsed, with nothing remembered in this process."""
-    from qa import formats
+    from qa.ingest import formats
 
     calls: list[str] = []
     monkeypatch.setattr(formats, "_cache", {})
@@ -234,7 +234,7 @@ def test_unchanged_pdf_and_html_keep_the_text_stored_with_the_index(mixed, monke
 
 
 def test_a_new_way_of_extracting_indexes_pdf_and_html_again(mixed, monkeypatch):
-    from qa import formats
+    from qa.ingest import formats
 
     mixed.refresh()
     calls = counting_extractors(monkeypatch)

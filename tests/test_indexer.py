@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder
-from qa import store
-from qa.chunking import split_passages, split_sentences
-from qa.documents import load_folder
-from qa.indexer import update_index
+from qa.index import store
+from qa.ingest.chunking import split_passages, split_sentences
+from qa.ingest.documents import load_folder
+from qa.index.indexer import update_index
 
 
 def index(docs, folder, embedder, size=200, overlap=40, **kw):
@@ -161,7 +161,7 @@ def test_embedding_with_context_puts_the_title_and_section_before_the_passage_an
 def test_new_splitter_version_rebuilds_everything(folders, fake_embedder, monkeypatch):
     docs, folder = folders
     index(docs, folder, fake_embedder)
-    monkeypatch.setattr("qa.indexer.SPLITTER_VERSION", 999)
+    monkeypatch.setattr("qa.index.indexer.SPLITTER_VERSION", 999)
     report = index(docs, folder, fake_embedder)
     assert report.wrote and "splitter settings changed" in report.reason and "999" in report.reason
     assert store.load(folder).manifest["splitter"]["version"] == 999

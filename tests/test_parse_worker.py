@@ -22,15 +22,15 @@ import pytest
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
 from sample_files import HOSTILE_HTML, LIGHTHOUSE_PAGES, inflating_pdf, make_pdf
-from qa import parsing
+from qa.ingest import parsing
 from qa.config import Settings
 from qa.errors import SettingsError
-from qa.formats import Limits
-from qa.indexer import update_index
-from qa.parsing import Parser
+from qa.ingest.formats import Limits
+from qa.index.indexer import update_index
+from qa.ingest.parsing import Parser
 from qa.pipeline import Pipeline
 from qa.web.warmup import Warmup
-from qa.worker import ORPHAN_GRACE
+from qa.ingest.worker import ORPHAN_GRACE
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE, OVERLAP = 200, 40
@@ -225,8 +225,8 @@ def test_a_worker_whose_parent_is_killed_ends_by_itself(tmp_path, stuck):
     script = f"""
 import sys, time
 sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
-from qa.formats import Limits
-from qa.parsing import Parser
+from qa.ingest.formats import Limits
+from qa.ingest.parsing import Parser
 parser = Parser(Limits(max_seconds={BUDGET}), job="stall_job:handle")
 parser.check({str(tmp_path / 'ok.txt')!r}, "ok.txt")
 print(parser.pid, flush=True)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FakeEmbedder, write_docs
 from qa.config import Settings
-from qa.embedding import bundled_model_path
+from qa.index.embedding import bundled_model_path
 from qa.errors import ModelError
 from qa.pipeline import Pipeline
 from qa.reader import SpanReader, make_reader

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
-from qa import store
+from qa.index import store
 from qa.config import Settings
 from qa.errors import BadQuestionError, QAError, SettingsError
 from qa.pipeline import Pipeline, clean_question

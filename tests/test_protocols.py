@@ -8,7 +8,7 @@ import pytest
 from conftest import FakeEmbedder
 
 from qa.config import Settings
-from qa.embedding import SentenceTransformerEmbedder
+from qa.index.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 from qa.protocols import Embedder, Reader
 from qa.reader import SpanReader

@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
-from qa import store
+from qa.index import store
 from qa.config import Settings
 from qa.errors import IndexProblem
-from qa.indexer import update_index
+from qa.index.indexer import update_index
 from qa.pipeline import Pipeline
 
 SIZE, OVERLAP = 200, 40

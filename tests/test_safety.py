@@ -22,14 +22,14 @@ import pytest
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
 from sample_files import inflating_pdf
-from qa import store
-from qa.chunking import headings, split_passages
+from qa.index import store
+from qa.ingest.chunking import headings, split_passages
 from qa.config import Settings
-from qa.documents import load_folder, make_document, parse_front_matter
+from qa.ingest.documents import load_folder, make_document, parse_front_matter
 from qa.errors import IndexWriteError, NoDocumentsError, QAError, SettingsError
-from qa.evaluation import load_queries
-from qa.formats import extract_html
-from qa.indexer import update_index
+from qa.eval import load_queries
+from qa.ingest.formats import extract_html
+from qa.index.indexer import update_index
 from qa.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from qa import cli
 from qa.config import Settings
 from qa.errors import SettingsError
 from qa.pipeline import Pipeline
-from qa.spelling import Speller, one_edit
+from qa.index.spelling import Speller, one_edit
 from qa.web.render import answer_as_text, render_answer
 
 NDF_DOC = (
@@ -141,11 +141,11 @@ def test_words_the_index_matches_by_their_stem_are_left_alone(ndf_pipeline):
 
 
 def test_the_documents_words_are_counted_once_and_only_for_a_question_that_needs_them(ndf_pipeline, monkeypatch):
-    import qa.spelling
+    import qa.index.spelling
 
     calls = []
-    count = qa.spelling.count_words
-    monkeypatch.setattr(qa.spelling, "count_words", lambda texts: calls.append(1) or count(texts))
+    count = qa.index.spelling.count_words
+    monkeypatch.setattr(qa.index.spelling, "count_words", lambda texts: calls.append(1) or count(texts))
     assert ndf_pipeline.correct(NDF_CLEAN) is None
     assert calls == []  # every word is matched by the index (or a stop word)
     assert ndf_pipeline.correct(NDF_TYPOS) == NDF_CLEAN

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.retrieval import dense_search
 from qa.types import Document, Passage
 

@@ -26,7 +26,7 @@ def imports(path: Path, modules: set[str]) -> set[str]:
                 base = node.module
             else:
                 continue
-            for alias in node.names:  # `from . import links` imports the module qa.links
+            for alias in node.names:  # `from . import links` imports the module qa.ingest.links
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in modules)
@@ -62,8 +62,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_relative_imports():
     graph = import_graph()
-    assert "qa.store" in graph["qa.pipeline"]
-    assert "qa.links" in graph["qa.documents"] and "qa.links" in graph["qa.collection"]
+    assert "qa.index.store" in graph["qa.pipeline"]
+    assert "qa.ingest.links" in graph["qa.ingest.documents"] and "qa.ingest.links" in graph["qa.ingest.collection"]
     assert "qa.types" in graph["qa.reader.answers"]  # from ..types import ...
 
 
@@ -73,3 +73,37 @@ def test_cycles_are_found():
 
 def test_no_import_cycle_in_qa():
     assert cycles(import_graph()) == []
+
+
+#: The top level of qa: the facade, settings, errors, value types and seams, the CLIs, and one
+#: package per stage of the pipeline (documents -> passages -> index -> retrieval -> reading -> answer).
+ROOT_MODULES = {"__init__.py", "__main__.py", "_imports.py", "cli.py", "config.py", "errors.py", "pipeline.py",
+                "protocols.py", "retrieval.py", "train.py", "types.py"}
+STAGE_PACKAGES = {"ingest", "index", "reader", "eval", "web"}
+
+
+def test_the_top_level_holds_only_the_root_modules_and_the_stage_packages():
+    modules = {p.name for p in QA.glob("*.py")}
+    packages = {p.name for p in QA.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert modules == ROOT_MODULES
+    assert packages == STAGE_PACKAGES
+    assert {p.name for p in QA.iterdir() if p.is_dir() and p.name != "__pycache__"} == STAGE_PACKAGES | {"models"}
+
+
+def test_the_graph_sees_modules_in_the_stage_packages():
+    graph = import_graph()
+    assert {"qa.ingest.parsing", "qa.index.indexer", "qa.eval.run", "qa.reader.answers"} <= set(graph)
+    assert "qa.ingest.documents" in graph["qa.index.indexer"]  # from ..ingest.documents import ...
+    assert "qa.index.store" in graph["qa.ingest.collection"]
+
+
+def test_an_install_takes_every_package_and_the_data_files():
+    """A normal (non-editable) install holds what pyproject's package discovery finds."""
+    tomllib = __import__("pytest").importorskip("tomllib")
+    config = tomllib.loads((QA.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    from setuptools import find_packages
+
+    found = set(find_packages(str(QA.parent), **config["packages"]["find"]))
+    assert found == {"qa"} | {f"qa.{p}" for p in STAGE_PACKAGES}
+    data = config["package-data"]["qa"]
+    assert {"models/*.onnx", "web/*.css"} <= set(data)

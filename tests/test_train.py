@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 
 from qa import train  # noqa: E402
 from qa.reader import sentence_training  # noqa: E402
-from qa.embedding import bundled_model_path  # noqa: E402
+from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.reader.sentence import ReaderModel  # noqa: E402
 
 FACTS = [

@@ -8,7 +8,7 @@ import pytest
 from conftest import FakeEmbedder, write_docs
 from qa.reader import sentence as trained
 from qa.config import Settings
-from qa.embedding import bundled_model_path
+from qa.index.embedding import bundled_model_path
 from qa.errors import ModelError, SettingsError
 from qa.pipeline import Pipeline
 from qa.reader import NO_ANSWER, SpanReader, make_reader

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
-from qa.collection import LINK_PREFIX
+from qa.ingest.collection import LINK_PREFIX
 from qa.config import Settings
 from qa.errors import QAError
 from qa.pipeline import Pipeline

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.errors import QAError
-from qa.ui import (
-    MAX_QUERY_FILE_BYTES, build_app, check_query_file, highlight, per_query_rows, render_answer,
-    render_evidence, render_query_detail, run_evaluation, term_spans, question_stems,
-)
+from qa.web.app import build_app
+from qa.web.evaluate import MAX_QUERY_FILE_BYTES, check_query_file, render_query_detail, run_evaluation
+from qa.web.highlight import highlight, question_stems, term_spans
+from qa.web.render import per_query_rows, render_answer, render_evidence
 
 OUR_TAGS = re.compile(r'</?(mark|b|span)( class="[a-z-]+")?>')
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from conftest import SEED_QUERIES, TINY_DOCS, FakeEmbedder, write_docs
-from qa import store
+from qa.index import store
 from qa.config import Settings
 from qa.errors import IndexProblem, SettingsError
 from qa.pipeline import Pipeline
 from qa.retrieval import dense_search
-from qa.vectors import CLIENTS, VectorSettings
+from qa.index.vectors import CLIENTS, VectorSettings
 
 pytest.importorskip("qdrant_client")
 

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
 from qa.config import Settings
-from qa.evaluation import answer_scores, load_queries, parse_query
+from qa.eval import answer_scores, load_queries, parse_query
 from qa.pipeline import Pipeline
 from qa.types import ANSWER, NONE, TENTATIVE, Answer, Span
 from qa.web.evaluate import mark_record, marks_path, save_mark

@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from ..lexical import tokenize
+from ..index.lexical import tokenize
 from ..types import Answer
 from .answers import abstain, answer_at, sentence_at, state
 

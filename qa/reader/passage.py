@@ -169,7 +169,7 @@ class PassageReader:
         """The loaded model (loaded on first use)."""
         with self._lock:
             if self._model is None:
-                from ..embedding import bundled_model_path
+                from ..index.embedding import bundled_model_path
 
                 self._model = PassageModel(self.model_file, bundled_model_path(), self.settings.query_threads)
         return self._model

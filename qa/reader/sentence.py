@@ -201,7 +201,7 @@ class TrainedReader:
         """The loaded model (loaded on first use)."""
         with self._lock:
             if self._model is None:
-                from ..embedding import bundled_model_path
+                from ..index.embedding import bundled_model_path
 
                 self._model = ReaderModel(self.model_file, bundled_model_path(), self.settings.query_threads)
         return self._model

@@ -11,7 +11,7 @@ and start/end logits over the sentence's tokens (cross-entropy, answerable pairs
 training question gives two pairs: the sentence of its paragraph that holds the answer
 (positive), and a hard negative: the sentence, among those of its paragraph and of two other
 paragraphs of the same article that do not contain the answer, sharing the most words with the
-question. Sentences are cut by the project's own splitter (:func:`qa.chunking.split_sentences`).
+question. Sentences are cut by the project's own splitter (:func:`qa.ingest.chunking.split_sentences`).
 
 ``--val-articles`` articles (a seeded choice) are held out; the model is scored on their
 questions at each ``--curve`` point (number of training questions seen) and at the end: span EM/F1
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chunking import split_sentences
-from ..metrics import contains_answer, exact_match, f1
+from ..ingest.chunking import split_sentences
+from ..eval.metrics import contains_answer, exact_match, f1
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
 
 @dataclass
@@ -70,11 +70,11 @@ def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progres
     boundary are skipped.
 
     The hard negative is mined by the project's own lexical retriever: the sentence of the
-    question's article that BM25 (:class:`qa.lexical.BM25Index`, over all the article's sentences)
+    question's article that BM25 (:class:`qa.index.lexical.BM25Index`, over all the article's sentences)
     ranks highest for the question, among those that do not contain the answer."""
     from tqdm import tqdm
 
-    from ..lexical import BM25Index
+    from ..index.lexical import BM25Index
 
     rng = random.Random(seed)
     refs = [(a, p, q) for a, art in enumerate(articles) for p, para in enumerate(art["paragraphs"])
@@ -238,7 +238,7 @@ def train(args) -> dict:
     import torch
     from tqdm import tqdm
 
-    from ..embedding import bundled_model_path
+    from ..index.embedding import bundled_model_path
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -334,7 +334,7 @@ def export_checkpoint(args) -> int:
     """Export saved weights (``--checkpoint``) to ``--out``, without training."""
     from safetensors.torch import load_file
 
-    from ..embedding import bundled_model_path
+    from ..index.embedding import bundled_model_path
 
     base = bundled_model_path()
     model = build_model(base, args.layers)

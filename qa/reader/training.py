@@ -14,7 +14,7 @@ weights are de-quantised, then trained on). Each training question gives two win
 ``[CLS] question [SEP] passage [SEP]`` (at most 384 tokens):
 
 - its own paragraph (for one longer than a window, a window that holds the answer), and
-- a negative, in turn one of: the paragraph of its article that BM25 (:class:`qa.lexical.BM25Index`)
+- a negative, in turn one of: the paragraph of its article that BM25 (:class:`qa.index.lexical.BM25Index`)
   ranks highest without the answer; or its own paragraph with the answer's sentence(s) cut out
   (a near miss, like SQuAD 2.0's unanswerable questions, which are not available here).
 
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chunking import split_sentences
-from ..metrics import contains_answer, exact_match, f1
+from ..ingest.chunking import split_sentences
+from ..eval.metrics import contains_answer, exact_match, f1
 from .sentence_training import build_model, export_int8, load_squad, split_articles
 from .windows import MAX_TOKENS, best_spans, char_span, encode, load_tokenizer
 
@@ -79,7 +79,7 @@ class Questions:
 
     def _index(self, a: int):
         if a not in self._bm25:
-            from ..lexical import BM25Index
+            from ..index.lexical import BM25Index
 
             self._bm25[a] = BM25Index.build([p["context"] for p in self.articles[a]["paragraphs"]])
         return self._bm25[a]
@@ -318,7 +318,7 @@ def train(args) -> dict:
     import torch
     from tqdm import tqdm
 
-    from ..embedding import bundled_model_path
+    from ..index.embedding import bundled_model_path
 
     torch.manual_seed(args.seed)
     if args.threads:
@@ -436,7 +436,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """Train (or resume), export ``passage-int8.onnx`` and its record into ``--out``."""
-    from ..embedding import bundled_model_path
+    from ..index.embedding import bundled_model_path
 
     result = train(args)
     model = build_model(bundled_model_path(), 6)  # eager attention exports to plain ONNX ops

@@ -26,7 +26,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..config import MODES, Settings
-from ..documents import SUFFIXES
+from ..ingest.documents import SUFFIXES
 from ..errors import QAError
 from ..pipeline import Pipeline
 from ..types import Answer, DocumentInfo
@@ -439,7 +439,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
     """The Evaluate tab: run a query file (the shipped one, the answers marked in this app, or an
     upload), read the metrics with what each means, the recall curve and each query's evidence.
     An evaluation stops at its next query once its page is closed (``evaluations[session]`` turns true)."""
-    from ..evaluation import recall_curve_figure, table_rows
+    from ..eval import recall_curve_figure, table_rows
 
     s = pipeline.settings
 

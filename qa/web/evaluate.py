@@ -37,7 +37,7 @@ def check_query_file(path: str | Path | None) -> Path:
 
 def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=None) -> dict:
     """Evaluate ``pipeline`` on a query file; the result, the file's problems and the queries by id."""
-    from ..evaluation import evaluate, load_queries
+    from ..eval import evaluate, load_queries
 
     queries, problems = load_queries(path)
     if not modes:
@@ -48,7 +48,7 @@ def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=No
 
 def render_query_detail(pipeline: Pipeline, run: dict, query_id: str, mode: str) -> str:
     """What the pipeline retrieved for one evaluated query, relevant passages marked."""
-    from ..evaluation import is_relevant, mode_results
+    from ..eval import is_relevant, mode_results
 
     query = run["queries"][query_id]
     res = mode_results(run["result"])[mode]

@@ -11,7 +11,7 @@ import html
 import re
 from typing import Iterable
 
-from ..lexical import tokenize
+from ..index.lexical import tokenize
 
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
 #: terms inside either).

@@ -13,7 +13,7 @@ import html
 from typing import Collection, Iterable
 from urllib.parse import quote, urlencode
 
-from ..store import IndexData
+from ..index.store import IndexData
 from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit
 from .highlight import highlight, question_stems, term_spans
 
@@ -367,7 +367,7 @@ def rank_cell(record: dict) -> str:
 
 def per_query_rows(result: dict) -> list[list]:
     """One row per query and mode: retrieval misses first, then wrong answers, then the rest."""
-    from ..evaluation import mode_results
+    from ..eval import mode_results
 
     rows = []
     for mode, res in mode_results(result).items():

@@ -12,7 +12,7 @@ import logging
 import threading
 import traceback
 
-from ..documents import SUFFIXES
+from ..ingest.documents import SUFFIXES
 from ..errors import QAError
 
 log = logging.getLogger("qa")
@@ -71,7 +71,7 @@ class Warmup:
 
     def _warm_metrics(self) -> None:
         try:
-            from ..evaluation import warm_up
+            from ..eval import warm_up
 
             log.info("evaluation metrics ready (%.1f s)", warm_up())
         except Exception:  # noqa: BLE001 - evaluation then compiles on first use

@@ -1,15 +1,15 @@
 """One document's reading and splitting, from plain data to plain data: the job that
-:class:`qa.parsing.Parser` runs in its worker process (or, when told to, in the calling process).
+:class:`qa.ingest.parsing.Parser` runs in its worker process (or, when told to, in the calling process).
 
 A job names a file by path (it is read, checked and its text extracted, as
-:func:`qa.documents.read_document` does) or carries a document's fields (its stored text); with
+:func:`qa.ingest.documents.read_document` does) or carries a document's fields (its stored text); with
 ``chunk_size`` set, the text is also split into passages and sentences. The answer is
 ``{"skip": reason}`` for a file that cannot be used, or ``{"document": fields, "sections":
 [heading, ...], "passages": [[start, end, section number or None, page], ...], "sentences":
 [[start, end], ...]}``: offsets into the text, which the caller slices itself.
 
 Every parser is imported with this module, so that a worker forked after it (see
-:mod:`qa.worker`) spends none of a document's time budget importing them.
+:mod:`qa.ingest.worker`) spends none of a document's time budget importing them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pysbd  # noqa: F401 - (sentences)
 from .chunking import split_passages, split_sentences
 from .documents import read_document, why_skipped
 from .formats import Limits
-from .types import Document
+from ..types import Document
 
 
 def handle(job: dict) -> dict:

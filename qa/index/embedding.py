@@ -31,8 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ModelError
-from .protocols import Embedder  # noqa: F401 - the protocol embedders follow
+from ..errors import ModelError
+from ..protocols import Embedder  # noqa: F401 - the protocol embedders follow
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 

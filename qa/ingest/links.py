@@ -1,9 +1,9 @@
 """Files linked into the collection (``qa add --link``): the list of their absolute paths,
 ``.links.json`` inside the document folder, and the ids they are indexed under
-(``.link:<absolute path>``; see :mod:`qa.collection`).
+(``.link:<absolute path>``; see :mod:`qa.ingest.collection`).
 
-Both the loading of the document folder (:mod:`qa.documents`) and the collection
-(:mod:`qa.collection`) use these, so they live apart from both.
+Both the loading of the document folder (:mod:`qa.ingest.documents`) and the collection
+(:mod:`qa.ingest.collection`) use these, so they live apart from both.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def read_links(docs: Path) -> list[str]:
 
 
 def write_links(docs: Path, links: list[str]) -> None:
-    from .store import atomic_write_bytes  # here: loading documents (which reads links) needs no numpy
+    from ..index.store import atomic_write_bytes  # here: loading documents (which reads links) needs no numpy
 
     atomic_write_bytes(links_path(docs), json.dumps(sorted(set(links)), indent=1, ensure_ascii=False).encode())
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .chunking import SPLITTER_VERSION, embedding_text
-from .config import Settings
-from .documents import LoadReport, load_folder, no_documents
-from .errors import IndexProblem, SettingsError
-from .formats import Limits
-from .parsing import Parser, Split, using
-from .protocols import ProgressFn
-from .types import Document, Passage
+from ..ingest.chunking import SPLITTER_VERSION, embedding_text
+from ..config import Settings
+from ..ingest.documents import LoadReport, load_folder, no_documents
+from ..errors import IndexProblem, SettingsError
+from ..ingest.formats import Limits
+from ..ingest.parsing import Parser, Split, using
+from ..protocols import ProgressFn
+from ..types import Document, Passage
 from .vectors import VectorSettings, manifest_backend
 
 
@@ -40,7 +40,7 @@ class IndexReport:
     embedded_sentences: int = 0
     seconds: float = 0.0
     wrote: bool = False
-    #: documents a removal moved to the trash or forgot (:class:`qa.trash.TrashEntry`), each with
+    #: documents a removal moved to the trash or forgot (:class:`qa.ingest.trash.TrashEntry`), each with
     #: where it went and how to restore it
     trashed: list = field(default_factory=list)
 

@@ -42,7 +42,7 @@ _JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint) - .*|.*\.(docx
 #: not bound its text (an 18 KB PDF can inflate to 5 million characters).
 MAX_TEXT_CHARS = 2_000_000
 #: Most seconds spent reading and splitting one document (``QA_MAX_PARSE_SECONDS``): enforced by
-#: :mod:`qa.parsing`, which stops its worker process; checked here too, between steps.
+#: :mod:`qa.ingest.parsing`, which stops its worker process; checked here too, between steps.
 MAX_PARSE_SECONDS = 60.0
 #: A PDF page's decompressed content stream is refused unread above this many bytes per character
 #: of the text budget (text operators take at least a byte a character; layout adds the rest).

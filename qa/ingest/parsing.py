@@ -1,7 +1,7 @@
 """Read and split documents without putting the process that serves questions at risk.
 
-A :class:`Parser` sends each document, by path, to a worker process (:mod:`qa.worker`) that reads
-it, extracts its text and splits it into passages and sentences (:mod:`qa.parse_job`), and gets
+A :class:`Parser` sends each document, by path, to a worker process (:mod:`qa.ingest.worker`) that reads
+it, extracts its text and splits it into passages and sentences (:mod:`qa.ingest.parse_job`), and gets
 back plain data: the text and offsets into it. A document still being read or split after
 ``QA_MAX_PARSE_SECONDS`` is skipped with a message that says so, the worker is killed, and the next
 document gets a new one; a document that crashes the worker is skipped the same way. Nothing a
@@ -26,15 +26,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .config import Settings
+from ..config import Settings
 from .formats import Limits
-from .types import Document, Passage
+from ..types import Document, Passage
 from .worker import JobFailed, JobTimeout, Worker, WorkerCrashed, WorkerStartError
 
 log = logging.getLogger("qa")
 
 #: The job the worker runs.
-JOB = "qa.parse_job:handle"
+JOB = "qa.ingest.parse_job:handle"
 #: The libraries it uses, imported once by the server the workers are forked from (qa's own
 #: modules are not: the server may find another copy of qa than this process did).
 PRELOAD = ("pypdf", "bs4", "lxml.etree", "langchain_text_splitters", "pysbd")

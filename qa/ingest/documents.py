@@ -2,13 +2,13 @@
 
 Every ``.txt``, ``.md``, ``.pdf`` and ``.html`` file below the folder (recursively) becomes a
 :class:`Document` whose id is its path relative to the folder; files linked into the collection
-(see :mod:`qa.collection`) join them. Files that cannot be read as text (empty, binary, not UTF-8,
+(see :mod:`qa.ingest.collection`) join them. Files that cannot be read as text (empty, binary, not UTF-8,
 a scanned or damaged PDF, unreadable, too large, links that lead out of the folder) are skipped
 and reported by name. Plain text is kept exactly as decoded (a UTF-8 byte-order mark is dropped,
-line endings are kept); PDF and HTML text is extracted by :mod:`qa.formats`. Either way the
+line endings are kept); PDF and HTML text is extracted by :mod:`qa.ingest.formats`. Either way the
 document's text is what the index stores, so character offsets into it always slice the same
 text back, and a file whose bytes did not change is taken from the index instead of being read
-again. The index builder reads the others in a worker process (:mod:`qa.parsing`).
+again. The index builder reads the others in a worker process (:mod:`qa.ingest.parsing`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .config import Settings
-from .errors import NoDocumentsError
+from ..config import Settings
+from ..errors import NoDocumentsError
 from .formats import EXTRACTORS, Limits, content_hash, extract
 from .links import linked_files
 from .titles import title_from_text
-from .types import Document
+from ..types import Document
 
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "html",
             ".htm": "html"}
@@ -93,7 +93,7 @@ def make_document(doc_id: str, text: str, sha256: str = "", kind: str = "text", 
     else:
         body_start = 0
     title = meta.get("title", "").strip()
-    title = title or title_from_text(text[body_start:], kind)  # qa/titles.py; else the file name
+    title = title or title_from_text(text[body_start:], kind)  # qa/ingest/titles.py; else the file name
     if len(title) > 200:
         title = title[:197].rstrip() + "..."
     return Document(
@@ -247,7 +247,7 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
 
     ``known`` holds documents as the index stored them, by id: a file whose bytes did not change
     is not read again (see :func:`unchanged`). The others are read by ``read`` (by default
-    :func:`read_document` in this process; :class:`qa.parsing.Parser` reads them in a worker
+    :func:`read_document` in this process; :class:`qa.ingest.parsing.Parser` reads them in a worker
     process); ``limits`` bounds the text and the parsing time of each document.
     """
     root = Path(root)

@@ -11,7 +11,7 @@ import bisect
 import re
 from functools import lru_cache
 
-from .types import Document, Passage
+from ..types import Document, Passage
 
 #: Raised whenever passage or sentence boundaries change for the same text, so that an index built
 #: before is rebuilt instead of being mixed with new passages.

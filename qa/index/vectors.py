@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import IndexProblem
+from ..errors import IndexProblem
 
 BACKENDS = ("faiss", "qdrant")
 #: Up to this many passages the dense index is exact (``IndexFlatIP``); above it, HNSW (M=32,

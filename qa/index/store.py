@@ -11,7 +11,7 @@ Layout of the index folder::
         sentences.npy      int64 rows (passage, doc, start, end)
         dense.faiss        FAISS inner-product index over the passage vectors (``faiss`` backend;
                            with ``qdrant`` they are in a collection named after the generation,
-                           see :mod:`qa.vectors`)
+                           see :mod:`qa.index.vectors`)
         bm25/              bm25s arrays (.npy) and JSON
     .lock                  held while writing
 
@@ -39,8 +39,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import IndexProblem, IndexWriteError
-from .types import Document, Passage
+from ..errors import IndexProblem, IndexWriteError
+from ..types import Document, Passage
 from .vectors import EXACT_LIMIT, VectorIndex, VectorSettings, manifest_backend
 
 FORMAT_VERSION = 1

@@ -19,7 +19,7 @@ The worker ignores Ctrl+C (its parent stops it), ends when its parent's end of t
 and when the parent is gone while a job runs, ends by itself soon after the job's time limit
 (from a C-level timer, so even a job stuck in C code holding its GIL cannot keep it alive).
 
->>> with Worker("qa.parse_job:handle") as worker:                     # doctest: +SKIP
+>>> with Worker("qa.ingest.parse_job:handle") as worker:                     # doctest: +SKIP
 ...     worker.call({"path": "/docs/a.pdf", ...}, timeout=60)
 """
 

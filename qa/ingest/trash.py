@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .errors import QAError
-from .store import atomic_write_bytes
+from ..errors import QAError
+from ..index.store import atomic_write_bytes
 
 #: The trash folder, inside the index folder, and its record.
 TRASH = "trash"

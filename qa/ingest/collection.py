@@ -10,7 +10,7 @@ user names are ever recorded; paths mentioned inside documents are never followe
 
 A file whose name is already taken by a different document is kept beside it as
 ``name (2).ext`` unless ``replace=True``. ``remove`` moves a copied file into the trash (see
-:mod:`qa.trash`; ``qa restore`` puts it back), or forgets a linked one (the file itself is never
+:mod:`qa.ingest.trash`; ``qa restore`` puts it back), or forgets a linked one (the file itself is never
 touched). Indexing is not done here: :class:`qa.pipeline.Pipeline` calls these and refreshes its index.
 
 >>> report = add_files(Path("docs"), [Path("~/papers/report.pdf").expanduser()])  # doctest: +SKIP
@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Iterable
 
 from . import links
-from .config import Settings
+from ..config import Settings
 from .documents import SUFFIXES, ReadFn, iter_files, read_document
-from .errors import QAError
+from ..errors import QAError
 from .formats import Limits
 from .links import LINK_PREFIX, LINKS_FILE, read_links, write_links
-from .store import atomic_write_bytes, sha256_file
+from ..index.store import atomic_write_bytes, sha256_file
 from .trash import TrashEntry, move_to_trash
 
 #: Longest file name written, in characters (file systems allow 255 bytes).
@@ -61,7 +61,7 @@ class AddReport:
 
     def lines(self, index_report=None) -> list[str]:
         """What was done to the collection, one line each, then the lines of the
-        :class:`~qa.indexer.IndexReport` of the index update that followed, if any."""
+        :class:`~qa.index.indexer.IndexReport` of the index update that followed, if any."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
         out += [f"kept both: {taken} already holds another document, so the new one is {new} "
                 "(use --replace to replace it)" for taken, new in self.renamed]
@@ -128,7 +128,7 @@ def add_files(docs: Path, paths: Iterable[Path | str], max_bytes: int = Settings
               read: ReadFn | None = None) -> AddReport:
     """Copy (or link) files into the collection; each is checked first and skipped with a reason
     when it is not an accepted, readable document within ``max_bytes`` and ``limits`` (read by
-    ``read``: by default in this process; :meth:`qa.parsing.Parser.check` reads in a worker). A
+    ``read``: by default in this process; :meth:`qa.ingest.parsing.Parser.check` reads in a worker). A
     name taken by a different document keeps both (``name (2).ext``) unless ``replace``."""
     docs = Path(docs)
     docs.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,7 @@ class Speller:
     ``counts``: each (lower-cased) word of the documents with its number of occurrences, or a
     function that counts them, called when a question first has a word that needs them.
     ``indexed``: a function that says, for a list of words, which ones the search index already
-    matches (:meth:`qa.lexical.BM25Index.knows`: their stem is in its vocabulary, or they are stop
+    matches (:meth:`qa.index.lexical.BM25Index.knows`: their stem is in its vocabulary, or they are stop
     words); those are known without counting. ``english``: the general English words (default:
     :func:`english_words`, loaded when first needed), known and, with ``english_candidates``,
     candidates one edit away.

@@ -1,0 +1,150 @@
+"""The evaluation: every query in every mode, through the pipeline, into one result (see :mod:`qa.eval`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from ..config import MODES
+from ..errors import QAError
+from ..protocols import ProgressFn
+from ..types import Answer
+from .answers import answer_metrics, answer_scores, breakdown
+from .queries import EvalQuery
+from .ranking import RANK_DEPTH, compare_rankings, retrieval_metrics
+from .relevance import collapse, first_relevant_rank, relevant_passages
+
+#: Cut-offs of the recall metrics in every result.
+RECALL_KS = (1, 3, 5, 10)
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[str]:
+    out = []
+    for q in queries:
+        unknown = [d for d in q.docs if d not in data.doc_index]
+        if unknown:
+            out.append(f"{q.id}: unknown document(s) {', '.join(unknown)}")
+        if q.answerable and not relevant[q.id]:
+            out.append(f"{q.id}: no indexed passage contains an answer; it counts as a retrieval miss")
+    return out
+
+
+def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple[dict, dict]:
+    records, rankings = [], {}
+    t0 = time.perf_counter()
+    for q in queries:
+        record = {"id": q.id, "question": q.question, "type": q.type, "paraphrase": q.paraphrase,
+                  "answerable": q.answerable, "gold": list(q.answers), "rank": None, "answer": None,
+                  "confidence": None, "doc": None, "sentence": None, "top_docs": []}
+        try:
+            hits = pipeline.search(q.question, k=depth, mode=mode)
+            answer = pipeline.ask(q.question, mode=mode)
+        except QAError as exc:
+            record.update(error=str(exc), **answer_scores(q, _abstention()))
+        else:
+            ranked = [h.index for h in hits]
+            rankings[q.id] = ranked
+            record.update(
+                rank=first_relevant_rank(ranked, relevant[q.id]) if q.answerable else None,
+                answer=answer.text, confidence=answer.confidence, doc=answer.doc, sentence=answer.sentence,
+                top_docs=[h.passage.doc for h in hits[:3]], **answer_scores(q, answer),
+            )
+        records.append(record)
+        tick(mode)
+    answerable_relevant = {q.id: relevant[q.id] for q in queries if q.answerable}
+    metrics = retrieval_metrics(answerable_relevant, rankings, depth)
+    retrieval = {f"recall@{j}": metrics[f"recall@{j}"] for j in RECALL_KS}
+    retrieval[f"mrr@{RANK_DEPTH}"] = metrics[f"mrr@{RANK_DEPTH}"]
+    retrieval[f"ndcg@{RANK_DEPTH}"] = metrics[f"ndcg@{RANK_DEPTH}"]
+    result = {
+        "mode": mode,
+        "n_queries": len(queries),
+        "n_answerable": len(answerable_relevant),
+        "retrieval": retrieval,
+        "recall_curve": [metrics[f"recall@{j}"] for j in range(1, depth + 1)],
+        "answer": answer_metrics(records),
+        "by_type": breakdown(records, "type"),
+        "by_paraphrase": breakdown(records, "paraphrase") if any(q.paraphrase for q in queries) else {},
+        "seconds": time.perf_counter() - t0,
+        "per_query": records,
+    }
+    return result, rankings
+
+
+def _abstention() -> Answer:
+    return Answer.none(0.0)
+
+
+def evaluate(pipeline, queries: Sequence[EvalQuery], modes: Sequence[str] = ("hybrid",), k: int = 10,
+             progress: ProgressFn | None = None, show_bar: bool = False) -> dict:
+    """Run every query in every mode and return the metrics (see :mod:`qa.eval`).
+
+    One mode gives one result object (``n_queries``, ``retrieval``, ``answer``, ``per_query``, ...);
+    several give ``{"n_queries", "k", "modes": {mode: result}, "significance", "warnings"}``.
+    ``k`` is the retrieval depth (at least 10, so recall@10, MRR@10 and nDCG@10 are defined) and the
+    length of the recall@k curve. ``progress(fraction, message)`` is called after each query;
+    ``show_bar`` draws a tqdm bar on stderr.
+    """
+    modes = list(dict.fromkeys(modes))
+    unknown = [m for m in modes if m not in MODES]
+    if not modes or unknown:
+        raise QAError(f"unknown mode(s) {', '.join(unknown) or '(none)'}: use {', '.join(MODES)}")
+    if not queries:
+        raise QAError("no test queries to evaluate: check the query file")
+    if k < 1:
+        raise QAError(f"k must be at least 1, got {k}")
+    depth = max(int(k), RANK_DEPTH)
+    data = pipeline.data
+    collapsed = [collapse(p.text) for p in data.passages]
+    relevant = {q.id: relevant_passages(q, data, collapsed) for q in queries}
+
+    total = len(modes) * len(queries)
+    done = 0
+    bar = None
+    if show_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="evaluating", unit="query", leave=False)
+
+    def tick(mode: str) -> None:
+        nonlocal done
+        done += 1
+        if bar is not None:
+            bar.set_postfix_str(mode, refresh=False)
+            bar.update(1)
+        if progress is not None:
+            progress(done / total, f"evaluating {mode}: {done}/{total}")
+
+    per_mode, runs = {}, {}
+    try:
+        for mode in modes:
+            per_mode[mode], runs[mode] = _run_mode(pipeline, list(queries), relevant, mode, depth, tick)
+    finally:
+        if bar is not None:
+            bar.close()
+    notes = _warnings(list(queries), relevant, data)
+    if len(modes) == 1:
+        return _round({**per_mode[modes[0]], "k": depth, "warnings": notes})
+    answerable_relevant = {q.id: relevant[q.id] for q in queries if q.answerable}
+    return _round({
+        "n_queries": len(queries),
+        "k": depth,
+        "modes": per_mode,
+        "significance": compare_rankings(answerable_relevant, runs),
+        "warnings": notes,
+    })
+
+
+def mode_results(result: dict) -> dict[str, dict]:
+    """``{mode: result}`` for both result forms."""
+    return result["modes"] if "modes" in result else {result["mode"]: result}
