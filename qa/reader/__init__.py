@@ -1,6 +1,7 @@
 """Reading: from the retrieved passages to an extractive answer.
 
-- :mod:`.heuristic`: no model; ranks sentences and picks a span by rules (the fallback).
+- :mod:`.heuristic`: no model; ranks sentences and picks a span by rules (the fallback), with
+  :mod:`.question` (what a question asks for) and :mod:`.spans` (words and span rules).
 - :mod:`.passage`: the passage model trained here reads whole passages (the default).
 - :mod:`.sentence`: the earlier sentence model (``QA_READER=sentence``).
 - :mod:`.windows`: question + passage token windows, and spans out of the model's logits.
@@ -16,7 +17,8 @@ import warnings
 
 from ..errors import ModelError
 from .answers import NO_ANSWER, abstain, answer_at
-from .heuristic import Kind, SpanReader, parse_question
+from .heuristic import SpanReader
+from .question import Kind, parse_question
 
 __all__ = ["NO_ANSWER", "Kind", "SpanReader", "abstain", "answer_at", "make_reader", "parse_question"]
 
