@@ -5,7 +5,8 @@ pipeline's warm-up in the background, so the page is served before the index is 
 ``launch(app, settings)`` serves it on loopback with the app's theme and style sheet
 (``style.css``). Everything that changes (the collection, counts, the document pickers, the
 query sources) is computed on every page load and tab switch, never frozen at start-up. The
-HTML itself comes from :mod:`qa.web.render`, which does not import Gradio.
+HTML itself comes from :mod:`qa.web.render`, which does not import Gradio. The Documents and
+Evaluate tabs are built by :mod:`qa.web.documents_tab` and :mod:`qa.web.evaluate_tab`.
 
 Besides the page, two API endpoints return plain JSON data: ``/ask`` (an answer with its
 citations, like :meth:`qa.types.Answer.to_api`) and ``/search`` (the best passages). The page's
@@ -26,15 +27,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..config import MODES, Settings
-from ..ingest.documents import SUFFIXES
 from ..errors import QAError
 from ..pipeline import Pipeline
 from ..types import Answer, DocumentInfo
 from . import render as r
-from .evaluate import (
-    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, check_query_file, mark_record, marks_path,
-    render_query_detail, run_evaluation, save_mark,
-)
+from .documents_tab import _documents_tab
+from .evaluate import MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, mark_record, marks_path, save_mark
+from .evaluate_tab import _evaluate_tab
 from .warmup import Warmup
 
 log = logging.getLogger("qa")
@@ -51,8 +50,6 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
 MAX_K = 20
 #: Seconds a question waits for the index at start-up before the page says to ask again.
 READY_WAIT = 600
-#: File types offered for upload: those the loader reads.
-UPLOAD_TYPES = sorted(SUFFIXES)
 #: Most questions kept in a tab's history.
 HISTORY = 20
 
@@ -347,182 +344,6 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         gr.api(search, api_name="search")
     app.qa_warmup = warmup
     return app
-
-
-def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: bool, header, ask_docs):
-    """The Documents tab: the collection as a table; upload documents (indexed at once, with one
-    progress bar) and remove them after a confirmation that names them (with Undo when the
-    pipeline keeps removed files in a trash)."""
-    limit = f"{pipeline.settings.max_file_bytes / 2**20:.0f} MB"
-
-    def changed(status: str, undo_visible: bool = False) -> tuple:
-        head, table, chosen, docs, _, _ = collection_state()
-        return (status, table, chosen, docs, head, gr.Button(visible=undo_visible))
-
-    def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
-        try:
-            ready_or_error()
-            added, report = pipeline.add([Path(f) for f in files or []],
-                                         progress=lambda f, m: progress(f, desc=m))
-        except QAError as exc:
-            return *changed(r.render_error(str(exc), "Cannot add these.")), None
-        added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
-        return *changed(r.render_changes(added.lines(report), "Added." if added.changed else "Nothing added.")), None
-
-    def ask_confirm(ids: list[str] | None):
-        if not ids:
-            return r.render_error("pick the documents to remove first", "Nothing chosen."), gr.Group(visible=False), ""
-        return "", gr.Group(visible=True), r.render_confirm(list(ids), trash)
-
-    def remove(ids: list[str] | None, progress=gr.Progress()) -> tuple:
-        ids = list(ids or [])
-        try:
-            if not ids:
-                raise QAError("no document chosen: pick the documents to remove first")
-            ready_or_error()
-            report = pipeline.remove(ids, progress=lambda f, m: progress(f, desc=m))
-        except QAError as exc:
-            return *changed(r.render_error(str(exc), "Cannot remove.")), gr.Group(visible=False), []
-        lines = [f"removed {', '.join(ids)}"] + (report.lines() if report is not None else [])
-        if trash:
-            lines.append("the files are in the trash: Undo brings them back")
-        return *changed(r.render_changes(lines, "Removed."), undo_visible=trash), gr.Group(visible=False), ids
-
-    def undo(ids: list[str] | None, progress=gr.Progress()) -> tuple:
-        restore = getattr(pipeline, "restore", None)
-        try:
-            if not ids or restore is None:
-                raise QAError("nothing to undo")
-            restore(list(ids))
-        except QAError as exc:
-            return *changed(r.render_error(str(exc), "Cannot undo.")), []
-        return *changed(r.render_changes([f"restored {', '.join(ids)}"], "Back in the collection.")), []
-
-    gr.Markdown(
-        f"Add PDF, HTML, Markdown or text files, up to {limit} each: they are copied into the document "
-        "folder and indexed, and questions are answered from them at once. A scanned PDF needs OCR first."
-    )
-    upload = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", height=140,
-                     label=f"Add documents ({' '.join(UPLOAD_TYPES)}; up to {limit} each)",
-                     elem_id="qa-doc-upload")
-    status = gr.HTML(elem_id="qa-doc-status")
-    undo_button = gr.Button("Undo the removal", visible=False, elem_id="qa-undo", size="sm")
-    table = gr.Dataframe(value={"headers": r.DOCUMENT_HEADERS, "data": []},
-                         label="The collection", interactive=False, wrap=True, elem_id="qa-doc-table",
-                         column_widths=["34%", "26%", "9%", "8%", "9%", "14%"])
-    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
-        chosen = gr.Dropdown(choices=[], value=[], multiselect=True, scale=5,
-                             label="Documents to remove", elem_id="qa-doc-remove")
-        remove_button = gr.Button("Remove ...", variant="stop", scale=1, min_width=120)
-    with gr.Group(visible=False, elem_id="qa-confirm") as confirm:
-        confirm_text = gr.HTML()
-        with gr.Row():
-            yes = gr.Button("Yes, remove", variant="stop", elem_id="qa-confirm-yes")
-            no = gr.Button("Cancel", elem_id="qa-confirm-no")
-    removed = gr.State([])
-    outputs = [status, table, chosen, ask_docs, header, undo_button]
-    upload.upload(lambda: "", None, status, api_visibility="private", show_progress="hidden").then(
-        add, upload, outputs + [upload], api_visibility="private", show_progress_on=[status])
-    remove_button.click(ask_confirm, chosen, [status, confirm, confirm_text], api_visibility="private",
-                        show_progress="hidden")
-    no.click(lambda: gr.Group(visible=False), None, confirm, api_visibility="private", show_progress="hidden")
-    yes.click(remove, chosen, outputs + [confirm, removed], api_visibility="private", show_progress_on=[status])
-    undo_button.click(undo, removed, outputs + [removed], api_visibility="private", show_progress_on=[status])
-    return table, chosen, status
-
-
-class EvaluationStopped(Exception):
-    """An evaluation whose page was closed before it ended."""
-
-
-def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluations: dict[str, bool]) -> gr.Radio:
-    """The Evaluate tab: run a query file (the shipped one, the answers marked in this app, or an
-    upload), read the metrics with what each means, the recall curve and each query's evidence.
-    An evaluation stops at its next query once its page is closed (``evaluations[session]`` turns true)."""
-    from ..eval import recall_curve_figure, table_rows
-
-    s = pipeline.settings
-
-    def evaluate_page(source: str, upload: str | None, modes: list[str], request: gr.Request,
-                      progress=gr.Progress()):
-        hidden = gr.update(visible=False)
-        session = getattr(request, "session_hash", None) or ""
-        evaluations[session] = False
-
-        def tick(fraction: float, message: str) -> None:
-            if evaluations.get(session):  # the page was closed: nobody is waiting for the rest
-                raise EvaluationStopped(message)
-            progress(fraction, desc=message)
-
-        try:
-            ready_or_error()
-            if source == SHIPPED:
-                path = SEED_QUERIES
-            elif source == MARKED:
-                path = marks_path(s)
-                if not path.exists():
-                    raise QAError("no answer has been marked yet: mark answers right or wrong in the Ask tab")
-            else:
-                path = check_query_file(upload)
-            if not warmup.wait_metrics(0):
-                progress(0, desc="preparing the metrics")
-                warmup.wait_metrics(120)
-            run = run_evaluation(pipeline, path, list(modes), progress=tick)
-        except EvaluationStopped as stopped:
-            log.info("evaluation stopped at %s: the page was closed", stopped)
-            return r.render_error("the page was closed", "Evaluation stopped."), hidden, hidden, hidden, None, ""
-        except QAError as exc:
-            return r.render_error(str(exc), "Cannot evaluate."), hidden, hidden, hidden, None, ""
-        finally:
-            evaluations.pop(session, None)
-        result = run["result"]
-        header, rows = table_rows(result)
-        name = {SHIPPED: "the shipped seed queries", MARKED: "the answers marked in this app"}.get(source, path.name)
-        return (
-            r.render_summary(result, run["problems"], name),
-            gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
-            gr.Plot(value=recall_curve_figure(result), visible=True),
-            gr.Dataframe(value={"headers": r.PER_QUERY_HEADERS, "data": r.per_query_rows(result)}, visible=True),
-            run,
-            "",
-        )
-
-    def show_query(run: dict | None, evt: gr.SelectData) -> str:
-        if not run or not evt.row_value:
-            return ""
-        try:
-            return render_query_detail(pipeline, run, str(evt.row_value[0]), str(evt.row_value[1]))
-        except QAError as exc:
-            return r.render_error(str(exc))
-
-    gr.Markdown(
-        "Measure retrieval and answers on test queries: a JSON Lines file, one query per line, e.g. "
-        '`{"id": "q1", "question": "...", "answers": ["..."], "docs": ["a.txt"]}`. '
-        "Answers marked right or wrong in the Ask tab are saved in this format and can be run here."
-    )
-    sources = [SHIPPED, UPLOADED] if SEED_QUERIES.exists() else [UPLOADED]
-    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
-        source = gr.Radio(sources, value=sources[0], label="Queries", scale=2, elem_id="qa-eval-source")
-        upload = gr.File(file_types=[".jsonl"], type="filepath", scale=2, height=140, elem_id="qa-query-file",
-                         label=f"Query file (.jsonl, up to {MAX_QUERY_FILE_BYTES // 1024:,} KB)")
-        modes = gr.CheckboxGroup(list(MODES), value=["hybrid"], label="Retrieval modes", scale=2)
-        run_button = gr.Button("Evaluate", variant="primary", scale=1, min_width=120)
-    summary = gr.HTML(elem_id="qa-eval-summary")
-    metrics = gr.Dataframe(label="Metrics per retrieval mode (what each means is listed above)",
-                           interactive=False, elem_id="qa-metrics", visible=False)
-    curve = gr.Plot(label="Recall@k", format="png", elem_id="qa-curve", visible=False)
-    per_query = gr.Dataframe(
-        label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
-        column_widths=["6%", "7%", "9%", "7%", "7%", "8%", "28%", "14%", "14%"], elem_id="qa-per-query",
-        visible=False,
-    )
-    detail = gr.HTML(elem_id="qa-eval-detail")
-    run_state = gr.State()
-    upload.upload(lambda: UPLOADED, None, source, api_visibility="private", show_progress="hidden")
-    run_button.click(evaluate_page, [source, upload, modes], [summary, metrics, curve, per_query, run_state, detail],
-                     api_visibility="private", show_progress_on=[summary])
-    per_query.select(show_query, [run_state], detail, api_visibility="private")
-    return source
 
 
 THEME = gr.themes.Base(
