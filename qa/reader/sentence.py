@@ -12,18 +12,8 @@ passages (no model, ~1.5 ms); the model reads the best :data:`CANDIDATES` of the
 (~15 ms on one core); the answer sentence is the one with the highest has-answer logit +
 :data:`HEURISTIC_WEIGHT` x heuristic score, the answer its best span, and the confidence the
 has-answer probability of that sentence: below :data:`ABSTAIN_BELOW` the reader abstains.
-These three were chosen by ``bench/tune_trained.py`` on held-out SQuAD *training* articles
-(600 questions, open retrieval over their 328 paragraphs, plus the same questions with their own
-paragraph left out as near misses):
-
-    candidates  heuristic weight   EM    F1   evidence      (heuristic reader alone: EM 20.7, F1 34.9)
-        1             -           53.3  64.1   74.3
-        3             0           54.8  66.0   76.8
-        3             4           56.3  67.5   78.0   <- chosen (more candidates: +1 F1 at +6 ms each)
-        8             2           57.2  68.5   79.3
-
-    threshold 0.85: answers 83.8% of questions whose chosen sentence holds the answer and abstains
-    on 78.5% of the rest (near misses and wrong sentences); balanced accuracy 81.1, the best.
+These three were chosen by ``bench/tune_trained.py`` on held-out SQuAD *training* articles; the
+grid and the threshold's trade-off are in docs/benchmarks.md, "Sentence reader".
 
 :func:`rerank` uses the same has-answer score to reorder a search's passages (``settings.rerank``).
 """
