@@ -174,9 +174,11 @@ def test_the_first_evaluation_in_a_fresh_app_shows_its_metrics_with_one_progress
     page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
     expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
     page.evaluate(COUNT_BARS)
-    # (how long it takes is measured by bench/cold_start.py, not asserted here: CI machines may be busy)
+    start = time.monotonic()
     page.get_by_role("button", name="Evaluate", exact=True).click()
     expect(page.locator("#qa-metrics")).to_contain_text("hybrid", timeout=SLOW)
+    # how long it took is recorded, not asserted (CI machines may be busy); docs/benchmarks.md reports it
+    (ARTIFACTS / "first-evaluation-seconds.txt").write_text(f"{time.monotonic() - start:.2f}\n")
     assert page.evaluate("window.__qaBars") <= 1
     expect(page.locator(".qa-metric-help")).to_contain_text("mean reciprocal rank")
     expect(page.locator("#qa-per-query")).to_contain_text("partly right")
