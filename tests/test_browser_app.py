@@ -205,6 +205,25 @@ def test_an_evaluation_stops_when_its_page_is_closed(browser, app, tmp_path):
     assert stopped and int(stopped.group(1)) < 2000
 
 
+def test_the_questions_asked_in_a_tab_are_listed_and_ask_again_on_click(browser, app):
+    page = open_page(browser, app["url"])
+    ready(page)
+    answer = page.locator("#qa-answer .qa-answer-text")
+    page.get_by_label("Question").fill(ECKMUHL)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(answer).to_contain_text("1897", timeout=SLOW)
+    page.get_by_label("Question").fill("When did the Eyjafjallajokull volcano erupt?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(answer).to_contain_text("2010", timeout=SLOW)
+    page.get_by_role("button", name="Questions asked in this tab").click()
+    history = page.locator("#qa-history")
+    expect(history).to_contain_text(ECKMUHL, timeout=SLOW)
+    expect(history).to_contain_text("Eyjafjallajokull", timeout=SLOW)
+    history.get_by_text(ECKMUHL).click()
+    expect(page.get_by_label("Question")).to_have_value(ECKMUHL, timeout=SLOW)
+    expect(answer).to_contain_text("1897", timeout=SLOW)
+
+
 def test_an_answer_marked_right_is_saved_and_runs_in_evaluate(browser, app):
     page = open_page(browser, app["url"])
     ready(page)
