@@ -77,8 +77,8 @@ def test_no_import_cycle_in_qa():
 
 #: The top level of qa: the facade, settings, errors, value types and seams, the CLIs, and one
 #: package per stage of the pipeline (documents -> passages -> index -> retrieval -> reading -> answer).
-ROOT_MODULES = {"__init__.py", "__main__.py", "_imports.py", "cli.py", "config.py", "errors.py", "pipeline.py",
-                "protocols.py", "retrieval.py", "train.py", "types.py"}
+ROOT_MODULES = {"__init__.py", "__main__.py", "_imports.py", "cli.py", "config.py", "errors.py", "files.py",
+                "pipeline.py", "protocols.py", "retrieval.py", "train.py", "types.py"}
 STAGE_PACKAGES = {"ingest", "index", "reader", "eval", "web"}
 
 
@@ -94,7 +94,19 @@ def test_the_graph_sees_modules_in_the_stage_packages():
     graph = import_graph()
     assert {"qa.ingest.parsing", "qa.index.indexer", "qa.eval.run", "qa.reader.answers"} <= set(graph)
     assert "qa.ingest.documents" in graph["qa.index.indexer"]  # from ..ingest.documents import ...
-    assert "qa.index.store" in graph["qa.ingest.collection"]
+    assert "qa.files" in graph["qa.ingest.collection"]
+
+
+#: Each stage may use the stages before it, never one after it.
+LATER = {"ingest": ("qa.index", "qa.retrieval", "qa.reader", "qa.eval", "qa.web", "qa.pipeline"),
+         "index": ("qa.retrieval", "qa.reader", "qa.eval", "qa.web", "qa.pipeline")}
+
+
+def test_the_stages_depend_one_way():
+    for module, targets in import_graph().items():
+        stage = module.split(".")[1] if module.count(".") >= 2 else None
+        for later in LATER.get(stage, ()):
+            assert not any(t == later or t.startswith(later + ".") for t in targets), (module, later)
 
 
 def test_an_install_takes_every_package_and_the_data_files():

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -40,6 +39,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import IndexProblem, IndexWriteError
+from ..files import atomic_write_bytes, fsync_dir, sha256_file
 from ..types import Document, Passage
 from .vectors import EXACT_LIMIT, VectorIndex, VectorSettings, manifest_backend
 
@@ -58,42 +58,9 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)
 # Files
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, fsync, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # a full disk leaves no half-written temporary file behind
-        raise
-    _fsync_dir(path.parent)
-
-
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -483,7 +450,7 @@ def _write_generation(folder, gen, documents, passages, passage_vectors, sentenc
         if path.is_file():
             _fsync_file(path)
             files[path.relative_to(gen).as_posix()] = sha256_file(path)
-    _fsync_dir(gen)
+    fsync_dir(gen)
     per_doc: dict[str, int] = {}
     for p in passages:
         per_doc[p.doc] = per_doc.get(p.doc, 0) + 1

@@ -34,7 +34,7 @@ from .documents import SUFFIXES, ReadFn, iter_files, read_document
 from ..errors import QAError
 from .formats import Limits
 from .links import LINK_PREFIX, LINKS_FILE, read_links, write_links
-from ..index.store import atomic_write_bytes, sha256_file
+from ..files import atomic_write_bytes, sha256_file
 from .trash import TrashEntry, move_to_trash
 
 #: Longest file name written, in characters (file systems allow 255 bytes).

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Collection
 
+from ..files import atomic_write_bytes
+
 #: The list of linked files, inside the document folder (hidden, so it is never loaded as a document).
 LINKS_FILE = ".links.json"
 #: Id prefix of linked documents.
@@ -37,7 +39,6 @@ def read_links(docs: Path) -> list[str]:
 
 
 def write_links(docs: Path, links: list[str]) -> None:
-    from ..index.store import atomic_write_bytes  # here: loading documents (which reads links) needs no numpy
 
     atomic_write_bytes(links_path(docs), json.dumps(sorted(set(links)), indent=1, ensure_ascii=False).encode())
 

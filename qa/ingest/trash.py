@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import QAError
-from ..index.store import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 #: The trash folder, inside the index folder, and its record.
 TRASH = "trash"
