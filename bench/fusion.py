@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=2000, help="questions sampled from each SQuAD-like report set")
     ap.add_argument("--train-articles", type=int, default=40)
     ap.add_argument("--train-questions", type=int, default=2000)
-    ap.add_argument("--choose", help="the method to report against BM25 and dense (default: best on the tuning sets)")
+    ap.add_argument("--choose", choices=list(methods_grid()),
+                    help="the method to report against BM25 and dense (default: best on the tuning sets)")
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path)
@@ -240,14 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for s in sets:
         c = cands[s]
-        chosen_runs = runs(c, {"bm25": grid["bm25"], "dense": grid["dense"], "rrf": grid["rrf"],
-                               chosen: grid[chosen] if chosen in grid else tuple(chosen.split(":"))})
+        chosen_runs = runs(c, {m: grid[m] for m in ("bm25", "dense", "rrf", chosen)})
         qrels = Qrels(c["qrels"])
         report = compare(qrels, [Run(chosen_runs[m], name=m) for m in chosen_runs], metrics=["mrr@10", "ndcg@10"],
                          max_p=0.05, stat_test="fisher", make_comparable=True)
         d = report.to_dict()
         for m in chosen_runs:
-            row = {"set": s, "queries": len(c["ids"]), "method": m, **results[s].get(m, score(c, chosen_runs[m]))}
+            row = {"set": s, "queries": len(c["ids"]), "method": m, **results[s][m]}
             if m == chosen:
                 for other in ("bm25", "dense", "rrf"):
                     if other != m:

@@ -1,4 +1,7 @@
-"""Retrieve passages: dense (FAISS or Qdrant, :mod:`qa.index.vectors`), BM25, or hybrid reciprocal-rank fusion of the two.
+"""Retrieve passages: dense (FAISS or Qdrant, :mod:`qa.index.vectors`), BM25, or a hybrid fusion of the two
+(:func:`fuse`: weighted reciprocal-rank fusion, or a convex combination of per-query normalised scores
+as in Bruch, Gai and Ingber 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"; the default
+is chosen in :class:`qa.config.Settings`).
 
 The question vector is computed once by the caller and passed in; nothing here runs the model.
 """
@@ -62,9 +65,6 @@ def bm25_search(index: IndexData, question: str, k: int, allowed: np.ndarray | N
     return Ranked(ranked.ids[keep], ranked.scores[keep])
 
 
-#: The fusions (:data:`qa.config.FUSIONS`): weighted reciprocal-rank fusion, or a convex combination of
-#: the scores after per-query normalisation (min-max, z-score, or theoretical min-max as in Bruch, Gai
-#: and Ingber 2023, "An Analysis of Fusion Functions for Hybrid Retrieval").
 #: The lowest score each retriever can give, for ``tmm``: cosine similarity and BM25.
 _FLOOR = {"dense": -1.0, "bm25": 0.0}
 
