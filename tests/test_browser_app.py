@@ -53,27 +53,35 @@ COUNT_BARS = """() => {
 }"""
 
 
+def start_app(docs: Path, index: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``python app.py`` over ``docs`` and ``index`` on a free port, its output in ``log``; and its URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QA_HOST": "127.0.0.1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(index),
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """``python app.py`` over tiny documents and a PDF, with an empty index folder."""
     base = tmp_path_factory.mktemp("fresh")
     docs = write_docs(base / "docs", {**TINY_DOCS, PDF_ID: make_pdf(LIGHTHOUSE_PAGES, title="Lighthouses of Brittany")})
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QA_HOST": "127.0.0.1"}
-    log = open(base / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(base / "index"),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = start_app(docs, base / "index", base / "app.log")
     try:
         yield {"url": url, "docs": docs, "index": base / "index", "proc": proc, "log": base / "app.log",
                "started": time.monotonic()}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_app(proc)
 
 
 @pytest.fixture(scope="module")
