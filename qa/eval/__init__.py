@@ -43,12 +43,15 @@ from .answers import answer_metrics, answer_scores, state_metrics
 from .queries import EvalQuery, load_queries, parse_query
 from .ranking import compare_rankings, retrieval_metrics, warm_up
 from .relevance import document_ranking, is_relevant, relevant_passages
-from .report import format_markdown, format_text, recall_curve_figure, table_rows, write_report
+from .report import (
+    CURVE_TITLE, CURVE_X, CURVE_Y, format_markdown, format_text, recall_curve_figure, recall_curve_points, table_rows,
+    write_report,
+)
 from .run import evaluate, mode_results
 
 __all__ = [
     "EvalQuery", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
     "retrieval_metrics", "compare_rankings", "warm_up", "answer_scores", "answer_metrics", "state_metrics",
     "evaluate", "mode_results", "table_rows", "format_text", "format_markdown", "recall_curve_figure",
-    "write_report",
+    "recall_curve_points", "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report",
 ]
