@@ -238,6 +238,21 @@ def test_the_recall_plot_is_drawn_in_the_pages_theme(browser, app, tmp_path, the
     page.locator("#qa-curve").screenshot(path=str(ARTIFACTS / f"recall-plot-{theme}.png"))
 
 
+def test_an_evaluation_on_a_phone_fits_the_screen(browser, app, tmp_path):
+    """The metrics table is wider than a phone: it scrolls in its own box, the page does not."""
+    queries = tmp_path / "one.jsonl"
+    queries.write_text(json.dumps({"id": "lit", "question": ECKMUHL, "answers": ["1897"]}) + "\n", encoding="utf-8")
+    page = open_page(browser, app["url"], phone=True)
+    ready(page)
+    page.get_by_role("tab", name="Evaluate").click()
+    upload_queries(page, queries)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.locator("#qa-curve svg .role-axis-label text").first).to_be_visible(timeout=SLOW)
+    expect(page.locator("#qa-metrics")).to_contain_text("R@1", timeout=SLOW)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+
+
 def test_an_evaluation_stops_when_its_page_is_closed(browser, app, tmp_path):
     queries = tmp_path / "many.jsonl"
     queries.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{ECKMUHL} ({i})", "answers": ["1897"]}) + "\n"
