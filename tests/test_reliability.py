@@ -90,9 +90,9 @@ def assert_answers_from_a_whole_index(folder: Path, docs: Path) -> store.IndexDa
 
 
 def assert_clean(folder: Path) -> None:
-    """One generation, the manifest and the lock: nothing left over by killed writers."""
-    manifest = store.read_manifest(folder)
-    assert sorted(p.name for p in folder.iterdir()) == [".lock", manifest["generation"], "manifest.json"]
+    """The segments the manifest names, the manifest and the lock: nothing left over by killed writers."""
+    names = [s["name"] for s in store.segments(store.read_manifest(folder))]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([".lock", *names, "manifest.json"])
 
 
 @pytest.fixture
@@ -250,7 +250,8 @@ def test_qa_index_killed_after_several_delays_loses_nothing(old_index, tmp_path)
 
 
 def _gen(folder: Path) -> Path:
-    return folder / store.read_manifest(folder)["generation"]
+    """The (first) segment's folder."""
+    return folder / store.segments(store.read_manifest(folder))[0]["name"]
 
 
 def _edit_manifest(folder: Path, change) -> None:
@@ -261,7 +262,7 @@ def _edit_manifest(folder: Path, change) -> None:
 
 def _replace_with_matching_checksum(folder: Path, name: str, data: bytes) -> None:
     (_gen(folder) / name).write_bytes(data)
-    _edit_manifest(folder, lambda m: m["files"].__setitem__(name, store.sha256_file(_gen(folder) / name)))
+    _edit_manifest(folder, lambda m: m["segments"][0]["files"].__setitem__(name, store.sha256_file(_gen(folder) / name)))
 
 
 def _truncate(path: Path) -> None:
@@ -270,12 +271,12 @@ def _truncate(path: Path) -> None:
 
 
 DATA_FILES = ["documents.jsonl", "passages.jsonl", "passage_vectors.npy", "sentences.npy", "sentence_vectors.npy",
-              "dense.faiss", "bm25/data.csc.index.npy", "bm25/vocab.index.json", "bm25/params.index.json"]
+              "dense.faiss", "tokens.npy", "token_offsets.npy", "vocab.json"]
 
 DAMAGE = {
     **{f"truncated {n}": (lambda f, n=n: _truncate(_gen(f) / n), "does not match its checksum") for n in DATA_FILES},
     **{f"deleted {n}": (lambda f, n=n: (_gen(f) / n).unlink(), "missing") for n in DATA_FILES},
-    "deleted generation": (lambda f: shutil.rmtree(_gen(f)), "missing"),
+    "deleted segment": (lambda f: shutil.rmtree(_gen(f)), "missing"),
     "unexpected file": (lambda f: (_gen(f) / "extra.bin").write_bytes(b"x"), "unexpected file"),
     "garbage manifest": (lambda f: (f / "manifest.json").write_bytes(os.urandom(300) + b"\xff"), "cannot be read"),
     "empty manifest": (lambda f: (f / "manifest.json").write_bytes(b""), "cannot be read"),
@@ -285,7 +286,13 @@ DAMAGE = {
     "manifest escapes its folder": (
         lambda f: _edit_manifest(f, lambda m: m.__setitem__("generation", "../../etc")), "malformed generation"),
     "manifest file outside": (
-        lambda f: _edit_manifest(f, lambda m: m["files"].__setitem__("../../x", "0")), "malformed files"),
+        lambda f: _edit_manifest(f, lambda m: m["segments"][0]["files"].__setitem__("../../x", "0")),
+        "malformed segments"),
+    "manifest segment outside": (
+        lambda f: _edit_manifest(f, lambda m: m["segments"][0].__setitem__("name", "../seg-x")), "malformed segments"),
+    "document in no segment": (
+        lambda f: _edit_manifest(f, lambda m: m["documents"]["rivers.txt"].__setitem__("segment", "seg-x")),
+        "malformed segments"),
     "wrong passage count": (lambda f: _edit_manifest(f, lambda m: m.__setitem__("passage_count", 1)), "disagree"),
     "wrong dimension": (lambda f: _edit_manifest(f, lambda m: m["model"].__setitem__("dim", 32)), "disagree"),
     "another format version": (lambda f: _edit_manifest(f, lambda m: m.__setitem__("format", 99)), "format 99"),

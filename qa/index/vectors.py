@@ -130,6 +130,17 @@ def _faiss_build(path: Path, vectors: np.ndarray, exact_limit: int) -> dict:
     return {"index_type": kind}
 
 
+class Excluded:
+    """A FAISS selector of every id but ``ids`` (made once: it copies the ids into a hash set)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        import faiss
+
+        self.count = len(ids)
+        self._batch = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        self.selector = faiss.IDSelectorNot(self._batch)  # holds a pointer to the batch: keep both
+
+
 class FaissVectors:
     """A FAISS index (``IndexFlatIP`` or ``IndexHNSWFlat``) over the passage vectors."""
 
@@ -145,7 +156,9 @@ class FaissVectors:
         # IO_FLAG_MMAP_IFC maps the vectors of a flat (or HNSW) index instead of copying them
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0))
 
-    def search(self, qvec, k, allowed=None, docs=None):
+    def search(self, qvec, k, allowed=None, docs=None, excluded=None):
+        """As :meth:`VectorIndex.search`; ``excluded`` (a :func:`selector` of the ids to skip) leaves
+        those out, as the removed passages of a segment."""
         if allowed is not None:
             import faiss
 
@@ -153,6 +166,14 @@ class FaissVectors:
                 return _NONE
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
             scores, ids = self.index.search(qvec.reshape(1, -1), min(k, len(allowed)), params=params)
+        elif excluded is not None:
+            import faiss
+
+            n = self.count - excluded.count
+            if n <= 0:
+                return _NONE
+            scores, ids = self.index.search(qvec.reshape(1, -1), min(k, n),
+                                            params=faiss.SearchParameters(sel=excluded.selector))
         else:
             scores, ids = self.index.search(qvec.reshape(1, -1), min(k, self.count))
         keep = ids[0] >= 0
