@@ -179,6 +179,40 @@ def test_killed_before_any_write_step_the_old_index_survives(old_index, tmp_path
         check_after_crash(docs, folder, generation)
 
 
+#: documents enough that adding one appends a segment (the others stay where they are)
+NOTES = {f"notes/n{i:02d}.txt": f"Note {i}\n\n" + f"Field notes on glaciers and fjords, entry {i}. " * 12
+         for i in range(12)}
+
+
+def test_killed_while_appending_a_segment_the_old_index_survives(tmp_path):
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, **NOTES})
+    folder, pristine = tmp_path / "index", tmp_path / "pristine"
+    index(docs, folder)
+    [base] = store.load(folder).segments
+    old = {d.id for d in store.load(folder).documents}
+    shutil.copytree(folder, pristine)
+    write_docs(docs, dict([NEW_DOC]))
+    read_end, write_end = os.pipe()
+    shutil.copytree(pristine, tmp_path / "count")
+    assert wait(fork(lambda: _run_writer(docs, tmp_path / "count", None, write_end))) == 0
+    os.close(write_end)
+    steps = int(os.read(read_end, 100))
+    os.close(read_end)
+    appended = store.load(tmp_path / "count")
+    assert appended.segments[0] == base and len(appended.segments) == 2  # the update appends
+    assert steps > 10
+    for kill_at in range(1, steps + 1):
+        shutil.rmtree(folder)
+        shutil.copytree(pristine, folder)
+        assert wait(fork(lambda: _run_writer(docs, folder, kill_at))) == -signal.SIGKILL
+        data = assert_answers_from_a_whole_index(folder, docs)
+        assert {d.id for d in data.documents} in (old, old | {NEW_DOC[0]})
+        assert index(docs, folder).wrote == (NEW_DOC[0] not in data.doc_index)
+        assert {d.id for d in assert_answers_from_a_whole_index(folder, docs).documents} == old | {NEW_DOC[0]}
+        assert store.load(folder).segments[0] == base
+        assert_clean(folder)
+
+
 _QA_INDEX_ON_A_SLOW_DISK = """
 import os, sys, time
 sys.path.insert(0, {tests!r})

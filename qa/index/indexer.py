@@ -1,7 +1,9 @@
 """Build or update the index from the document folder.
 
-Only documents whose content hash changed (or that are new) are split and embedded again; the
-passages, sentences and vectors of unchanged documents are carried over from the current index.
+Only documents whose content hash changed (or that are new) are split and embedded again, and only
+they are written: into one new segment, beside the segments of the current index (see
+:mod:`qa.index.store`). When segments are merged, the passages, sentences, vectors and BM25 tokens of
+unchanged documents are carried over from their segments.
 A change of model, splitter settings, format or faiss version rebuilds everything; a change of
 vector backend rebuilds the vector index from the stored vectors (nothing is embedded again).
 """
