@@ -157,7 +157,7 @@ def test_search_repairs_a_truncated_index_and_still_answers(seed_pipeline, tmp_p
     s = Settings()
     update_index(docs, tmp_path / "index", seed_pipeline.embedder, s.chunk_size, s.chunk_overlap)
     old = store.load(tmp_path / "index")
-    vectors = tmp_path / "index" / old.generation / "passage_vectors.npy"
+    vectors = tmp_path / "index" / old.segments[0] / "passage_vectors.npy"
     with open(vectors, "r+b") as fh:
         fh.truncate(vectors.stat().st_size // 2)
     result = qa("search", METHOD, "--json", "--docs", docs, "--index", tmp_path / "index", cwd=tmp_path)

@@ -90,9 +90,9 @@ def assert_answers_from_a_whole_index(folder: Path, docs: Path) -> store.IndexDa
 
 
 def assert_clean(folder: Path) -> None:
-    """One generation, the manifest and the lock: nothing left over by killed writers."""
-    manifest = store.read_manifest(folder)
-    assert sorted(p.name for p in folder.iterdir()) == [".lock", manifest["generation"], "manifest.json"]
+    """The segments the manifest names, the manifest and the lock: nothing left over by killed writers."""
+    names = [s["name"] for s in store.segments(store.read_manifest(folder))]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([".lock", *names, "manifest.json"])
 
 
 @pytest.fixture
@@ -179,6 +179,40 @@ def test_killed_before_any_write_step_the_old_index_survives(old_index, tmp_path
         check_after_crash(docs, folder, generation)
 
 
+#: documents enough that adding one appends a segment (the others stay where they are)
+NOTES = {f"notes/n{i:02d}.txt": f"Note {i}\n\n" + f"Field notes on glaciers and fjords, entry {i}. " * 12
+         for i in range(12)}
+
+
+def test_killed_while_appending_a_segment_the_old_index_survives(tmp_path):
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, **NOTES})
+    folder, pristine = tmp_path / "index", tmp_path / "pristine"
+    index(docs, folder)
+    [base] = store.load(folder).segments
+    old = {d.id for d in store.load(folder).documents}
+    shutil.copytree(folder, pristine)
+    write_docs(docs, dict([NEW_DOC]))
+    read_end, write_end = os.pipe()
+    shutil.copytree(pristine, tmp_path / "count")
+    assert wait(fork(lambda: _run_writer(docs, tmp_path / "count", None, write_end))) == 0
+    os.close(write_end)
+    steps = int(os.read(read_end, 100))
+    os.close(read_end)
+    appended = store.load(tmp_path / "count")
+    assert appended.segments[0] == base and len(appended.segments) == 2  # the update appends
+    assert steps > 10
+    for kill_at in range(1, steps + 1):
+        shutil.rmtree(folder)
+        shutil.copytree(pristine, folder)
+        assert wait(fork(lambda: _run_writer(docs, folder, kill_at))) == -signal.SIGKILL
+        data = assert_answers_from_a_whole_index(folder, docs)
+        assert {d.id for d in data.documents} in (old, old | {NEW_DOC[0]})
+        assert index(docs, folder).wrote == (NEW_DOC[0] not in data.doc_index)
+        assert {d.id for d in assert_answers_from_a_whole_index(folder, docs).documents} == old | {NEW_DOC[0]}
+        assert store.load(folder).segments[0] == base
+        assert_clean(folder)
+
+
 _QA_INDEX_ON_A_SLOW_DISK = """
 import os, sys, time
 sys.path.insert(0, {tests!r})
@@ -250,7 +284,8 @@ def test_qa_index_killed_after_several_delays_loses_nothing(old_index, tmp_path)
 
 
 def _gen(folder: Path) -> Path:
-    return folder / store.read_manifest(folder)["generation"]
+    """The (first) segment's folder."""
+    return folder / store.segments(store.read_manifest(folder))[0]["name"]
 
 
 def _edit_manifest(folder: Path, change) -> None:
@@ -261,7 +296,7 @@ def _edit_manifest(folder: Path, change) -> None:
 
 def _replace_with_matching_checksum(folder: Path, name: str, data: bytes) -> None:
     (_gen(folder) / name).write_bytes(data)
-    _edit_manifest(folder, lambda m: m["files"].__setitem__(name, store.sha256_file(_gen(folder) / name)))
+    _edit_manifest(folder, lambda m: m["segments"][0]["files"].__setitem__(name, store.sha256_file(_gen(folder) / name)))
 
 
 def _truncate(path: Path) -> None:
@@ -270,12 +305,12 @@ def _truncate(path: Path) -> None:
 
 
 DATA_FILES = ["documents.jsonl", "passages.jsonl", "passage_vectors.npy", "sentences.npy", "sentence_vectors.npy",
-              "dense.faiss", "bm25/data.csc.index.npy", "bm25/vocab.index.json", "bm25/params.index.json"]
+              "dense.faiss", "tokens.npy", "token_offsets.npy", "vocab.json"]
 
 DAMAGE = {
     **{f"truncated {n}": (lambda f, n=n: _truncate(_gen(f) / n), "does not match its checksum") for n in DATA_FILES},
     **{f"deleted {n}": (lambda f, n=n: (_gen(f) / n).unlink(), "missing") for n in DATA_FILES},
-    "deleted generation": (lambda f: shutil.rmtree(_gen(f)), "missing"),
+    "deleted segment": (lambda f: shutil.rmtree(_gen(f)), "missing"),
     "unexpected file": (lambda f: (_gen(f) / "extra.bin").write_bytes(b"x"), "unexpected file"),
     "garbage manifest": (lambda f: (f / "manifest.json").write_bytes(os.urandom(300) + b"\xff"), "cannot be read"),
     "empty manifest": (lambda f: (f / "manifest.json").write_bytes(b""), "cannot be read"),
@@ -285,7 +320,13 @@ DAMAGE = {
     "manifest escapes its folder": (
         lambda f: _edit_manifest(f, lambda m: m.__setitem__("generation", "../../etc")), "malformed generation"),
     "manifest file outside": (
-        lambda f: _edit_manifest(f, lambda m: m["files"].__setitem__("../../x", "0")), "malformed files"),
+        lambda f: _edit_manifest(f, lambda m: m["segments"][0]["files"].__setitem__("../../x", "0")),
+        "malformed segments"),
+    "manifest segment outside": (
+        lambda f: _edit_manifest(f, lambda m: m["segments"][0].__setitem__("name", "../seg-x")), "malformed segments"),
+    "document in no segment": (
+        lambda f: _edit_manifest(f, lambda m: m["documents"]["rivers.txt"].__setitem__("segment", "seg-x")),
+        "malformed segments"),
     "wrong passage count": (lambda f: _edit_manifest(f, lambda m: m.__setitem__("passage_count", 1)), "disagree"),
     "wrong dimension": (lambda f: _edit_manifest(f, lambda m: m["model"].__setitem__("dim", 32)), "disagree"),
     "another format version": (lambda f: _edit_manifest(f, lambda m: m.__setitem__("format", 99)), "format 99"),

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import TINY_DOCS, FakeEmbedder, write_docs
 from sample_files import inflating_pdf
-from qa.index import store
+from qa.index import segments, store
 from qa.ingest.chunking import headings, split_passages
 from qa.config import Settings
 from qa.ingest.documents import load_folder, make_document, parse_front_matter
@@ -157,20 +157,23 @@ def test_an_index_folder_that_is_inside_or_holds_the_document_folder_is_refused(
     assert not (index / store.MANIFEST).exists()
 
 
-def test_only_generation_folders_the_index_wrote_are_ever_deleted(tmp_path):
+def test_only_segment_folders_the_index_wrote_are_ever_deleted(tmp_path):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     index = tmp_path / "index"
-    write_docs(index, {"gen-2024-field-notes/notes.txt": "My own notes.\n", "gen-x/keep.md": "mine\n"})
+    mine = {"gen-2024-field-notes/notes.txt": "My own notes.\n", "gen-x/keep.md": "mine\n", "seg-y/keep.md": "mine\n"}
+    write_docs(index, mine)
     qa = pipeline(docs, index)
     qa.index()
-    first = store.read_manifest(index)["generation"]
-    assert (index / first / store.MARKER).is_file()
+    [first] = store.segments(store.read_manifest(index))
+    assert (index / first["name"] / store.MARKER).is_file()
     write_docs(docs, {"tea.md": "# Tea\n\nTea reached Europe in the 17th century.\n"})
     qa.index()
-    (index / "gen-20990101000000-deadbeef").mkdir()  # left empty by a writer killed just after mkdir
+    (index / "seg-20990101000000-deadbeef").mkdir()  # left empty by a writer killed just after mkdir
+    (index / "gen-20990101000000-deadbeef").mkdir()
     qa.index(force=True)
-    names = sorted(p.name for p in index.iterdir() if p.name.startswith("gen-"))
-    assert names == sorted(["gen-2024-field-notes", "gen-x", store.read_manifest(index)["generation"]])
+    names = sorted(p.name for p in index.iterdir() if p.name.startswith(("gen-", "seg-")))
+    current = [s["name"] for s in store.segments(store.read_manifest(index))]
+    assert names == sorted(["gen-2024-field-notes", "gen-x", "seg-y", *current])
     assert (index / "gen-2024-field-notes" / "notes.txt").read_text() == "My own notes.\n"
 
 
@@ -206,16 +209,20 @@ def test_link_loops_dangling_links_and_links_out_are_skipped_one_line_each(tmp_p
 
 
 def fail_with(monkeypatch, err: int, after_bytes: int = 0):
-    """Make writes of npy arrays in store fail with ``err`` after writing ``after_bytes``."""
-    real = store._save_npy
+    """Make writes of npy arrays in the index fail with ``err`` after writing ``after_bytes``."""
+    real = segments._save_npy
 
     def broken(path, array):
         with open(path, "wb") as fh:
             fh.write(b"\x93NUMPY" + b"\0" * after_bytes)
         raise OSError(err, os.strerror(err), str(path))
 
-    monkeypatch.setattr(store, "_save_npy", broken)
+    monkeypatch.setattr(segments, "_save_npy", broken)
     return real
+
+
+def segments_of(index: Path) -> list[str]:
+    return [s["name"] for s in store.segments(store.read_manifest(index))]
 
 
 def test_disk_full_cleans_up_says_how_much_and_the_old_index_answers_in_a_new_process(tmp_path, monkeypatch):
@@ -228,11 +235,12 @@ def test_disk_full_cleans_up_says_how_much_and_the_old_index_answers_in_a_new_pr
     for _ in range(2):  # it fails the same clean way every time: nothing sticky
         with pytest.raises(IndexWriteError, match=r"disk full: about [\d.,]+ MB needed, [\d.,]+ MB free"):
             pipeline(docs, index).index()
-        assert sorted(p.name for p in index.iterdir()) == [".lock", generation, "manifest.json"]
+        assert sorted(p.name for p in index.iterdir()) == sorted([".lock", *segments_of(index), "manifest.json"])
+        assert store.read_manifest(index)["generation"] == generation
     fresh = pipeline(docs, index)  # as a new process: answers from the previous generation
     assert fresh.search(RIVER_QUESTION)[0].passage.doc == "rivers.txt"
     assert fresh.data.generation == generation
-    monkeypatch.setattr(store, "_save_npy", real)  # space freed
+    monkeypatch.setattr(segments, "_save_npy", real)  # space freed
     assert pipeline(docs, index).index().added == ["tea.md"]
 
 

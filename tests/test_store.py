@@ -33,21 +33,23 @@ def test_manifest_records_versions_model_splitter_documents_and_checksums(built)
     docs = built.settings.docs
     assert manifest["documents"] == {
         d.id: {"sha256": hashlib.sha256((docs / d.id).read_bytes()).hexdigest(), "title": d.title,
-               "passages": sum(p.doc == d.id for p in built.data.passages), "indexed": manifest["created"]}
+               "passages": sum(p.doc == d.id for p in built.data.passages), "indexed": manifest["created"],
+               "segment": manifest["segments"][0]["name"]}
         for d in built.data.documents
     }
     assert manifest["passage_count"] == len(built.data.passages) > 3
-    gen = folder / manifest["generation"]
-    on_disk = {p.relative_to(gen).as_posix() for p in gen.rglob("*") if p.is_file()}
-    assert set(manifest["files"]) == on_disk
-    assert all(manifest["files"][name] == hashlib.sha256((gen / name).read_bytes()).hexdigest() for name in on_disk)
+    [segment] = manifest["segments"]
+    seg = folder / segment["name"]
+    on_disk = {p.relative_to(seg).as_posix() for p in seg.rglob("*") if p.is_file()}
+    assert set(segment["files"]) == on_disk
+    assert all(segment["files"][name] == hashlib.sha256((seg / name).read_bytes()).hexdigest() for name in on_disk)
 
 
-def test_one_generation_and_no_temporary_files_after_writing_twice(built):
+def test_only_the_segments_named_and_no_temporary_files_after_writing_twice(built):
     (built.settings.docs / "rivers.txt").write_text("Rivers\n\nThe Loire is long.\n", encoding="utf-8")
     built.refresh()
     names = sorted(p.name for p in built.settings.index.iterdir())
-    assert names == [".lock", built.data.generation, "manifest.json"]
+    assert names == sorted([".lock", *built.data.segments, "manifest.json"])
 
 
 def test_loaded_index_matches_what_was_saved(built):
@@ -63,10 +65,13 @@ def test_loaded_index_matches_what_was_saved(built):
 
 
 def test_data_files_hold_no_pickles(built):
-    gen = built.settings.index / built.data.generation
-    for path in gen.rglob("*.npy"):
+    (built.settings.docs / "tea.md").write_text("# Tea\n\nTea reached Europe in the 17th century.\n", encoding="utf-8")
+    built.refresh()  # a second segment
+    folder = built.settings.index
+    assert len(built.data.segments) == 2
+    for path in folder.rglob("*.npy"):
         np.load(path, allow_pickle=False)  # raises on an object (pickled) array
-    for path in gen.rglob("*"):
+    for path in folder.rglob("*"):
         if path.is_file():
             assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
 
@@ -77,7 +82,8 @@ def test_the_package_never_unpickles():
     files = [p for folder in ("", "ingest", "index", "eval", "web") for p in (ROOT / "qa" / folder).glob("*.py")]
     offenders = [p.name for p in files if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
-    loads = re.findall(r"np\.load\([^)]*\)", (ROOT / "qa" / "index" / "store.py").read_text(encoding="utf-8"))
+    loads = [call for p in (ROOT / "qa" / "index").glob("*.py")
+             for call in re.findall(r"np\.load\([^)]*\)", p.read_text(encoding="utf-8"))]
     assert loads and all("allow_pickle=False" in call for call in loads)
 
 

@@ -66,7 +66,7 @@ def test_vectors_and_faiss_index_are_memory_mapped_not_copied(tmp_path, exact_li
     _save_corpus(tmp_path, 300, exact_limit=exact_limit)
     data = store.load(tmp_path, mmap=True)
     mapped = Path("/proc/self/maps").read_text()
-    gen = tmp_path / data.generation
+    gen = tmp_path / data.segments[0]
     assert isinstance(data.passage_vectors, np.memmap)
     assert str(gen / "dense.faiss") in mapped
     assert str(gen / "passage_vectors.npy") in mapped

@@ -65,7 +65,7 @@ def both(tmp_path):
 
 def test_both_backends_return_the_same_passages_in_the_same_order(both):
     faiss_qa, qdrant_qa = both
-    assert qdrant_qa.data.manifest["vectors"] == {"backend": "qdrant", "collection": qdrant_qa.data.generation}
+    assert qdrant_qa.data.manifest["vectors"] == {"backend": "qdrant", "collection": qdrant_qa.data.segments[0]}
     assert faiss_qa.data.manifest["vectors"] == {"backend": "faiss"}
     for q in QUESTIONS:
         for k in (1, 3, 100):
@@ -106,7 +106,7 @@ def test_changed_and_removed_documents_are_followed_by_both_backends(both, tmp_p
         results.append(dense_results(qa, "Amazon water", 10))
     assert_same_results(*results)
     qdrant_qa = both[1]
-    assert collections(qdrant_qa.settings) == [qdrant_qa.data.generation]  # the old one is dropped
+    assert collections(qdrant_qa.settings) == qdrant_qa.data.segments  # the old one is dropped
 
 
 def test_switching_backend_rebuilds_the_vector_index_without_embedding(tmp_path):
@@ -132,10 +132,10 @@ def test_switching_backend_rebuilds_the_vector_index_without_embedding(tmp_path)
 
 def test_missing_qdrant_collection_is_a_damaged_index_that_indexing_repairs(tmp_path):
     qa = make_pipeline(tmp_path, "qdrant")
-    generation = qa.data.generation
+    [segment] = qa.data.segments
     qa.data.close()
     key, client = CLIENTS.acquire(VectorSettings.from_settings(qa.settings))
-    client.delete_collection(generation)
+    client.delete_collection(segment)
     CLIENTS.release(key)
     with pytest.raises(IndexProblem, match="damaged index.*collection"):
         store.load(qa.settings.index, vectors=VectorSettings.from_settings(qa.settings))
@@ -214,7 +214,7 @@ def test_qa_index_and_search_run_on_qdrant_from_the_command_line(tmp_path):
     assert built.returncode == 0, built.stderr
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["vectors"]["backend"] == "qdrant"
-    assert (tmp_path / "index" / "qdrant" / "collection" / manifest["generation"]).is_dir()
+    assert (tmp_path / "index" / "qdrant" / "collection" / manifest["vectors"]["collection"]).is_dir()
     found = qa("search", "Which river ends in the Black Sea?", "--mode", "dense", "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["doc"] == "rivers.txt"
@@ -228,7 +228,7 @@ def test_indexes_sharing_one_qdrant_keep_each_others_collections(tmp_path):
     assert first.data and second.data
     (tmp_path / "a" / "docs" / "rivers.txt").write_text("The Nile is long.\n", encoding="utf-8")
     first.refresh()  # drops its own old collection only
-    assert collections(first.settings) == sorted([first.data.generation, second.data.generation])
+    assert collections(first.settings) == sorted(first.data.segments + second.data.segments)
     assert dense_results(second, QUESTIONS[1], 1)[0][0] == "rivers.txt"
     first.data.close()
     second.data.close()

@@ -2,7 +2,11 @@
 
 - :mod:`.embedding`: the question and passage encoders (all-MiniLM-L6-v2, ONNX or torch).
 - :mod:`.vectors`: FAISS (exact or HNSW) or Qdrant; :mod:`.lexical`: BM25 (bm25s).
-- :mod:`.store`: the crash-safe generation folder and its manifest.
+- :mod:`.store`: the persisted index, a list of immutable segments named by a manifest, updated with
+  what changed; it uses :mod:`.manifest` (what the index holds, whether it can be used),
+  :mod:`.segments` (writing, verifying and loading one segment, removing those no manifest names),
+  :mod:`.loaded` (the segments presented as one :class:`~.loaded.IndexData`) and :mod:`.locks` (the
+  writer lock, disk-full and read-only errors).
 - :mod:`.indexer`: updating the index with only what changed.
 - :mod:`.spelling`: correcting question words against the index's own vocabulary (it needs the BM25
   index to tell which words are unknown, and the indexed documents' words as candidates).

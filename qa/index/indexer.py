@@ -1,7 +1,9 @@
 """Build or update the index from the document folder.
 
-Only documents whose content hash changed (or that are new) are split and embedded again; the
-passages, sentences and vectors of unchanged documents are carried over from the current index.
+Only documents whose content hash changed (or that are new) are split and embedded again, and only
+they are written: into one new segment, beside the segments of the current index (see
+:mod:`qa.index.store`). When segments are merged, the passages, sentences, vectors and BM25 tokens of
+unchanged documents are carried over from their segments.
 A change of model, splitter settings, format or faiss version rebuilds everything; a change of
 vector backend rebuilds the vector index from the stored vectors (nothing is embedded again).
 """
@@ -24,6 +26,7 @@ from ..ingest.formats import Limits
 from ..ingest.parsing import Parser, Split, using
 from ..protocols import ProgressFn
 from ..types import Document, Passage
+from .lexical import TokenTable
 from .vectors import VectorSettings, manifest_backend
 
 
@@ -165,9 +168,9 @@ def update_index(
         known = None if force else store.stored_documents(index_dir)
         loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits, read=parser.read,
                              progress=progress)
-        old: store.IndexData | None = None
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend
+        current = None  #: the index's segments (by name) and where each document's rows are, verified
         try:
             manifest = store.read_manifest(index_dir)
         except IndexProblem as exc:
@@ -178,93 +181,134 @@ def update_index(
                 moved = store.backend_problem(manifest, vectors.backend)
                 try:
                     # the vector index is checked when it stays; only the arrays are reused
-                    old = store.load(index_dir, vectors=None if moved else vectors)
-                    old.close()
+                    manifest, segs, src = store.verified(index_dir, vectors=None if moved else vectors)
+                    current = segs, dict(zip(manifest["documents"], src))
                 except IndexProblem as exc:
                     reason = str(exc)
         report = plan(loaded.documents, manifest, reason)
-        keep = set(report.unchanged) if old is not None else set()
+        keep = set(report.unchanged) if current is not None else set()
         readable = len(loaded.documents)
         split = _split(parser, loaded, keep, docs_dir)
         if len(loaded.documents) < readable:  # some could not be split: skipped
             report = plan(loaded.documents, manifest, reason)
         report.skipped = loaded.skipped
-        if moved and old is not None:
+        if moved and current is not None:
             report.reason = f"{moved} (stored vectors reused)"
-        elif manifest is not None and old is not None and not (report.added or report.changed or report.removed):
-            store.remove_leftovers(index_dir, keep=old.generation, vectors=vectors)
+        elif manifest is not None and current is not None and not (report.added or report.changed or report.removed):
+            store.remove_leftovers(index_dir, keep=set(current[0]), vectors=vectors)
             report.passages = manifest.get("passage_count", 0)
             report.seconds = time.perf_counter() - t0
             return report
 
+        # what the new segment holds: the new and changed documents, and those of the segments it folds in
+        new_passages = sum(len(split[d.id][0]) for d in loaded.documents if d.id not in keep)
+        fold = None
+        if current is not None and not moved and vectors.backend == "faiss":
+            fold = store.merge_plan(manifest, set(report.removed) | set(report.changed), new_passages)
+        carried = {d for d in keep if fold is None or store.segment_of(manifest, d) in fold}
         if any(d.id not in keep for d in loaded.documents):
             embedder.warm_up()  # only to embed: removing documents needs no model
-        passages: list[Passage] = []
-        sent_rows: list[tuple[int, int, int, int]] = []
-        # per document: ("old", passage vectors, sentence vectors) or ("new", passage slot, sentence slots)
-        plan_rows: list[tuple] = []
-        new_passage_texts: list[str] = []
-        new_sentence_texts: list[str] = []
-        for di, doc in enumerate(loaded.documents):
-            base = len(passages)
-            if progress is not None:
-                progress(di / len(loaded.documents), "splitting documents")
-            if doc.id in keep:
-                old_ids = old.passage_ids_for([doc.id])
-                passages.extend(old.passages[pi] for pi in old_ids)
-                svecs = []
-                for j, pi in enumerate(old_ids):
-                    lo, hi = int(old.sent_lo[pi]), int(old.sent_hi[pi])
-                    sent_rows.extend((base + j, di, int(old.sentences[r, 2]), int(old.sentences[r, 3]))
-                                     for r in range(lo, hi))
-                    svecs.append(np.asarray(old.sentence_vectors[lo:hi]))
-                plan_rows.append(("old", np.asarray(old.passage_vectors[old_ids]), svecs))
-            else:
-                doc_passages, spans = split[doc.id]
-                passages.extend(doc_passages)
-                p_slot = (len(new_passage_texts), len(doc_passages))
-                new_passage_texts.extend(embedding_text(p) if embed_context else p.text for p in doc_passages)
-                rows = _assign_sentences(spans, doc_passages, base, di)
-                # a sentence inside the overlap of two passages is embedded once
-                slots, seen = [], {}
-                for _, _, s, e in rows:
-                    if (s, e) not in seen:
-                        seen[(s, e)] = len(new_sentence_texts)
-                        new_sentence_texts.append(doc.text[s:e])
-                    slots.append(seen[(s, e)])
-                sent_rows.extend(rows)
-                plan_rows.append(("new", p_slot, slots))
-        new_pvec = _embed(embedder, new_passage_texts, batch_size, "passages", progress, show_bar)
-        new_svec = _embed(embedder, new_sentence_texts, batch_size, "sentences", progress, show_bar)
-        pv, sv = [], []
-        for kind, a, b in plan_rows:
-            if kind == "old":
-                pv.append(a)
-                sv.extend(b)
-            else:
-                pv.append(new_pvec[a[0] : a[0] + a[1]])
-                sv.append(new_svec[np.asarray(b, dtype=np.int64)])
+        part_docs = [d for d in loaded.documents if d.id not in keep or d.id in carried]
+        rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress)
+        new_pvec = _embed(embedder, rows.new_passage_texts, batch_size, "passages", progress, show_bar)
+        new_svec = _embed(embedder, rows.new_sentence_texts, batch_size, "sentences", progress, show_bar)
         dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
-        passage_vectors = np.concatenate(pv) if pv else np.zeros((0, dim), np.float32)
-        sentence_vectors = np.concatenate(sv) if sv else np.zeros((0, dim), np.float32)
-        sentences = np.array(sent_rows, dtype=np.int64).reshape(-1, 4)
-        # keep sentences sorted by passage (stable) so each passage's sentences are contiguous
-        order = np.argsort(sentences[:, 0], kind="stable")
-        sentences, sentence_vectors = sentences[order], sentence_vectors[order]
-        # an unchanged document keeps the time it was indexed; the others get the time of this save
+        part = rows.part(part_docs, new_pvec, new_svec, dim)
+        # an unchanged document keeps the time it was indexed; the others get the time of this update
         indexed = {d: manifest["documents"][d]["indexed"] for d in keep if "indexed" in manifest["documents"][d]}
-        store.save(
-            index_dir, loaded.documents, passages, passage_vectors, sentences, sentence_vectors,
-            {"id": embedder.model_id, "dim": int(dim)}, splitter, indexed=indexed, vectors=vectors,
-        )
+        model = {"id": embedder.model_id, "dim": int(dim)}
+        if fold is None:  # the whole index as one segment
+            written = store.save(index_dir, part.documents, part.passages, part.passage_vectors, part.sentences,
+                                 part.sentence_vectors, model, splitter, indexed=indexed, vectors=vectors,
+                                 tokens=part.tokens)
+        else:
+            written = store.update(index_dir, manifest, [d.id for d in loaded.documents],
+                                   part if part.documents else None, model, splitter, indexed=indexed,
+                                   vectors=vectors)
         if moved:  # the vectors left the other backend: drop what it still holds
-            replace(vectors, backend=manifest_backend(manifest)).drop([manifest["generation"]])
-        report.passages = len(passages)
-        report.embedded_passages = len(new_passage_texts)
-        report.embedded_sentences = len(new_sentence_texts)
+            replace(vectors, backend=manifest_backend(manifest)).drop(sorted(current[0]))
+        report.passages = written["passage_count"]
+        report.embedded_passages = len(rows.new_passage_texts)
+        report.embedded_sentences = len(rows.new_sentence_texts)
         report.wrote = True
         report.seconds = time.perf_counter() - t0
         return report
+
+
+class _Rows:
+    """The rows of a new segment as they are gathered: per document, rows carried over from the
+    segment that holds them, or the slots of texts still to embed."""
+
+    def __init__(self) -> None:
+        self.passages: list[Passage] = []
+        self.sent_rows: list[np.ndarray] = []
+        #: per document: ("old", passage vectors, sentence vectors) or ("new", passage slot, sentence slots)
+        self.plan: list[tuple] = []
+        self.token_runs: list[tuple] = []  #: (TokenTable or None for new passages, lo, hi)
+        self.new_passage_texts: list[str] = []
+        self.new_sentence_texts: list[str] = []
+        self.new_token_texts: list[str] = []
+
+    def part(self, documents: list[Document], new_pvec: np.ndarray, new_svec: np.ndarray, dim: int) -> store.Part:
+        pv, sv = [], []
+        for kind, a, b in self.plan:
+            if kind == "old":
+                pv.append(np.asarray(a))
+                sv.append(np.asarray(b))
+            else:
+                pv.append(new_pvec[a[0] : a[0] + a[1]])
+                sv.append(new_svec[np.asarray(b, dtype=np.int64)])
+        passage_vectors = np.concatenate(pv) if pv else np.zeros((0, dim), np.float32)
+        sentence_vectors = np.concatenate(sv) if sv else np.zeros((0, dim), np.float32)
+        sentences = np.concatenate(self.sent_rows) if self.sent_rows else np.zeros((0, 4), np.int64)
+        # keep sentences sorted by passage (stable) so each passage's sentences are contiguous
+        order = np.argsort(sentences[:, 0], kind="stable")
+        fresh = TokenTable.of(self.new_token_texts)
+        runs = [(fresh if table is None else table, lo, hi) for table, lo, hi in self.token_runs]
+        return store.Part(documents, self.passages, passage_vectors, sentences[order], sentence_vectors[order],
+                          TokenTable.concat(runs))
+
+
+def _rows(documents: list[Document], keep: set[str], sources: dict, split: dict[str, Split],
+          embed_context: bool, progress: ProgressFn | None) -> _Rows:
+    rows = _Rows()
+    for di, doc in enumerate(documents):
+        base = len(rows.passages)
+        if progress is not None:
+            progress(di / len(documents), "splitting documents")
+        if doc.id in keep:  # carried over from its segment, with its vectors and tokens
+            seg, plo, phi, slo, shi = sources[doc.id]
+            rows.passages.extend(seg.passages[plo:phi])
+            sent = np.array(seg.sentences[slo:shi], dtype=np.int64)
+            sent[:, 0] += base - plo
+            sent[:, 1] = di
+            rows.sent_rows.append(sent)
+            rows.plan.append(("old", seg.passage_vectors[plo:phi], seg.sentence_vectors[slo:shi]))
+            if seg.tokens is not None:
+                rows.token_runs.append((seg.tokens, plo, phi))
+            else:  # a format-1 index has no tokens: made from the texts
+                lo = len(rows.new_token_texts)
+                rows.new_token_texts.extend(p.text for p in seg.passages[plo:phi])
+                rows.token_runs.append((None, lo, len(rows.new_token_texts)))
+        else:
+            doc_passages, spans = split[doc.id]
+            rows.passages.extend(doc_passages)
+            p_slot = (len(rows.new_passage_texts), len(doc_passages))
+            rows.new_passage_texts.extend(embedding_text(p) if embed_context else p.text for p in doc_passages)
+            lo = len(rows.new_token_texts)
+            rows.new_token_texts.extend(p.text for p in doc_passages)
+            rows.token_runs.append((None, lo, len(rows.new_token_texts)))
+            sent = _assign_sentences(spans, doc_passages, base, di)
+            # a sentence inside the overlap of two passages is embedded once
+            slots, seen = [], {}
+            for _, _, s, e in sent:
+                if (s, e) not in seen:
+                    seen[(s, e)] = len(rows.new_sentence_texts)
+                    rows.new_sentence_texts.append(doc.text[s:e])
+                slots.append(seen[(s, e)])
+            rows.sent_rows.append(np.array(sent, dtype=np.int64).reshape(-1, 4))
+            rows.plan.append(("new", p_slot, slots))
+    return rows
 
 
 def _split(parser: Parser, loaded: LoadReport, keep: set[str], docs_dir: Path) -> dict[str, Split]:

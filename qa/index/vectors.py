@@ -2,15 +2,16 @@
 
 Retrieval only calls :meth:`VectorIndex.search`; it does not know which backend answers.
 
-* ``faiss`` (default): ``dense.faiss`` inside each generation folder, exact inner product up to
-  :data:`EXACT_LIMIT` passages, HNSW above. Embedded, nothing to run.
-* ``qdrant``: one Qdrant collection per generation, named after the generation id. The store
-  writes the new collection before it switches ``manifest.json`` to the new generation and drops
-  the collections of older generations after the switch, with their ``gen-*`` folders (collections
-  of other indexes on the same server are left alone), so a crash at any
-  moment leaves the previous manifest pointing at a complete collection (a half-written one is
-  dropped by the next update). Rebuilding per generation instead of deleting points in place keeps
-  that guarantee and costs no embedding: the vectors come from ``passage_vectors.npy``.
+* ``faiss`` (default): ``dense.faiss`` inside each segment folder, exact inner product up to
+  :data:`EXACT_LIMIT` passages, HNSW above. Embedded, nothing to run. An index of several segments
+  searches each and keeps the best (:class:`qa.index.loaded.SegmentVectors`).
+* ``qdrant``: one Qdrant collection per segment, named after it; with this backend every update
+  rewrites the index as one segment. The store writes the new collection before it switches
+  ``manifest.json`` to the new segment and drops the collections of older segments after the
+  switch, with their folders (collections of other indexes on the same server are left alone), so a
+  crash at any moment leaves the previous manifest pointing at a complete collection (a
+  half-written one is dropped by the next update). Rebuilding per update instead of deleting points
+  in place keeps that guarantee and costs no embedding: the vectors come from ``passage_vectors.npy``.
   ``qdrant_path`` (default ``<index>/qdrant``) runs Qdrant in-process on disk (local mode: one
   process at a time); ``qdrant_url`` points at a Qdrant server or cluster instead. Each point is a
   passage: id = passage index, payload = document id and passage index, so a document filter runs
@@ -42,7 +43,7 @@ _NONE = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
 class VectorIndex(Protocol):
-    """Passage vectors of one generation, searchable by inner product."""
+    """Passage vectors of one index, searchable by inner product."""
 
     count: int
 
@@ -71,7 +72,7 @@ class VectorSettings:
 
     def build(self, gen: Path, vectors: np.ndarray, passage_docs: list[str],
               exact_limit: int = EXACT_LIMIT) -> dict:
-        """Write the vector index of generation folder ``gen``; return its manifest entry."""
+        """Write the vector index of segment folder ``gen``; return its manifest entry."""
         if self.backend == "qdrant":
             with _qdrant(self) as client:
                 _qdrant_build(client, gen.name, vectors, passage_docs, server=bool(self.qdrant_url))
@@ -79,14 +80,14 @@ class VectorSettings:
         return {"backend": "faiss", **_faiss_build(gen / FAISS_FILE, vectors, exact_limit)}
 
     def open(self, gen: Path, manifest: dict, mmap: bool = True) -> VectorIndex:
-        """The vector index of the generation ``manifest`` names (in folder ``gen``)."""
+        """The vector index of the one segment ``manifest`` names (in folder ``gen``)."""
         if self.backend == "qdrant":
             return QdrantVectors(self, manifest["vectors"]["collection"], manifest["passage_count"])
         return FaissVectors.load(gen / FAISS_FILE, mmap)
 
     def drop(self, generations: list[str]) -> None:
-        """Drop the Qdrant collections of these generations, where they exist (FAISS files go with
-        their generation folders)."""
+        """Drop the Qdrant collections of these segments, where they exist (FAISS files go with
+        their segment folders)."""
         if self.backend != "qdrant" or not generations:
             return
         with _qdrant(self) as client:
@@ -130,6 +131,17 @@ def _faiss_build(path: Path, vectors: np.ndarray, exact_limit: int) -> dict:
     return {"index_type": kind}
 
 
+class Excluded:
+    """A FAISS selector of every id but ``ids`` (made once: it copies the ids into a hash set)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        import faiss
+
+        self.count = len(ids)
+        self._batch = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        self.selector = faiss.IDSelectorNot(self._batch)  # holds a pointer to the batch: keep both
+
+
 class FaissVectors:
     """A FAISS index (``IndexFlatIP`` or ``IndexHNSWFlat``) over the passage vectors."""
 
@@ -145,7 +157,9 @@ class FaissVectors:
         # IO_FLAG_MMAP_IFC maps the vectors of a flat (or HNSW) index instead of copying them
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0))
 
-    def search(self, qvec, k, allowed=None, docs=None):
+    def search(self, qvec, k, allowed=None, docs=None, excluded=None):
+        """As :meth:`VectorIndex.search`; ``excluded`` (a :func:`selector` of the ids to skip) leaves
+        those out, as the removed passages of a segment."""
         if allowed is not None:
             import faiss
 
@@ -153,6 +167,14 @@ class FaissVectors:
                 return _NONE
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
             scores, ids = self.index.search(qvec.reshape(1, -1), min(k, len(allowed)), params=params)
+        elif excluded is not None:
+            import faiss
+
+            n = self.count - excluded.count
+            if n <= 0:
+                return _NONE
+            scores, ids = self.index.search(qvec.reshape(1, -1), min(k, n),
+                                            params=faiss.SearchParameters(sel=excluded.selector))
         else:
             scores, ids = self.index.search(qvec.reshape(1, -1), min(k, self.count))
         keep = ids[0] >= 0
@@ -256,7 +278,7 @@ def _qdrant_build(client, name: str, vectors: np.ndarray, passage_docs: list[str
 
 
 class QdrantVectors:
-    """One generation's collection; holds a shared client until :meth:`close`."""
+    """One segment's collection; holds a shared client until :meth:`close`."""
 
     def __init__(self, vs: VectorSettings, collection: str, expected: int) -> None:
         self.collection = collection
