@@ -127,3 +127,38 @@ def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loa
     spans = model.spans("What is bronze made of?", ["Bronze is an alloy of copper and tin.", "Swifts sleep."])
     assert spans and all(0 <= s.start < s.end for s in spans)
 
+
+
+def test_weights_read_back_from_an_int8_export_are_the_model_s(tmp_path):
+    import torch
+
+    from qa.reader.onnx_weights import export_int8, init_from_onnx, weights_from_onnx
+    from qa.reader.sentence_training import build_model
+
+    torch.manual_seed(0)
+    model = build_model(bundled_model_path(), 1)
+    ids = np.array([[101, 2054, 102, 2009, 102]], dtype=np.int64)
+    int8 = export_int8(model, (ids, np.ones_like(ids), np.array([[0, 0, 0, 1, 1]])), tmp_path / "m.onnx")
+    weights = weights_from_onnx(int8)
+    state = model.state_dict()
+    for name in ("encoder.encoder.layer.0.attention.self.query.weight", "span.weight", "has_answer.bias",
+                 "encoder.embeddings.word_embeddings.weight"):
+        original = state[name].numpy()
+        step = np.abs(original).max() / 127  # int8: at most half a quantisation step off
+        assert weights[name].shape == original.shape or weights[name].T.shape == original.shape
+        assert np.abs(weights[name].reshape(original.shape) - original).max() <= step
+
+    fresh = build_model(bundled_model_path(), 1)
+    assert init_from_onnx(fresh, int8) == []
+    for name, value in fresh.state_dict().items():
+        assert np.allclose(value.numpy(), state[name].numpy(), atol=np.abs(state[name].numpy()).max() / 127 + 1e-6)
+
+
+def test_the_shipped_models_weights_are_all_read_back():
+    from qa.reader.onnx_weights import weights_from_onnx
+    from qa.reader.passage import MODEL_DIR
+
+    for name in ("reader-int8.onnx", "passage-int8.onnx"):  # --init takes either
+        weights = weights_from_onnx(MODEL_DIR / name)
+        assert {"has_answer.weight", "has_answer.bias", "span.weight", "span.bias"} <= set(weights), name
+        assert weights["has_answer.weight"].size == 384 and not any(k.endswith("_Transposed") for k in weights)

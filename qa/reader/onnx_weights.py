@@ -31,7 +31,8 @@ def export_int8(model, example: tuple, int8: Path) -> Path:
 def weights_from_onnx(path: Path) -> dict[str, np.ndarray]:
     """Float weights of a reader exported by ``python -m qa.train`` (int8 ONNX), by the name of
     the torch parameter they came from: MatMul weights are found through the node that uses them
-    (its name is the module's path), then de-quantised and transposed back."""
+    (its name is the module's path), then de-quantised and transposed back (as are the weights the
+    quantiser stored transposed, such as the has-answer head's in the passage model)."""
     import onnx
     from onnx import numpy_helper
 
@@ -46,7 +47,11 @@ def weights_from_onnx(path: Path) -> dict[str, np.ndarray]:
            and not k.startswith("onnx::")}
     for k in list(init):
         if k.endswith("_quantized") and not k.startswith("onnx::"):
-            out[k[: -len("_quantized")]] = deq(k[: -len("_quantized")])
+            name = k[: -len("_quantized")]
+            weight = deq(name)
+            if name.endswith("_Transposed"):  # a Gemm's weight, which the quantiser stores transposed
+                name, weight = name[: -len("_Transposed")], weight.T
+            out[name] = weight
     for node in model.graph.node:
         if node.op_type == "MatMulInteger" and node.input[1].startswith("onnx::"):
             module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")
