@@ -111,9 +111,10 @@ def test_the_index_files_keep_their_keys():
 
 
 def test_the_cli_and_http_json_keep_their_keys_and_order():
-    hit = Hit(Passage("a.txt", "A", 0, 0, 3, "one"), 0.5, 1, "hybrid", index=7)
+    hit = Hit(Passage("a.txt", "A", 0, 0, 3, "one"), 0.5, 1, "hybrid", row=7)
     assert list(hit.to_dict()) == ["rank", "score", "mode", "doc", "title", "section", "page", "ordinal", "start",
                                    "end", "text", "ranks"]
+    assert Hit.from_dict(hit.to_dict()).row == -1  # a row means something only in its loaded index
     answer = Answer(text="one", confidence=0.9, span=Span("a.txt", 0, 3), sentence="one two",
                     sentence_span=Span("a.txt", 0, 7), citations=(hit,), cited=1)
     assert list(answer.to_api()) == ["answer", "text", "confidence", "doc", "start", "end", "sentence",

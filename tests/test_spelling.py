@@ -111,8 +111,8 @@ def test_ask_searches_the_corrected_question_and_says_so(ndf_pipeline):
 
 def test_search_with_typos_finds_what_the_clean_question_finds(ndf_pipeline):
     for mode in ("bm25", "hybrid"):
-        typed = [h.index for h in ndf_pipeline.search(NDF_TYPOS, k=3, mode=mode)]
-        clean = [h.index for h in ndf_pipeline.search(NDF_CLEAN, k=3, mode=mode)]
+        typed = [h.row for h in ndf_pipeline.search(NDF_TYPOS, k=3, mode=mode)]
+        clean = [h.row for h in ndf_pipeline.search(NDF_CLEAN, k=3, mode=mode)]
         assert typed == clean
 
 

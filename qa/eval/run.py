@@ -52,7 +52,7 @@ def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple
         except QAError as exc:
             record.update(error=str(exc), **answer_scores(q, _abstention()))
         else:
-            ranked = [h.index for h in hits]
+            ranked = [h.row for h in hits]
             rankings[q.id] = ranked
             record.update(
                 rank=first_relevant_rank(ranked, relevant[q.id]) if q.answerable else None,
