@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    spelling = getattr(args, "spelling", None)  # "on" or "off"; None: not given
     return Settings.from_env(
         docs=getattr(args, "docs", None),
         index=getattr(args, "index", None),
@@ -117,7 +118,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reader=getattr(args, "reader", None),
         reader_model=getattr(args, "reader_model", None),
         rerank=getattr(args, "rerank", None),
-        spelling=getattr(args, "spelling", None),
+        spelling=None if spelling is None else spelling == "on",
     )
 
 
