@@ -116,7 +116,8 @@ def _measure(qa: Pipeline, rows: list[dict], spelling: bool, dense: bool = True,
         changed = sum(p.correct(q.question) is not None for q in queries)
     finally:
         pipeline_module.DENSE_CORRECTED, pipeline_module.READ_CORRECTED = saved
-    return {"R@5": result["retrieval"]["recall@5"], "F1": result["answer"]["f1"], "EM": result["answer"]["exact_match"],
+    hybrid = result.modes["hybrid"]
+    return {"R@5": hybrid.retrieval["recall@5"], "F1": hybrid.answer.f1, "EM": hybrid.answer.exact_match,
             "corrected": f"{changed}/{len(queries)}" if spelling else "-"}
 
 

@@ -4,6 +4,7 @@ so ``qa --help`` answers at once."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -289,11 +290,11 @@ def cmd_eval(args) -> int:
     qa.warm_up(show_bar=sys.stderr.isatty())
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
-    result["problems"] = problems
+    result = dataclasses.replace(result, problems=tuple(problems))
     if args.report:
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)
-    print(_json(result) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
+    print(_json(result.to_dict()) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
     return 0
 
 

@@ -12,8 +12,8 @@ from ..errors import QAError
 from ..pipeline import Pipeline
 from . import render as r
 from .evaluate import (
-    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, check_query_file, marks_path, render_query_detail,
-    run_evaluation,
+    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, EvaluationRun, check_query_file, marks_path,
+    render_query_detail, run_evaluation,
 )
 from .warmup import Warmup
 
@@ -64,11 +64,11 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
             return r.render_error(str(exc), "Cannot evaluate."), hidden, hidden, hidden, None, ""
         finally:
             evaluations.pop(session, None)
-        result = run["result"]
+        result = run.result
         header, rows = table_rows(result)
         name = {SHIPPED: "the shipped seed queries", MARKED: "the answers marked in this app"}.get(source, path.name)
         return (
-            r.render_summary(result, run["problems"], name),
+            r.render_summary(result, run.problems, name),
             gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
             gr.Plot(value=recall_curve_figure(result), visible=True),
             gr.Dataframe(value={"headers": r.PER_QUERY_HEADERS, "data": r.per_query_rows(result)}, visible=True),
@@ -76,7 +76,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
             "",
         )
 
-    def show_query(run: dict | None, evt: gr.SelectData) -> str:
+    def show_query(run: EvaluationRun | None, evt: gr.SelectData) -> str:
         if not run or not evt.row_value:
             return ""
         try:
