@@ -30,7 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", choices=("torch", "onnx"),
                    help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
     p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
-                   help="answer reader: passage (default), sentence or heuristic (or QA_READER)")
+                   help="answer reader: sentence (default), passage or heuristic (or QA_READER)")
     p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
     p.add_argument("--rerank", type=int, metavar="N",
                    help="rerank the best N passages of a search with the trained model (default 0: off)")

@@ -53,27 +53,35 @@ COUNT_BARS = """() => {
 }"""
 
 
+def start_app(docs: Path, index: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``python app.py`` over ``docs`` and ``index`` on a free port, its output in ``log``; and its URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QA_HOST": "127.0.0.1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(index),
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """``python app.py`` over tiny documents and a PDF, with an empty index folder."""
     base = tmp_path_factory.mktemp("fresh")
     docs = write_docs(base / "docs", {**TINY_DOCS, PDF_ID: make_pdf(LIGHTHOUSE_PAGES, title="Lighthouses of Brittany")})
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QA_HOST": "127.0.0.1"}
-    log = open(base / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(base / "index"),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = start_app(docs, base / "index", base / "app.log")
     try:
         yield {"url": url, "docs": docs, "index": base / "index", "proc": proc, "log": base / "app.log",
                "started": time.monotonic()}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_app(proc)
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +179,7 @@ def test_the_first_evaluation_in_a_fresh_app_shows_its_metrics_with_one_progress
     ready(page)
     page.get_by_role("tab", name="Evaluate").click()
     assert page.locator("#qa-metrics").count() == 0 or not page.locator("#qa-metrics").is_visible()
-    page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
-    expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
+    upload_queries(page, queries)
     page.evaluate(COUNT_BARS)
     start = time.monotonic()
     page.get_by_role("button", name="Evaluate", exact=True).click()
@@ -185,6 +192,67 @@ def test_the_first_evaluation_in_a_fresh_app_shows_its_metrics_with_one_progress
     page.screenshot(path=str(ARTIFACTS / "evaluate-fresh.png"), full_page=True)
 
 
+def upload_queries(page, path: Path) -> None:
+    """Choose a query file in the Evaluate tab (already open)."""
+    page.locator("#qa-query-file input[type=file]").set_input_files(str(path))
+    expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
+
+
+#: The colours the recall plot is drawn in: its axis labels' text and the first opaque background
+#: behind the plot, as [r, g, b] each.
+PLOT_COLOURS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const svg = document.querySelector('#qa-curve svg');
+  const label = svg.querySelector('.role-axis-label text');
+  let node = svg, background = null;
+  while (node && !background) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) background = c.slice(0, 3);
+    node = node.parentElement;
+  }
+  return {text: rgb(getComputedStyle(label).fill).slice(0, 3), background};
+}"""
+
+
+def luminance(rgb: list[float]) -> float:
+    return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_recall_plot_is_drawn_in_the_pages_theme(browser, app, tmp_path, theme):
+    queries = tmp_path / "one.jsonl"
+    queries.write_text(json.dumps({"id": "lit", "question": ECKMUHL, "answers": ["1897"]}) + "\n", encoding="utf-8")
+    page = open_page(browser, app["url"] + f"?__theme={theme}")
+    ready(page)
+    assert page.evaluate("document.body.classList.contains('dark')") == (theme == "dark")
+    page.get_by_role("tab", name="Evaluate").click()
+    upload_queries(page, queries)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.locator("#qa-curve svg .role-axis-label text").first).to_be_visible(timeout=SLOW)
+    colours = page.evaluate(PLOT_COLOURS)
+    text, background = luminance(colours["text"]), luminance(colours["background"])
+    if theme == "dark":  # light lines and labels on a dark ground, not a light picture
+        assert background < 0.25 and text > 0.6, colours
+    else:
+        assert background > 0.9 and text < 0.4, colours
+    page.locator("#qa-curve").screenshot(path=str(ARTIFACTS / f"recall-plot-{theme}.png"))
+
+
+def test_an_evaluation_on_a_phone_fits_the_screen(browser, app, tmp_path):
+    """The metrics table is wider than a phone: it scrolls in its own box, the page does not."""
+    queries = tmp_path / "one.jsonl"
+    queries.write_text(json.dumps({"id": "lit", "question": ECKMUHL, "answers": ["1897"]}) + "\n", encoding="utf-8")
+    page = open_page(browser, app["url"], phone=True)
+    ready(page)
+    page.get_by_role("tab", name="Evaluate").click()
+    upload_queries(page, queries)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.locator("#qa-curve svg .role-axis-label text").first).to_be_visible(timeout=SLOW)
+    expect(page.locator("#qa-metrics")).to_contain_text("R@1", timeout=SLOW)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+
+
 def test_an_evaluation_stops_when_its_page_is_closed(browser, app, tmp_path):
     queries = tmp_path / "many.jsonl"
     queries.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{ECKMUHL} ({i})", "answers": ["1897"]}) + "\n"
@@ -192,8 +260,7 @@ def test_an_evaluation_stops_when_its_page_is_closed(browser, app, tmp_path):
     page = open_page(browser, app["url"])
     ready(page)
     page.get_by_role("tab", name="Evaluate").click()
-    page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
-    expect(page.get_by_label("Upload a file")).to_be_checked(timeout=SLOW)
+    upload_queries(page, queries)
     page.get_by_role("button", name="Evaluate", exact=True).click()
     expect(page.locator("#qa-evaluate")).to_contain_text("evaluating", timeout=SLOW)  # the run's progress
     page.close()

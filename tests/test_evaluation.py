@@ -24,6 +24,7 @@ from qa.eval import (
     is_relevant,
     load_queries,
     recall_curve_figure,
+    recall_curve_points,
     retrieval_metrics,
     write_report,
 )
@@ -334,6 +335,10 @@ def test_write_report_files_and_escaping(scripted, tmp_path):
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fig = recall_curve_figure(result)
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["bm25", "dense"]
+    points = recall_curve_points(result)  # the app's plot draws the same points
+    for line, (mode, curve) in zip(fig.axes[0].get_lines(), points.items()):
+        assert list(line.get_xdata()) == [k for k, _ in curve] == list(range(1, result.k + 1))
+        assert list(line.get_ydata()) == [y for _, y in curve] == list(result.modes[mode].recall_curve)
     assert format_markdown(result).startswith("# Evaluation")
 
 

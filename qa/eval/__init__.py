@@ -48,13 +48,16 @@ from .records import (
     AnswerMetrics, AnswerScores, Comparison, Evaluation, GroupMetrics, ModeResult, QueryResult, Significance,
 )
 from .relevance import document_ranking, is_relevant, relevant_passages
-from .report import format_markdown, format_text, recall_curve_figure, table_rows, write_report
+from .report import (
+    CURVE_TITLE, CURVE_X, CURVE_Y, format_markdown, format_text, recall_curve_figure, recall_curve_points, table_rows,
+    write_report,
+)
 from .run import evaluate
 
 __all__ = [
     "EvalQuery", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
     "retrieval_metrics", "compare_rankings", "warm_up", "answer_scores", "answer_metrics", "state_metrics",
-    "evaluate", "table_rows", "format_text", "format_markdown", "recall_curve_figure", "write_report",
-    "Evaluation", "ModeResult", "QueryResult", "AnswerScores", "AnswerMetrics", "GroupMetrics", "Significance",
-    "Comparison",
+    "evaluate", "table_rows", "format_text", "format_markdown", "recall_curve_figure", "recall_curve_points",
+    "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult", "QueryResult", "AnswerScores",
+    "AnswerMetrics", "GroupMetrics", "Significance", "Comparison",
 ]

@@ -113,21 +113,30 @@ def format_markdown(result: Evaluation) -> str:
     return "\n".join(parts) + "\n"
 
 
+#: What the recall@k curve shows, its axes and title (the PNG report and the app's plot).
+CURVE_X, CURVE_Y = "k (passages retrieved)", "recall@k"
+CURVE_TITLE = "Share of answerable queries with a relevant passage in the top k"
+
+
+def recall_curve_points(result: Evaluation) -> dict[str, list[tuple[int, float]]]:
+    """Each mode's recall@k curve as ``(k, recall)`` points, k from 1."""
+    return {mode: list(enumerate(res.recall_curve, start=1)) for mode, res in result.modes.items()}
+
+
 def recall_curve_figure(result: Evaluation):
     """A matplotlib Figure with the recall@k curve of each mode (no pyplot state is touched)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.add_subplot()
-    for mode, res in result.modes.items():
-        curve = res.recall_curve
-        ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=mode)
-    ax.set_xlabel("k (passages retrieved)")
-    ax.set_ylabel("recall@k")
+    for mode, points in recall_curve_points(result).items():
+        ax.plot([k for k, _ in points], [y for _, y in points], marker="o", markersize=3, label=mode)
+    ax.set_xlabel(CURVE_X)
+    ax.set_ylabel(CURVE_Y)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title("Share of answerable queries with a relevant passage in the top k", fontsize=9)
+    ax.set_title(CURVE_TITLE, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -4,6 +4,7 @@ query's evidence. Built by :func:`qa.web.app.build_app`; the work itself is in :
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -17,7 +18,20 @@ from .evaluate import (
 )
 from .warmup import Warmup
 
+if TYPE_CHECKING:
+    from ..eval import Evaluation
+
 log = logging.getLogger("qa")
+
+
+def recall_curve_frame(result: Evaluation):
+    """The recall@k curves as a table for the app's line plot: one row per mode and k."""
+    import pandas as pd
+
+    from ..eval import recall_curve_points
+
+    rows = [(mode, k, recall) for mode, points in recall_curve_points(result).items() for k, recall in points]
+    return pd.DataFrame(rows, columns=["mode", "k", "recall"])
 
 
 class EvaluationStopped(Exception):
@@ -28,7 +42,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
     """The Evaluate tab: run a query file (the shipped one, the answers marked in this app, or an
     upload), read the metrics with what each means, the recall curve and each query's evidence.
     An evaluation stops at its next query once its page is closed (``evaluations[session]`` turns true)."""
-    from ..eval import recall_curve_figure, table_rows
+    from ..eval import CURVE_TITLE, CURVE_X, CURVE_Y, table_rows
 
     s = pipeline.settings
 
@@ -70,7 +84,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
         return (
             r.render_summary(result, run.problems, name),
             gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
-            gr.Plot(value=recall_curve_figure(result), visible=True),
+            gr.LinePlot(value=recall_curve_frame(result), visible=True),
             gr.Dataframe(value={"headers": r.PER_QUERY_HEADERS, "data": r.per_query_rows(result)}, visible=True),
             run,
             "",
@@ -99,7 +113,10 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
     summary = gr.HTML(elem_id="qa-eval-summary")
     metrics = gr.Dataframe(label="Metrics per retrieval mode (what each means is listed above)",
                            interactive=False, elem_id="qa-metrics", visible=False)
-    curve = gr.Plot(label="Recall@k", format="png", elem_id="qa-curve", visible=False)
+    # drawn by the browser in the theme's colours, light or dark
+    curve = gr.LinePlot(x="k", y="recall", color="mode", title=CURVE_TITLE, x_title=CURVE_X, y_title=CURVE_Y,
+                        color_title="mode", x_axis_format="d", y_lim=[0, 1], tooltip="all", label="Recall@k",
+                        elem_id="qa-curve", visible=False)
     per_query = gr.Dataframe(
         label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
         column_widths=["6%", "7%", "9%", "7%", "7%", "8%", "28%", "14%", "14%"], elem_id="qa-per-query",
