@@ -47,11 +47,11 @@ def seed_row(base: Path, size: int, overlap: int) -> dict:
     result = evaluate(qa, queries, modes=MODES)
     row = {"size/overlap": f"{size}/{overlap}", "passages": len(qa.data.passages),
            "mean chars": sum(len(p.text) for p in qa.data.passages) / len(qa.data.passages)}
-    for mode, res in result["modes"].items():
-        row[f"{mode} R@5"] = res["retrieval"]["recall@5"]
-        row[f"{mode} MRR@10"] = res["retrieval"]["mrr@10"]
-    hybrid = result["modes"]["hybrid"]["answer"]
-    row.update({"EM": hybrid["exact_match"], "F1": hybrid["f1"], "evidence": hybrid["evidence_hit"]})
+    for mode, res in result.modes.items():
+        row[f"{mode} R@5"] = res.retrieval["recall@5"]
+        row[f"{mode} MRR@10"] = res.retrieval["mrr@10"]
+    hybrid = result.modes["hybrid"].answer
+    row.update({"EM": hybrid.exact_match, "F1": hybrid.f1, "evidence": hybrid.evidence_hit})
     return row
 
 

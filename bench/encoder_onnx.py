@@ -56,7 +56,7 @@ def compare_retrieval(pipes: dict[str, Pipeline], queries: dict[str, str], qrels
             for qid, text in queries.items():
                 hits = qa.search(text, k=100, mode=mode)
                 runs[name][qid] = doc_ranking(hits, strip_suffix)
-                top[name][qid] = [h.index for h in hits[:10]]
+                top[name][qid] = [h.row for h in hits[:10]]
         same_top = np.mean([top["torch"][q][:1] == top["onnx"][q][:1] for q in queries])
         overlap = np.mean([len(set(top["torch"][q]) & set(top["onnx"][q])) for q in queries])
         rows.append({"queries": label, "mode": mode, "nDCG@10 torch": ndcg10(qrels, runs["torch"]),

@@ -108,18 +108,18 @@ def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> 
     for q in questions:
         query = EvalQuery(q["id"], q["question"], answers=tuple(q["answers"]), docs=(q["doc"],))
         answer = qa.ask(q["question"], mode=mode, docs=[q["doc"]] if gold_only else None)
-        records.append({"answerable": query.answerable, **answer_scores(query, answer)})
+        records.append(answer_scores(query, answer))
     seconds = time.perf_counter() - t0
     m = answer_metrics(records)
-    has = [r for r in records if r["answerable"]]
-    no = [r for r in records if not r["answerable"]]
-    row = {"n": len(records), "EM": m["exact_match"], "F1": m["f1"], "evidence": m["evidence_hit"],
-           "answered (HasAns)": None if m["abstain_wrong"] is None else 1 - m["abstain_wrong"],
-           "abstained (NoAns)": m["abstain_correct"], "ms_per_q": 1000 * seconds / max(len(records), 1),
-           "sure": m["share_answer"], "possible": m["share_tentative"], "none": m["share_none"]}
+    has = [r for r in records if r.answerable]
+    no = [r for r in records if not r.answerable]
+    row = {"n": len(records), "EM": m.exact_match, "F1": m.f1, "evidence": m.evidence_hit,
+           "answered (HasAns)": None if m.abstain_wrong is None else 1 - m.abstain_wrong,
+           "abstained (NoAns)": m.abstain_correct, "ms_per_q": 1000 * seconds / max(len(records), 1),
+           "sure": m.share_answer, "possible": m.share_tentative, "none": m.share_none}
     if no:  # SQuAD 2.0 scoring: an abstention is right on NoAns
-        row["SQuAD2 EM"] = (sum(r["exact_match"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
-        row["SQuAD2 F1"] = (sum(r["f1"] for r in has) + sum(r["abstained"] for r in no)) / len(records)
+        row["SQuAD2 EM"] = (sum(r.exact_match for r in has) + sum(r.abstained for r in no)) / len(records)
+        row["SQuAD2 F1"] = (sum(r.f1 for r in has) + sum(r.abstained for r in no)) / len(records)
     return row
 
 

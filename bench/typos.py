@@ -103,7 +103,7 @@ def _jsonl(rows: list[dict]) -> list[str]:
     return [json.dumps(r, ensure_ascii=False) for r in rows]
 
 
-def _measure(qa: Pipeline, rows: list[dict], spelling: str, dense: bool = True, read: bool = True) -> dict:
+def _measure(qa: Pipeline, rows: list[dict], spelling: bool, dense: bool = True, read: bool = True) -> dict:
     """Hybrid recall@5 and answer F1 of ``rows`` with spelling on or off (and where the correction goes)."""
     queries, problems = load_queries(_jsonl(rows))
     assert not problems, problems
@@ -116,8 +116,9 @@ def _measure(qa: Pipeline, rows: list[dict], spelling: str, dense: bool = True, 
         changed = sum(p.correct(q.question) is not None for q in queries)
     finally:
         pipeline_module.DENSE_CORRECTED, pipeline_module.READ_CORRECTED = saved
-    return {"R@5": result["retrieval"]["recall@5"], "F1": result["answer"]["f1"], "EM": result["answer"]["exact_match"],
-            "corrected": f"{changed}/{len(queries)}" if spelling == "on" else "-"}
+    hybrid = result.modes["hybrid"]
+    return {"R@5": hybrid.retrieval["recall@5"], "F1": hybrid.answer.f1, "EM": hybrid.answer.exact_match,
+            "corrected": f"{changed}/{len(queries)}" if spelling else "-"}
 
 
 def seeds(args) -> int:
@@ -137,11 +138,11 @@ def seeds(args) -> int:
                        (f"all {len(all_typos)} seeds", (all_clean, all_typos))):
         clean, typos = data
         table += [
-            {"questions": name, "asked": "clean, spelling off", **_measure(qa, clean, "off")},
-            {"questions": name, "asked": "clean, spelling on", **_measure(qa, clean, "on")},
-            {"questions": name, "asked": "typos, spelling off", **_measure(qa, typos, "off")},
-            {"questions": name, "asked": "typos, corrected for BM25 only", **_measure(qa, typos, "on", False, False)},
-            {"questions": name, "asked": "typos, corrected (BM25 + dense + reader)", **_measure(qa, typos, "on")},
+            {"questions": name, "asked": "clean, spelling off", **_measure(qa, clean, False)},
+            {"questions": name, "asked": "clean, spelling on", **_measure(qa, clean, True)},
+            {"questions": name, "asked": "typos, spelling off", **_measure(qa, typos, False)},
+            {"questions": name, "asked": "typos, corrected for BM25 only", **_measure(qa, typos, True, False, False)},
+            {"questions": name, "asked": "typos, corrected (BM25 + dense + reader)", **_measure(qa, typos, True)},
         ]
     print_table(table, ["questions", "asked", "corrected", "R@5", "EM", "F1"])
     return 0
@@ -172,7 +173,7 @@ def squad(args) -> int:
                mode="hybrid") -> dict:
         saved = pipeline_module.DENSE_CORRECTED
         pipeline_module.DENSE_CORRECTED = dense_corrected
-        p = Pipeline(qa.settings.replace(spelling="on" if spelling_on else "off"), embedder=qa.embedder)
+        p = Pipeline(qa.settings.replace(spelling=spelling_on), embedder=qa.embedder)
         p._data = qa.data
         p._speller = (qa.data, spelling.Speller(counts, **options[english]))
         try:

@@ -4,6 +4,7 @@ so ``qa --help`` answers at once."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    spelling = getattr(args, "spelling", None)  # "on" or "off"; None: not given
     return Settings.from_env(
         docs=getattr(args, "docs", None),
         index=getattr(args, "index", None),
@@ -117,7 +119,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reader=getattr(args, "reader", None),
         reader_model=getattr(args, "reader_model", None),
         rerank=getattr(args, "rerank", None),
-        spelling=getattr(args, "spelling", None),
+        spelling=None if spelling is None else spelling == "on",
     )
 
 
@@ -288,11 +290,11 @@ def cmd_eval(args) -> int:
     qa.warm_up(show_bar=sys.stderr.isatty())
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
-    result["problems"] = problems
+    result = dataclasses.replace(result, problems=tuple(problems))
     if args.report:
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)
-    print(_json(result) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
+    print(_json(result.to_dict()) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
     return 0
 
 

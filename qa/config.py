@@ -77,10 +77,11 @@ class Settings:
     reader_model: str = ""
     #: Passages the passage reader reads per question; 0 means its own default (chosen by measurement).
     read_passages: int = 0
-    #: Typo-tolerant questions: ``on`` corrects question words that neither the documents nor an
-    #: English word list know against the documents' words before searching (see qa/index/spelling.py;
-    #: names and numbers are never changed), ``off`` searches the words as typed.
-    spelling: str = "on"
+    #: Typo-tolerant questions: on (the default) corrects question words that neither the documents
+    #: nor an English word list know against the documents' words before searching (see
+    #: qa/index/spelling.py; names and numbers are never changed); off (``QA_SPELLING=off``, or 0,
+    #: false, no) searches the words as typed.
+    spelling: bool = True
     #: Passages of a search re-scored by the reader's model as a cross-encoder, fused with the
     #: retrieval rank; 0 = off (see docs/benchmarks.md for its cost).
     rerank: int = 0
@@ -156,8 +157,11 @@ class Settings:
                 raise SettingsError(f"{name} must be between 0 and 1")
         if self.read_passages < 0:
             raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
-        if self.spelling not in ("on", "off"):
-            raise SettingsError(f"spelling must be on or off, got {self.spelling!r}")
+        if not isinstance(self.spelling, bool):  # "on"/"off", as the CLI's flag and older callers give it
+            value = _BOOLEANS.get(str(self.spelling).strip().lower())
+            if value is None:
+                raise SettingsError(f"spelling must be on or off, got {self.spelling!r}")
+            object.__setattr__(self, "spelling", value)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -184,6 +188,10 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: How a yes/no setting may be written (``QA_PARSE_WORKER=0``, ``QA_SPELLING=off``, ...).
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _convert(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
@@ -194,8 +202,7 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
         if kind == "Path":
             return Path(raw)
         if kind == "bool":
-            return {"1": True, "true": True, "yes": True, "on": True,
-                    "0": False, "false": False, "no": False, "off": False}[raw.strip().lower()]
+            return _BOOLEANS[raw.strip().lower()]
     except (ValueError, KeyError):
         raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

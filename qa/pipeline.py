@@ -189,7 +189,7 @@ class Pipeline:
         if self._data is None:
             report = self.refresh(progress=progress, show_bar=show_bar)
         self.reader.warm_up(self.data, self.embedder)
-        if self.settings.spelling == "on":
+        if self.settings.spelling:
             self.speller(self.data).warm_up()
         if self.settings.rerank:
             _ = self.reranker
@@ -272,10 +272,17 @@ class Pipeline:
     def _spelled(self, q: str, data: store.IndexData, spell: bool | None) -> str | None:
         """The cleaned question ``q`` with its typos corrected, or ``None`` when nothing changed or
         spelling is off (``spell=False``, or ``settings.spelling`` when ``spell`` is ``None``)."""
-        if not (self.settings.spelling == "on" if spell is None else spell):
+        if not (self.settings.spelling if spell is None else spell):
             return None
         fixed = self.speller(data).correct(q)
         return fixed if fixed != q else None
+
+    def _spelling_step(self, q: str, data: store.IndexData, spell: bool | None) -> tuple[str | None, float]:
+        """The spelling step of a query: :meth:`_spelled` (the corrected question, or ``None``) and
+        the seconds it took (``timings["spelling"]``)."""
+        t = time.perf_counter()
+        fixed = self._spelled(q, data, spell)
+        return fixed, time.perf_counter() - t
 
     def correct(self, question: str, spell: bool | None = None) -> str | None:
         """What :meth:`search` and :meth:`ask` search for instead of ``question``: the question with
@@ -327,9 +334,7 @@ class Pipeline:
         if depth:
             _ = self.reranker  # an unusable reranker model is reported before any indexing work
         data = self.data
-        t = time.perf_counter()
-        fixed = self._spelled(q, data, spell)
-        spelling = time.perf_counter() - t
+        fixed, spelling = self._spelling_step(q, data, spell)
         _, result, timings = self._retrieve(fixed or q, max(k, depth), mode, docs, data,
                                             dense_q=(fixed or q) if DENSE_CORRECTED else q)
         timings["spelling"] = spelling
@@ -353,9 +358,7 @@ class Pipeline:
         q, k, mode, docs = self._check(question, k, mode, docs)
         reader = self.reader  # an unusable reader model is reported before any indexing work
         data = self.data
-        t = time.perf_counter()
-        fixed = self._spelled(q, data, spell)
-        spelling = time.perf_counter() - t
+        fixed, spelling = self._spelling_step(q, data, spell)
         qvec, result, timings = self._retrieve(fixed or q, k, mode, docs, data, pool=max(k, reader.pool),
                                                need_vector=reader.needs_vector,
                                                dense_q=(fixed or q) if DENSE_CORRECTED else q)

@@ -46,7 +46,7 @@ class Reader(Protocol):
 
     @property
     def threshold(self) -> float:
-        """Confidence below which it abstains."""
+        """Confidence (a probability, as :attr:`~qa.types.Answer.confidence`) below which it abstains."""
 
     @property
     def answer_threshold(self) -> float:

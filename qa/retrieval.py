@@ -74,7 +74,7 @@ def rrf(rankings: dict[str, Ranked], k: int, rrf_k: int = 60,
     """Reciprocal-rank fusion (Cormack, Clarke and Buettcher 2009): score = sum w / (rrf_k + rank),
     every weight 1 unless given.
 
-    Ties are broken by the best single rank, then by passage index, so the order is deterministic.
+    Ties are broken by the best single rank, then by passage row, so the order is deterministic.
     """
     fused: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}

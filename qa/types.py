@@ -99,7 +99,7 @@ class Passage:
 @dataclass(frozen=True)
 class Sentence:
     doc: str
-    passage: int  #: index of the passage (in the store) the sentence belongs to
+    passage: int  #: row of the passage (in the loaded index) the sentence belongs to
     start: int
     end: int
     text: str
@@ -113,10 +113,10 @@ class Hit:
     mode: str  #: "dense", "bm25" or "hybrid"
     #: Rank in each retriever before fusion (hybrid only), for explanation.
     ranks: dict[str, int] = field(default_factory=dict)
-    index: int = -1  #: passage index in the store
+    row: int = -1  #: the passage's row in the loaded index (``data.passages[row]``); -1: not from one
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields: the passage's flattened in, the score to 6 decimals. ``index`` (the
+        """JSON-ready fields: the passage's flattened in, the score to 6 decimals. ``row`` (the
         passage's row in the loaded index) is left out: it means nothing outside that index."""
         p = self.passage
         return {
@@ -136,7 +136,7 @@ class Hit:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Hit":
-        """The hit :meth:`to_dict` wrote (``index`` -1: not a row of a loaded index)."""
+        """The hit :meth:`to_dict` wrote (``row`` -1: not a row of a loaded index)."""
         return cls(Passage.from_dict(d), float(d["score"]), int(d["rank"]), d["mode"],
                    {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
 
@@ -172,7 +172,7 @@ class Answer:
     citations are the closest passages; made by :meth:`none`)."""
 
     text: str | None
-    confidence: float
+    confidence: float  #: a probability in [0, 1] (calibrated by each reader), never a logit
     span: Span | None = None  #: where the answer is in its document
     sentence: str | None = None  #: the sentence(s) around the answer, for context and highlighting
     sentence_span: Span | None = None  #: where those sentence(s) are

@@ -51,3 +51,32 @@ def test_unknown_override_is_an_error():
 def test_replace_keeps_what_is_not_given():
     s = Settings().replace(k=3, mode=None)
     assert (s.k, s.mode) == (3, "hybrid")
+
+
+@pytest.mark.parametrize("raw, value", [("on", True), ("off", False), ("true", True), ("false", False),
+                                        ("1", True), ("0", False), (" Off ", False), ("yes", True)])
+def test_switches_are_booleans_written_in_the_usual_ways(raw, value):
+    assert Settings.from_env({"QA_SPELLING": raw}).spelling is value
+    assert Settings.from_env({"QA_PARSE_WORKER": raw}).parse_worker is value
+    assert Settings.from_env({"QA_EMBED_CONTEXT": raw}).embed_context is value
+
+
+def test_spelling_is_on_by_default_and_takes_on_or_off_from_code_too():
+    assert Settings().spelling is True and Settings.from_env({}).spelling is True
+    assert Settings(spelling="off").spelling is False and Settings(spelling="on").spelling is True
+    assert Settings().replace(spelling=False).spelling is False
+    with pytest.raises(SettingsError, match="spelling must be on or off"):
+        Settings(spelling="maybe")
+    with pytest.raises(SettingsError, match="QA_SPELLING='maybe'"):
+        Settings.from_env({"QA_SPELLING": "maybe"})
+
+
+def test_the_spelling_flag_sets_the_boolean_and_wins_over_the_environment(monkeypatch):
+    from qa import cli
+
+    monkeypatch.setenv("QA_SPELLING", "off")
+    parser = cli.build_parser()
+    assert cli._settings(parser.parse_args(["ask", "q"])).spelling is False
+    assert cli._settings(parser.parse_args(["ask", "q", "--spelling", "on"])).spelling is True
+    monkeypatch.setenv("QA_SPELLING", "1")
+    assert cli._settings(parser.parse_args(["search", "q", "--spelling", "off"])).spelling is False

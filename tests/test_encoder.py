@@ -121,7 +121,7 @@ qa = Pipeline(Settings.from_env(docs=docs, index=index))
 out = {"rc": rc, "encoder": qa.embedder.backend, "answers": [], "top": [], "vectors": []}
 for q in questions:
     out["answers"].append(qa.ask(q).text)
-    out["top"].append([[h.index, h.passage.doc] for h in qa.search(q, k=3)])
+    out["top"].append([[h.row, h.passage.doc] for h in qa.search(q, k=3)])
     out["vectors"].append(qa.embedder.encode_query(q).tolist())
 out["imported"] = [m for m in heavy if m in sys.modules]
 print("RESULT " + json.dumps(out))
@@ -194,8 +194,8 @@ def test_onnx_questions_find_the_same_passages(onnx_packages, seed_pipeline, tor
     questions = [json.loads(line)["question"] for line in SEED_QUERIES.read_text().splitlines()[:15]]
     same_top, overlap = 0, []
     for q in questions:
-        a = [h.index for h in torch_pipeline.search(q, k=5, mode="dense")]
-        b = [h.index for h in seed_pipeline.search(q, k=5, mode="dense")]
+        a = [h.row for h in torch_pipeline.search(q, k=5, mode="dense")]
+        b = [h.row for h in seed_pipeline.search(q, k=5, mode="dense")]
         same_top += a[0] == b[0]
         overlap.append(len(set(a) & set(b)))
     assert same_top >= len(questions) - 1
@@ -216,7 +216,7 @@ def test_default_ask_on_the_seed_index_imports_no_torch_and_matches_torch(onnx_p
     same_answer = 0
     for q, vector, top, answer in zip(questions, out["vectors"], out["top"], out["answers"]):
         assert float(np.dot(vector, torch_pipeline.embedder.encode_query(q))) >= 0.999
-        assert top[0][0] == torch_pipeline.search(q, k=3)[0].index
+        assert top[0][0] == torch_pipeline.search(q, k=3)[0].row
         same_answer += answer == torch_pipeline.ask(q).text
     assert same_answer >= len(questions) - 1  # a reader that weighs sentences by the vector may rarely differ
 

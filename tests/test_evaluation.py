@@ -12,7 +12,9 @@ from conftest import SEED_QUERIES
 from qa import cli
 from qa.errors import QAError
 from qa.eval import (
+    AnswerScores,
     EvalQuery,
+    Evaluation,
     answer_scores,
     compare_rankings,
     document_ranking,
@@ -137,11 +139,12 @@ def test_compare_rankings_flags_a_consistent_difference_only():
     perfect = {q: ["good", "bad"] for q in relevant}
     poor = {q: ["bad", "other", "good"] for q in relevant}
     sig = compare_rankings(relevant, {"hybrid": perfect, "dense": poor, "bm25": dict(perfect)})
-    by = {(p["a"], p["b"], p["metric"]): p for p in sig["pairs"]}
-    assert by[("hybrid", "dense", "mrr@10")]["significant"]
-    assert by[("hybrid", "dense", "mrr@10")]["difference"] == pytest.approx(1 - 1 / 3, abs=1e-3)
-    assert not by[("hybrid", "bm25", "mrr@10")]["significant"]
-    assert not by[("hybrid", "dense", "recall@5")]["significant"]  # both find it within 5
+    by = {(p.a, p.b, p.metric): p for p in sig.pairs}
+    assert by[("hybrid", "dense", "mrr@10")].significant
+    assert by[("hybrid", "dense", "mrr@10")].difference == pytest.approx(1 - 1 / 3, abs=1e-3)
+    assert not by[("hybrid", "bm25", "mrr@10")].significant
+    assert not by[("hybrid", "dense", "recall@5")].significant  # both find it within 5
+    assert sig.n_queries == 30 and sig.test == "fisher"
 
 
 # -- answer metrics -----------------------------------------------------------------------------
@@ -150,43 +153,41 @@ def test_compare_rankings_flags_a_consistent_difference_only():
 def test_answer_scores_exact_match_f1_and_evidence():
     q = EvalQuery("a", "Where does the Danube end?", answers=("the Black Sea", "Black Sea coast"), docs=("rivers.txt",))
     s = answer_scores(q, _answer("Black Sea", "It ends in the Black Sea."))
-    assert s == {"exact_match": 1.0, "f1": 1.0, "evidence_hit": True, "abstained": False, "correct": True,
-                 "status": "answer", "partly_right": True}
+    assert s == AnswerScores(answerable=True, exact_match=1.0, f1=1.0, evidence_hit=True, abstained=False,
+                             correct=True, status="answer", partly_right=True)
     s = answer_scores(q, _answer("the Sea", "It ends in a sea."))
-    assert s["exact_match"] == 0.0 and s["f1"] == pytest.approx(2 / 3) and not s["evidence_hit"] and not s["correct"]
+    assert s.exact_match == 0.0 and s.f1 == pytest.approx(2 / 3) and not s.evidence_hit and not s.correct
     wrong_doc = answer_scores(q, _answer("Black Sea", "the Black Sea", doc="coffee.txt"))
-    assert wrong_doc["exact_match"] == 1.0 and not wrong_doc["evidence_hit"]
+    assert wrong_doc.exact_match == 1.0 and not wrong_doc.evidence_hit
     abstained = answer_scores(q, _answer())
-    assert abstained == {"exact_match": 0.0, "f1": 0.0, "evidence_hit": False, "abstained": True, "correct": False,
-                         "status": "none", "partly_right": False}
+    assert abstained == AnswerScores(answerable=True, exact_match=0.0, f1=0.0, evidence_hit=False, abstained=True,
+                                     correct=False, status="none", partly_right=False)
 
 
 def test_state_metrics_share_and_accuracy_of_each_state():
     from qa.eval import state_metrics
 
-    records = [
-        {"answerable": True, "abstained": False, "correct": True, "status": "answer"},
-        {"answerable": True, "abstained": False, "correct": False, "status": "answer"},
-        {"answerable": False, "abstained": False, "correct": False, "status": "tentative"},
-        {"answerable": True, "abstained": False, "correct": True, "status": "tentative"},
-        {"answerable": False, "abstained": True, "correct": True, "status": "none"},
-        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
-        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
-        {"answerable": True, "abstained": True, "correct": False, "status": "none"},
-    ]
-    m = state_metrics(records)
+    def scored(answerable: bool, correct: bool, status: str) -> AnswerScores:
+        return AnswerScores(answerable=answerable, exact_match=None, f1=None, evidence_hit=None,
+                            abstained=status == "none", correct=correct, status=status, partly_right=None)
+
+    scores = [scored(True, True, "answer"), scored(True, False, "answer"), scored(False, False, "tentative"),
+              scored(True, True, "tentative"), scored(False, True, "none"), scored(True, False, "none"),
+              scored(True, False, "none"), scored(True, False, "none")]
+    m = state_metrics(scores)
     assert (m["share_answer"], m["share_tentative"], m["share_none"]) == (0.25, 0.25, 0.5)
     assert (m["accuracy_answer"], m["accuracy_tentative"], m["accuracy_none"]) == (0.5, 0.5, 0.25)
 
 
 def test_answer_scores_unanswerable_and_ranges():
     none = EvalQuery("u", "What is the capital of Mars?")
-    assert answer_scores(none, _answer())["correct"] is True
-    assert answer_scores(none, _answer("Olympus", "Olympus Mons"))["correct"] is False
+    assert answer_scores(none, _answer()).correct is True
+    assert answer_scores(none, _answer("Olympus", "Olympus Mons")).correct is False
+    assert not answer_scores(none, _answer()).answerable
     ranged = EvalQuery("r", "?", relevant=(Span("rivers.txt", 10, 40),))
     hit = answer_scores(ranged, _answer("x", "x y z", start=30, end=50))
-    assert hit["evidence_hit"] and hit["exact_match"] is None and hit["correct"]
-    assert not answer_scores(ranged, _answer("x", "x y z", start=40, end=50))["evidence_hit"]
+    assert hit.evidence_hit and hit.exact_match is None and hit.correct
+    assert not answer_scores(ranged, _answer("x", "x y z", start=40, end=50)).evidence_hit
 
 
 # -- the evaluation on the tiny documents (fake embedder) ---------------------------------------
@@ -243,52 +244,67 @@ def scripted(fake_pipeline, tiny_queries):
 def test_evaluate_single_mode_result(scripted, tiny_queries):
     calls = []
     result = evaluate(scripted, tiny_queries, modes=("bm25",), k=10, progress=lambda f, msg: calls.append(f))
-    assert set(result) >= {"n_queries", "retrieval", "answer", "per_query", "recall_curve", "warnings"}
-    assert result["n_queries"] == 5 and result["n_answerable"] == 4
-    assert set(result["retrieval"]) == {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
-    assert set(result["answer"]) == {"exact_match", "f1", "partly_right", "evidence_hit", "abstain_correct",
-                                     "abstain_wrong", "share_answer", "accuracy_answer", "share_tentative",
-                                     "accuracy_tentative", "share_none", "accuracy_none"}
-    rows = {r["id"]: r for r in result["per_query"]}
-    assert rows["danube"]["rank"] == 1 and rows["coffee"]["rank"] == 1 and rows["flights"]["rank"] == 1
-    assert rows["nowhere"]["rank"] is None and rows["mars"]["rank"] is None
+    assert list(result.modes) == ["bm25"] and result.significance is None and result.k == 10
+    res = result.modes["bm25"]
+    assert res.n_queries == result.n_queries == 5 and res.n_answerable == 4
+    assert set(res.retrieval) == {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
+    rows = {r.id: r for r in res.per_query}
+    assert rows["danube"].rank == 1 and rows["coffee"].rank == 1 and rows["flights"].rank == 1
+    assert rows["nowhere"].rank is None and rows["mars"].rank is None
     # three of the four answerable queries have a relevant passage first; "Po" is in no document
-    assert result["retrieval"]["recall@1"] == pytest.approx(0.75)
-    assert result["retrieval"]["mrr@10"] == pytest.approx(0.75)
-    assert result["recall_curve"][0] == result["retrieval"]["recall@1"] and len(result["recall_curve"]) == 10
-    assert any("nowhere" in w and "no indexed passage" in w for w in result["warnings"])
-    a = result["answer"]
-    assert a["exact_match"] == pytest.approx(1 / 4)  # danube only ("About 100,000" keeps "about")
-    assert a["f1"] == pytest.approx((1 + 0 + 2 * (1 * 0.5) / 1.5 + 0) / 4, abs=1e-4)
-    assert a["evidence_hit"] == pytest.approx(2 / 4)
-    assert a["abstain_correct"] == 1.0 and a["abstain_wrong"] == pytest.approx(1 / 4)
-    assert rows["danube"]["correct"] and rows["mars"]["correct"] and not rows["coffee"]["correct"]
-    assert result["by_type"]["place"]["n"] == 3 and result["by_type"]["unanswerable"]["abstain_correct"] == 1.0
+    assert res.retrieval["recall@1"] == pytest.approx(0.75)
+    assert res.retrieval["mrr@10"] == pytest.approx(0.75)
+    assert res.recall_curve[0] == res.retrieval["recall@1"] and len(res.recall_curve) == 10
+    assert any("nowhere" in w and "no indexed passage" in w for w in result.warnings)
+    a = res.answer
+    assert a.exact_match == pytest.approx(1 / 4)  # danube only ("About 100,000" keeps "about")
+    assert a.f1 == pytest.approx((1 + 0 + 2 * (1 * 0.5) / 1.5 + 0) / 4, abs=1e-4)
+    assert a.evidence_hit == pytest.approx(2 / 4)
+    assert a.abstain_correct == 1.0 and a.abstain_wrong == pytest.approx(1 / 4)
+    assert rows["danube"].scores.correct and rows["mars"].scores.correct and not rows["coffee"].scores.correct
+    assert res.by_type["place"].n == 3 and res.by_type["unanswerable"].answer.abstain_correct == 1.0
     assert len(scripted.asked) == 5 and {m for _, m in scripted.asked} == {"bm25"}  # one ask per query
     assert calls[-1] == 1.0 and len(calls) == 5
-    json.dumps(result)  # JSON-ready
+
+    # the JSON of `qa eval --json`: one mode's result flat, with k and the warnings
+    d = json.loads(json.dumps(result.to_dict()))
+    assert list(d) == ["mode", "n_queries", "n_answerable", "retrieval", "recall_curve", "answer", "by_type",
+                       "by_paraphrase", "seconds", "per_query", "k", "warnings"]
+    assert list(d["answer"]) == ["exact_match", "f1", "partly_right", "evidence_hit", "abstain_correct",
+                                 "abstain_wrong", "share_answer", "accuracy_answer", "share_tentative",
+                                 "accuracy_tentative", "share_none", "accuracy_none"]
+    assert list(d["per_query"][0]) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank", "answer",
+                                       "confidence", "doc", "sentence", "top_docs", "exact_match", "f1",
+                                       "evidence_hit", "abstained", "correct", "status", "partly_right"]
+    assert list(d["by_type"]["place"])[:3] == ["n", "recall@5", "exact_match"]
+    assert Evaluation.from_dict(d) == result
 
 
 def test_evaluate_ranks_agree_with_search(fake_pipeline, tiny_queries):
-    result = evaluate(fake_pipeline, tiny_queries, modes=("dense",))
-    for row, q in zip(result["per_query"], tiny_queries):
+    res = evaluate(fake_pipeline, tiny_queries, modes=("dense",)).modes["dense"]
+    for row, q in zip(res.per_query, tiny_queries):
         if not q.answerable:
             continue
         hits = fake_pipeline.search(q.question, k=10, mode="dense")
         expected = next((h.rank for h in hits if is_relevant(q, h.passage)), None)
-        assert row["rank"] == expected
-    ranks = [r["rank"] for r in result["per_query"] if r["answerable"]]
+        assert row.rank == expected
+    ranks = [r.rank for r in res.per_query if r.answerable]
     for j in (1, 3, 5, 10):
-        assert result["retrieval"][f"recall@{j}"] == pytest.approx(sum(r is not None and r <= j for r in ranks) / 4)
+        assert res.retrieval[f"recall@{j}"] == pytest.approx(sum(r is not None and r <= j for r in ranks) / 4)
 
 
 def test_evaluate_several_modes_and_bad_input(scripted, tiny_queries):
     result = evaluate(scripted, tiny_queries, modes=("hybrid", "dense", "bm25"))
-    assert list(result["modes"]) == ["hybrid", "dense", "bm25"]
-    assert result["n_queries"] == 5 and result["k"] == 10
-    assert {p["metric"] for p in result["significance"]["pairs"]} == {"recall@5", "mrr@10", "ndcg@10"}
-    assert len(result["significance"]["pairs"]) == 9
+    assert list(result.modes) == ["hybrid", "dense", "bm25"]
+    assert result.n_queries == 5 and result.k == 10
+    assert {p.metric for p in result.significance.pairs} == {"recall@5", "mrr@10", "ndcg@10"}
+    assert len(result.significance.pairs) == 9
     assert "hybrid" in format_text(result) and "p=" in format_text(result)
+    d = json.loads(json.dumps(result.to_dict()))  # several modes: the results under "modes"
+    assert list(d) == ["n_queries", "k", "modes", "significance", "warnings"]
+    assert list(d["significance"]) == ["test", "max_p", "n_queries", "pairs"]
+    assert list(d["significance"]["pairs"][0]) == ["a", "b", "metric", "difference", "p_value", "significant"]
+    assert Evaluation.from_dict(d) == result
     with pytest.raises(QAError, match="unknown mode"):
         evaluate(scripted, tiny_queries, modes=("fuzzy",))
     with pytest.raises(QAError, match="no test queries"):
@@ -298,8 +314,9 @@ def test_evaluate_several_modes_and_bad_input(scripted, tiny_queries):
 def test_evaluate_records_a_bad_question_instead_of_crashing(fake_pipeline):
     queries, _ = load_queries(['{"id": "sym", "question": "???", "answers": ["x"]}'])
     result = evaluate(fake_pipeline, queries, modes=("bm25",))
-    row = result["per_query"][0]
-    assert "no words" in row["error"] and row["rank"] is None and row["abstained"]
+    row = result.modes["bm25"].per_query[0]
+    assert "no words" in row.error and row.rank is None and row.scores.abstained
+    assert list(row.to_dict())[11:14] == ["top_docs", "error", "exact_match"]  # the error before the scores
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -320,8 +337,8 @@ def test_write_report_files_and_escaping(scripted, tmp_path):
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["bm25", "dense"]
     points = recall_curve_points(result)  # the app's plot draws the same points
     for line, (mode, curve) in zip(fig.axes[0].get_lines(), points.items()):
-        assert list(line.get_xdata()) == [k for k, _ in curve] == list(range(1, result["k"] + 1))
-        assert list(line.get_ydata()) == [y for _, y in curve] == result["modes"][mode]["recall_curve"]
+        assert list(line.get_xdata()) == [k for k, _ in curve] == list(range(1, result.k + 1))
+        assert list(line.get_ydata()) == [y for _, y in curve] == list(result.modes[mode].recall_curve)
     assert format_markdown(result).startswith("# Evaluation")
 
 
@@ -375,7 +392,7 @@ def test_seed_retrieval_does_not_regress(seed_pipeline):
     queries, problems = load_queries(SEED_QUERIES)
     assert not problems
     result = evaluate(seed_pipeline, queries, modes=("hybrid",))
-    recall5 = result["retrieval"]["recall@5"]
+    recall5 = result.modes["hybrid"].retrieval["recall@5"]
     assert recall5 >= SEED_HYBRID_RECALL_AT_5 - MARGIN, format_text(result)
-    assert result["retrieval"]["recall@10"] >= recall5
-    assert not [w for w in result["warnings"] if "no indexed passage" in w]
+    assert result.modes["hybrid"].retrieval["recall@10"] >= recall5
+    assert not [w for w in result.warnings if "no indexed passage" in w]

@@ -152,7 +152,7 @@ def test_refresh_while_serving_never_mixes_generations(tmp_path, monkeypatch):
     assert len({d.generation for d in loaded}) == 5
     seen = set()
     for hits in results:
-        owners = [d for d in loaded if all(d.passages[h.index] is h.passage for h in hits)]
+        owners = [d for d in loaded if all(d.passages[h.row] is h.passage for h in hits)]
         assert len(owners) == 1, "a result mixes passages of two indexes"
         data = owners[0]
         seen.add(data.generation)

@@ -111,7 +111,7 @@ def test_answer_from_a_passage_below_k_is_cited_first(qa):
     reader = SpanReader(qa.settings)
     answer = reader.read(question, qa.embedder.encode_query(question), Retrieval(hits), data, k=1)
     assert answer.text == "14 March 1992"
-    assert [h.index for h in answer.citations] == [answer_passage, order[0]]
+    assert [h.row for h in answer.citations] == [answer_passage, order[0]]
     assert answer.cited == 1
 
 

@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, Passage, Span
+from qa.config import MODES
+from qa.eval.records import (
+    AnswerMetrics, AnswerScores, Comparison, Evaluation, GroupMetrics, ModeResult, QueryResult, Significance,
+)
+from qa.types import ANSWER, NONE, STATES, TENTATIVE, Answer, Document, DocumentInfo, Hit, Passage, Span
 
 text = st.text(max_size=40)
 maybe_text = st.none() | text
@@ -63,6 +67,33 @@ document_infos = st.builds(DocumentInfo, id=text, title=text, author=maybe_text,
                            passages=small, chars=small, indexed=maybe_text)
 
 
+rates = st.none() | st.floats(0, 1)
+strings = st.lists(text, max_size=3).map(tuple)
+scores_of_answers = st.builds(AnswerScores, answerable=st.booleans(), exact_match=rates, f1=rates,
+                              evidence_hit=st.none() | st.booleans(), abstained=st.booleans(), correct=st.booleans(),
+                              status=st.sampled_from(STATES), partly_right=st.none() | st.booleans())
+query_results = st.builds(QueryResult, id=text, question=text, type=maybe_text, paraphrase=st.booleans(), gold=strings,
+                          rank=st.none() | st.integers(1, 100), answer=maybe_text, confidence=rates, doc=maybe_text,
+                          sentence=maybe_text, top_docs=strings, error=maybe_text, scores=scores_of_answers)
+answer_metrics = st.builds(AnswerMetrics, **{name: rates for name in AnswerMetrics.__dataclass_fields__})
+groups = st.dictionaries(text, st.builds(GroupMetrics, n=small, recall_at_5=rates, answer=answer_metrics), max_size=2)
+mode_results = st.builds(
+    ModeResult, mode=st.sampled_from(MODES), n_queries=small, n_answerable=small,
+    retrieval=st.dictionaries(st.sampled_from(["recall@1", "recall@5", "mrr@10", "ndcg@10"]), st.floats(0, 1)),
+    recall_curve=st.lists(st.floats(0, 1), max_size=10).map(tuple), answer=answer_metrics, by_type=groups,
+    by_paraphrase=groups, seconds=st.floats(0, 1e4), per_query=st.lists(query_results, max_size=3).map(tuple))
+significances = st.builds(
+    Significance, test=st.just("fisher"), max_p=st.just(0.05), n_queries=st.none() | small,
+    pairs=st.lists(st.builds(Comparison, a=st.sampled_from(MODES), b=st.sampled_from(MODES), metric=text,
+                             difference=st.floats(-1, 1), p_value=st.floats(0, 1), significant=st.booleans()),
+                   max_size=3).map(tuple))
+evaluations = st.builds(
+    Evaluation, k=st.integers(10, 50),
+    modes=st.lists(mode_results, min_size=1, max_size=3, unique_by=lambda r: r.mode).map(
+        lambda rs: {r.mode: r for r in rs}),
+    significance=st.none() | significances, warnings=strings, problems=st.none() | strings)
+
+
 def through_json(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
@@ -111,9 +142,10 @@ def test_the_index_files_keep_their_keys():
 
 
 def test_the_cli_and_http_json_keep_their_keys_and_order():
-    hit = Hit(Passage("a.txt", "A", 0, 0, 3, "one"), 0.5, 1, "hybrid", index=7)
+    hit = Hit(Passage("a.txt", "A", 0, 0, 3, "one"), 0.5, 1, "hybrid", row=7)
     assert list(hit.to_dict()) == ["rank", "score", "mode", "doc", "title", "section", "page", "ordinal", "start",
                                    "end", "text", "ranks"]
+    assert Hit.from_dict(hit.to_dict()).row == -1  # a row means something only in its loaded index
     answer = Answer(text="one", confidence=0.9, span=Span("a.txt", 0, 3), sentence="one two",
                     sentence_span=Span("a.txt", 0, 7), citations=(hit,), cited=1)
     assert list(answer.to_api()) == ["answer", "text", "confidence", "doc", "start", "end", "sentence",
@@ -138,3 +170,53 @@ def test_answer_offsets_come_from_its_spans():
     a = Answer(text="two", confidence=0.8, span=Span("a.txt", 4, 7), sentence="one two",
                sentence_span=Span("a.txt", 0, 7))
     assert (a.doc, a.start, a.end, a.sentence_start, a.sentence_end) == ("a.txt", 4, 7, 0, 7)
+
+
+@given(query_results)
+def test_evaluated_queries_round_trip_flat(result):
+    d = result.to_dict()
+    assert "scores" not in d and d["answerable"] == result.answerable and ("error" in d) == (result.error is not None)
+    assert QueryResult.from_dict(through_json(d)) == result
+
+
+@given(mode_results)
+def test_mode_results_round_trip(result):
+    assert ModeResult.from_dict(through_json(result.to_dict())) == result
+
+
+@given(significances)
+def test_significance_round_trips(sig):
+    assert Significance.from_dict(through_json(sig.to_dict())) == sig
+
+
+@given(evaluations)
+def test_evaluations_round_trip_in_both_forms(evaluation):
+    d = through_json(evaluation.to_dict())
+    assert ("modes" in d) == (len(evaluation.modes) > 1 or evaluation.significance is not None)
+    assert ("problems" in d) == (evaluation.problems is not None)
+    assert Evaluation.from_dict(d) == evaluation
+
+
+def test_evaluation_json_keeps_its_keys_and_order():
+    scores = AnswerScores(answerable=True, exact_match=1.0, f1=1.0, evidence_hit=True, abstained=False, correct=True,
+                          status="answer", partly_right=True)
+    query = QueryResult(id="q1", question="Who?", gold=("Ann",), rank=1, answer="Ann", confidence=0.9, doc="a.txt",
+                        sentence="Ann did.", top_docs=("a.txt",), scores=scores)
+    assert list(query.to_dict()) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank", "answer",
+                                     "confidence", "doc", "sentence", "top_docs", "exact_match", "f1", "evidence_hit",
+                                     "abstained", "correct", "status", "partly_right"]
+    failed = QueryResult(id="q2", question="???", error="the question has no words", scores=scores)
+    assert list(failed.to_dict())[11:13] == ["top_docs", "error"]
+    group = GroupMetrics(n=1, recall_at_5=1.0, answer=AnswerMetrics(exact_match=1.0))
+    assert list(group.to_dict())[:3] == ["n", "recall@5", "exact_match"] and len(group.to_dict()) == 14
+    mode = ModeResult(mode="bm25", n_queries=1, n_answerable=1, retrieval={"recall@1": 1.0}, recall_curve=(1.0,),
+                      answer=AnswerMetrics(), by_type={"who": group}, per_query=(query,))
+    one = Evaluation(k=10, modes={"bm25": mode}, warnings=("a warning",))
+    assert list(one.to_dict()) == ["mode", "n_queries", "n_answerable", "retrieval", "recall_curve", "answer",
+                                   "by_type", "by_paraphrase", "seconds", "per_query", "k", "warnings"]
+    sig = Significance(test="fisher", max_p=0.05)
+    assert list(sig.to_dict()) == ["test", "max_p", "pairs"]  # no query had a relevant passage
+    several = Evaluation(k=10, modes={"bm25": mode, "dense": ModeResult.from_dict({**mode.to_dict(), "mode": "dense"})},
+                         significance=sig, problems=("line 2: not valid JSON",))
+    assert list(several.to_dict()) == ["n_queries", "k", "modes", "significance", "warnings", "problems"]
+    assert several.n_queries == 1 and list(several.to_dict()["modes"]) == ["bm25", "dense"]

@@ -100,7 +100,7 @@ def test_hits_carry_rank_score_mode_and_exact_citations(fake_pipeline, mode):
     for h in hits:
         p = h.passage
         assert data.document(p.doc).text[p.start:p.end] == p.text
-        assert p.title == data.document(p.doc).title and data.passages[h.index] is p
+        assert p.title == data.document(p.doc).title and data.passages[h.row] is p
         d = h.to_dict()
         assert {"rank", "score", "mode", "doc", "title", "section", "start", "end", "text"} <= set(d)
 
@@ -147,4 +147,4 @@ def test_ask_embeds_the_question_once(fake_pipeline, fake_embedder, mode):
 def test_k_larger_than_the_index_returns_every_passage(fake_pipeline):
     n = len(fake_pipeline.data.passages)
     hits = fake_pipeline.search("river", k=1000, mode="dense")
-    assert len(hits) == n and len({h.index for h in hits}) == n
+    assert len(hits) == n and len({h.row for h in hits}) == n

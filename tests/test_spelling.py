@@ -111,8 +111,8 @@ def test_ask_searches_the_corrected_question_and_says_so(ndf_pipeline):
 
 def test_search_with_typos_finds_what_the_clean_question_finds(ndf_pipeline):
     for mode in ("bm25", "hybrid"):
-        typed = [h.index for h in ndf_pipeline.search(NDF_TYPOS, k=3, mode=mode)]
-        clean = [h.index for h in ndf_pipeline.search(NDF_CLEAN, k=3, mode=mode)]
+        typed = [h.row for h in ndf_pipeline.search(NDF_TYPOS, k=3, mode=mode)]
+        clean = [h.row for h in ndf_pipeline.search(NDF_CLEAN, k=3, mode=mode)]
         assert typed == clean
 
 
@@ -127,7 +127,7 @@ def test_spelling_can_be_turned_off_per_question_and_in_the_settings(ndf_pipelin
     off = Pipeline(Settings.from_env({"QA_SPELLING": "off"}, docs=ndf_pipeline.settings.docs,
                                      index=ndf_pipeline.settings.index, chunk_size=200, chunk_overlap=40),
                    embedder=FakeEmbedder())
-    assert off.settings.spelling == "off"
+    assert off.settings.spelling is False
     assert off.correct(NDF_TYPOS) is None and off.ask(NDF_TYPOS, mode="bm25").searched_for is None
     assert off.correct(NDF_TYPOS, spell=True) == NDF_CLEAN  # asked for explicitly
     with pytest.raises(SettingsError, match="spelling"):

@@ -13,7 +13,9 @@ import pytest
 pytest.importorskip("onnx")
 
 from qa import train  # noqa: E402
+from qa.files import sha256_file  # noqa: E402
 from qa.reader import sentence_training  # noqa: E402
+from qa.reader.training_data import load_squad  # noqa: E402
 from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.reader.sentence import ReaderModel  # noqa: E402
 
@@ -56,7 +58,7 @@ def squad_file(path):
 
 
 def test_pairs_have_the_answer_span_and_a_negative_without_it(tmp_path):
-    articles = sentence_training.load_squad(squad_file(tmp_path / "train.json"))
+    articles = load_squad(squad_file(tmp_path / "train.json"))
     groups = sentence_training.make_pairs(articles, None, seed=1, progress=False)
     assert len(groups) == 12
     for group in groups:
@@ -78,7 +80,7 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
     record = json.loads((out / "reader-int8.json").read_text())
     assert record["train_questions"] == 8  # one of the three articles is held out
     assert [p["questions"] for p in record["curve"]] == [4, 8]
-    assert len(record["val_titles"]) == 1 and record["model_sha256"] == sentence_training.sha256(out / "reader-int8.onnx")
+    assert len(record["val_titles"]) == 1 and record["model_sha256"] == sha256_file(out / "reader-int8.onnx")
 
     model = ReaderModel(out / "reader-int8.onnx", bundled_model_path())
     sentences = ["Bronze is an alloy of copper and tin.", "Swifts sleep while flying."]
@@ -92,3 +94,71 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
     reloaded = ReaderModel(again / "reader-int8.onnx", bundled_model_path())
     probs2, spans2 = reloaded.read_probabilities("What is bronze made of?", sentences)
     assert spans2 == spans and np.allclose(probs2, probs, atol=0.05)
+
+
+def passage_args(data, out, work, questions: int) -> list[str]:
+    return ["passage", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", str(questions),
+            "--batch-questions", "2", "--val-articles", "1", "--val-questions", "2", "--train-tokens", "64",
+            "--no-bf16", "--threads", "1", "--save-every", "1", "--validate-every", "2"]
+
+
+def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loads(tmp_path, capsys):
+    import torch
+
+    from qa.reader.passage import PassageModel
+
+    data, work = squad_file(tmp_path / "train.json"), tmp_path / "work"
+    assert train.main(passage_args(data, tmp_path / "first", work, 4)) == 0  # two steps of two questions
+    state = torch.load(work / "checkpoint.pt", weights_only=True)
+    assert set(state) == {"model", "optimiser", "schedule", "step", "steps", "elapsed"}
+    assert (state["step"], state["steps"]) == (2, 2)
+    capsys.readouterr()
+
+    out = tmp_path / "model"
+    assert train.main(passage_args(data, out, work, 8)) == 0  # a longer plan of the same seed goes on
+    assert "resumed at step 2 of 4" in capsys.readouterr().err
+    log = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    assert [(p["step"], p["questions"]) for p in log] == [(2, 4), (4, 8)]
+    record = json.loads((out / "passage-int8.json").read_text())
+    assert record["steps"] == 4 and record["train_questions"] == 8
+    assert record["model_sha256"] == sha256_file(out / "passage-int8.onnx")
+
+    model = PassageModel(out / "passage-int8.onnx", bundled_model_path())
+    spans = model.spans("What is bronze made of?", ["Bronze is an alloy of copper and tin.", "Swifts sleep."])
+    assert spans and all(0 <= s.start < s.end for s in spans)
+
+
+
+def test_weights_read_back_from_an_int8_export_are_the_model_s(tmp_path):
+    import torch
+
+    from qa.reader.onnx_weights import export_int8, init_from_onnx, weights_from_onnx
+    from qa.reader.sentence_training import build_model
+
+    torch.manual_seed(0)
+    model = build_model(bundled_model_path(), 1)
+    ids = np.array([[101, 2054, 102, 2009, 102]], dtype=np.int64)
+    int8 = export_int8(model, (ids, np.ones_like(ids), np.array([[0, 0, 0, 1, 1]])), tmp_path / "m.onnx")
+    weights = weights_from_onnx(int8)
+    state = model.state_dict()
+    for name in ("encoder.encoder.layer.0.attention.self.query.weight", "span.weight", "has_answer.bias",
+                 "encoder.embeddings.word_embeddings.weight"):
+        original = state[name].numpy()
+        step = np.abs(original).max() / 127  # int8: at most half a quantisation step off
+        assert weights[name].shape == original.shape or weights[name].T.shape == original.shape
+        assert np.abs(weights[name].reshape(original.shape) - original).max() <= step
+
+    fresh = build_model(bundled_model_path(), 1)
+    assert init_from_onnx(fresh, int8) == []
+    for name, value in fresh.state_dict().items():
+        assert np.allclose(value.numpy(), state[name].numpy(), atol=np.abs(state[name].numpy()).max() / 127 + 1e-6)
+
+
+def test_the_shipped_models_weights_are_all_read_back():
+    from qa.reader.onnx_weights import weights_from_onnx
+    from qa.reader.passage import MODEL_DIR
+
+    for name in ("reader-int8.onnx", "passage-int8.onnx"):  # --init takes either
+        weights = weights_from_onnx(MODEL_DIR / name)
+        assert {"has_answer.weight", "has_answer.bias", "span.weight", "span.bias"} <= set(weights), name
+        assert weights["has_answer.weight"].size == 384 and not any(k.endswith("_Transposed") for k in weights)

@@ -130,7 +130,7 @@ def test_rerank_puts_the_answering_passage_first_and_says_so(tmp_path):
     assert all("reranker" not in h.ranks for h in before)
     assert len(after) == 3 and [h.rank for h in after] == [1, 2, 3]
     assert "Calatrava" in after[0].passage.text and after[0].ranks["reranker"] == 1
-    assert sorted(h.index for h in after) == sorted({h.index for h in after})  # no passage twice
+    assert sorted(h.row for h in after) == sorted({h.row for h in after})  # no passage twice
     assert after[0].score >= after[1].score >= after[2].score
 
 

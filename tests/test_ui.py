@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -136,8 +137,9 @@ def test_evaluation_lists_misses_first_and_shows_what_was_retrieved(fake_pipelin
     ])
     run = run_evaluation(fake_pipeline, queries, ["bm25"])
 
-    assert run["problems"] and "line 3" in run["problems"][0]
-    rows = per_query_rows(run["result"])
+    assert run.problems and "line 3" in run.problems[0]
+    assert copy.deepcopy(run) == run  # the app keeps it in a gr.State, which copies it
+    rows = per_query_rows(run.result)
     assert [r[0] for r in rows] == ["miss", "hit"] and rows[0][2] == "miss"
 
     detail = render_query_detail(fake_pipeline, run, "hit", "bm25")

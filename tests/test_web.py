@@ -141,9 +141,9 @@ def test_marks_are_saved_as_test_queries_that_evaluation_reads(with_pdf, tmp_pat
 def test_partly_right_answers_lie_inside_the_gold_or_overlap_it():
     query = parse_query({"id": "a", "question": "When?", "answers": ["in February 2016"]}, 1)
     scores = answer_scores(query, Answer(text="February", confidence=0.9, span=Span("d", 0, 8)))
-    assert scores["partly_right"] and not scores["exact_match"]
+    assert scores.partly_right and not scores.exact_match
     scores = answer_scores(query, Answer(text="March 2019", confidence=0.9, span=Span("d", 0, 8)))
-    assert not scores["partly_right"]
+    assert not scores.partly_right
 
 
 def test_the_collection_is_indexed_in_the_background(tmp_path):

@@ -31,27 +31,33 @@ Example::
 
     queries, problems = load_queries("tests/data/seed_queries.jsonl")
     result = evaluate(Pipeline(), queries, modes=("hybrid", "dense", "bm25"))
+    print(result.modes["hybrid"].retrieval["recall@5"], result.modes["hybrid"].answer.f1)
     write_report(result, "eval-report")
 
 The package by job: :mod:`.queries` (the query file), :mod:`.relevance` (which passages answer a
 query), :mod:`.ranking` (retrieval metrics and paired tests, through ranx), :mod:`.metrics` and
-:mod:`.answers` (answer scores and the answer-state metrics), :mod:`.run` (the evaluation loop) and
-:mod:`.report` (text, Markdown and the recall curve).
+:mod:`.answers` (answer scores and the answer-state metrics), :mod:`.run` (the evaluation loop),
+:mod:`.records` (the results as typed records, and their JSON) and :mod:`.report` (text, Markdown
+and the recall curve).
 """
 
 from .answers import answer_metrics, answer_scores, state_metrics
 from .queries import EvalQuery, load_queries, parse_query
 from .ranking import compare_rankings, retrieval_metrics, warm_up
+from .records import (
+    AnswerMetrics, AnswerScores, Comparison, Evaluation, GroupMetrics, ModeResult, QueryResult, Significance,
+)
 from .relevance import document_ranking, is_relevant, relevant_passages
 from .report import (
     CURVE_TITLE, CURVE_X, CURVE_Y, format_markdown, format_text, recall_curve_figure, recall_curve_points, table_rows,
     write_report,
 )
-from .run import evaluate, mode_results
+from .run import evaluate
 
 __all__ = [
     "EvalQuery", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
     "retrieval_metrics", "compare_rankings", "warm_up", "answer_scores", "answer_metrics", "state_metrics",
-    "evaluate", "mode_results", "table_rows", "format_text", "format_markdown", "recall_curve_figure",
-    "recall_curve_points", "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report",
+    "evaluate", "table_rows", "format_text", "format_markdown", "recall_curve_figure", "recall_curve_points",
+    "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult", "QueryResult", "AnswerScores",
+    "AnswerMetrics", "GroupMetrics", "Significance", "Comparison",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..types import Answer
 from .metrics import best, contains_answer, exact_match, f1, normalize_answer
 from .queries import EvalQuery
+from .records import AnswerMetrics, AnswerScores, GroupMetrics, QueryResult
 from .relevance import collapse
 
 #: An answer is *partly right* when it lies inside a gold answer or its token F1 reaches this.
@@ -19,12 +20,12 @@ def _verbatim(text: str, answers: Iterable[str]) -> bool:
     return any(collapse(a) in t for a in answers)
 
 
-def answer_scores(query: EvalQuery, answer: Answer) -> dict:
+def answer_scores(query: EvalQuery, answer: Answer) -> AnswerScores:
     """Exact match, F1, evidence hit, abstention, state and correctness of one answer."""
     abstained = answer.text is None
     if not query.answerable:
-        return {"exact_match": None, "f1": None, "evidence_hit": None, "abstained": abstained, "correct": abstained,
-                "status": answer.status, "partly_right": None}
+        return AnswerScores(answerable=False, exact_match=None, f1=None, evidence_hit=None, abstained=abstained,
+                            correct=abstained, status=answer.status, partly_right=None)
     em = best(exact_match, answer.text, query.answers)
     tf1 = best(f1, answer.text, query.answers)
     partly = not abstained and bool(query.answers) and (tf1 >= PARTLY_F1 or any(
@@ -42,8 +43,8 @@ def answer_scores(query: EvalQuery, answer: Answer) -> dict:
             )
     if not query.answers:  # ranges only: no gold text to compare with
         em = tf1 = partly = None
-    return {"exact_match": em, "f1": tf1, "evidence_hit": evidence, "abstained": abstained,
-            "correct": bool(em) if em is not None else evidence, "status": answer.status, "partly_right": partly}
+    return AnswerScores(answerable=True, exact_match=em, f1=tf1, evidence_hit=evidence, abstained=abstained,
+                        correct=bool(em) if em is not None else evidence, status=answer.status, partly_right=partly)
 
 
 def _mean(values) -> float | None:
@@ -51,48 +52,48 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def answer_metrics(records: list[dict]) -> dict:
-    """Averages of :func:`answer_scores` over the per-query records."""
-    answerable = [r for r in records if r["answerable"]]
-    unanswerable = [r for r in records if not r["answerable"]]
-    return {
-        "exact_match": _mean(r["exact_match"] for r in answerable),
-        "f1": _mean(r["f1"] for r in answerable),
-        "partly_right": _mean(r.get("partly_right") for r in answerable),
-        "evidence_hit": _mean(r["evidence_hit"] for r in answerable),
-        "abstain_correct": _mean(r["abstained"] for r in unanswerable),
-        "abstain_wrong": _mean(r["abstained"] for r in answerable),
-        **state_metrics(records),
-    }
+def answer_metrics(scores: Sequence[AnswerScores]) -> AnswerMetrics:
+    """Averages of :func:`answer_scores` over queries."""
+    answerable = [s for s in scores if s.answerable]
+    unanswerable = [s for s in scores if not s.answerable]
+    return AnswerMetrics(
+        exact_match=_mean(s.exact_match for s in answerable),
+        f1=_mean(s.f1 for s in answerable),
+        partly_right=_mean(s.partly_right for s in answerable),
+        evidence_hit=_mean(s.evidence_hit for s in answerable),
+        abstain_correct=_mean(s.abstained for s in unanswerable),
+        abstain_wrong=_mean(s.abstained for s in answerable),
+        **state_metrics(scores),
+    )
 
 
-def state_metrics(records: list[dict]) -> dict:
+def state_metrics(scores: Sequence[AnswerScores]) -> dict[str, float | None]:
     """Per answer state (``answer``, ``tentative``, ``none``): its share of the queries and its
     accuracy — for an answer or a tentative answer, the share that is right (``correct``: exact
     match, or the evidence for range-only queries; never on an unanswerable query); for ``none``,
-    the share of queries that the documents indeed do not answer."""
+    the share of queries that the documents indeed do not answer. By the names of the
+    :class:`~qa.eval.records.AnswerMetrics` fields (``share_answer``, ``accuracy_answer``, ...)."""
     out = {}
     for state in ("answer", "tentative", "none"):
-        rs = [r for r in records if r.get("status", "none" if r["abstained"] else "answer") == state]
-        out[f"share_{state}"] = len(rs) / len(records) if records else None
+        rs = [s for s in scores if s.status == state]
+        out[f"share_{state}"] = len(rs) / len(scores) if scores else None
         if state == "none":
-            out[f"accuracy_{state}"] = _mean(not r["answerable"] for r in rs)
+            out[f"accuracy_{state}"] = _mean(not s.answerable for s in rs)
         else:
-            out[f"accuracy_{state}"] = _mean(bool(r["answerable"] and r["correct"]) for r in rs)
+            out[f"accuracy_{state}"] = _mean(bool(s.answerable and s.correct) for s in rs)
     return out
 
 
-def breakdown(records: list[dict], key: str) -> dict:
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
-        if r.get(key) is not None:
-            groups[str(r[key]).lower()].append(r)
-    out = {}
-    for name, rs in sorted(groups.items()):
-        answerable = [r for r in rs if r["answerable"]]
-        out[name] = {
-            "n": len(rs),
-            "recall@5": _mean(r["rank"] is not None and r["rank"] <= 5 for r in answerable),
-            **answer_metrics(rs),
-        }
-    return out
+def breakdown(results: Sequence[QueryResult], key: str) -> dict[str, GroupMetrics]:
+    """The metrics of each group of queries by ``key`` (``type`` or ``paraphrase``; queries
+    without one are left out), by group name in lower case."""
+    groups: dict[str, list[QueryResult]] = defaultdict(list)
+    for r in results:
+        if getattr(r, key) is not None:
+            groups[str(getattr(r, key)).lower()].append(r)
+    return {
+        name: GroupMetrics(n=len(rs),
+                           recall_at_5=_mean(r.rank is not None and r.rank <= 5 for r in rs if r.answerable),
+                           answer=answer_metrics([r.scores for r in rs]))
+        for name, rs in sorted(groups.items())
+    }

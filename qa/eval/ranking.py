@@ -6,6 +6,8 @@ import time
 import warnings
 from typing import Sequence
 
+from .records import Comparison, Significance
+
 #: Depth of MRR and nDCG.
 RANK_DEPTH = 10
 #: Metrics compared between modes, and the paired test (Fisher's randomization test, ranx).
@@ -36,7 +38,8 @@ def _ranx_inputs(relevant: dict[str, set], rankings: dict[str, Sequence], name: 
     return Qrels(judged), Run(run, name=name)
 
 
-def retrieval_metrics(relevant: dict[str, set], rankings: dict[str, Sequence], depth: int = RANK_DEPTH) -> dict:
+def retrieval_metrics(relevant: dict[str, set], rankings: dict[str, Sequence],
+                      depth: int = RANK_DEPTH) -> dict[str, float]:
     """recall@1..depth, mrr@10 and ndcg@10 averaged over every query in ``relevant``.
 
     ``relevant`` maps each (answerable) query id to its relevant item ids, ``rankings`` each query id
@@ -56,7 +59,7 @@ def retrieval_metrics(relevant: dict[str, set], rankings: dict[str, Sequence], d
     return {ours: float(per_query[theirs].sum()) / n for ours, theirs in names.items()}
 
 
-def compare_rankings(relevant: dict[str, set], runs: dict[str, dict[str, Sequence]]) -> dict:
+def compare_rankings(relevant: dict[str, set], runs: dict[str, dict[str, Sequence]]) -> Significance:
     """Paired significance of the differences between modes (ranx ``compare``, Fisher's randomization
     test) on :data:`COMPARED`, over the queries that have a relevant passage."""
     from ranx import compare
@@ -66,7 +69,7 @@ def compare_rankings(relevant: dict[str, set], runs: dict[str, dict[str, Sequenc
     for mode, rankings in runs.items():
         qrels, run = _ranx_inputs(relevant, rankings, name=mode)
         if qrels is None:
-            return {"test": STAT_TEST, "max_p": MAX_P, "pairs": []}
+            return Significance(test=STAT_TEST, max_p=MAX_P)
         ranx_runs.append(run)
     names = {ours: ours.replace("recall@", "hit_rate@") for ours in COMPARED}
     with warnings.catch_warnings():
@@ -80,9 +83,9 @@ def compare_rankings(relevant: dict[str, set], runs: dict[str, dict[str, Sequenc
             for ours, theirs in names.items():
                 p = float(report[a]["comparisons"][b][theirs])
                 diff = report[a]["scores"][theirs] - report[b]["scores"][theirs]
-                pairs.append({"a": a, "b": b, "metric": ours, "difference": round(float(diff), 4),
-                              "p_value": round(p, 4), "significant": p < MAX_P})
-    return {"test": STAT_TEST, "max_p": MAX_P, "n_queries": len(qrels.keys()), "pairs": pairs}
+                pairs.append(Comparison(a=a, b=b, metric=ours, difference=round(float(diff), 4),
+                                        p_value=round(p, 4), significant=p < MAX_P))
+    return Significance(test=STAT_TEST, max_p=MAX_P, n_queries=len(qrels.keys()), pairs=tuple(pairs))
 
 
 def warm_up() -> float:

@@ -6,18 +6,19 @@ import html
 import json
 from pathlib import Path
 
-from .run import mode_results
+from .records import Evaluation, ModeResult
 
-
+#: The table's columns: label, and the metric's value in a mode's result.
 _COLUMNS = [
-    ("R@1", "retrieval", "recall@1"), ("R@3", "retrieval", "recall@3"), ("R@5", "retrieval", "recall@5"),
-    ("R@10", "retrieval", "recall@10"), ("MRR@10", "retrieval", "mrr@10"), ("nDCG@10", "retrieval", "ndcg@10"),
-    ("EM", "answer", "exact_match"), ("F1", "answer", "f1"),
-    ("partly", "answer", "partly_right"), ("evidence", "answer", "evidence_hit"),
-    ("abstain ok", "answer", "abstain_correct"), ("abstain wrong", "answer", "abstain_wrong"),
-    ("sure", "answer", "share_answer"), ("sure right", "answer", "accuracy_answer"),
-    ("possible", "answer", "share_tentative"), ("possible right", "answer", "accuracy_tentative"),
-    ("none", "answer", "share_none"),
+    ("R@1", lambda r: r.retrieval["recall@1"]), ("R@3", lambda r: r.retrieval["recall@3"]),
+    ("R@5", lambda r: r.retrieval["recall@5"]), ("R@10", lambda r: r.retrieval["recall@10"]),
+    ("MRR@10", lambda r: r.retrieval["mrr@10"]), ("nDCG@10", lambda r: r.retrieval["ndcg@10"]),
+    ("EM", lambda r: r.answer.exact_match), ("F1", lambda r: r.answer.f1),
+    ("partly", lambda r: r.answer.partly_right), ("evidence", lambda r: r.answer.evidence_hit),
+    ("abstain ok", lambda r: r.answer.abstain_correct), ("abstain wrong", lambda r: r.answer.abstain_wrong),
+    ("sure", lambda r: r.answer.share_answer), ("sure right", lambda r: r.answer.accuracy_answer),
+    ("possible", lambda r: r.answer.share_tentative), ("possible right", lambda r: r.answer.accuracy_tentative),
+    ("none", lambda r: r.answer.share_none),
 ]
 
 
@@ -25,10 +26,10 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+def table_rows(result: Evaluation) -> tuple[list[str], list[list[str]]]:
     """Header and one row per mode of the main metrics."""
-    header = ["mode"] + [label for label, _, _ in _COLUMNS]
-    rows = [[mode] + [_fmt(r[group][key]) for _, group, key in _COLUMNS] for mode, r in mode_results(result).items()]
+    header = ["mode"] + [label for label, _ in _COLUMNS]
+    rows = [[mode] + [_fmt(value(r)) for _, value in _COLUMNS] for mode, r in result.modes.items()]
     return header, rows
 
 
@@ -50,66 +51,65 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _heading(result: dict) -> str:
-    any_mode = next(iter(mode_results(result).values()))
-    n, a = any_mode["n_queries"], any_mode["n_answerable"]
-    return (f"{n} queries ({a} answerable, {n - a} unanswerable), top {result['k']} passages; "
+def _heading(result: Evaluation) -> str:
+    any_mode: ModeResult = next(iter(result.modes.values()))
+    n, a = any_mode.n_queries, any_mode.n_answerable
+    return (f"{n} queries ({a} answerable, {n - a} unanswerable), top {result.k} passages; "
             f"recall@k = share of answerable queries with a relevant passage in the top k")
 
 
-def _significance_lines(result: dict) -> list[str]:
-    sig = result.get("significance")
-    if not sig or not sig["pairs"]:
+def _significance_lines(result: Evaluation) -> list[str]:
+    sig = result.significance
+    if not sig or not sig.pairs:
         return []
-    lines = [f"Paired {sig['test']} randomization test over {sig.get('n_queries', 0)} queries "
-             f"(* = p < {sig['max_p']}):"]
-    for p in sig["pairs"]:
-        mark = "*" if p["significant"] else " "
-        lines.append(f"  {p['a']} vs {p['b']}  {p['metric']:<9} {p['difference']:+.3f}  p={p['p_value']:.3f} {mark}")
+    lines = [f"Paired {sig.test} randomization test over {sig.n_queries or 0} queries (* = p < {sig.max_p}):"]
+    for p in sig.pairs:
+        mark = "*" if p.significant else " "
+        lines.append(f"  {p.a} vs {p.b}  {p.metric:<9} {p.difference:+.3f}  p={p.p_value:.3f} {mark}")
     return lines
 
 
-def _misses(result: dict) -> list[tuple[str, list[str]]]:
-    return [(mode, [r["id"] for r in res["per_query"] if r["answerable"] and r["rank"] is None])
-            for mode, res in mode_results(result).items()]
+def _misses(result: Evaluation) -> list[tuple[str, list[str]]]:
+    return [(mode, [r.id for r in res.per_query if r.answerable and r.rank is None])
+            for mode, res in result.modes.items()]
 
 
-def format_text(result: dict) -> str:
+def format_text(result: Evaluation) -> str:
     """The human-readable table printed by ``qa eval``."""
     header, rows = table_rows(result)
     parts = [_heading(result), "", _text_table(header, rows)]
     sig = _significance_lines(result)
     if sig:
         parts += [""] + sig
-    misses = [f"not in the top {result['k']} ({mode}): {', '.join(missed)}"
+    misses = [f"not in the top {result.k} ({mode}): {', '.join(missed)}"
               for mode, missed in _misses(result) if missed]
     if misses:
         parts += [""] + misses
-    if result.get("warnings"):
-        parts += ["", "warnings:"] + [f"  {w}" for w in result["warnings"]]
+    if result.warnings:
+        parts += ["", "warnings:"] + [f"  {w}" for w in result.warnings]
     return "\n".join(parts)
 
 
-def format_markdown(result: dict) -> str:
+def format_markdown(result: Evaluation) -> str:
     """A Markdown summary of the evaluation (all text HTML-escaped)."""
     header, rows = table_rows(result)
     parts = ["# Evaluation", "", _md_cell(_heading(result)), "", _md_table(header, rows)]
     sig = _significance_lines(result)
     if sig:
         parts += ["", "## Differences between modes", "", "```", *sig, "```"]
-    for mode, res in mode_results(result).items():
-        if res["by_type"]:
-            type_rows = [[name] + [str(g["n"])] + [_fmt(g[key]) for key in ("recall@5", "exact_match", "f1",
-                                                                              "evidence_hit", "abstain_correct")]
-                         for name, g in res["by_type"].items()]
+    for mode, res in result.modes.items():
+        if res.by_type:
+            type_rows = [[name, str(g.n)] + [_fmt(v) for v in (g.recall_at_5, g.answer.exact_match, g.answer.f1,
+                                                                g.answer.evidence_hit, g.answer.abstain_correct)]
+                         for name, g in res.by_type.items()]
             parts += ["", f"## By question type ({mode})", "",
                       _md_table(["type", "n", "R@5", "EM", "F1", "evidence", "abstain ok"], type_rows)]
     for mode, missed in _misses(result):
         if missed:
-            parts += ["", f"Not in the top {result['k']} ({_md_cell(mode)}): {_md_cell(', '.join(missed))}"]
-    if result.get("warnings") or result.get("problems"):
-        parts += ["", "## Warnings", ""] + [f"- {_md_cell(w)}" for w in
-                                            result.get("problems", []) + result.get("warnings", [])]
+            parts += ["", f"Not in the top {result.k} ({_md_cell(mode)}): {_md_cell(', '.join(missed))}"]
+    notes = [*(result.problems or ()), *result.warnings]
+    if notes:
+        parts += ["", "## Warnings", ""] + [f"- {_md_cell(w)}" for w in notes]
     return "\n".join(parts) + "\n"
 
 
@@ -118,12 +118,12 @@ CURVE_X, CURVE_Y = "k (passages retrieved)", "recall@k"
 CURVE_TITLE = "Share of answerable queries with a relevant passage in the top k"
 
 
-def recall_curve_points(result: dict) -> dict[str, list[tuple[int, float]]]:
+def recall_curve_points(result: Evaluation) -> dict[str, list[tuple[int, float]]]:
     """Each mode's recall@k curve as ``(k, recall)`` points, k from 1."""
-    return {mode: list(enumerate(res["recall_curve"], start=1)) for mode, res in mode_results(result).items()}
+    return {mode: list(enumerate(res.recall_curve, start=1)) for mode, res in result.modes.items()}
 
 
-def recall_curve_figure(result: dict):
+def recall_curve_figure(result: Evaluation):
     """A matplotlib Figure with the recall@k curve of each mode (no pyplot state is touched)."""
     from matplotlib.figure import Figure
 
@@ -141,12 +141,12 @@ def recall_curve_figure(result: dict):
     return fig
 
 
-def write_report(result: dict, folder: str | Path) -> list[Path]:
+def write_report(result: Evaluation, folder: str | Path) -> list[Path]:
     """Write ``evaluation.json``, ``evaluation.md`` and ``recall_at_k.png`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "evaluation.json", folder / "evaluation.md", folder / "recall_at_k.png"]
-    paths[0].write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    paths[0].write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     paths[1].write_text(format_markdown(result), encoding="utf-8")
     recall_curve_figure(result).savefig(paths[2], format="png")
     return paths

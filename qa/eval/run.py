@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Sequence
 
@@ -12,6 +13,7 @@ from ..types import Answer
 from .answers import answer_metrics, answer_scores, breakdown
 from .queries import EvalQuery
 from .ranking import RANK_DEPTH, compare_rankings, retrieval_metrics
+from .records import Evaluation, ModeResult, QueryResult
 from .relevance import collapse, first_relevant_rank, relevant_passages
 
 #: Cut-offs of the recall metrics in every result.
@@ -19,12 +21,15 @@ RECALL_KS = (1, 3, 5, 10)
 
 
 def _round(value):
+    """``value`` with every float in it rounded to 4 decimals (records, mappings and sequences too)."""
     if isinstance(value, float):
         return round(value, 4)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _round(getattr(value, f.name)) for f in dataclasses.fields(value)})
     if isinstance(value, dict):
         return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_round(v) for v in value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_round(v) for v in value)
     return value
 
 
@@ -39,45 +44,49 @@ def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[
     return out
 
 
-def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple[dict, dict]:
-    records, rankings = [], {}
+def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, list | None]:
+    """One query searched and asked in ``mode``: its result, and the passage rows retrieved
+    (``None`` when the question could not be asked)."""
+    asked = dict(id=q.id, question=q.question, type=q.type, paraphrase=q.paraphrase, gold=tuple(q.answers))
+    try:
+        hits = pipeline.search(q.question, k=depth, mode=mode)
+        answer = pipeline.ask(q.question, mode=mode)
+    except QAError as exc:
+        return QueryResult(**asked, error=str(exc), scores=answer_scores(q, _abstention())), None
+    ranked = [h.row for h in hits]
+    return QueryResult(
+        **asked, rank=first_relevant_rank(ranked, relevant) if q.answerable else None,
+        answer=answer.text, confidence=answer.confidence, doc=answer.doc, sentence=answer.sentence,
+        top_docs=tuple(h.passage.doc for h in hits[:3]), scores=answer_scores(q, answer),
+    ), ranked
+
+
+def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple[ModeResult, dict]:
+    results, rankings = [], {}
     t0 = time.perf_counter()
     for q in queries:
-        record = {"id": q.id, "question": q.question, "type": q.type, "paraphrase": q.paraphrase,
-                  "answerable": q.answerable, "gold": list(q.answers), "rank": None, "answer": None,
-                  "confidence": None, "doc": None, "sentence": None, "top_docs": []}
-        try:
-            hits = pipeline.search(q.question, k=depth, mode=mode)
-            answer = pipeline.ask(q.question, mode=mode)
-        except QAError as exc:
-            record.update(error=str(exc), **answer_scores(q, _abstention()))
-        else:
-            ranked = [h.index for h in hits]
+        result, ranked = _run_query(pipeline, q, relevant[q.id], mode, depth)
+        if ranked is not None:
             rankings[q.id] = ranked
-            record.update(
-                rank=first_relevant_rank(ranked, relevant[q.id]) if q.answerable else None,
-                answer=answer.text, confidence=answer.confidence, doc=answer.doc, sentence=answer.sentence,
-                top_docs=[h.passage.doc for h in hits[:3]], **answer_scores(q, answer),
-            )
-        records.append(record)
+        results.append(result)
         tick(mode)
     answerable_relevant = {q.id: relevant[q.id] for q in queries if q.answerable}
     metrics = retrieval_metrics(answerable_relevant, rankings, depth)
     retrieval = {f"recall@{j}": metrics[f"recall@{j}"] for j in RECALL_KS}
     retrieval[f"mrr@{RANK_DEPTH}"] = metrics[f"mrr@{RANK_DEPTH}"]
     retrieval[f"ndcg@{RANK_DEPTH}"] = metrics[f"ndcg@{RANK_DEPTH}"]
-    result = {
-        "mode": mode,
-        "n_queries": len(queries),
-        "n_answerable": len(answerable_relevant),
-        "retrieval": retrieval,
-        "recall_curve": [metrics[f"recall@{j}"] for j in range(1, depth + 1)],
-        "answer": answer_metrics(records),
-        "by_type": breakdown(records, "type"),
-        "by_paraphrase": breakdown(records, "paraphrase") if any(q.paraphrase for q in queries) else {},
-        "seconds": time.perf_counter() - t0,
-        "per_query": records,
-    }
+    result = ModeResult(
+        mode=mode,
+        n_queries=len(queries),
+        n_answerable=len(answerable_relevant),
+        retrieval=retrieval,
+        recall_curve=tuple(metrics[f"recall@{j}"] for j in range(1, depth + 1)),
+        answer=answer_metrics([r.scores for r in results]),
+        by_type=breakdown(results, "type"),
+        by_paraphrase=breakdown(results, "paraphrase") if any(q.paraphrase for q in queries) else {},
+        seconds=time.perf_counter() - t0,
+        per_query=tuple(results),
+    )
     return result, rankings
 
 
@@ -86,11 +95,13 @@ def _abstention() -> Answer:
 
 
 def evaluate(pipeline, queries: Sequence[EvalQuery], modes: Sequence[str] = ("hybrid",), k: int = 10,
-             progress: ProgressFn | None = None, show_bar: bool = False) -> dict:
-    """Run every query in every mode and return the metrics (see :mod:`qa.eval`).
+             progress: ProgressFn | None = None, show_bar: bool = False) -> Evaluation:
+    """Run every query in every mode and return the metrics (see :mod:`qa.eval`), every float
+    rounded to 4 decimals.
 
-    One mode gives one result object (``n_queries``, ``retrieval``, ``answer``, ``per_query``, ...);
-    several give ``{"n_queries", "k", "modes": {mode: result}, "significance", "warnings"}``.
+    The :class:`~qa.eval.records.Evaluation` holds one :class:`~qa.eval.records.ModeResult` per
+    mode, and for several modes the paired tests between them; its ``to_dict`` is the JSON of
+    ``qa eval --json``.
     ``k`` is the retrieval depth (at least 10, so recall@10, MRR@10 and nDCG@10 are defined) and the
     length of the recall@k curve. ``progress(fraction, message)`` is called after each query;
     ``show_bar`` draws a tqdm bar on stderr.
@@ -132,19 +143,8 @@ def evaluate(pipeline, queries: Sequence[EvalQuery], modes: Sequence[str] = ("hy
     finally:
         if bar is not None:
             bar.close()
-    notes = _warnings(list(queries), relevant, data)
-    if len(modes) == 1:
-        return _round({**per_mode[modes[0]], "k": depth, "warnings": notes})
-    answerable_relevant = {q.id: relevant[q.id] for q in queries if q.answerable}
-    return _round({
-        "n_queries": len(queries),
-        "k": depth,
-        "modes": per_mode,
-        "significance": compare_rankings(answerable_relevant, runs),
-        "warnings": notes,
-    })
-
-
-def mode_results(result: dict) -> dict[str, dict]:
-    """``{mode: result}`` for both result forms."""
-    return result["modes"] if "modes" in result else {result["mode"]: result}
+    notes = tuple(_warnings(list(queries), relevant, data))
+    significance = None
+    if len(modes) > 1:
+        significance = compare_rankings({q.id: relevant[q.id] for q in queries if q.answerable}, runs)
+    return _round(Evaluation(k=depth, modes=per_mode, significance=significance, warnings=notes))

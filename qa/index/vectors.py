@@ -14,7 +14,7 @@ Retrieval only calls :meth:`VectorIndex.search`; it does not know which backend 
   in place keeps that guarantee and costs no embedding: the vectors come from ``passage_vectors.npy``.
   ``qdrant_path`` (default ``<index>/qdrant``) runs Qdrant in-process on disk (local mode: one
   process at a time); ``qdrant_url`` points at a Qdrant server or cluster instead. Each point is a
-  passage: id = passage index, payload = document id and passage index, so a document filter runs
+  passage: id = passage row, payload = document id and passage row, so a document filter runs
   inside Qdrant. Local mode is for one machine and tests: it is slower than FAISS
   (docs/benchmarks.md) and qdrant-client pickles its points into SQLite, so its folder must stay as
   private as the index folder.

@@ -5,7 +5,9 @@
 - :mod:`.passage`: the passage model trained here reads whole passages (the default).
 - :mod:`.sentence`: the earlier sentence model (``QA_READER=sentence``).
 - :mod:`.windows`: question + passage token windows, and spans out of the model's logits.
-- :mod:`.training`, :mod:`.sentence_training`: how the models are trained (``python -m qa.train``).
+- :mod:`.training`, :mod:`.sentence_training`: how the models are trained (``python -m qa.train``),
+  from :mod:`.training_data` (SQuAD questions into examples); :mod:`.onnx_weights` writes a
+  model's int8 ONNX file and reads the weights back out of one.
 - :mod:`.answers`: building an :class:`~qa.types.Answer` at document offsets, or an abstention.
 
 :func:`make_reader` returns the reader the settings name.

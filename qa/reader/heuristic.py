@@ -60,6 +60,7 @@ class Calibration:
     bias: float = -3.1
 
     def confidence(self, score: float, margin: float) -> float:
+        """A probability in [0, 1]: the logistic of the weighted score and margin."""
         z = self.score * score + self.margin * margin + self.bias
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
@@ -107,7 +108,7 @@ class Ranking:
 
     rows: np.ndarray  #: sentence rows
     hit_pos: np.ndarray  #: position (0-based) in ``retrieval.hits`` of each sentence's passage
-    scores: np.ndarray
+    scores: np.ndarray  #: heuristic sentence scores (:class:`Weights`): neither logits nor probabilities
     words: list[Words]
     asked: Asked
     terms: frozenset[str]
@@ -154,7 +155,8 @@ class SpanReader:
         """Nothing to load: everything the reader needs is in the index."""
 
     def rank(self, question: str, qvec: np.ndarray, retrieval, data) -> Ranking | None:
-        """All candidate sentences scored, best first; ``None`` when the passages hold none."""
+        """All candidate sentences scored (heuristic scores, not probabilities), best first; ``None``
+        when the passages hold none."""
         rows, hit_pos = self._candidates(retrieval.hits[: self.pool], data)
         if len(rows) == 0:
             return None
@@ -195,7 +197,7 @@ class SpanReader:
         pos: list[int] = []
         seen: set[tuple[int, int, int]] = set()
         for n, hit in enumerate(hits):
-            for r in range(int(data.sent_lo[hit.index]), int(data.sent_hi[hit.index])):
+            for r in range(int(data.sent_lo[hit.row]), int(data.sent_hi[hit.row])):
                 key = tuple(int(x) for x in data.sentences[r, 1:])
                 if key not in seen:
                     seen.add(key)

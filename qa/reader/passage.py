@@ -47,6 +47,8 @@ class Calibration:
     tentative: float = 0.2  #: at or above: a possible answer; below: none
 
     def confidence(self, has_logit: float, span_score: float) -> float:
+        """The probability that the answer is right, from the window's has-answer logit and the
+        span's score (a sum of logits)."""
         z = self.has_answer * has_logit + self.span * span_score + self.bias
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
 
@@ -94,7 +96,7 @@ class PassageModel:
 
     def spans(self, question: str, passages: list[str],
               max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[WindowSpan]:
-        """The best span of every window, best score first."""
+        """The best span of every window, best score first (``score`` and ``has_answer`` are logits)."""
         windows, start, end, has = self.logits(question, passages)
         out = []
         for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
@@ -187,7 +189,7 @@ class PassageReader:
             return abstain(confidence, tuple(hits[:k]))
         passage = top[best.passage].passage
         start, end = passage.start + best.start, passage.start + best.end
-        return answer_in(data, hits, k, best.passage, start, end, sentence_bounds(data, top[best.passage].index,
+        return answer_in(data, hits, k, best.passage, start, end, sentence_bounds(data, top[best.passage].row,
                                                                                    start, end),
                          confidence, status)
 

@@ -90,8 +90,9 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
 
 
 class ReaderModel:
-    """The int8 ONNX model and its tokenizer: (question, sentence) pairs -> has-answer probability
-    and the best span's character offsets in the sentence."""
+    """The int8 ONNX model and its tokenizer: (question, sentence) pairs -> has-answer logit
+    (:meth:`read_logits`) or probability (:meth:`read_probabilities`) and the best span's character
+    offsets in the sentence."""
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int = 1):
         self.session = open_session(model_file, threads, "span")
@@ -234,7 +235,7 @@ def rerank(model: ReaderModel, question: str, hits: list, data, depth: int, rrf_
     top = hits[:depth]
     rows, owner = [], []
     for n, hit in enumerate(top):
-        for r in range(int(data.sent_lo[hit.index]), int(data.sent_hi[hit.index])):
+        for r in range(int(data.sent_lo[hit.row]), int(data.sent_hi[hit.row])):
             rows.append(r)
             owner.append(n)
     if len(top) < 2 or not rows:

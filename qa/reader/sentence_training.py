@@ -20,12 +20,14 @@ positive outranks its negative. The curve, the arguments and the data's checksum
 ``reader-int8.json`` next to the model. One pass over the data, AdamW (heads at 10x the encoder's
 rate), linear warm-up and decay, fixed seed, bfloat16 autocast; the bundled model's word
 embeddings are frozen (half its weights).
+
+The SQuAD file and the held-out articles come from :mod:`qa.reader.training_data`; the int8 ONNX
+export is :func:`qa.reader.onnx_weights.export_int8`, shared with the passage reader's training,
+which also starts from :func:`build_model`.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import random
 import sys
@@ -35,9 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.chunking import split_sentences
 from ..eval.metrics import contains_answer, exact_match, f1
+from ..files import sha256_file
+from ..ingest.chunking import split_sentences
+from .onnx_weights import export_int8
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
+from .training_data import load_squad, split_articles
+
 
 @dataclass
 class Pair:
@@ -49,19 +55,6 @@ class Pair:
 
 # ---------------------------------------------------------------------------------------------
 # Data
-
-
-def load_squad(path: Path) -> list[dict]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)["data"]
-
-
-def split_articles(articles: list[dict], val_articles: int, seed: int) -> tuple[list[dict], list[dict]]:
-    order = list(range(len(articles)))
-    random.Random(seed).shuffle(order)
-    val = set(order[:val_articles])
-    return [a for i, a in enumerate(articles) if i not in val], [a for i, a in enumerate(articles) if i in val]
 
 
 def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progress: bool = True) -> list[list[Pair]]:
@@ -311,25 +304,6 @@ def export(model, out: Path, tokenizer) -> Path:
     return export_int8(model, (batch.input_ids, batch.attention_mask, batch.token_type_ids), out / MODEL_FILE)
 
 
-def export_int8(model, example: tuple, int8: Path) -> Path:
-    """``model`` run on ``example`` (input ids, attention mask, token types: numpy) exported to ONNX
-    (opset 17, dynamic batch and length), then quantised to int8 weights at ``int8``."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    model.eval()
-    fp32 = int8.with_name(int8.name + ".fp32.tmp")
-    axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(model, tuple(torch.from_numpy(x) for x in example), str(fp32),
-                      input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["start_logits", "end_logits", "has_answer"], opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                    "start_logits": axes, "end_logits": axes, "has_answer": {0: "batch"}})
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    fp32.unlink()
-    return int8
-
-
 def export_checkpoint(args) -> int:
     """Export saved weights (``--checkpoint``) to ``--out``, without training."""
     from safetensors.torch import load_file
@@ -340,7 +314,7 @@ def export_checkpoint(args) -> int:
     model = build_model(base, args.layers)
     model.load_state_dict(load_file(str(args.checkpoint)))
     int8 = export(model, args.out, load_tokenizer(base))
-    print(json.dumps({"model": str(int8), "model_sha256": sha256(int8),
+    print(json.dumps({"model": str(int8), "model_sha256": sha256_file(int8),
                       "model_mb": round(int8.stat().st_size / 2**20, 1)}))
     return 0
 
@@ -358,10 +332,6 @@ def bf16_is_fast() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def run(args) -> int:
     """Train the sentence model, export ``reader-int8.onnx`` and its record into ``--out``."""
     result = train(args)
@@ -370,7 +340,7 @@ def run(args) -> int:
         save_checkpoint(model, args.checkpoint)
     int8 = export(model, args.out, result.pop("tokenizer"))
     record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256(args.train), "model_sha256": sha256(int8),
+              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
               "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
     (args.out / "reader-int8.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))

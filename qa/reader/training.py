@@ -24,215 +24,34 @@ end) over the context tokens of *both* windows together (shared normalisation, C
 everything read wins. AdamW, linear warm-up and decay, bfloat16 autocast, the word embeddings
 frozen. ``--val-articles`` articles are held out (the same seeded choice as the sentence model's,
 so neither model has seen them); the held-out score is logged at each checkpoint.
+
+The examples are built in :mod:`qa.reader.training_data`; the shipped weights are read out of
+their int8 ONNX file, and the trained model written back to one, by :mod:`qa.reader.onnx_weights`.
+This module holds the held-out scoring, the step plan, the losses, the training loop with its
+checkpoints, the export and the command's arguments.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..ingest.chunking import split_sentences
-from ..eval.metrics import contains_answer, exact_match, f1
-from .sentence_training import build_model, export_int8, load_squad, split_articles
-from .windows import MAX_TOKENS, best_spans, char_span, encode, load_tokenizer
+from ..eval.metrics import exact_match, f1
+from ..files import sha256_file
+from .onnx_weights import export_int8, init_from_onnx
+from .sentence_training import build_model
+from .training_data import Example, Questions, collate, encode_group, load_squad, split_articles
+from .windows import best_spans, char_span, encode, load_tokenizer
 
 PASSAGE_MODEL_FILE = "passage-int8.onnx"
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "passage"
-
-
-@dataclass
-class Example:
-    question: str
-    passage: str
-    answer: tuple[int, int] | None  #: character span of the answer in ``passage``; None: no answer here
-    answer_text: str = ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-
-
-class Questions:
-    """SQuAD questions turned into (positive, negative) example pairs, built when first asked
-    for and the same for the same seed (so a resumed run sees the same data)."""
-
-    def __init__(self, articles: list[dict], seed: int):
-        self.articles = articles
-        self.seed = seed
-        self.refs = [(a, p, q) for a, art in enumerate(articles) for p, para in enumerate(art["paragraphs"])
-                     for q in range(len(para["qas"]))]
-        random.Random(seed).shuffle(self.refs)
-        self._bm25: dict[int, object] = {}
-        self._sentences: dict[tuple[int, int], list[tuple[int, int]]] = {}
-
-    def __len__(self) -> int:
-        return len(self.refs)
-
-    def _index(self, a: int):
-        if a not in self._bm25:
-            from ..index.lexical import BM25Index
-
-            self._bm25[a] = BM25Index.build([p["context"] for p in self.articles[a]["paragraphs"]])
-        return self._bm25[a]
-
-    def _sents(self, a: int, p: int) -> list[tuple[int, int]]:
-        if (a, p) not in self._sentences:
-            self._sentences[(a, p)] = split_sentences(self.articles[a]["paragraphs"][p]["context"])
-        return self._sentences[(a, p)]
-
-    def positive(self, n: int) -> Example:
-        a, p, q = self.refs[n]
-        para = self.articles[a]["paragraphs"][p]
-        qa = para["qas"][q]
-        ans = qa["answers"][0]
-        s = ans["answer_start"]
-        return Example(qa["question"], para["context"], (s, s + len(ans["text"])), ans["text"])
-
-    def bm25_negative(self, n: int) -> Example | None:
-        a, p, q = self.refs[n]
-        paragraphs = self.articles[a]["paragraphs"]
-        qa = paragraphs[p]["qas"][q]
-        golds = [x["text"] for x in qa["answers"]]
-        scores = self._index(a).scores(qa["question"])
-        for i in np.argsort(-scores, kind="stable")[:10]:
-            i = int(i)
-            if i != p and not contains_answer(paragraphs[i]["context"], golds):
-                return Example(qa["question"], paragraphs[i]["context"], None)
-        return None
-
-    def near_miss(self, n: int) -> Example | None:
-        """The question's own paragraph without the sentence(s) that hold its answer."""
-        a, p, q = self.refs[n]
-        para = self.articles[a]["paragraphs"][p]
-        context, qa = para["context"], para["qas"][q]
-        golds = [x["text"] for x in qa["answers"]]
-        a_s = qa["answers"][0]["answer_start"]
-        a_e = a_s + len(qa["answers"][0]["text"])
-        kept = [(s, e) for s, e in self._sents(a, p) if e <= a_s or s >= a_e]
-        text = " ".join(context[s:e] for s, e in kept)
-        if len(text) < 40 or contains_answer(text, golds):
-            return None
-        return Example(qa["question"], text, None)
-
-    def pair(self, n: int) -> list[Example]:
-        """The positive and one negative (near miss for every other question, else BM25's; the
-        other kind when the first cannot be made)."""
-        first, second = (self.near_miss, self.bm25_negative) if n % 2 == 0 else (self.bm25_negative, self.near_miss)
-        neg = first(n) or second(n)
-        return [self.positive(n)] + ([neg] if neg else [])
-
-
-def answer_tokens(windows, w: int, answer: tuple[int, int]) -> tuple[int, int] | None:
-    """First and last token of ``answer`` (character span) in window ``w``, or None when the
-    window does not hold all of it."""
-    ctx = np.flatnonzero(windows.context[w])
-    if len(ctx) == 0:
-        return None
-    off = windows.offsets[w]
-    a_s, a_e = answer
-    if off[ctx[0], 0] > a_s or off[ctx[-1], 1] < a_e:
-        return None
-    first = ctx[off[ctx, 1] > a_s]
-    last = ctx[off[ctx, 0] < a_e]
-    if len(first) == 0 or len(last) == 0 or first[0] > last[-1]:
-        return None
-    return int(first[0]), int(last[-1])
-
-
-def encode_group(tokenizer, examples: list[Example], width: int = MAX_TOKENS):
-    """Windows of a question's examples: one window each (for a positive longer than a window,
-    the first window that holds the whole answer; for a negative, its first window) and the
-    answer's token targets (-1 for a window without it)."""
-    chosen, targets = [], []
-    for ex in examples:
-        win = encode(tokenizer, [ex.question], [ex.passage], max_tokens=width)
-        pick, target = 0, (-1, -1)
-        if ex.answer is not None:
-            for w in range(len(win)):
-                t = answer_tokens(win, w, ex.answer)
-                if t is not None:
-                    pick, target = w, t
-                    break
-        chosen.append((win, pick))
-        targets.append(target)
-    return chosen, targets
-
-
-def collate(groups):
-    """Stack the chosen windows of several groups into padded arrays; (arrays, targets, group sizes)."""
-    rows = [(win, w) for chosen, _ in groups for win, w in chosen]
-    width = max(int(win.attention_mask[w].sum()) for win, w in rows)
-    n = len(rows)
-    ids = np.zeros((n, width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    types = np.zeros_like(ids)
-    ctx = np.zeros((n, width), dtype=bool)
-    for i, (win, w) in enumerate(rows):
-        m = min(width, win.input_ids.shape[1])
-        ids[i, :m] = win.input_ids[w, :m]
-        mask[i, :m] = win.attention_mask[w, :m]
-        types[i, :m] = win.token_type_ids[w, :m]
-        ctx[i, :m] = win.context[w, :m]
-    targets = [t for _, ts in groups for t in ts]
-    return ids, mask, types, ctx, targets, [len(ts) for _, ts in groups]
-
-
-# ---------------------------------------------------------------------------------------------
-# Model
-
-
-def weights_from_onnx(path: Path) -> dict[str, np.ndarray]:
-    """Float weights of a reader exported by ``python -m qa.train`` (int8 ONNX), by the name of
-    the torch parameter they came from: MatMul weights are found through the node that uses them
-    (its name is the module's path), then de-quantised and transposed back."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(str(path))
-    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-
-    def deq(prefix: str) -> np.ndarray:
-        q = init[prefix + "_quantized"].astype(np.float32)
-        return (q - init[prefix + "_zero_point"].astype(np.float32)) * init[prefix + "_scale"].astype(np.float32)
-
-    out = {k: v for k, v in init.items() if not any(k.endswith(s) for s in ("_quantized", "_scale", "_zero_point"))
-           and not k.startswith("onnx::")}
-    for k in list(init):
-        if k.endswith("_quantized") and not k.startswith("onnx::"):
-            out[k[: -len("_quantized")]] = deq(k[: -len("_quantized")])
-    for node in model.graph.node:
-        if node.op_type == "MatMulInteger" and node.input[1].startswith("onnx::"):
-            module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")
-            out[module + ".weight"] = deq(node.input[1][: -len("_quantized")]).T
-    return out
-
-
-def init_from_onnx(model, path: Path) -> list[str]:
-    """Load :func:`weights_from_onnx` into ``model``; returns the parameters it did not set."""
-    import torch
-
-    weights = weights_from_onnx(path)
-    state = model.state_dict()
-    missing = []
-    for name, value in state.items():
-        if name in weights:
-            w = weights[name]
-            if w.shape != tuple(value.shape) and w.T.shape == tuple(value.shape):
-                w = w.T
-            state[name] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).reshape(value.shape)
-        else:
-            missing.append(name)
-    model.load_state_dict(state)
-    return missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,10 +236,6 @@ def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
     return export_int8(model, (win.input_ids, win.attention_mask, win.token_type_ids), out / name)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--init", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "reader-int8.onnx",
                     help="start from this exported reader's weights (default: the shipped sentence model)")
@@ -447,7 +262,7 @@ def run(args) -> int:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(args.work) / "final.safetensors"))
     record = {"trained": time.strftime("%Y-%m-%d"),
               "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256(args.train), "model_sha256": sha256(int8),
+              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
               "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
     (args.out / (PASSAGE_MODEL_FILE.removesuffix(".onnx") + ".json")).write_text(
         json.dumps(record, indent=1) + "\n", encoding="utf-8")

@@ -33,7 +33,7 @@ class Windows:
     token_type_ids: np.ndarray
     context: np.ndarray  #: bool: the token belongs to the passage (the only place an answer can be)
     offsets: np.ndarray  #: (windows, tokens, 2): each token's character span in its passage; (0, 0) elsewhere
-    owner: np.ndarray  #: index of the passage each window reads
+    owner: np.ndarray  #: position (in the passages given) of the passage each window reads
 
     def feed(self) -> dict[str, np.ndarray]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,

@@ -206,10 +206,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         label = f"Page {page} of {doc.id}" + (" (answer marked)" if how else "") if page else None
         return html, gr.Image(value=image, visible=image is not None, label=label)
 
-    spell_default = s.spelling == "on"
-
     def ask(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None,
-            spell: bool = spell_default) -> dict:
+            spell: bool = s.spelling) -> dict:
         """Answer a question with a span quoted from the documents, its confidence and its citations.
         Words with typos are searched corrected (``searched_for``; ``None`` when searched as typed);
         ``spell=False`` searches them as typed."""
@@ -220,7 +218,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             raise gr.Error(str(exc)) from None
 
     def search(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None,
-               spell: bool = spell_default) -> list[dict]:
+               spell: bool = s.spelling) -> list[dict]:
         """The passages that best match a question, best first, with their place in the documents.
         Each says what it was found for: ``searched_for`` is the question with its typos corrected,
         ``None`` when it was searched as typed (``spell=False`` always searches as typed)."""

@@ -6,12 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
 from ..errors import QAError
 from ..pipeline import Pipeline
 from ..types import Answer
 from .render import _e, rank_cell, render_answer, render_evidence
+
+if TYPE_CHECKING:
+    from ..eval import EvalQuery, Evaluation
 
 #: The test queries shipped with the seed documents.
 SEED_QUERIES = Path(__file__).resolve().parent.parent.parent / "tests" / "data" / "seed_queries.jsonl"
@@ -35,32 +40,41 @@ def check_query_file(path: str | Path | None) -> Path:
     return path
 
 
-def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=None) -> dict:
-    """Evaluate ``pipeline`` on a query file; the result, the file's problems and the queries by id."""
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRun:
+    """An evaluation run in the app: its result, the query file's problems and the queries by id
+    (to show what was retrieved for one of them)."""
+
+    result: Evaluation
+    problems: tuple[str, ...] = ()
+    queries: Mapping[str, EvalQuery]
+
+
+def run_evaluation(pipeline: Pipeline, path: Path, modes: list[str], progress=None) -> EvaluationRun:
+    """Evaluate ``pipeline`` on a query file."""
     from ..eval import evaluate, load_queries
 
     queries, problems = load_queries(path)
     if not modes:
         raise QAError("no retrieval mode chosen: tick at least one")
     result = evaluate(pipeline, queries, modes=modes, progress=progress)
-    return {"result": result, "problems": problems, "queries": {q.id: q for q in queries}}
+    return EvaluationRun(result=result, problems=tuple(problems), queries={q.id: q for q in queries})
 
 
-def render_query_detail(pipeline: Pipeline, run: dict, query_id: str, mode: str) -> str:
+def render_query_detail(pipeline: Pipeline, run: EvaluationRun, query_id: str, mode: str) -> str:
     """What the pipeline retrieved for one evaluated query, relevant passages marked."""
-    from ..eval import is_relevant, mode_results
+    from ..eval import is_relevant
 
-    query = run["queries"][query_id]
-    res = mode_results(run["result"])[mode]
-    record = next(r for r in res["per_query"] if r["id"] == query_id)
-    answer = pipeline.ask(query.question, k=run["result"]["k"], mode=mode)
+    query = run.queries[query_id]
+    record = next(r for r in run.result.modes[mode].per_query if r.id == query_id)
+    answer = pipeline.ask(query.question, k=run.result.k, mode=mode)
     relevant = {n for n, h in enumerate(answer.citations, start=1) if is_relevant(query, h.passage)}
     gold = ", ".join(query.answers) or "none (unanswerable)"
     head = (
         f'<section class="qa-detail"><h2 class="qa-label">{_e(query_id)} · {_e(mode)}</h2>'
         f'<p class="qa-detail-q">{_e(query.question)}</p>'
         f'<p class="qa-source">expected: {_e(gold)} · first relevant passage: {_e(rank_cell(record))} · '
-        f'answer {"correct" if record["correct"] else "wrong"}</p></section>'
+        f'answer {"correct" if record.scores.correct else "wrong"}</p></section>'
     )
     data = pipeline.data
     return head + render_answer(answer, data) + render_evidence(answer.citations, query.question, answer, data,

@@ -4,6 +4,7 @@ query's evidence. Built by :func:`qa.web.app.build_app`; the work itself is in :
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -12,15 +13,18 @@ from ..errors import QAError
 from ..pipeline import Pipeline
 from . import render as r
 from .evaluate import (
-    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, check_query_file, marks_path, render_query_detail,
-    run_evaluation,
+    MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, EvaluationRun, check_query_file, marks_path,
+    render_query_detail, run_evaluation,
 )
 from .warmup import Warmup
+
+if TYPE_CHECKING:
+    from ..eval import Evaluation
 
 log = logging.getLogger("qa")
 
 
-def recall_curve_frame(result: dict):
+def recall_curve_frame(result: Evaluation):
     """The recall@k curves as a table for the app's line plot: one row per mode and k."""
     import pandas as pd
 
@@ -74,11 +78,11 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
             return r.render_error(str(exc), "Cannot evaluate."), hidden, hidden, hidden, None, ""
         finally:
             evaluations.pop(session, None)
-        result = run["result"]
+        result = run.result
         header, rows = table_rows(result)
         name = {SHIPPED: "the shipped seed queries", MARKED: "the answers marked in this app"}.get(source, path.name)
         return (
-            r.render_summary(result, run["problems"], name),
+            r.render_summary(result, run.problems, name),
             gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
             gr.LinePlot(value=recall_curve_frame(result), visible=True),
             gr.Dataframe(value={"headers": r.PER_QUERY_HEADERS, "data": r.per_query_rows(result)}, visible=True),
@@ -86,7 +90,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
             "",
         )
 
-    def show_query(run: dict | None, evt: gr.SelectData) -> str:
+    def show_query(run: EvaluationRun | None, evt: gr.SelectData) -> str:
         if not run or not evt.row_value:
             return ""
         try:

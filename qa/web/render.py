@@ -10,12 +10,15 @@ through :func:`html.escape` or :func:`qa.web.highlight.highlight` before markup 
 from __future__ import annotations
 
 import html
-from typing import Collection, Iterable
+from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
 from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit
 from .highlight import highlight, question_stems, term_spans
+
+if TYPE_CHECKING:
+    from ..eval.records import Evaluation, QueryResult
 
 #: Characters of a title shown on a card; the whole title is in its tooltip.
 TITLE_CHARS = 90
@@ -344,13 +347,13 @@ def render_metric_help() -> str:
     return f'<dl class="qa-metric-help">{items}</dl>'
 
 
-def render_summary(result: dict, problems: list[str], source: str) -> str:
+def render_summary(result: Evaluation, problems: Sequence[str], source: str) -> str:
     """What was evaluated, and every problem or warning, escaped."""
-    notes = [f"line problems in the file: {p}" for p in problems] + list(result.get("warnings", []))
+    notes = [f"line problems in the file: {p}" for p in problems] + list(result.warnings)
     items = "".join(f"<li>{_e(n)}</li>" for n in notes)
     return (
-        f'<p class="qa-source">{result["n_queries"]:,} queries from {_e(source)}; retrieval depth '
-        f'{result["k"]}; misses and wrong answers come first in the table below — select a row to see '
+        f'<p class="qa-source">{result.n_queries:,} queries from {_e(source)}; retrieval depth '
+        f'{result.k}; misses and wrong answers come first in the table below — select a row to see '
         f"what was retrieved.</p>" + (f'<ul class="qa-notes">{items}</ul>' if items else "")
         + render_metric_help()
     )
@@ -359,24 +362,22 @@ def render_summary(result: dict, problems: list[str], source: str) -> str:
 PER_QUERY_HEADERS = ["id", "mode", "rank", "correct", "partly right", "confidence", "question", "gold", "answer"]
 
 
-def rank_cell(record: dict) -> str:
-    if not record["answerable"]:
+def rank_cell(record: QueryResult) -> str:
+    if not record.answerable:
         return "unanswerable"
-    return "miss" if record["rank"] is None else str(record["rank"])
+    return "miss" if record.rank is None else str(record.rank)
 
 
-def per_query_rows(result: dict) -> list[list]:
+def per_query_rows(result: Evaluation) -> list[list]:
     """One row per query and mode: retrieval misses first, then wrong answers, then the rest."""
-    from ..eval import mode_results
-
     rows = []
-    for mode, res in mode_results(result).items():
-        for r in res["per_query"]:
-            missed = r["answerable"] and r["rank"] is None
-            confidence = "" if r["confidence"] is None else f"{r['confidence']:.2f}"
-            partly = r.get("partly_right")
-            row = [r["id"], mode, rank_cell(r), "yes" if r["correct"] else "no",
+    for mode, res in result.modes.items():
+        for r in res.per_query:
+            missed = r.answerable and r.rank is None
+            confidence = "" if r.confidence is None else f"{r.confidence:.2f}"
+            correct, partly = r.scores.correct, r.scores.partly_right
+            row = [r.id, mode, rank_cell(r), "yes" if correct else "no",
                    "" if partly is None else ("yes" if partly else "no"), confidence,
-                   r["question"], " | ".join(r["gold"]) or "(none)", r["answer"] or r.get("error") or "(abstained)"]
-            rows.append(((not missed, bool(r["correct"])), row))
+                   r.question, " | ".join(r.gold) or "(none)", r.answer or r.error or "(abstained)"]
+            rows.append(((not missed, bool(correct)), row))
     return [row for _, row in sorted(rows, key=lambda item: item[0])]
