@@ -93,7 +93,7 @@ def test_removing_a_document_rewrites_only_the_manifest_and_it_is_never_found_ag
                        ("hybrid", np.asarray(old.passage_vectors[gone[3]]))):
         hits = retrieve(data, words, qvec, 20, mode).hits
         assert hits and all(h.passage.doc != "doc00007.txt" for h in hits)
-        assert all(data.passages[h.index] is h.passage for h in hits)
+        assert all(data.passages[h.row] is h.passage for h in hits)
 
 
 def _results(data, queries) -> tuple[list, np.ndarray]:
