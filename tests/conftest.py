@@ -15,6 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, not speed: no per-example deadline (a busy CI machine takes
+# seconds for an example that takes milliseconds alone).
+settings.register_profile("qa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("qa")
 
 from qa.config import Settings
 from qa.pipeline import Pipeline
