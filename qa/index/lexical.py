@@ -150,7 +150,7 @@ def _bm25s_model():
             indptr = np.zeros(n_vocab + 1, dtype=np.int64)
             np.cumsum(df, out=indptr[1:])
             indices = doc_idx.astype(self.int_dtype)
-            return {"data": data.astype(self.dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
+            return {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
 
     return BM25(k1=K1, b=B)
 
