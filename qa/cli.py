@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the document folder")
     _common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--verify", action="store_true",
+                   help="read every index file again and check its checksum (otherwise files unchanged since "
+                        "they were last checked are trusted); damage found is repaired")
     p.add_argument("--chunk-size", type=int, help="passage size in characters")
     p.add_argument("--chunk-overlap", type=int, help="overlap between passages in characters")
 
@@ -172,7 +175,7 @@ def _cite(hit) -> str:
 
 def cmd_index(args) -> int:
     qa = _pipeline(args)
-    report = qa.index(force=args.rebuild, show_bar=sys.stderr.isatty())
+    report = qa.index(force=args.rebuild, show_bar=sys.stderr.isatty(), verify=args.verify)
     for line in report.lines():
         print(show(line))
     return 0

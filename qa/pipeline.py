@@ -207,16 +207,17 @@ class Pipeline:
         return Parser(self.limits, s.max_file_bytes, (s.chunk_size, s.chunk_overlap), in_process=not s.parse_worker)
 
     def index(self, force: bool = False, progress: ProgressFn | None = None, show_bar: bool = False,
-              parser: Parser | None = None) -> IndexReport:
+              parser: Parser | None = None, verify: bool = False) -> IndexReport:
         """Build or update the index on disk from the document folder (does not swap it in).
-        Documents are read by ``parser``, or by a new :meth:`parser` for this update."""
+        Documents are read by ``parser``, or by a new :meth:`parser` for this update. ``verify``:
+        hash every index file again (a load trusts files unchanged since they were verified)."""
         s = self.settings
         with using(parser, self.parser) as parser:
             report = update_index(
                 s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
                 max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
                 vectors=VectorSettings.from_settings(s), limits=self.limits, parser=parser,
-                embed_context=s.embed_context,
+                embed_context=s.embed_context, verify=verify,
             )
         self.last_report = report
         return report

@@ -148,6 +148,7 @@ def update_index(
     limits: Limits = Limits(),
     embed_context: bool = False,
     parser: Parser | None = None,
+    verify: bool = False,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done.
 
@@ -155,7 +156,8 @@ def update_index(
     documents. ``limits`` bounds the text and parsing time of each document. New and changed
     documents are read and split by ``parser`` (by default a new one, whose worker process is
     stopped when the update ends), made with the same ``limits``, ``max_file_bytes`` and splitter
-    settings.
+    settings. ``verify``: every file of the index is hashed again, not only those changed since they
+    were last verified (damage found is repaired like any other).
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
@@ -181,7 +183,8 @@ def update_index(
                 moved = store.backend_problem(manifest, vectors.backend)
                 try:
                     # the vector index is checked when it stays; only the arrays are reused
-                    manifest, segs, src = store.verified(index_dir, vectors=None if moved else vectors)
+                    manifest, segs, src = store.verified(index_dir, vectors=None if moved else vectors,
+                                                            fully=verify)
                     current = segs, dict(zip(manifest["documents"], src))
                 except IndexProblem as exc:
                     reason = str(exc)

@@ -127,21 +127,26 @@ def _bm25s_model():
             if not isinstance(corpus_token_ids, _FlatIds):
                 return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress,
                                                     leave_progress)
+            import scipy.sparse
             from bm25s.scoring import _build_idf_array, _select_idf_scorer, _select_tfc_scorer
 
             if self.method not in ("robertson", "lucene", "atire"):
                 raise ValueError(f"BM25 method {self.method!r} is not supported")
             self.nonoccurrence_array = None  # only BM25L and BM25+ have one
-            ids, offsets = corpus_token_ids.ids.astype(np.int64), corpus_token_ids.offsets
+            ids, offsets = corpus_token_ids.ids, corpus_token_ids.offsets
             n_docs, n_vocab = len(offsets) - 1, len(unique_token_ids)
             doc_len = np.diff(offsets)
             avg_doc_len = np.array(doc_len).mean()
             # distinct (token, passage) pairs with their counts, sorted by token then passage: the
-            # order of bm25s' compressed sparse columns
-            pairs, tf = np.unique(ids * n_docs + np.repeat(np.arange(n_docs, dtype=np.int64), doc_len),
-                                  return_counts=True)
-            voc_idx, doc_idx = pairs // n_docs, pairs % n_docs
-            df = np.bincount(voc_idx, minlength=n_vocab)
+            # order of bm25s' compressed sparse columns: the tokens are already rows of a passage x
+            # token matrix; scipy counts repeats within each row and transposes in linear time
+            rows = scipy.sparse.csr_matrix((np.ones(len(ids), dtype=np.int32), ids, offsets), shape=(n_docs, n_vocab))
+            rows.sum_duplicates()
+            counts = rows.tocsc()
+            counts.sort_indices()
+            df = np.diff(counts.indptr)
+            voc_idx = np.repeat(np.arange(n_vocab, dtype=np.int64), df)
+            doc_idx, tf = counts.indices, counts.data
             idf = _build_idf_array(dict(enumerate(df.tolist())), n_docs, _select_idf_scorer(self.idf_method),
                                    self.dtype)
             tfc = _select_tfc_scorer(self.method)(tf_array=tf.astype(self.dtype), l_d=doc_len[doc_idx],

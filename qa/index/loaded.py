@@ -18,7 +18,7 @@ from ..errors import IndexProblem
 from ..types import Document, Passage
 from .lexical import BM25Index, TokenTable
 from .manifest import REBUILD, backend_problem, read_manifest, segment_of, segments, version_problem
-from .segments import Segment, open_segment
+from .segments import Segment, hold, open_segment
 from .vectors import _NONE, Excluded, VectorIndex, VectorSettings
 
 
@@ -178,11 +178,13 @@ def load(folder: Path, mmap: bool = True, vectors: VectorSettings | None = Vecto
     return verified(folder, mmap, vectors, _assemble)
 
 
-def verified(folder: Path, mmap: bool = True, vectors: VectorSettings | None = VectorSettings(), then=None):
+def verified(folder: Path, mmap: bool = True, vectors: VectorSettings | None = VectorSettings(), then=None,
+             fully: bool = False):
     """The manifest of the index in ``folder`` and its segments, every file verified against its
     checksum and the data against the manifest (the vector index too, unless ``vectors`` is
     ``None``), as ``(manifest, segments by name, sources)``; or what ``then`` makes of them. Raises
-    :class:`IndexProblem` on any damage."""
+    :class:`IndexProblem` on any damage. Files unchanged since they were last verified are not read
+    again, unless ``fully`` (:func:`qa.index.segments.verify_files`)."""
     for attempt in range(3):
         manifest = read_manifest(folder)
         if manifest is None:
@@ -193,7 +195,7 @@ def verified(folder: Path, mmap: bool = True, vectors: VectorSettings | None = V
             raise IndexProblem(f"the index in {str(folder)!r} cannot be used: {problem}; {REBUILD}")
         try:
             try:
-                segs = open_segments(folder, manifest, mmap)
+                segs = open_segments(folder, manifest, mmap, fully)
                 src = sources(manifest, segs)
                 if sum(phi - plo for _, plo, phi, _, _ in src) != manifest["passage_count"]:
                     raise IndexProblem(f"damaged index: the data files disagree with the manifest; {REBUILD}")
@@ -216,10 +218,12 @@ def verified(folder: Path, mmap: bool = True, vectors: VectorSettings | None = V
     raise AssertionError("unreachable")
 
 
-def open_segments(folder: Path, manifest: dict, mmap: bool = True) -> dict[str, Segment]:
-    """Every segment the manifest names, verified and checked, by name."""
+def open_segments(folder: Path, manifest: dict, mmap: bool = True, fully: bool = False) -> dict[str, Segment]:
+    """Every segment the manifest names, verified (``fully``: every byte hashed) and checked, by name."""
     dim = manifest["model"]["dim"]
-    return {entry["name"]: open_segment(folder, entry, dim, mmap) for entry in segments(manifest)}
+    out = {entry["name"]: open_segment(folder, entry, dim, mmap, fully) for entry in segments(manifest)}
+    hold(list(out.values()))
+    return out
 
 
 def sources(manifest: dict, segs: dict[str, Segment]) -> list[tuple[Segment, int, int, int, int]]:

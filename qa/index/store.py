@@ -40,7 +40,9 @@ from .manifest import (  # noqa: F401
     FORMAT_VERSION, MANIFEST, REBUILD, backend_problem, check_compatible, current_segments, new_name,
     read_manifest, segment_of, segments, version_problem, write_manifest,
 )
-from .segments import MARKER, discard, file_digest, is_own_segment, read_documents, remove_leftovers  # noqa: F401
+from .segments import (  # noqa: F401
+    MARKER, VERIFIED, discard, file_digest, is_own_segment, read_documents, recorded_digest, remove_leftovers,
+)
 from .vectors import EXACT_LIMIT, VectorSettings
 
 #: A merge happens when an update would leave more segments than this ...
@@ -73,7 +75,7 @@ def stored_documents(folder: Path) -> dict[str, Document]:
         out: dict[str, Document] = {}
         for entry in segments(manifest):
             seg = folder / entry["name"]
-            if file_digest(seg / "documents.jsonl") != entry["files"].get("documents.jsonl"):
+            if recorded_digest(seg / "documents.jsonl") != entry["files"].get("documents.jsonl"):
                 return {}
             out.update((d.id, d) for d in read_documents(seg)
                        if d.id in manifest["documents"] and segment_of(manifest, d.id) == entry["name"])
