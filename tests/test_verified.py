@@ -132,3 +132,15 @@ def test_an_update_loads_the_segments_it_keeps_once(index, monkeypatch):
     report = qa.refresh()
     assert report.added == ["tea.md"] and len(qa.data.segments) == 2
     assert sorted(made) == sorted(qa.data.segments)  # the kept one once, the new one once
+
+
+def test_checksums_of_removed_segments_are_forgotten(index, monkeypatch):
+    docs, folder = index
+    old = _segment(folder)
+    assert any(key[0].startswith(str(old)) for key in segments._digests)
+    monkeypatch.setattr(store, "MAX_REMOVED", -1.0)  # the update rewrites the index as one segment
+    (docs / "rivers.txt").unlink()
+    assert _pipeline(docs, folder).index().removed == ["rivers.txt"]
+    assert not old.exists() and not any(key[0].startswith(str(old)) for key in segments._digests)
+    record = json.loads((folder / store.VERIFIED).read_text(encoding="utf-8"))
+    assert not any(name.startswith(old.name) for name in record["files"])

@@ -324,6 +324,11 @@ def remove_leftovers(folder: Path, keep: set[str], vectors: VectorSettings = Vec
     vectors.drop([path.name for path in old])
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
+    gone = tuple(f"{path}{os.sep}" for path in old)
+    for key in [key for key in _digests if key[0].startswith(gone)]:
+        del _digests[key]  # checksums of files removed with their segment
+    if old:
+        _remember_verified(folder, _read_verified(folder), {})  # the record drops them too
     for pattern in (".manifest.json.*.tmp", f".{VERIFIED}.*.tmp"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
