@@ -10,7 +10,11 @@ paragraph: the paragraphs in a seeded order (``random.Random(0)``), the first ha
 *calibration*, the second for *test*. A question belongs to its paragraph's half. SQuADShifts is
 never trained on.
 
-**calibrate** (on the calibration half, ``--questions`` per domain): each question is asked as
+**calibrate** (on the calibration half, ``--questions`` per domain) first chooses the weight of the
+retrieval's order in choosing the span (``rank``: a span's score less ``rank`` per place its passage
+stands below the first, :func:`qa.reader.passage.choose`): the weight of :data:`RANKS` with the best
+F1 of the chosen span, each question asked over its BM25 top ``--read`` paragraphs as they come
+(the test half's F1 printed beside). Then each question is asked as
 the product asks it — over the ``--read`` paragraphs of its domain-half that BM25 ranks highest —
 twice: as it is (answerable: the label is "the best span is right", F1 >= 0.5 against a gold
 answer) and as a near miss (its own paragraph with the answer's sentence(s) cut out, other
@@ -46,7 +50,7 @@ from qa.ingest.chunking import split_sentences  # noqa: E402
 from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.index.lexical import BM25Index  # noqa: E402
 from qa.eval.metrics import best, contains_answer, exact_match, f1  # noqa: E402
-from qa.reader.passage import MODEL_DIR, MODEL_FILE, Calibration, PassageModel  # noqa: E402
+from qa.reader.passage import MODEL_DIR, MODEL_FILE, Calibration, PassageModel, choose  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks"
 SHIFTS = BENCH / "training" / "squadshifts_v1.0"
@@ -89,16 +93,52 @@ def near_miss(context: str, q: dict) -> str | None:
     return text if len(text) >= 40 and not contains_answer(text, golds(q)) else None
 
 
-def read(model: PassageModel, question: str, passages: list[str]):
-    """(answer text, has-answer logit, span score) of the best span, or None."""
+def read(model: PassageModel, question: str, passages: list[str], rank: float = 0.0):
+    """(answer text, has-answer logit, span score) of the span the reader chooses (``rank``: the
+    weight of the passages' order, :func:`qa.reader.passage.choose`), or None."""
     spans = model.spans(question, passages)
     if not spans:
         return None
-    sp = spans[0]
+    sp, _ = choose(spans, Calibration(rank=rank))
     return passages[sp.passage][sp.start: sp.end], sp.has_answer, sp.score
 
 
-def open_examples(model, paragraphs, items, read_k: int):
+RANKS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+def rank_weight(model: PassageModel, args) -> float:
+    """The weight of the retrieval's order (see :func:`qa.reader.passage.choose`) with the best F1
+    of the chosen span on the calibration half, each question asked over its BM25 top ``--read``
+    as retrieval gives them (the gold paragraph may be missing, as in use); the test half's F1 for
+    each weight is printed beside it."""
+    def reads(half: int, seed: int):
+        out = []
+        for domain in DOMAINS:
+            paragraphs = halves(domain)[half]
+            index = BM25Index.build([p["context"] for p in paragraphs])
+            for _, q in questions(paragraphs, args.questions, seed):
+                top = np.argsort(-index.scores(q["question"]), kind="stable")[:args.read]
+                texts = [paragraphs[int(j)]["context"] for j in top]
+                out.append((texts, model.spans(q["question"], texts), golds(q)))
+        return out
+
+    def mean_f1(got, rank: float) -> float:
+        scores = []
+        for texts, spans, gold in got:
+            sp, _ = choose(spans, Calibration(rank=rank))
+            scores.append(best(f1, texts[sp.passage][sp.start: sp.end], gold) if sp else 0.0)
+        return 100 * float(np.mean(scores))
+
+    cal, test = reads(0, args.seed), reads(1, args.seed + 1)
+    rows = [{"rank weight": r, "F1 calibration half": mean_f1(cal, r), "F1 test half": mean_f1(test, r)}
+            for r in RANKS]
+    chosen = max(rows, key=lambda row: (round(row["F1 calibration half"], 6), -row["rank weight"]))["rank weight"]
+    print(f"## Weight of the retrieval's order (read {args.read}, BM25 order; chosen on the calibration half: "
+          f"{chosen})\n\n" + table(rows) + "\n")
+    return chosen
+
+
+def open_examples(model, paragraphs, items, read_k: int, rank: float = 0.0):
     """Features and labels of each question asked over its BM25 top ``read_k`` (answerable) and
     as a near miss; returns (x, y, kind) with kind 1 for answerable, 0 for near miss."""
     index = BM25Index.build([p["context"] for p in paragraphs])
@@ -108,7 +148,7 @@ def open_examples(model, paragraphs, items, read_k: int):
         if i not in top:
             top = top[:-1] + [i]
         texts = [paragraphs[j]["context"] for j in top]
-        got = read(model, q["question"], texts)
+        got = read(model, q["question"], texts, rank)
         if got:
             xs.append(got[1:])
             ys.append(best(f1, got[0], golds(q)) >= 0.5)
@@ -118,7 +158,7 @@ def open_examples(model, paragraphs, items, read_k: int):
             continue
         missing = [cut if j == i else paragraphs[j]["context"] for j in top]
         missing = [t for t in missing if t is cut or not contains_answer(t, golds(q))]
-        got = read(model, q["question"], missing)
+        got = read(model, q["question"], missing, rank)
         if got:
             xs.append(got[1:])
             ys.append(False)
@@ -171,13 +211,14 @@ def table(rows: list[dict]) -> str:
 
 
 def calibrate(model: PassageModel, args) -> dict:
+    rank = rank_weight(model, args)
     per_k = {}
     for read_k in sorted(set(args.compare_read) | {args.read}):
         xs, ys, kinds, seconds = [], [], [], 0.0
         for domain in DOMAINS:
             cal, _ = halves(domain)
             t0 = time.perf_counter()
-            x, y, kind = open_examples(model, cal, questions(cal, args.questions, args.seed), read_k)
+            x, y, kind = open_examples(model, cal, questions(cal, args.questions, args.seed), read_k, rank)
             seconds += time.perf_counter() - t0
             xs.append(x), ys.append(y), kinds.append(kind)
         x, y, kind = np.concatenate(xs), np.concatenate(ys), np.concatenate(kinds)
@@ -187,14 +228,14 @@ def calibrate(model: PassageModel, args) -> dict:
               f"{1000 * seconds / max(len(kind), 1):.0f} ms per read", file=sys.stderr, flush=True)
     x, y, kind = per_k[args.read]
     w_has, w_span, bias = fit(x, y)
-    cal = Calibration(w_has, w_span, bias)
+    cal = Calibration(w_has, w_span, bias, rank=rank)
     conf = np.array([cal.confidence(h, s) for h, s in x])
     balanced = balanced_threshold(conf, y, kind)
     tentative = keeping_threshold(conf, y, kind, args.keep_right)
     print(f"tentative threshold {tentative} keeps {args.keep_right:.0%} of right answers "
           f"(best balanced accuracy would be {balanced})", file=sys.stderr)
     rows, ece = reliability(conf, y)
-    result = {"has_answer": w_has, "span": w_span, "bias": bias, "answer": 0.5, "tentative": tentative}
+    result = {"has_answer": w_has, "span": w_span, "bias": bias, "answer": 0.5, "tentative": tentative, "rank": rank}
     print("## Thresholds (calibration half)\n")
     pos, neg = conf[(kind == 1) & y], conf[kind == 0]
     print(table([{"rule": f"keep {args.keep_right:.0%} of right answers (chosen)", "threshold": tentative,
@@ -214,7 +255,7 @@ def calibrate(model: PassageModel, args) -> dict:
     xs, ys, kinds = [], [], []
     for domain in DOMAINS:
         _, test = halves(domain)
-        x, y, kind = open_examples(model, test, questions(test, args.questions, args.seed + 1), args.read)
+        x, y, kind = open_examples(model, test, questions(test, args.questions, args.seed + 1), args.read, rank)
         xs.append(x), ys.append(y), kinds.append(kind)
     x, y, kind = np.concatenate(xs), np.concatenate(ys), np.concatenate(kinds)
     conf = np.array([cal.confidence(h, s) for h, s in x])

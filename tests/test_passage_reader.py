@@ -152,8 +152,9 @@ def test_calibration_is_read_from_beside_the_model(tmp_path):
     model.write_bytes(b"")
     assert Calibration.beside(model) == Calibration()  # none there: identity on the has-answer logit
     model.with_suffix(".json").write_text(json.dumps({"calibration": {"has_answer": 0.7, "span": 0.1, "bias": -1,
-                                                                     "answer": 0.6, "tentative": 0.25}}))
-    assert Calibration.beside(model) == Calibration(0.7, 0.1, -1.0, 0.6, 0.25)
+                                                                     "answer": 0.6, "tentative": 0.25,
+                                                                     "rank": 0.8}}))
+    assert Calibration.beside(model) == Calibration(0.7, 0.1, -1.0, 0.6, 0.25, 0.8)
     model.with_suffix(".json").write_text("not json")
     assert Calibration.beside(model) == Calibration()
 
@@ -163,6 +164,15 @@ def test_choose_takes_the_best_span_over_all_windows():
     best, confidence = choose(spans, Calibration())
     assert best.passage == 1 and confidence == pytest.approx(1 / (1 + np.exp(1.0)))
     assert choose([], Calibration()) == (None, 0.0)
+
+
+def test_the_retrievals_order_weighs_in_as_the_calibration_says():
+    """A span of the third passage retrieved must beat one of the first by more than 2 x ``rank``."""
+    first, third = passage_module.WindowSpan(0, 0, 4, 10.0, 1.0), passage_module.WindowSpan(2, 5, 9, 12.0, 2.0)
+    assert choose([third, first], Calibration(rank=0.0))[0] is third
+    assert choose([third, first], Calibration(rank=0.9))[0] is third
+    best, confidence = choose([third, first], Calibration(has_answer=1.0, rank=1.1))
+    assert best is first and confidence == pytest.approx(1 / (1 + np.exp(-1.0)))  # its own has-answer logit
 
 
 def test_a_missing_bundled_model_falls_back_to_the_heuristic_reader(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, FakeEmbedder
 from qa.index import store
 from qa.index.indexer import update_index
+from qa.index import lexical
 from qa.index.lexical import K1, B, BM25Index, TokenTable, tokenize
 from qa.retrieval import retrieve
 
@@ -150,8 +151,33 @@ def test_segments_pile_up_to_the_limit_then_the_small_ones_are_merged(big, monke
     assert hits[0].passage.doc == "new3.txt"
 
 
-def test_bm25_over_segments_scores_as_one_bm25s_index_of_the_live_passages():
+def test_token_passage_counts_are_the_same_by_sort_and_by_scipy(monkeypatch):
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 30, 500)
+    lengths[[0, 7, 499]] = 0  # passages without a token, first and last among them
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = rng.zipf(1.3, int(offsets[-1])).clip(max=300).astype(np.int32) - 1
+    kept = ids.copy()
+    made = {}
+    for label, sparse_from in (("sort", 10**12), ("scipy", 0)):
+        monkeypatch.setattr(lexical, "SPARSE_FROM", sparse_from)
+        made[label] = lexical.token_passage_counts(ids, offsets, 300)
+        assert np.array_equal(ids, kept)  # the caller's tokens are left as they were
+    for a, b in zip(made["sort"], made["scipy"]):
+        np.testing.assert_array_equal(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+    df, doc, tf = made["sort"]
+    assert tf.sum() == len(ids) and df.sum() == len(doc) and len(df) == 300
+    words = 5  # the 6th token id (zero-based 5): its passages in order, with how often it occurs in each
+    lo = int(df[:words].sum())
+    expected = [(i, int(np.sum(ids[offsets[i]:offsets[i + 1]] == words))) for i in range(500)]
+    assert list(zip(doc[lo:lo + df[words]].tolist(), tf[lo:lo + df[words]].tolist())) == [e for e in expected if e[1]]
+
+
+@pytest.mark.parametrize("sparse_from", [10**12, 0], ids=["sort", "scipy"])
+def test_bm25_over_segments_scores_as_one_bm25s_index_of_the_live_passages(monkeypatch, sparse_from):
     import bm25s
+
+    monkeypatch.setattr(lexical, "SPARSE_FROM", sparse_from)
 
     rng = np.random.default_rng(5)
     texts = [" ".join(updates._words(rng, int(rng.integers(0, 40)))) for _ in range(600)] + ["the of and", ""]

@@ -53,6 +53,9 @@ def test_each_answer_state_has_its_own_look_and_explains_its_confidence(with_pdf
     assert "below what the reader needs" in pages[TENTATIVE] and "0.31" in pages[TENTATIVE]
     assert 'data-state="none"' in pages[NONE] and ">Not found</h2>" in pages[NONE]
     assert "1897" not in pages[NONE].split("qa-tools")[0]
+    # the copy button says what it copies: an answer with its source, or the question and "not found"
+    assert ">Copy answer and source</button>" in pages[ANSWER] and ">Copy answer and source</button>" in pages[TENTATIVE]
+    assert ">Copy question and result</button>" in pages[NONE] and "Copy answer" not in pages[NONE]
     assert "The closest passages" in render_evidence(none.citations, ECKMUHL, none, with_pdf.data)
     assert ">Evidence</h2>" in render_evidence(sure.citations, ECKMUHL, sure, with_pdf.data)
     # the answer carries its own page and title; the link asks the question again

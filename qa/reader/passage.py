@@ -37,14 +37,16 @@ MAX_WINDOWS = 4  #: windows read of one passage (a 1,000-character passage needs
 
 @dataclass(frozen=True)
 class Calibration:
-    """P(answer right) = sigmoid(has_answer * has-answer logit + span * span score + bias), and the
-    two thresholds on it (see ``bench/calibrate_passage.py``)."""
+    """P(answer right) = sigmoid(has_answer * has-answer logit + span * span score + bias), the two
+    thresholds on it, and how much the retrieval's order weighs in choosing the span (all fitted
+    by ``bench/passage_reader.py calibrate``)."""
 
     has_answer: float = 1.0
     span: float = 0.0
     bias: float = 0.0
     answer: float = 0.5  #: at or above: an answer
     tentative: float = 0.2  #: at or above: a possible answer; below: none
+    rank: float = 0.0  #: taken off a span's score per place its passage stands below the first retrieved
 
     def confidence(self, has_logit: float, span_score: float) -> float:
         """The probability that the answer is right, from the window's has-answer logit and the
@@ -133,10 +135,11 @@ def unavailable(settings) -> str | None:
 
 
 def choose(spans: list[WindowSpan], calibration: Calibration) -> tuple[WindowSpan | None, float]:
-    """The answer span (the best-scoring one) and its calibrated confidence."""
+    """The answer span and its calibrated confidence: the best span score, less ``calibration.rank``
+    for each place its passage stands below the first one retrieved (``passage`` is that place)."""
     if not spans:
         return None, 0.0
-    best = spans[0]
+    best = max(spans, key=lambda sp: sp.score - calibration.rank * sp.passage)
     return best, calibration.confidence(best.has_answer, best.score)
 
 

@@ -70,7 +70,7 @@ document.addEventListener('click', (event) => {
   }
   const copy = event.target.closest('.qa-copy');
   if (copy) {
-    const done = () => { copy.textContent = 'Copied'; setTimeout(() => copy.textContent = 'Copy answer and source', 1500); };
+    const done = () => { copy.textContent = 'Copied'; setTimeout(() => copy.textContent = copy.dataset.label, 1500); };
     if (navigator.clipboard) { navigator.clipboard.writeText(copy.dataset.copy).then(done, () => {}); }
   }
 });

@@ -156,9 +156,10 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
     tools = ""
     if question:
         link = question_link(question, spelling)
+        label = "Copy answer and source" if answer.text is not None else "Copy question and result"
         tools = (
-            f'<p class="qa-tools"><button type="button" class="qa-copy" '
-            f'data-copy="{_e(answer_as_text(answer, question))}">Copy answer and source</button>'
+            f'<p class="qa-tools"><button type="button" class="qa-copy" data-label="{label}" '
+            f'data-copy="{_e(answer_as_text(answer, question))}">{label}</button>'
             f'<a class="qa-link" href="{_e(link)}">Link to this question</a></p>'
         )
     if answer.text is None or answer.cited is None:
