@@ -88,7 +88,7 @@ class Settings:
     #: Answer states: at or above ``answer_threshold`` the answer is stated; at or above
     #: ``abstain_threshold`` it is shown as a possible answer (``tentative``); below, only the
     #: passages (``none``). Empty: the reader's own, chosen on held-out data (passage: the
-    #: calibration beside its model, see bench/calibrate_passage.py; sentence 0.85 / 0.5;
+    #: calibration beside its model, see bench/passage_reader.py calibrate; sentence 0.85 / 0.5;
     #: heuristic 0.16 / 0.16).
     answer_threshold: float | None = None
     abstain_threshold: float | None = None

@@ -1,4 +1,4 @@
-"""The passage reader (the default): reads whole retrieved passages with the model trained here.
+"""The passage reader (``QA_READER=passage``): reads whole retrieved passages with the model trained here.
 
 The model (``python -m qa.train passage``; int8 ONNX in ``qa/models/``, see its card) reads
 ``[CLS] question [SEP] passage [SEP]`` windows of at most 384 tokens (a longer passage in
@@ -6,12 +6,12 @@ overlapping windows, :mod:`qa.reader.windows`) and gives, per window, start/end 
 passage's tokens and a has-answer logit. The top :data:`READ_PASSAGES` passages of the retrieval
 are read in one batch. Training normalised the span scores over all of a question's windows
 together, so the best span anywhere (start + end logit, at most 64 tokens: a clause, a list, a
-definition) is the answer; its passage is cited first, and the sentence(s) around it are given
-for context.
+definition), less ``Calibration.rank`` per place its passage stands below the first retrieved, is
+the answer; its passage is cited first, and the sentence(s) around it are given for context.
 
 Confidence: :class:`Calibration` maps the window's has-answer logit and the span's score to the
 probability that the answer is right, fitted by logistic regression on one half of SQuADShifts
-(text unlike the training data; ``bench/calibrate_passage.py``) and stored beside the model. At or
+(text unlike the training data; ``bench/passage_reader.py calibrate``) and stored beside the model. At or
 above ``answer_threshold`` the answer is stated; at or above ``tentative_threshold`` it is shown
 as a possible answer; below, only the passages are shown.
 """
