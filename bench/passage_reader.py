@@ -103,6 +103,11 @@ def read(model: PassageModel, question: str, passages: list[str], rank: float = 
     return passages[sp.passage][sp.start: sp.end], sp.has_answer, sp.score
 
 
+def bm25_top(index: BM25Index, question: str, k: int) -> list[int]:
+    """The ``k`` paragraphs BM25 ranks highest for the question, best first."""
+    return [int(j) for j in np.argsort(-index.scores(question), kind="stable")[:k]]
+
+
 RANKS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
@@ -117,8 +122,7 @@ def rank_weight(model: PassageModel, args) -> float:
             paragraphs = halves(domain)[half]
             index = BM25Index.build([p["context"] for p in paragraphs])
             for _, q in questions(paragraphs, args.questions, seed):
-                top = np.argsort(-index.scores(q["question"]), kind="stable")[:args.read]
-                texts = [paragraphs[int(j)]["context"] for j in top]
+                texts = [paragraphs[j]["context"] for j in bm25_top(index, q["question"], args.read)]
                 out.append((texts, model.spans(q["question"], texts), golds(q)))
         return out
 
@@ -144,7 +148,7 @@ def open_examples(model, paragraphs, items, read_k: int, rank: float = 0.0):
     index = BM25Index.build([p["context"] for p in paragraphs])
     xs, ys, kinds = [], [], []
     for i, q in items:
-        top = [int(j) for j in np.argsort(-index.scores(q["question"]), kind="stable")[:read_k]]
+        top = bm25_top(index, q["question"], read_k)
         if i not in top:
             top = top[:-1] + [i]
         texts = [paragraphs[j]["context"] for j in top]

@@ -98,7 +98,7 @@ def write_segment(folder: Path, name: str, documents: list[Document], passages: 
             files[rel] = file_digest(path)
             checked[f"{name}/{rel}"] = [*_signature(path)[1:], files[rel]]
     fsync_dir(seg)
-    _remember_verified(folder, _read_verified(folder), checked)  # written here, so verified
+    _remember_verified(folder, checked)  # written here, so verified
     entry = {"name": name, "passages": len(passages), "sentences": int(len(sentences)),
              "index_type": vector_entry.pop("index_type"), "files": files}
     return entry, vector_entry
@@ -131,14 +131,20 @@ def file_digest(path: Path) -> str:
     return digest
 
 
+def _recorded(known: dict[str, list], seg: Path, name: str) -> tuple[str | None, list]:
+    """The checksum ``known`` records for file ``name`` of segment ``seg`` if the file's signature
+    is still the recorded one (else ``None``), and the file's record entry as it is now, less the
+    checksum."""
+    now = list(_signature(seg / name)[1:])
+    entry = known.get(f"{seg.name}/{name}")
+    return (entry[5] if entry is not None and entry[:5] == now else None), now
+
+
 def recorded_digest(path: Path) -> str:
     """The checksum of a segment's file: as recorded when it was last verified, if it has not
     changed since, else hashed."""
-    key = _signature(path)
-    known = _read_verified(path.parent.parent).get(f"{path.parent.name}/{path.name}")
-    if known is not None and known[:5] == list(key[1:]):
-        return known[5]
-    return file_digest(path)
+    digest, _ = _recorded(_read_verified(path.parent.parent), path.parent, path.name)
+    return digest or file_digest(path)
 
 
 def _read_verified(folder: Path) -> dict[str, list]:
@@ -150,10 +156,10 @@ def _read_verified(folder: Path) -> dict[str, list]:
     return {}
 
 
-def _remember_verified(folder: Path, known: dict[str, list], checked: dict[str, list]) -> None:
+def _remember_verified(folder: Path, checked: dict[str, list]) -> None:
     """Add ``checked`` (relative path: signature and digest) to the folder's record, dropping the
     files that are gone; best effort (a read-only index folder is hashed at every start)."""
-    merged = {k: v for k, v in known.items() if k not in checked and (folder / k).is_file()}
+    merged = {k: v for k, v in _read_verified(folder).items() if k not in checked and (folder / k).is_file()}
     merged.update(checked)
     with contextlib.suppress(OSError):
         atomic_write_bytes(folder / VERIFIED, json.dumps({"version": 1, "files": merged}).encode("utf-8"))
@@ -170,20 +176,14 @@ def verify_files(seg: Path, files: dict[str, str], fully: bool = False) -> None:
     known = {} if fully else _read_verified(seg.parent)
     checked = {}
     for name, digest in files.items():
-        path = seg / name
-        key = _signature(path)
-        rel = f"{seg.name}/{name}"
-        if fully:
-            found = sha256_file(path)
-        elif known.get(rel) == [*key[1:], digest]:
-            found = digest
-        else:
-            found = file_digest(path)
-        if found != digest:
-            raise IndexProblem(f"damaged index: {name} does not match its checksum; {REBUILD}")
-        checked[rel] = [*key[1:], digest]
-    if fully or any(known.get(rel) != value for rel, value in checked.items()):
-        _remember_verified(seg.parent, known or _read_verified(seg.parent), checked)
+        recorded, now = _recorded(known, seg, name)
+        if recorded != digest:  # not recorded as verified: hashed
+            found = sha256_file(seg / name) if fully else file_digest(seg / name)
+            if found != digest:
+                raise IndexProblem(f"damaged index: {name} does not match its checksum; {REBUILD}")
+        checked[f"{seg.name}/{name}"] = [*now, digest]
+    if any(known.get(rel) != value for rel, value in checked.items()):
+        _remember_verified(seg.parent, checked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def remove_leftovers(folder: Path, keep: set[str], vectors: VectorSettings = Vec
     for key in [key for key in _digests if key[0].startswith(gone)]:
         del _digests[key]  # checksums of files removed with their segment
     if old:
-        _remember_verified(folder, _read_verified(folder), {})  # the record drops them too
+        _remember_verified(folder, {})  # the record drops them too
     for pattern in (".manifest.json.*.tmp", f".{VERIFIED}.*.tmp"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
