@@ -36,6 +36,12 @@ class Embedder(Protocol):
     def encode_query(self, text: str) -> np.ndarray:
         """One question: a ``(dim,)`` vector."""
 
+    # Optional, for an embedder that can give sentence vectors from its passages' forward pass
+    # (the indexer checks ``pools_sentences``; see SentenceTransformerEmbedder.encode_passages):
+    #   pools_sentences: bool
+    #   encode_passages(texts, spans, batch_size) -> (passage vectors, per passage an array of its
+    #   spans' vectors, NaN rows for spans to embed alone)
+
 
 @runtime_checkable
 class Reader(Protocol):

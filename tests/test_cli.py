@@ -146,7 +146,7 @@ def test_changing_one_seed_re_embeds_only_that_file(seed_index_dir, tmp_path):
     doc = next(d for d in load_folder(tmp_path / "docs").documents if d.id == changed.name)
     passages = len(split_passages(doc, Settings().chunk_size, Settings().chunk_overlap))
     assert f"changed 1: {changed.name}" in result.stdout.splitlines()
-    assert f"({passages} passages and " in result.stdout
+    assert f"({passages} passages embedded, the vectors of their " in result.stdout  # sentences pooled
     assert "added" not in result.stdout and "rebuilding" not in result.stdout
 
 

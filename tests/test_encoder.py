@@ -107,6 +107,15 @@ class OnnxPassageEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         return self._encoder.encode([text])[0]
 
+    pools_sentences = True  #: as the default embedder, so the index records what it would
+
+    def encode_passages(self, texts, spans, batch_size: int = 64):
+        """Passage vectors, and each sentence span embedded alone (standing in for pooling)."""
+        pieces = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
+        flat = self.encode(pieces)
+        cuts = np.cumsum([len(ss) for ss in spans])[:-1]
+        return self.encode(texts), np.split(flat, cuts)
+
 
 #: Run in a fresh process: ``qa ask --json`` with the default settings, then ``Pipeline.ask`` and
 #: ``Pipeline.search``; prints what was imported and what was answered.

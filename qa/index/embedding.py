@@ -17,6 +17,10 @@ encoder (the manifest records the model, not the encoder). ``encoder="torch"`` e
 with torch too. When the ONNX packages are missing or the file cannot be loaded, questions fall
 back to torch with a warning; a model named by ``QA_MODEL`` has no ONNX export and always uses
 torch. See docs/benchmarks.md.
+
+Sentence vectors (for the readers' sentence ranking) come from the passages' own forward pass when
+the model mean-pools (:meth:`SentenceTransformerEmbedder.encode_passages`): a sentence's vector is
+the mean of its tokens read in its passage, so no text is embedded twice.
 """
 
 from __future__ import annotations
@@ -152,6 +156,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._onnx: OnnxEncoder | None = None
         self._lock = threading.Lock()
+        self._mean_pooling: bool | None = None
         self.dim = 384 if self.model_id == DEFAULT_MODEL_ID else -1
 
     def warm_up(self) -> None:
@@ -228,6 +233,53 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    @property
+    def pools_sentences(self) -> bool:
+        """Whether :meth:`encode_passages` gives sentence vectors from the passages' forward pass: the
+        model mean-pools its token vectors (read from its files; no model is loaded)."""
+        if self._mean_pooling is None:
+            self._mean_pooling = mean_pooling(self.path)
+        return self._mean_pooling
+
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                        batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors (as :meth:`encode` gives them) and, from the same forward pass, a vector for
+        each ``(start, end)`` character span of each passage (its sentences): the mean of the token
+        vectors that overlap the span, unit length. That is the model's own pooling applied to the
+        sentence read in its passage, so each text is embedded once.
+
+        A span the pass cannot give is a row of NaN, for the caller to embed alone: the model does not
+        mean-pool, the passage was cut at the model's token limit before the span ends, or no token
+        overlaps it. Batches are bucketed by length.
+        """
+        self._load_torch()
+        _use_torch_threads(self.index_threads)
+        import torch
+
+        model = self._model
+        dim = self.dim
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        pooled = [np.full((len(s), dim), np.nan, dtype=np.float32) for s in spans]
+        if not self.pools_sentences:
+            return self._encode(texts, batch_size, False), pooled
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        limit = int(model.max_seq_length or 512)
+        for i in range(0, len(texts), max(batch_size, 1)):
+            batch = [int(j) for j in order[i : i + batch_size]]
+            enc = model.tokenizer([texts[j] for j in batch], padding=True, truncation=True, max_length=limit,
+                                  return_offsets_mapping=True, return_tensors="pt")
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = model.forward(dict(enc))
+            vectors[batch] = out["sentence_embedding"].float().numpy()
+            tokens = out["token_embeddings"].float().numpy()
+            mask = enc["attention_mask"].numpy().astype(bool)
+            for r, j in enumerate(batch):
+                if len(spans[j]):
+                    cut = bool(mask[r].sum() >= limit)
+                    pooled[j] = _pool_spans(tokens[r][mask[r]], offsets[r][mask[r]], spans[j], cut)
+        return vectors, pooled
+
     def encode_query(self, text: str) -> np.ndarray:
         """One question: a (dim,) vector, computed with ``threads`` threads (torch or ONNX Runtime)."""
         if self.backend == "onnx":
@@ -237,6 +289,43 @@ class SentenceTransformerEmbedder:
         self._load_torch()
         _use_torch_threads(self.threads)
         return self._encode([text], 1, False)[0]
+
+
+def mean_pooling(model_dir: Path) -> bool:
+    """Whether the sentence-transformers folder ``model_dir`` pools by the mean of its token vectors
+    alone (its ``modules.json`` and pooling config; any doubt is ``False``)."""
+    try:
+        modules = json.loads((Path(model_dir) / "modules.json").read_text(encoding="utf-8"))
+        pooling = [m for m in modules if str(m.get("type", "")).endswith(".Pooling")]
+        if len(pooling) != 1 or any(str(m.get("type", "")).endswith(".Dense") for m in modules):
+            return False
+        config = json.loads((Path(model_dir) / pooling[0]["path"] / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+    if "pooling_mode" in config:  # sentence-transformers 6
+        return config["pooling_mode"] == "mean"
+    modes = [k for k, v in config.items() if k.startswith("pooling_mode_") and v is True]
+    return modes == ["pooling_mode_mean_tokens"]
+
+
+def _pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans, cut: bool) -> np.ndarray:
+    """Unit mean of the token vectors overlapping each character span; NaN for a span that no token
+    overlaps, or, when the text was ``cut`` at the token limit, that ends after the last token read."""
+    words = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    tokens, offsets = tokens[words], offsets[words]
+    spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    out = np.full((len(spans), tokens.shape[1]), np.nan, dtype=np.float32)
+    if not len(offsets):
+        return out
+    inside = (offsets[None, :, 1] > spans[:, :1]) & (offsets[None, :, 0] < spans[:, 1:])
+    counts = inside.sum(axis=1)
+    ok = counts > 0
+    if cut:
+        ok &= spans[:, 1] <= offsets[-1, 1]
+    if ok.any():
+        means = (inside[ok].astype(np.float32) @ tokens) / counts[ok, None]
+        out[ok] = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    return out
 
 
 def _use_torch_threads(n: int) -> None:

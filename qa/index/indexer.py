@@ -40,7 +40,8 @@ class IndexReport:
     reason: str | None = None  #: why everything was rebuilt, if it was
     passages: int = 0
     embedded_passages: int = 0
-    embedded_sentences: int = 0
+    embedded_sentences: int = 0  #: sentences embedded on their own
+    pooled_sentences: int = 0  #: sentence vectors pooled from their passage's forward pass
     seconds: float = 0.0
     wrote: bool = False
     #: documents a removal moved to the trash or forgot (:class:`qa.ingest.trash.TrashEntry`), each with
@@ -58,19 +59,30 @@ class IndexReport:
         if self.wrote:
             out.append(
                 f"indexed {len(self.added) + len(self.changed) + len(self.unchanged)} documents, "
-                f"{self.passages} passages ({self.embedded_passages} passages and "
-                f"{self.embedded_sentences} sentences embedded) in {self.seconds:.1f} s"
+                f"{self.passages} passages ({self._embedded()}) in {self.seconds:.1f} s"
             )
         else:
             out.append(f"index is up to date: {len(self.unchanged)} documents, {self.passages} passages")
         return out
 
+    def _embedded(self) -> str:
+        if not self.pooled_sentences:
+            return f"{self.embedded_passages} passages and {self.embedded_sentences} sentences embedded"
+        alone = f", {self.embedded_sentences} sentences embedded alone" if self.embedded_sentences else ""
+        return (f"{self.embedded_passages} passages embedded, the vectors of their {self.pooled_sentences} "
+                f"sentences taken from the same pass{alone}")
 
-def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool = False) -> dict:
+
+def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool = False,
+                      pooled: bool = False) -> dict:
+    """How passages and sentences are made and embedded, as the manifest records it (a change
+    rebuilds the index). ``pooled``: sentence vectors pooled from their passage's forward pass."""
     settings = {"name": "RecursiveCharacterTextSplitter", "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
                 "sentences": "pysbd", "version": SPLITTER_VERSION}
     if embed_context:  # recorded only when on, so indexes built before the setting existed stay valid
         settings["embedded_with"] = "title and section"
+    if pooled:
+        settings["sentence_vectors"] = "pooled from the passage"
     return settings
 
 
@@ -89,11 +101,12 @@ def plan(documents: list[Document], manifest: dict | None, reason: str | None) -
     return report
 
 
-def _embed(embedder, texts: list[str], batch_size: int, label: str, progress: ProgressFn | None,
-           show_bar: bool) -> np.ndarray:
+def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressFn | None,
+           show_bar: bool, dim: int) -> np.ndarray:
+    """``encode`` (a slice of ``texts`` -> its vectors) over ``texts`` in slices, with progress."""
     if not texts:
-        return np.zeros((0, embedder.dim if embedder.dim > 0 else 0), dtype=np.float32)
-    # Encode in large slices so sentence-transformers can still sort by length within each.
+        return np.zeros((0, max(dim, 0)), dtype=np.float32)
+    # Encode in large slices, each sorted by length into batches by the encoder.
     step = max(batch_size * 16, 1)
     parts = []
     bar = None
@@ -102,7 +115,7 @@ def _embed(embedder, texts: list[str], batch_size: int, label: str, progress: Pr
 
         bar = tqdm(total=len(texts), desc=f"embedding {label}", unit=label.split()[0][:4], leave=False)
     for i in range(0, len(texts), step):
-        parts.append(embedder.encode(texts[i : i + step], batch_size=batch_size))
+        parts.append(encode(texts[i : i + step]))
         if bar is not None:
             bar.update(len(texts[i : i + step]))
         if progress is not None:
@@ -110,6 +123,46 @@ def _embed(embedder, texts: list[str], batch_size: int, label: str, progress: Pr
     if bar is not None:
         bar.close()
     return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn | None,
+                show_bar: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vectors of the new passages and sentences, and how many sentence vectors were pooled.
+
+    An embedder that pools (``pools_sentences``) gives each sentence the mean of its tokens in its
+    passage's forward pass (:meth:`~qa.index.embedding.SentenceTransformerEmbedder.encode_passages`),
+    so no text is embedded twice; a sentence it cannot pool (past the model's token limit) and every
+    sentence of another embedder is embedded alone. A sentence in the overlap of two passages takes
+    its first passage's vector."""
+    dim = embedder.dim
+    if not getattr(embedder, "pools_sentences", False):
+        encode = partial(embedder.encode, batch_size=batch_size)
+        pvec = _embed(encode, rows.new_passage_texts, batch_size, "passages", progress, show_bar, dim)
+        svec = _embed(encode, rows.new_sentence_texts, batch_size, "sentences", progress, show_bar, dim)
+        return pvec, svec, 0
+    pooled: list[np.ndarray] = []
+
+    def encode_pooling(part: list) -> np.ndarray:
+        vectors, spans = embedder.encode_passages([t for t, _ in part], [s for _, s in part], batch_size=batch_size)
+        pooled.extend(spans)
+        return vectors
+
+    items = list(zip(rows.new_passage_texts, rows.new_sentence_spans))
+    pvec = _embed(encode_pooling, items, batch_size, "passages", progress, show_bar, dim)
+    dim = pvec.shape[1] if len(pvec) else max(embedder.dim, 0)
+    svec = np.full((len(rows.new_sentence_texts), dim), np.nan, dtype=np.float32)
+    if pooled:
+        owners = np.concatenate([np.asarray(o, dtype=np.int64) for o in rows.new_sentence_owners])
+        vectors = np.concatenate([v.reshape(-1, dim) for v in pooled])
+        good = ~np.isnan(vectors[:, 0])
+        slots, first = np.unique(owners[good], return_index=True)
+        svec[slots] = vectors[good][first]
+    alone = np.flatnonzero(np.isnan(svec[:, 0]))
+    if len(alone):
+        encode = partial(embedder.encode, batch_size=batch_size)
+        svec[alone] = _embed(encode, [rows.new_sentence_texts[i] for i in alone], batch_size, "sentences",
+                             progress, show_bar, dim)
+    return pvec, svec, len(svec) - len(alone)
 
 
 def check_layout(docs_dir: Path, index_dir: Path) -> None:
@@ -161,7 +214,8 @@ def update_index(
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
-    splitter = splitter_settings(chunk_size, chunk_overlap, embed_context)
+    splitter = splitter_settings(chunk_size, chunk_overlap, embed_context,
+                                 pooled=bool(getattr(embedder, "pools_sentences", False)))
     if parser is not None and parser.chunking != (chunk_size, chunk_overlap):
         raise ValueError("the parser splits with other settings than the index")
     make = partial(Parser, limits, max_file_bytes, (chunk_size, chunk_overlap))
@@ -213,8 +267,7 @@ def update_index(
             embedder.warm_up()  # only to embed: removing documents needs no model
         part_docs = [d for d in loaded.documents if d.id not in keep or d.id in carried]
         rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress)
-        new_pvec = _embed(embedder, rows.new_passage_texts, batch_size, "passages", progress, show_bar)
-        new_svec = _embed(embedder, rows.new_sentence_texts, batch_size, "sentences", progress, show_bar)
+        new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar)
         dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
         part = rows.part(part_docs, new_pvec, new_svec, dim)
         # an unchanged document keeps the time it was indexed; the others get the time of this update
@@ -232,7 +285,8 @@ def update_index(
             replace(vectors, backend=manifest_backend(manifest)).drop(sorted(current[0]))
         report.passages = written["passage_count"]
         report.embedded_passages = len(rows.new_passage_texts)
-        report.embedded_sentences = len(rows.new_sentence_texts)
+        report.pooled_sentences = pooled
+        report.embedded_sentences = len(rows.new_sentence_texts) - pooled
         report.wrote = True
         report.seconds = time.perf_counter() - t0
         return report
@@ -250,6 +304,9 @@ class _Rows:
         self.token_runs: list[tuple] = []  #: (TokenTable or None for new passages, lo, hi)
         self.new_passage_texts: list[str] = []
         self.new_sentence_texts: list[str] = []
+        #: per new passage: its sentences' (start, end) in the text embedded for it, and their slots
+        self.new_sentence_spans: list[list[tuple[int, int]]] = []
+        self.new_sentence_owners: list[list[int]] = []
         self.new_token_texts: list[str] = []
 
     def part(self, documents: list[Document], new_pvec: np.ndarray, new_svec: np.ndarray, dim: int) -> store.Part:
@@ -297,18 +354,28 @@ def _rows(documents: list[Document], keep: set[str], sources: dict, split: dict[
             doc_passages, spans = split[doc.id]
             rows.passages.extend(doc_passages)
             p_slot = (len(rows.new_passage_texts), len(doc_passages))
-            rows.new_passage_texts.extend(embedding_text(p) if embed_context else p.text for p in doc_passages)
+            texts = [embedding_text(p) if embed_context else p.text for p in doc_passages]
+            rows.new_passage_texts.extend(texts)
             lo = len(rows.new_token_texts)
             rows.new_token_texts.extend(p.text for p in doc_passages)
             rows.token_runs.append((None, lo, len(rows.new_token_texts)))
             sent = _assign_sentences(spans, doc_passages, base, di)
             # a sentence inside the overlap of two passages is embedded once
             slots, seen = [], {}
-            for _, _, s, e in sent:
+            spans: list[list[tuple[int, int]]] = [[] for _ in doc_passages]
+            owners: list[list[int]] = [[] for _ in doc_passages]
+            for pi, _, s, e in sent:
                 if (s, e) not in seen:
                     seen[(s, e)] = len(rows.new_sentence_texts)
                     rows.new_sentence_texts.append(doc.text[s:e])
                 slots.append(seen[(s, e)])
+                # where the sentence lies in the text embedded for its passage (after any title line)
+                k = pi - base
+                shift = len(texts[k]) - len(doc_passages[k].text) - doc_passages[k].start
+                spans[k].append((s + shift, e + shift))
+                owners[k].append(slots[-1])
+            rows.new_sentence_spans.extend(spans)
+            rows.new_sentence_owners.extend(owners)
             rows.sent_rows.append(np.array(sent, dtype=np.int64).reshape(-1, 4))
             rows.plan.append(("new", p_slot, slots))
     return rows
