@@ -16,11 +16,18 @@ The corpus is the 2,067 paragraphs of SQuAD v1.1 dev, one document each (``<arti
     python bench/squad.py /work/shared/benchmarks/squad_v1.1_dev/dev-v1.1.json \\
         --v2 /work/shared/benchmarks/squad_v2_dev_cs224n_half/cs224n-dev-v2.0-half.json
     python bench/squad.py DEV.json --limit 300 --answer-limit 300          # a quick look
+
+``--test-half`` takes a SQuADShifts domain (``.json.gz``) instead: its test half, the paragraphs
+``bench/passage_reader.py`` never calibrates on (the same seeded split), one document each:
+
+    python bench/squad.py .../training/squadshifts_v1.0/reddit_v1.0.json.gz --test-half \
+        --modes --reader sentence --answer-limit 300
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import random
@@ -39,25 +46,33 @@ from qa.pipeline import Pipeline
 RECALL_AT = (1, 5, 20)
 
 
-def load_squad(path: Path, doc_ids: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
+def load_squad(path: Path, doc_ids: dict[str, str] | None = None,
+               test_half: bool = False) -> tuple[dict[str, str], list[dict]]:
     """Paragraph documents (name -> text) and questions ``{id, question, answers, doc}``.
 
     Names are ``<article:02d>_<paragraph:03d>``; the document id in the index (a question's ``doc``)
     is the file name, ``<name>.txt``. ``doc_ids`` maps paragraph text to an existing name (to ask
-    SQuAD 2.0 questions over the v1.1 corpus).
+    SQuAD 2.0 questions over the v1.1 corpus). ``test_half``: only the second half of the
+    paragraphs shuffled with seed 0 (SQuADShifts' test half in ``bench/passage_reader.py``).
     """
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+        data = json.load(f)["data"]
     docs: dict[str, str] = {}
     questions: list[dict] = []
-    for a, article in enumerate(data):
+    paragraphs = [(a, p, article, para) for a, article in enumerate(data)
+                  for p, para in enumerate(article["paragraphs"])]
+    if test_half:
+        order = list(range(len(paragraphs)))
+        random.Random(0).shuffle(order)
+        paragraphs = [paragraphs[i] for i in sorted(order[len(order) // 2:])]
+    for a, p, article, para in paragraphs:
         title = article["title"].replace("_", " ")
-        for p, para in enumerate(article["paragraphs"]):
-            doc = doc_ids[para["context"]] if doc_ids is not None else f"{a:02d}_{p:03d}"
-            docs[doc] = f"{title}\n\n{para['context']}\n"
-            for qa in para["qas"]:
-                answers = list(dict.fromkeys(x["text"] for x in qa["answers"]))
-                questions.append({"id": qa["id"], "question": qa["question"], "answers": answers,
-                                  "doc": f"{doc}.txt"})
+        doc = doc_ids[para["context"]] if doc_ids is not None else f"{a:02d}_{p:03d}"
+        docs[doc] = f"{title}\n\n{para['context']}\n"
+        for qa in para["qas"]:
+            answers = list(dict.fromkeys(x["text"] for x in qa["answers"]))
+            questions.append({"id": qa["id"], "question": qa["question"], "answers": answers,
+                              "doc": f"{doc}.txt"})
     return docs, questions
 
 
@@ -135,7 +150,9 @@ def reader_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("v1", type=Path, help="SQuAD v1.1 dev JSON (dev-v1.1.json)")
+    ap.add_argument("v1", type=Path, help="SQuAD v1.1 dev JSON (dev-v1.1.json), or any SQuAD-format .json(.gz)")
+    ap.add_argument("--test-half", action="store_true",
+                    help="only the test half of the paragraphs (a SQuADShifts domain; see above)")
     ap.add_argument("--v2", type=Path, help="SQuAD 2.0 dev JSON whose paragraphs are v1.1 dev paragraphs")
     ap.add_argument("--modes", nargs="*", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
                     help="retrieval modes to measure (none: answers only)")
@@ -152,9 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
-    docs, questions = load_squad(args.v1)
-    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, reader=args.reader)
-    print(f"SQuAD v1.1 dev as open-domain QA: {len(docs)} paragraphs, {len(qa.data.passages)} passages "
+    docs, questions = load_squad(args.v1, test_half=args.test_half)
+    name = f"{args.v1.name.split('.json')[0]}-test-half" if args.test_half else "squad-v1.1-dev"
+    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, name=name, reader=args.reader)
+    label = "test half" if args.test_half else "v1.1"
+    print(f"{args.v1.name}{' (test half)' if args.test_half else ''} as open-domain QA: {len(docs)} paragraphs, "
+          f"{len(qa.data.passages)} passages "
           f"(chunks {args.chunk_size}/{args.chunk_overlap})")
     print(machine())
     print(f"reader: {args.reader}, {reader_version()}")
@@ -179,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         answer_columns = ["setting", "n", "EM", "F1", "evidence", "answered (HasAns)", "sure", "possible", "none",
                           "ms_per_q"]
         asked = sample(questions, args.answer_limit)
-        rows = [{"setting": f"v1.1 open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
-                {"setting": "v1.1 gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
-        print(f"\nAnswers, SQuAD v1.1 dev ({len(asked)} of {len(questions)} questions)\n")
+        rows = [{"setting": f"{label} open ({args.answer_mode})", **answers(qa, asked, args.answer_mode, False)},
+                {"setting": f"{label} gold paragraph", **answers(qa, asked, args.answer_mode, True)}]
+        print(f"\nAnswers, {args.v1.name} ({len(asked)} of {len(questions)} questions)\n")
         print_table(rows, answer_columns)
         results["answers_v1"] = rows
 

@@ -60,8 +60,9 @@ class Settings:
     candidates: int = 50
     #: Longest question accepted, in characters.
     max_question_chars: int = 2000
-    #: Batch size when embedding passages at index time.
-    batch_size: int = 64
+    #: Batch size when embedding passages at index time (batches of similar length: 16 was faster
+    #: than 32-128 on 2 cores, see docs/benchmarks.md "Indexing").
+    batch_size: int = 16
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0

@@ -107,7 +107,7 @@ def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressF
     if not texts:
         return np.zeros((0, max(dim, 0)), dtype=np.float32)
     # Encode in large slices, each sorted by length into batches by the encoder.
-    step = max(batch_size * 16, 1)
+    step = max(batch_size * 16, 1024)
     parts = []
     bar = None
     if show_bar:
