@@ -159,6 +159,26 @@ def test_the_collection_is_indexed_in_the_background(tmp_path):
     assert len(pipeline.documents()) == 3
 
 
+def test_start_up_says_how_long_the_current_step_still_takes(tmp_path):
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    now = [100.0]
+    warmup = Warmup(Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder()),
+                    metrics=False, clock=lambda: now[0])
+    warmup._progress(0.0, "embedding passages")
+    now[0] += 1
+    warmup._progress(0.2, "embedding passages")
+    assert "(20%)" in warmup.describe()  # too early to say
+    now[0] += 9  # 40 % in 10 s: 15 s to go
+    warmup._progress(0.4, "embedding passages")
+    assert "embedding passages (40%, about 15 s left)" in warmup.describe()
+    now[0] += 2
+    warmup._progress(0.5, "writing the index")  # a new step starts its own clock
+    assert "writing the index (50%)." in warmup.describe()
+    now[0] += 60
+    warmup._progress(0.6, "writing the index")  # 10 % of the step in a minute: 4 min to go
+    assert "(60%, about 4 min left)" in warmup.describe()
+
+
 def test_a_taken_port_fails_at_once(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

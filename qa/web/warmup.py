@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 
 from ..ingest.documents import SUFFIXES
@@ -21,11 +22,13 @@ log = logging.getLogger("qa")
 class Warmup:
     """Runs ``pipeline.warm_up`` once in a daemon thread and says how far it got."""
 
-    def __init__(self, pipeline, metrics: bool = True):
+    def __init__(self, pipeline, metrics: bool = True, clock=time.monotonic):
         self.pipeline = pipeline
         self.metrics = metrics
         self.fraction = 0.0
         self.message = "starting"
+        self._clock = clock
+        self._step = (self.message, 0.0, clock())  #: the current step, its fraction and time at its start
         self.error: str | None = None
         self.total = self._count_files()
         self._ready = threading.Event()
@@ -52,7 +55,18 @@ class Warmup:
         return self
 
     def _progress(self, fraction: float, message: str) -> None:
+        if message != self._step[0]:
+            self._step = (message, float(fraction), self._clock())
         self.fraction, self.message = float(fraction), message
+
+    def seconds_left(self) -> float | None:
+        """Time the current step still needs at its pace so far; ``None`` until it has run 2 s and
+        done 5 % of itself."""
+        message, start, t0 = self._step
+        elapsed, done = self._clock() - t0, self.fraction - start
+        if message != self.message or elapsed < 2 or done < 0.05 or self.fraction >= 1:
+            return None
+        return elapsed * (1 - self.fraction) / done
 
     def _run(self) -> None:
         try:
@@ -91,11 +105,19 @@ class Warmup:
         return self._metrics_ready.wait(timeout)
 
     def describe(self) -> str:
-        """What start-up is doing, in words: "indexing 5 documents: embedding passages (40%)"."""
+        """What start-up is doing, in words: "Indexing 5 documents: embedding passages (40%, about 30 s left)..."."""
         n = f"{self.total} document{'s' if self.total != 1 else ''}"
         step = self.message
         if step in ("reading documents", "splitting documents") and self.total:
             step = f"reading document {min(self.total, int(self.fraction * self.total) + 1)} of {self.total}"
         elif self.fraction:
-            step = f"{step} ({self.fraction:.0%})"
+            left = self.seconds_left()
+            step = f"{step} ({self.fraction:.0%}{', ' + _about(left) + ' left' if left is not None else ''})"
         return f"Indexing {n}: {step}. Questions are answered when it is done."
+
+
+def _about(seconds: float) -> str:
+    """"about 40 s", "about 3 min": rounded, as a person would say it."""
+    if seconds < 60:
+        return f"about {max(5, 5 * round(seconds / 5))} s"
+    return f"about {round(seconds / 60)} min"
