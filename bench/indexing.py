@@ -116,7 +116,9 @@ def full_build(qa: Pipeline, emb: TimedEmbedder, settings: Settings) -> list[dic
     """Steps 1-3: the timed build, the bare model on the same passages, splitting alone."""
     report = qa.index(force=True)
     pass_s, sent_s = emb.split(report.embedded_passages)
-    print(f"# build: {report.lines()[-1]}; peak RSS so far {peak_rss_mb():.0f} MB", flush=True)
+    kb = sum(f.stat().st_size for f in Path(settings.docs).rglob("*") if f.is_file()) / 1000
+    print(f"# build: {report.lines()[-1]}; {kb:,.0f} KB of files, {kb / report.seconds:.1f} KB/s; "
+          f"peak RSS so far {peak_rss_mb():.0f} MB", flush=True)
     texts = [p.text for p in store.load(settings.index).passages]
     t = time.perf_counter()
     emb.inner._model.encode(texts, batch_size=settings.batch_size, normalize_embeddings=True,
