@@ -141,3 +141,79 @@ def test_real_model_sentences_past_the_token_limit_are_left_to_embed_alone(real)
     _, pooled = real.encode_passages([text], [spans])
     assert np.isfinite(pooled[0][0]).all()
     assert np.isnan(pooled[0][1]).all() and np.isnan(pooled[0][2]).all()
+
+
+def many_docs(folder, n=12):
+    from conftest import write_docs
+
+    return write_docs(folder, {f"d{i:02d}.txt": f"Report {i}\n\nThe river number {i} floods in spring. "
+                               f"Farmers plant rice {i} weeks later. Fish return in autumn." for i in range(n)})
+
+
+def test_documents_are_embedded_while_the_rest_are_read(tmp_path, monkeypatch):
+    import threading
+
+    from qa.index import embed_ahead
+    from qa.ingest.parsing import Parser
+
+    docs = many_docs(tmp_path / "docs")
+    monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 2)
+    embedded = threading.Event()
+    emb = PoolingFake()
+    encode = emb.encode_passages
+
+    def encode_passages(texts, spans, batch_size=64):
+        out = encode(texts, spans, batch_size)
+        embedded.set()
+        return out
+
+    emb.encode_passages = encode_passages
+    read = Parser.read
+    order = []
+
+    def slow_last_read(self, path, doc_id):
+        if doc_id == "d11.txt":  # the last file waits until documents read before it are embedded
+            order.append(("embedded before the last read", embedded.wait(120)))
+        return read(self, path, doc_id)
+
+    monkeypatch.setattr(Parser, "read", slow_last_read)
+    report = update_index(docs, tmp_path / "index", emb, 200, 40)
+    assert order == [("embedded before the last read", True)]
+    data = store.load(tmp_path / "index")
+    assert report.embedded_passages == len(data.passages) == len(emb.passage_texts)  # each passage once
+    np.testing.assert_allclose(np.asarray(data.passage_vectors), FakeEmbedder().encode([p.text for p in data.passages]),
+                               atol=1e-6)
+    np.testing.assert_allclose(np.asarray(data.sentence_vectors), FakeEmbedder().encode(sentence_texts(tmp_path / "index")),
+                               atol=1e-6)
+
+
+def test_only_changed_documents_are_embedded_ahead(tmp_path):
+    docs = many_docs(tmp_path / "docs")
+    update_index(docs, tmp_path / "index", PoolingFake(), 200, 40)
+    (docs / "d03.txt").write_text("Report 3\n\nA new text about bridges. They open in May.", encoding="utf-8")
+    emb = PoolingFake()
+    report = update_index(docs, tmp_path / "index", emb, 200, 40)
+    assert report.changed == ["d03.txt"] and report.embedded_passages == 1
+    assert emb.passage_texts == ["Report 3\n\nA new text about bridges. They open in May."]
+
+
+def test_a_failure_while_reading_ahead_falls_back_to_embedding_after(tmp_path, caplog):
+    docs = many_docs(tmp_path / "docs")
+    emb = PoolingFake()
+    encode = emb.encode_passages
+    calls = []
+
+    def fail_once(texts, spans, batch_size=64):
+        calls.append(len(texts))
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return encode(texts, spans, batch_size)
+
+    emb.encode_passages = fail_once
+    with caplog.at_level("WARNING", logger="qa"):
+        report = update_index(docs, tmp_path / "index", emb, 200, 40)
+    assert "embedding while reading failed (out of memory)" in caplog.text
+    data = store.load(tmp_path / "index")
+    assert report.embedded_passages == len(data.passages)
+    np.testing.assert_allclose(np.asarray(data.passage_vectors), FakeEmbedder().encode([p.text for p in data.passages]),
+                               atol=1e-6)

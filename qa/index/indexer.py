@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from ..ingest.chunking import SPLITTER_VERSION, embedding_text
+from ..ingest.chunking import SPLITTER_VERSION
 from ..config import Settings
 from ..ingest.documents import LoadReport, load_folder, no_documents
 from ..errors import IndexProblem, SettingsError
@@ -26,6 +26,7 @@ from ..ingest.formats import Limits
 from ..ingest.parsing import Parser, Split, using
 from ..protocols import ProgressFn
 from ..types import Document, Passage
+from .embed_ahead import EmbedAhead, embedding_inputs
 from .lexical import TokenTable
 from .vectors import VectorSettings, manifest_backend
 
@@ -125,15 +126,28 @@ def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressF
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+def _indexed_hashes(index_dir: Path, model_id: str, splitter: dict) -> dict[str, str] | None:
+    """Document id -> content hash of what the index holds, when these settings can keep it (else
+    ``None``: every document will be embedded)."""
+    try:
+        manifest = store.read_manifest(index_dir)
+    except IndexProblem:
+        return None
+    if manifest is None or store.check_compatible(manifest, model_id, splitter) is not None:
+        return None
+    return {d: info.get("sha256") for d, info in manifest.get("documents", {}).items()}
+
+
 def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn | None,
-                show_bar: bool) -> tuple[np.ndarray, np.ndarray, int]:
+                show_bar: bool, ahead: EmbedAhead | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Vectors of the new passages and sentences, and how many sentence vectors were pooled.
 
     An embedder that pools (``pools_sentences``) gives each sentence the mean of its tokens in its
     passage's forward pass (:meth:`~qa.index.embedding.SentenceTransformerEmbedder.encode_passages`),
     so no text is embedded twice; a sentence it cannot pool (past the model's token limit) and every
     sentence of another embedder is embedded alone. A sentence in the overlap of two passages takes
-    its first passage's vector."""
+    its first passage's vector. Documents ``ahead`` embedded while the folder was read are not
+    embedded again."""
     dim = embedder.dim
     if not getattr(embedder, "pools_sentences", False):
         encode = partial(embedder.encode, batch_size=batch_size)
@@ -147,13 +161,29 @@ def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn |
         pooled.extend(spans)
         return vectors
 
-    items = list(zip(rows.new_passage_texts, rows.new_sentence_spans))
-    pvec = _embed(encode_pooling, items, batch_size, "passages", progress, show_bar, dim)
-    dim = pvec.shape[1] if len(pvec) else max(embedder.dim, 0)
+    todo: list[int] = []  #: rows of the passages still to embed
+    ready = []  #: (first row, passage vectors, pooled sentence vectors) embedded ahead
+    for doc_id, lo, hi in rows.new_docs:
+        got = ahead.vectors(doc_id, rows.new_passage_texts[lo:hi], rows.new_sentence_spans[lo:hi]) if ahead else None
+        if got is None:
+            todo.extend(range(lo, hi))
+        else:
+            ready.append((lo, *got))
+    items = [(rows.new_passage_texts[i], rows.new_sentence_spans[i]) for i in todo]
+    embedded = _embed(encode_pooling, items, batch_size, "passages", progress, show_bar, dim)
+    dim = embedded.shape[1] if len(embedded) else (ready[0][1].shape[1] if ready else max(embedder.dim, 0))
+    pvec = np.zeros((len(rows.new_passage_texts), dim), dtype=np.float32)
+    by_row: list = [None] * len(rows.new_passage_texts)
+    pvec[todo] = embedded.reshape(-1, dim)
+    for i, v in zip(todo, pooled):
+        by_row[i] = v
+    for lo, vectors, spans in ready:
+        pvec[lo : lo + len(vectors)] = vectors
+        by_row[lo : lo + len(vectors)] = spans
     svec = np.full((len(rows.new_sentence_texts), dim), np.nan, dtype=np.float32)
-    if pooled:
+    if by_row:
         owners = np.concatenate([np.asarray(o, dtype=np.int64) for o in rows.new_sentence_owners])
-        vectors = np.concatenate([v.reshape(-1, dim) for v in pooled])
+        vectors = np.concatenate([v.reshape(-1, dim) for v in by_row])
         good = ~np.isnan(vectors[:, 0])
         slots, first = np.unique(owners[good], return_index=True)
         svec[slots] = vectors[good][first]
@@ -222,8 +252,17 @@ def update_index(
     with store.write_lock(index_dir, timeout=lock_timeout), using(parser, make) as parser:
         # files that did not change keep the text stored with the index (not read again)
         known = None if force else store.stored_documents(index_dir)
-        loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits, read=parser.read,
-                             progress=progress)
+        # new and changed documents are embedded while the rest are still read (a pooling embedder)
+        ahead = None
+        if getattr(embedder, "pools_sentences", False):
+            indexed = None if force else _indexed_hashes(index_dir, embedder.model_id, splitter)
+            ahead = EmbedAhead(embedder, batch_size, embed_context, indexed)
+        try:
+            loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits,
+                                 read=ahead.reader(parser) if ahead else parser.read, progress=progress)
+        finally:
+            if ahead is not None:
+                ahead.finish()
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend
         current = None  #: the index's segments (by name) and where each document's rows are, verified
@@ -245,7 +284,7 @@ def update_index(
         report = plan(loaded.documents, manifest, reason)
         keep = set(report.unchanged) if current is not None else set()
         readable = len(loaded.documents)
-        split = _split(parser, loaded, keep, docs_dir)
+        split = _split(parser, loaded, keep, docs_dir, ahead.splits if ahead else {})
         if len(loaded.documents) < readable:  # some could not be split: skipped
             report = plan(loaded.documents, manifest, reason)
         report.skipped = loaded.skipped
@@ -267,7 +306,7 @@ def update_index(
             embedder.warm_up()  # only to embed: removing documents needs no model
         part_docs = [d for d in loaded.documents if d.id not in keep or d.id in carried]
         rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress)
-        new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar)
+        new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar, ahead)
         dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
         part = rows.part(part_docs, new_pvec, new_svec, dim)
         # an unchanged document keeps the time it was indexed; the others get the time of this update
@@ -307,6 +346,7 @@ class _Rows:
         #: per new passage: its sentences' (start, end) in the text embedded for it, and their slots
         self.new_sentence_spans: list[list[tuple[int, int]]] = []
         self.new_sentence_owners: list[list[int]] = []
+        self.new_docs: list[tuple[str, int, int]] = []  #: (document id, first, end) of its new passages
         self.new_token_texts: list[str] = []
 
     def part(self, documents: list[Document], new_pvec: np.ndarray, new_svec: np.ndarray, dim: int) -> store.Part:
@@ -354,43 +394,36 @@ def _rows(documents: list[Document], keep: set[str], sources: dict, split: dict[
             doc_passages, spans = split[doc.id]
             rows.passages.extend(doc_passages)
             p_slot = (len(rows.new_passage_texts), len(doc_passages))
-            texts = [embedding_text(p) if embed_context else p.text for p in doc_passages]
-            rows.new_passage_texts.extend(texts)
+            x = embedding_inputs(doc, doc_passages, spans, embed_context, base, di)
+            rows.new_docs.append((doc.id, p_slot[0], p_slot[0] + p_slot[1]))
+            rows.new_passage_texts.extend(x.texts)
             lo = len(rows.new_token_texts)
             rows.new_token_texts.extend(p.text for p in doc_passages)
             rows.token_runs.append((None, lo, len(rows.new_token_texts)))
-            sent = _assign_sentences(spans, doc_passages, base, di)
-            # a sentence inside the overlap of two passages is embedded once
-            slots, seen = [], {}
-            spans: list[list[tuple[int, int]]] = [[] for _ in doc_passages]
-            owners: list[list[int]] = [[] for _ in doc_passages]
-            for pi, _, s, e in sent:
-                if (s, e) not in seen:
-                    seen[(s, e)] = len(rows.new_sentence_texts)
-                    rows.new_sentence_texts.append(doc.text[s:e])
-                slots.append(seen[(s, e)])
-                # where the sentence lies in the text embedded for its passage (after any title line)
-                k = pi - base
-                shift = len(texts[k]) - len(doc_passages[k].text) - doc_passages[k].start
-                spans[k].append((s + shift, e + shift))
-                owners[k].append(slots[-1])
-            rows.new_sentence_spans.extend(spans)
-            rows.new_sentence_owners.extend(owners)
-            rows.sent_rows.append(np.array(sent, dtype=np.int64).reshape(-1, 4))
+            first = len(rows.new_sentence_texts)
+            rows.new_sentence_texts.extend(x.sentence_texts)
+            slots = [first + k for k in x.slots]
+            rows.new_sentence_spans.extend(x.spans)
+            rows.new_sentence_owners.extend([first + k for k in o] for o in x.owners)
+            rows.sent_rows.append(np.array(x.sentences, dtype=np.int64).reshape(-1, 4))
             rows.plan.append(("new", p_slot, slots))
     return rows
 
 
-def _split(parser: Parser, loaded: LoadReport, keep: set[str], docs_dir: Path) -> dict[str, Split]:
-    """Passages and sentence spans of every document not kept, by id (found when the parser read it,
-    or split now for a stored text); a document that cannot be split joins ``loaded.skipped`` and
-    leaves ``loaded.documents``."""
+def _split(parser: Parser, loaded: LoadReport, keep: set[str], docs_dir: Path,
+           done: dict[str, Split | ValueError]) -> dict[str, Split]:
+    """Passages and sentence spans of every document not kept, by id (``done`` when split as it was
+    read, found when the parser read it, or split now for a stored text); a document that cannot be
+    split joins ``loaded.skipped`` and leaves ``loaded.documents``."""
     split: dict[str, Split] = {}
     failed: set[str] = set()
     for doc in loaded.documents:
         if doc.id not in keep:
             try:
-                split[doc.id] = parser.split(doc)
+                got = done.pop(doc.id, None) or parser.split(doc)
+                if isinstance(got, ValueError):
+                    raise got
+                split[doc.id] = got
             except ValueError as exc:
                 loaded.skipped.append((doc.id, str(exc)))
                 failed.add(doc.id)
@@ -399,20 +432,3 @@ def _split(parser: Parser, loaded: LoadReport, keep: set[str], docs_dir: Path) -
         if not loaded.documents:
             raise no_documents(docs_dir, loaded.skipped)
     return split
-
-
-def _assign_sentences(spans, passages: list[Passage], base: int, doc_index: int) -> list[tuple[int, int, int, int]]:
-    """Give each passage the sentences that overlap it (a sentence on a boundary goes to both),
-    clipped to the passage so the sentence text is always inside the passage shown."""
-    rows = []
-    j = 0
-    for pi, p in enumerate(passages):
-        while j < len(spans) and spans[j][1] <= p.start:
-            j += 1
-        k = j
-        while k < len(spans) and spans[k][0] < p.end:
-            s, e = max(spans[k][0], p.start), min(spans[k][1], p.end)
-            if e - s >= 2:
-                rows.append((base + pi, doc_index, s, e))
-            k += 1
-    return rows
