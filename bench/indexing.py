@@ -57,9 +57,9 @@ class TimedEmbedder:
     def pools_sentences(self):
         return getattr(self.inner, "pools_sentences", False)
 
-    def encode_passages(self, texts, spans, batch_size=64):
+    def encode_passages(self, texts, spans, batch_size=64, threads=0):
         t = time.perf_counter()
-        out = self.inner.encode_passages(texts, spans, batch_size=batch_size)
+        out = self.inner.encode_passages(texts, spans, batch_size=batch_size, threads=threads)
         self.pooling.append(time.perf_counter() - t)
         return out
 

@@ -39,8 +39,8 @@ class Embedder(Protocol):
     # Optional, for an embedder that can give sentence vectors from its passages' forward pass
     # (the indexer checks ``pools_sentences``; see SentenceTransformerEmbedder.encode_passages):
     #   pools_sentences: bool
-    #   encode_passages(texts, spans, batch_size) -> (passage vectors, per passage an array of its
-    #   spans' vectors, NaN rows for spans to embed alone)
+    #   encode_passages(texts, spans, batch_size, threads) -> (passage vectors, per passage an array
+    #   of its spans' vectors, NaN rows for spans to embed alone)
 
 
 @runtime_checkable

@@ -109,7 +109,7 @@ class OnnxPassageEmbedder:
 
     pools_sentences = True  #: as the default embedder, so the index records what it would
 
-    def encode_passages(self, texts, spans, batch_size: int = 64):
+    def encode_passages(self, texts, spans, batch_size: int = 64, threads: int = 0):
         """Passage vectors, and each sentence span embedded alone (standing in for pooling)."""
         pieces = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
         flat = self.encode(pieces)

@@ -27,7 +27,7 @@ class PoolingFake(FakeEmbedder):
         self.refuse_from = refuse_from
         self.passage_texts: list[str] = []
 
-    def encode_passages(self, texts, spans, batch_size=64):
+    def encode_passages(self, texts, spans, batch_size=64, threads=0):
         self.passage_texts.extend(texts)
         vectors = FakeEmbedder.encode(self, texts)
         pooled = []
@@ -162,7 +162,7 @@ def test_documents_are_embedded_while_the_rest_are_read(tmp_path, monkeypatch):
     emb = PoolingFake()
     encode = emb.encode_passages
 
-    def encode_passages(texts, spans, batch_size=64):
+    def encode_passages(texts, spans, batch_size=64, threads=0):
         out = encode(texts, spans, batch_size)
         embedded.set()
         return out
@@ -187,7 +187,10 @@ def test_documents_are_embedded_while_the_rest_are_read(tmp_path, monkeypatch):
                                atol=1e-6)
 
 
-def test_only_changed_documents_are_embedded_ahead(tmp_path):
+def test_only_changed_documents_are_embedded_ahead(tmp_path, monkeypatch):
+    from qa.index import embed_ahead
+
+    monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 1)
     docs = many_docs(tmp_path / "docs")
     update_index(docs, tmp_path / "index", PoolingFake(), 200, 40)
     (docs / "d03.txt").write_text("Report 3\n\nA new text about bridges. They open in May.", encoding="utf-8")
@@ -197,23 +200,37 @@ def test_only_changed_documents_are_embedded_ahead(tmp_path):
     assert emb.passage_texts == ["Report 3\n\nA new text about bridges. They open in May."]
 
 
-def test_a_failure_while_reading_ahead_falls_back_to_embedding_after(tmp_path, caplog):
+def test_a_failure_while_reading_ahead_falls_back_to_embedding_after(tmp_path, caplog, monkeypatch):
+    import threading
+
+    from qa.index import embed_ahead
+    from qa.ingest.parsing import Parser
+
     docs = many_docs(tmp_path / "docs")
+    monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 2)
     emb = PoolingFake()
     encode = emb.encode_passages
-    calls = []
+    failed = threading.Event()
 
-    def fail_once(texts, spans, batch_size=64):
-        calls.append(len(texts))
-        if len(calls) == 1:
+    def fail_once(texts, spans, batch_size=64, threads=0):
+        if not failed.is_set():
+            failed.set()
             raise RuntimeError("out of memory")
         return encode(texts, spans, batch_size)
 
     emb.encode_passages = fail_once
+    read = Parser.read
+
+    def last_read_after_the_failure(self, path, doc_id):
+        if doc_id == "d11.txt":
+            assert failed.wait(120)
+        return read(self, path, doc_id)
+
+    monkeypatch.setattr(Parser, "read", last_read_after_the_failure)
     with caplog.at_level("WARNING", logger="qa"):
         report = update_index(docs, tmp_path / "index", emb, 200, 40)
     assert "embedding while reading failed (out of memory)" in caplog.text
     data = store.load(tmp_path / "index")
-    assert report.embedded_passages == len(data.passages)
+    assert report.embedded_passages == len(data.passages) == len(emb.passage_texts)
     np.testing.assert_allclose(np.asarray(data.passage_vectors), FakeEmbedder().encode([p.text for p in data.passages]),
                                atol=1e-6)

@@ -6,7 +6,8 @@ passage, where its sentences lie in that text. The indexer uses it for every new
 
 :class:`EmbedAhead` overlaps reading with embedding: the parser reads and splits each file in its
 worker process while a thread of this process embeds the documents already read (torch releases
-the GIL while it computes), in batches of about :data:`AHEAD_PASSAGES` passages. The indexer then
+the GIL while it computes) on one thread, in slices of :data:`AHEAD_PASSAGES` passages, until
+reading is done; what it has not reached then is embedded by the indexer on every core. The indexer then
 takes those vectors instead of embedding the same texts again; anything not embedded ahead (an
 unchanged document, a failure) is embedded as before, so the index is the same either way.
 """
@@ -26,7 +27,7 @@ from ..types import Document, Passage
 
 log = logging.getLogger("qa")
 
-AHEAD_PASSAGES = 256  #: passages gathered before the thread embeds them (a few batches, sorted by length)
+AHEAD_PASSAGES = 64  #: passages gathered before the thread embeds them (a few batches, sorted by length)
 
 
 @dataclass
@@ -98,6 +99,7 @@ class EmbedAhead:
         self.splits: dict[str, Split | ValueError] = {}
         self._done: dict[str, tuple[Inputs, np.ndarray, list[np.ndarray]]] = {}
         self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
@@ -120,12 +122,12 @@ class EmbedAhead:
 
     def _run(self) -> None:
         pending: list[tuple[str, Inputs]] = []
-        while True:
+        while not self._stop.is_set():
             item = self._queue.get()
             if item is not None:
                 doc, (passages, spans) = item
                 pending.append((doc.id, embedding_inputs(doc, passages, spans, self.embed_context)))
-            if pending and (item is None or sum(len(x.texts) for _, x in pending) >= self.chunk):
+            if pending and sum(len(x.texts) for _, x in pending) >= self.chunk and not self._stop.is_set():
                 if self.error is None:
                     try:
                         self._embed(pending)
@@ -139,7 +141,8 @@ class EmbedAhead:
     def _embed(self, pending: list[tuple[str, Inputs]]) -> None:
         texts = [t for _, x in pending for t in x.texts]
         spans = [s for _, x in pending for s in x.spans]
-        vectors, pooled = self.embedder.encode_passages(texts, spans, batch_size=self.batch_size)
+        # one thread: the parser's worker has the other core while files are still being read
+        vectors, pooled = self.embedder.encode_passages(texts, spans, batch_size=self.batch_size, threads=1)
         at = 0
         for doc_id, x in pending:
             n = len(x.texts)
@@ -147,8 +150,10 @@ class EmbedAhead:
             at += n
 
     def finish(self) -> None:
-        """Wait until everything queued is embedded (or has failed)."""
+        """Stop when the batch being embedded is done: what is left is embedded by the indexer, on
+        every core, once reading is over."""
         if self._thread is not None:
+            self._stop.set()
             self._queue.put(None)
             self._thread.join()
 

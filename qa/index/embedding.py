@@ -242,7 +242,7 @@ class SentenceTransformerEmbedder:
         return self._mean_pooling
 
     def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
-                        batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
+                        batch_size: int = 64, threads: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors (as :meth:`encode` gives them) and, from the same forward pass, a vector for
         each ``(start, end)`` character span of each passage (its sentences): the mean of the token
         vectors that overlap the span, unit length. That is the model's own pooling applied to the
@@ -250,10 +250,11 @@ class SentenceTransformerEmbedder:
 
         A span the pass cannot give is a row of NaN, for the caller to embed alone: the model does not
         mean-pool, the passage was cut at the model's token limit before the span ends, or no token
-        overlaps it. Batches are bucketed by length.
+        overlaps it. Batches are bucketed by length. ``threads``: torch threads for this call (default
+        ``index_threads``).
         """
         self._load_torch()
-        _use_torch_threads(self.index_threads)
+        _use_torch_threads(threads or self.index_threads)
         import torch
 
         model = self._model
