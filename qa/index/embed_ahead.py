@@ -6,15 +6,16 @@ passage, where its sentences lie in that text. The indexer uses it for every new
 
 :class:`EmbedAhead` overlaps reading with embedding: the parser reads and splits each file in its
 worker process while a thread of this process embeds the documents already read (torch releases
-the GIL while it computes) on one thread, in slices of :data:`AHEAD_PASSAGES` passages, until
-reading is done; what it has not reached then is embedded by the indexer on every core. The indexer then
-takes those vectors instead of embedding the same texts again; anything not embedded ahead (an
-unchanged document, a failure) is embedded as before, so the index is the same either way.
+the GIL while it computes), on every core but the worker's, in slices of :data:`AHEAD_PASSAGES`
+passages, until reading is done. The indexer takes those vectors instead of embedding the same texts
+again, and embeds what was not reached (on every core), unchanged documents aside; after a failure
+it embeds everything itself, so the index is the same either way.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -141,8 +142,9 @@ class EmbedAhead:
     def _embed(self, pending: list[tuple[str, Inputs]]) -> None:
         texts = [t for _, x in pending for t in x.texts]
         spans = [s for _, x in pending for s in x.spans]
-        # one thread: the parser's worker has the other core while files are still being read
-        vectors, pooled = self.embedder.encode_passages(texts, spans, batch_size=self.batch_size, threads=1)
+        # one core less: the parser's worker has it while files are still being read
+        threads = max(1, (os.cpu_count() or 2) - 1)
+        vectors, pooled = self.embedder.encode_passages(texts, spans, batch_size=self.batch_size, threads=threads)
         at = 0
         for doc_id, x in pending:
             n = len(x.texts)
