@@ -259,10 +259,10 @@ class SentenceTransformerEmbedder:
 
         model = self._model
         dim = self.dim
-        vectors = np.zeros((len(texts), dim), dtype=np.float32)
         pooled = [np.full((len(s), dim), np.nan, dtype=np.float32) for s in spans]
         if not self.pools_sentences:
             return self._encode(texts, batch_size, False), pooled
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         limit = int(model.max_seq_length or 512)
         for i in range(0, len(texts), max(batch_size, 1)):

@@ -126,18 +126,6 @@ def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressF
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _indexed_hashes(index_dir: Path, model_id: str, splitter: dict) -> dict[str, str] | None:
-    """Document id -> content hash of what the index holds, when these settings can keep it (else
-    ``None``: every document will be embedded)."""
-    try:
-        manifest = store.read_manifest(index_dir)
-    except IndexProblem:
-        return None
-    if manifest is None or store.check_compatible(manifest, model_id, splitter) is not None:
-        return None
-    return {d: info.get("sha256") for d, info in manifest.get("documents", {}).items()}
-
-
 def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn | None,
                 show_bar: bool, ahead: EmbedAhead | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Vectors of the new passages and sentences, and how many sentence vectors were pooled.
@@ -252,17 +240,6 @@ def update_index(
     with store.write_lock(index_dir, timeout=lock_timeout), using(parser, make) as parser:
         # files that did not change keep the text stored with the index (not read again)
         known = None if force else store.stored_documents(index_dir)
-        # new and changed documents are embedded while the rest are still read (a pooling embedder)
-        ahead = None
-        if getattr(embedder, "pools_sentences", False):
-            indexed = None if force else _indexed_hashes(index_dir, embedder.model_id, splitter)
-            ahead = EmbedAhead(embedder, batch_size, embed_context, indexed)
-        try:
-            loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits,
-                                 read=ahead.reader(parser) if ahead else parser.read, progress=progress)
-        finally:
-            if ahead is not None:
-                ahead.finish()
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend
         current = None  #: the index's segments (by name) and where each document's rows are, verified
@@ -272,15 +249,27 @@ def update_index(
             manifest, reason = None, str(exc)
         if manifest is not None and reason is None:
             reason = store.check_compatible(manifest, embedder.model_id, splitter)
-            if reason is None:
-                moved = store.backend_problem(manifest, vectors.backend)
-                try:
-                    # the vector index is checked when it stays; only the arrays are reused
-                    manifest, segs, src = store.verified(index_dir, vectors=None if moved else vectors,
-                                                            fully=verify)
-                    current = segs, dict(zip(manifest["documents"], src))
-                except IndexProblem as exc:
-                    reason = str(exc)
+        # new and changed documents are embedded while the rest are still read (a pooling embedder)
+        ahead = None
+        if getattr(embedder, "pools_sentences", False):
+            indexed = None if manifest is None or reason else {
+                d: info.get("sha256") for d, info in manifest.get("documents", {}).items()}
+            ahead = EmbedAhead(embedder, batch_size, embed_context, indexed)
+        try:
+            loaded = load_folder(docs_dir, max_bytes=max_file_bytes, known=known, limits=limits,
+                                 read=ahead.reader(parser) if ahead else parser.read, progress=progress)
+        finally:
+            if ahead is not None:
+                ahead.finish()
+        if manifest is not None and reason is None:
+            moved = store.backend_problem(manifest, vectors.backend)
+            try:
+                # the vector index is checked when it stays; only the arrays are reused
+                manifest, segs, src = store.verified(index_dir, vectors=None if moved else vectors,
+                                                        fully=verify)
+                current = segs, dict(zip(manifest["documents"], src))
+            except IndexProblem as exc:
+                reason = str(exc)
         report = plan(loaded.documents, manifest, reason)
         keep = set(report.unchanged) if current is not None else set()
         readable = len(loaded.documents)
