@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=CACHE, help="where documents and indexes are kept")
     ap.add_argument("--rerank", type=int, default=0,
                     help="also measure hybrid with this many passages reranked by the trained model")
+    ap.add_argument("--question-model", default=Settings.question_model,
+                    help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         default = (chunk_size, overlap) == (Settings.chunk_size, Settings.chunk_overlap)
         index = base / ("index" if default else f"index-{chunk_size}-{overlap}")
     qa = Pipeline(Settings(docs=write_docs(corpus, base), index=index, chunk_size=chunk_size,
-                           chunk_overlap=overlap))
+                           chunk_overlap=overlap, question_model=args.question_model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     n_passages = len(qa.data.passages)

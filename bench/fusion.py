@@ -16,6 +16,7 @@ documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
     python bench/fusion.py                      # everything, the paired tests and the choice
     python bench/fusion.py --sets scifact-train squad-train --tune-only
     python bench/fusion.py --context            # passages embedded with title and section (issue: context)
+    python bench/fusion.py --question-model trained   # questions encoded by the encoder trained here
 """
 
 from __future__ import annotations
@@ -102,31 +103,27 @@ def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
 # candidates, computed once
 
 
-def passages_only() -> None:
-    """Retrieval reads no sentence vectors, so indexes built here skip embedding sentences (zeros)."""
-    import qa.index.indexer as indexer
+def question_model_key(question_model: str) -> str:
+    """A short name of a question encoder's file (its checksum), so candidates of each are cached apart."""
+    from qa.files import sha256_file
+    from qa.index.embedding import trained_question_model_path
 
-    real = indexer._embed
-
-    def embed(embedder, texts, batch_size, label, *rest, **kw):
-        if label == "sentences":
-            return np.zeros((len(texts), embedder.dim), np.float32)
-        return real(embedder, texts, batch_size, label, *rest, **kw)
-
-    indexer._embed = embed
+    return sha256_file(trained_question_model_path() if question_model == "trained" else Path(question_model))[:10]
 
 
 def candidates(name: str, args) -> dict:
     """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
     tag = "-context" if args.context else ""
-    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}.npz"
+    questions = "" if args.question_model == "bundled" else f"-q{question_model_key(args.question_model)}"
+    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}{questions}.npz"
     meta = out.with_suffix(".json")
     if out.exists() and meta.exists():
         arrays = np.load(out, allow_pickle=False)
         info = json.loads(meta.read_text())
         return {"arrays": arrays, **info}
     docs, index, queries, qrels = dataset(name, args)
-    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + tag), embed_context=args.context))
+    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + tag), embed_context=args.context,
+                           question_model=args.question_model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     data = qa.data
@@ -210,12 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--choose", choices=list(methods_grid()),
                     help="the method to report against BM25 and dense (default: best on the tuning sets)")
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
+    ap.add_argument("--question-model", default="bundled",
+                    help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
     sets = [s for s in args.sets if s in TUNE_SETS] if args.tune_only else args.sets
-    passages_only()
     grid = methods_grid()
     cands = {s: candidates(s, args) for s in sets}
     results = {s: {m: score(cands[s], r) for m, r in runs(cands[s], grid).items()} for s in sets}

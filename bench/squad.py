@@ -88,13 +88,14 @@ def sample(questions: list[dict], limit: int | None, seed: int = 0) -> list[dict
 
 
 def squad_pipeline(docs: dict[str, str], cache: Path, chunk_size: int, chunk_overlap: int,
-                   name: str = "squad-v1.1-dev", reader: str = Settings.reader) -> Pipeline:
+                   name: str = "squad-v1.1-dev", reader: str = Settings.reader,
+                   question_model: str = Settings.question_model) -> Pipeline:
     """The paragraphs written under ``cache/name`` and indexed with the given passage size (cached)."""
     base = cache / name
     default = (chunk_size, chunk_overlap) == (Settings.chunk_size, Settings.chunk_overlap)
     index = base / ("index" if default else f"index-{chunk_size}-{chunk_overlap}")
     qa = Pipeline(Settings(docs=write_docs(docs, base), index=index, chunk_size=chunk_size,
-                           chunk_overlap=chunk_overlap, reader=reader))
+                           chunk_overlap=chunk_overlap, reader=reader, question_model=question_model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     print(f"index {index} ready in {time.perf_counter() - t0:.0f} s: {len(docs)} documents, "
@@ -166,12 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-size", type=int, default=Settings.chunk_size)
     ap.add_argument("--chunk-overlap", type=int, default=Settings.chunk_overlap)
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--question-model", default=Settings.question_model,
+                    help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
     docs, questions = load_squad(args.v1, test_half=args.test_half)
     name = f"{args.v1.name.split('.json')[0]}-test-half" if args.test_half else "squad-v1.1-dev"
-    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, name=name, reader=args.reader)
+    qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, name=name, reader=args.reader,
+                        question_model=args.question_model)
     label = "test half" if args.test_half else "v1.1"
     print(f"{args.v1.name}{' (test half)' if args.test_half else ''} as open-domain QA: {len(docs)} paragraphs, "
           f"{len(qa.data.passages)} passages "

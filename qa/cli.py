@@ -29,6 +29,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--encoder", choices=("torch", "onnx"),
                    help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
+    p.add_argument("--question-model", metavar="M",
+                   help="question encoder for the bundled model's passages: bundled (default), trained, or an "
+                        ".onnx file from `python -m qa.train question` (or QA_QUESTION_MODEL)")
     p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
                    help="answer reader: sentence (default), passage or heuristic (or QA_READER)")
     p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
@@ -116,6 +119,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         index=getattr(args, "index", None),
         model=getattr(args, "model", None),
         encoder=getattr(args, "encoder", None),
+        question_model=getattr(args, "question_model", None),
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
         mode=getattr(args, "mode", None),

@@ -139,7 +139,8 @@ class Pipeline:
 
             s = self.settings
             self._embedder = SentenceTransformerEmbedder(
-                s.model, backend=s.encoder, threads=s.query_threads, index_threads=s.index_threads
+                s.model, backend=s.encoder, threads=s.query_threads, index_threads=s.index_threads,
+                question_model=s.question_model,
             )
         return self._embedder
 

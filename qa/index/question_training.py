@@ -1,0 +1,265 @@
+"""Train a question encoder for the bundled model's passage vectors (SQuAD v1.1 train); export int8 ONNX.
+
+    python -m qa.train question \\
+        --train ../shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz
+
+(the defaults are the shipped model's settings). Only the question side is trained: passages keep the
+vectors the bundled all-MiniLM-L6-v2 gives them, so an index serves the trained encoder and the bundled
+one alike and switching rebuilds nothing. Each SQuAD paragraph is embedded once by the bundled model (the
+vectors are cached in ``--work``); the trained model encodes questions, and its loss is the
+sentence-transformers ranking loss with the passage side fixed:
+
+- ranking: cross-entropy of each question's own paragraph against every other paragraph of the step (the
+  batch's own paragraphs, in-batch negatives, and for each question ``--negatives`` paragraphs that BM25
+  (:class:`qa.index.lexical.BM25Index`) ranks highest over all of SQuAD train without holding the answer),
+  cosine similarities times ``--scale``;
+- anchor: ``--anchor`` x (1 - cosine) between the question's new vector and the bundled model's, so
+  questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them.
+
+The training loop is sentence-transformers' trainer (checkpoints every ``--save-every`` steps in
+``--work``; the same command resumes from the last one; a CUDA device is used when present). The last
+``--val-articles`` articles of the file are held out (the articles ``bench/fusion.py`` tunes fusion on):
+before and after training, their questions are searched among their paragraphs by dense vectors alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..files import sha256_file
+
+QUESTION_MODEL_FILE = "question-int8.onnx"
+DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "question"
+
+
+class Squad:
+    """Questions and paragraphs of some SQuAD articles: ``gold[i]`` is question ``i``'s paragraph."""
+
+    def __init__(self, articles: list[dict]):
+        self.paragraphs: list[str] = []
+        self.questions: list[str] = []
+        self.answers: list[list[str]] = []
+        self.gold: list[int] = []
+        for article in articles:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    self.questions.append(qa["question"].strip())
+                    self.answers.append([a["text"] for a in qa["answers"]])
+                    self.gold.append(len(self.paragraphs))
+                self.paragraphs.append(para["context"])
+
+
+def load_articles(path: Path, val_articles: int) -> tuple[list[dict], list[dict]]:
+    """(training, held-out) articles of a SQuAD v1.1 file: the last ``val_articles`` are held out."""
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+        articles = json.load(f)["data"]
+    return articles[:-val_articles], articles[-val_articles:]
+
+
+def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarray:
+    """The bundled model's vectors of ``texts``, kept in ``work`` under the hash of the texts."""
+    key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = work / f"{name}-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    t0 = time.perf_counter()
+    vectors = embedder.encode(texts, batch_size=16, progress=True)
+    np.save(path, vectors)
+    print(f"embedded {len(texts)} {name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return vectors
+
+
+def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
+    """For each question, the ``k`` paragraphs BM25 ranks highest among the first ``depth`` that are not its
+    own and do not hold any of its answers (a paragraph that does is likely a right answer too); short of
+    ``k``, the row is filled with its own paragraph, which the loss ignores as a negative."""
+    from .lexical import BM25Index
+
+    bm25 = BM25Index.build(data.paragraphs)
+    lowered = [p.lower() for p in data.paragraphs]
+    out = np.empty((len(data.questions), k), dtype=np.int64)
+    for i, question in enumerate(data.questions):
+        scores = bm25.scores(question)
+        top = np.argpartition(-scores, depth)[:depth] if depth < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        answers = [a.lower() for a in data.answers[i] if a.strip()]
+        picked = [int(j) for j in top if j != data.gold[i] and not any(a in lowered[j] for a in answers)][:k]
+        out[i] = picked + [data.gold[i]] * (k - len(picked))
+    return out
+
+
+def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float):
+    """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
+    negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``."""
+    import torch
+    from torch import nn
+
+    class FixedPassageLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+            self.register_buffer("passages", torch.from_numpy(passages), persistent=False)
+            self.register_buffer("anchors", torch.from_numpy(anchors), persistent=False)
+
+        def forward(self, features, labels):
+            q = nn.functional.normalize(self.model(features[0])["sentence_embedding"].float(), dim=-1)
+            labels = labels.to(q.device)
+            columns, where = torch.unique(labels[:, 1:], return_inverse=True)
+            scores = scale * q @ self.passages[columns].T
+            ranking = nn.functional.cross_entropy(scores, where[:, 0])
+            drift = (1 - (q * self.anchors[labels[:, 0]]).sum(-1)).mean()
+            return {"ranking": ranking, "anchor": anchor * drift}
+
+    return FixedPassageLoss()
+
+
+def dense_scores(questions: np.ndarray, paragraphs: np.ndarray, gold: list[int]) -> dict[str, float]:
+    """Recall@1, @5 and MRR@10 of searching ``paragraphs`` with ``questions`` (unit vectors)."""
+    sims = questions @ paragraphs.T
+    own = sims[np.arange(len(gold)), gold]
+    rank = (sims > own[:, None]).sum(axis=1)  # 0: the own paragraph first
+    return {"R@1": round(float((rank < 1).mean()), 4), "R@5": round(float((rank < 5).mean()), 4),
+            "MRR@10": round(float(np.where(rank < 10, 1 / (rank + 1), 0).mean()), 4)}
+
+
+def train(args) -> dict:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .embedding import SentenceTransformerEmbedder, bundled_model_path
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    train_articles, val_articles = load_articles(args.train, args.val_articles)
+    data, val = Squad(train_articles), Squad(val_articles)
+    bundled = SentenceTransformerEmbedder("", backend="torch", index_threads=args.threads)
+    # every paragraph and question of the file embedded once (cached), whichever articles are held out
+    passages, val_passages = np.split(embed_cached(bundled, data.paragraphs + val.paragraphs, work, "paragraphs"),
+                                      [len(data.paragraphs)])
+    anchors, val_anchors = np.split(embed_cached(bundled, data.questions + val.questions, work, "questions"),
+                                    [len(data.questions)])
+    val_before = dense_scores(val_anchors, val_passages, val.gold)
+    print("held out, bundled model:", val_before, flush=True)
+
+    negatives_file = work / f"negatives-{args.negatives}-{len(val_articles)}-{len(data.questions)}.npy"
+    if negatives_file.exists():
+        negatives = np.load(negatives_file)
+    else:
+        t0 = time.perf_counter()
+        negatives = mine_negatives(data, args.negatives)
+        np.save(negatives_file, negatives)
+        print(f"mined {args.negatives} BM25 negatives a question in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    order = np.random.default_rng(args.seed).permutation(len(data.questions))[: args.questions or None]
+    labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], negatives[order]], axis=1)
+    dataset = Dataset.from_dict({"question": [data.questions[i] for i in order], "label": labels.tolist()})
+
+    model = SentenceTransformer(str(bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
+                                local_files_only=True)
+    loss = fixed_passage_loss(model, passages, anchors, args.scale, args.anchor)
+    training_args = SentenceTransformerTrainingArguments(
+        output_dir=str(work / "checkpoints"), num_train_epochs=1, per_device_train_batch_size=args.batch,
+        learning_rate=args.lr, warmup_steps=0.1, use_cpu=not torch.cuda.is_available(), lr_scheduler_type="linear", weight_decay=0.01,
+        bf16=args.bf16, seed=args.seed, data_seed=args.seed, dataloader_drop_last=True,
+        save_strategy="steps", save_steps=args.save_every, save_total_limit=2,
+        logging_steps=25, report_to="none", disable_tqdm=False)
+    trainer = SentenceTransformerTrainer(model=model, args=training_args, train_dataset=dataset, loss=loss)
+    last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    minutes = (time.perf_counter() - t0) / 60
+    model.eval()
+    val_after = dense_scores(model.encode(val.questions, batch_size=128, normalize_embeddings=True,
+                                          convert_to_numpy=True), val_passages, val.gold)
+    print("held out, trained:", val_after, flush=True)
+    model.save(str(work / "final"))
+    return {"model": model, "check": val.questions[:200], "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
+            "resumed_from": str(last) if last else None,
+            "held_out": {"articles": len(val_articles), "questions": len(val.questions),
+                         "paragraphs": len(val.paragraphs), "bundled": val_before, "trained": val_after}}
+
+
+def export(model_dir: Path, out: Path, check: list[str]) -> tuple[Path, float]:
+    """The transformer of the sentence-transformers folder ``model_dir`` as int8 ONNX with the bundled model's
+    inputs and ``last_hidden_state`` output (what :class:`qa.index.embedding.OnnxEncoder` runs), and the least
+    cosine between its question vectors and torch's over the questions ``check``."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
+
+    from .embedding import OnnxEncoder
+
+    reference = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True).encode(
+        check, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True, add_pooling_layer=False,
+                                            attn_implementation="eager").eval()  # eager: plain ONNX ops
+
+    class Hidden(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    from transformers import AutoTokenizer
+
+    enc = AutoTokenizer.from_pretrained(str(model_dir))(["what is it?", "who wrote the first one of them?"],
+                                                        padding=True, return_tensors="pt")
+    int8 = out / QUESTION_MODEL_FILE
+    fp32 = int8.with_name(int8.name + ".fp32.tmp")
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(Hidden(), (enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), str(fp32),
+                      input_names=["input_ids", "attention_mask", "token_type_ids"],
+                      output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                    "last_hidden_state": axes})
+    # int8 weights (the word embeddings too: 21.9 MB, not 56) with a scale per output column: least cosine
+    # with torch 0.98-0.99 where one scale per matrix gave 0.95; 2.1 ms a question on one thread, 5.8 ms for
+    # the bundled export.
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gather"])
+    fp32.unlink()
+    encoder = OnnxEncoder(int8, model_dir)
+    encoder.load()
+    cosines = [float(encoder.encode([q])[0] @ r) for q, r in zip(check, reference)]
+    return int8, round(min(cosines), 4)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--negatives", type=int, default=5, help="question: BM25-mined negatives per question")
+    ap.add_argument("--anchor", type=float, default=0.1,
+                    help="question: weight of staying near the bundled model's question vector")
+    ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
+    ap.add_argument("--batch", type=int, default=64, help="question: questions per step")
+
+
+def run(args) -> int:
+    """Train (or resume), export ``question-int8.onnx`` and its record into ``--out``."""
+    result = train(args)
+    result.pop("model")
+    check = result.pop("check")
+    int8, cosine = export(Path(args.work) / "final", args.out, check)
+    result["onnx_int8_min_cosine"] = cosine
+    record = {"trained": time.strftime("%Y-%m-%d"),
+              "args": {k: str(v) for k, v in vars(args).items()},
+              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
+              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
+    (args.out / (QUESTION_MODEL_FILE.removesuffix(".onnx") + ".json")).write_text(
+        json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(record, indent=1))
+    return 0

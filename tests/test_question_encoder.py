@@ -1,0 +1,148 @@
+"""The question encoder trained here (``question_model``): its training recipe on a tiny SQuAD file
+(mined negatives, the loss with the passage side fixed, checkpoints, resuming, the int8 export), the
+shipped encoder loading offline without torch, fallbacks and errors, and switching it without
+re-indexing (passage vectors are the bundled model's either way)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from test_encoder import OnnxPassageEmbedder, no_network  # noqa: E402,F401 - a fixture used below
+from test_train import squad_file  # noqa: E402
+
+from qa import train  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.errors import ModelError, SettingsError  # noqa: E402
+from qa.files import sha256_file  # noqa: E402
+from qa.index import embedding, store  # noqa: E402
+from qa.index.embedding import SentenceTransformerEmbedder, trained_question_model_path  # noqa: E402
+from qa.index.question_training import Squad, dense_scores, fixed_passage_loss, load_articles, mine_negatives  # noqa: E402
+from qa.pipeline import Pipeline  # noqa: E402
+
+QUESTION = "Whose help was the victory in Aleppo credited to?"
+
+
+def test_mined_negatives_are_other_paragraphs_without_the_answer(tmp_path):
+    articles, held_out = load_articles(squad_file(tmp_path / "train.json"), 1)
+    assert [a["title"] for a in held_out] == ["Birds"]  # the last article is held out
+    data = Squad(articles)
+    negatives = mine_negatives(data, k=3, depth=3)
+    assert negatives.shape == (len(data.questions), 3)
+    for i, row in enumerate(negatives):
+        others = [j for j in row if j != data.gold[i]]
+        assert others, "each question has a negative"
+        for j in others:
+            assert not any(a.lower() in data.paragraphs[j].lower() for a in data.answers[i])
+        assert len(others) == 3 or list(row[len(others):]) == [data.gold[i]] * (3 - len(others))  # padding
+
+
+def test_the_loss_ranks_the_own_paragraph_and_keeps_questions_near_the_bundled_model():
+    import torch
+
+    passages = np.eye(4, dtype=np.float32)
+    anchors = np.eye(4, dtype=np.float32)[[0, 1]]
+
+    class Fixed(torch.nn.Module):  # stands in for the model: the batch's question vectors are given
+        def __init__(self, vectors):
+            super().__init__()
+            self.vectors = torch.tensor(vectors)
+
+        def forward(self, features):
+            return {"sentence_embedding": self.vectors}
+
+    labels = torch.tensor([[0, 0, 2, 3], [1, 1, 2, 0]])  # question, own paragraph, negatives (0 is also 1's)
+    right = fixed_passage_loss(Fixed([[1, 0, 0, 0], [0, 1, 0, 0]]), passages, anchors, 20.0, 1.0)([{}], labels)
+    wrong = fixed_passage_loss(Fixed([[0, 0, 1, 0], [0, 0, 1, 0]]), passages, anchors, 20.0, 1.0)([{}], labels)
+    assert right["ranking"] < 1e-6 < wrong["ranking"]
+    assert right["anchor"] == pytest.approx(0.0, abs=1e-6) and wrong["anchor"] == pytest.approx(1.0)
+    assert dense_scores(passages[[0, 1]], passages, [0, 2]) == {"R@1": 0.5, "R@5": 1.0, "MRR@10": 0.75}
+
+
+def question_args(data, out, work, questions: int) -> list[str]:
+    return ["question", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", str(questions),
+            "--batch", "2", "--val-articles", "1", "--negatives", "2", "--no-bf16", "--threads", "1",
+            "--save-every", "1", "--lr", "1e-4"]
+
+
+@pytest.mark.integration
+def test_question_training_checkpoints_resumes_and_exports_an_encoder(tmp_path):
+    data, work, out = squad_file(tmp_path / "train.json"), tmp_path / "work", tmp_path / "model"
+    assert train.main(question_args(data, tmp_path / "first", work, 4)) == 0  # two steps of two questions
+    first = json.loads((tmp_path / "first" / "question-int8.json").read_text())
+    assert first["resumed_from"] is None and first["questions"] == 4
+    assert any(p.name.startswith("checkpoint-") for p in (work / "checkpoints").iterdir())
+
+    assert train.main(question_args(data, out, work, 8)) == 0  # a longer plan goes on from the checkpoint
+    record = json.loads((out / "question-int8.json").read_text())
+    assert record["resumed_from"] and record["resumed_from"].endswith("checkpoint-2")
+    assert record["model_sha256"] == sha256_file(out / "question-int8.onnx")
+    assert record["onnx_int8_min_cosine"] > 0.97  # the int8 export encodes as the trained torch model does
+    held = record["held_out"]
+    assert held["articles"] == 1 and held["questions"] == 4 and set(held["trained"]) == {"R@1", "R@5", "MRR@10"}
+
+    named = SentenceTransformerEmbedder(question_model=str(out / "question-int8.onnx"), threads=1)
+    vector = named.encode_query(QUESTION)
+    assert vector.shape == (384,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    bundled = SentenceTransformerEmbedder(threads=1).encode_query(QUESTION)
+    assert 0.9 < float(vector @ bundled) < 0.99999  # trained a little: moved, but near where it started
+
+
+def test_the_shipped_question_encoder_loads_offline_without_torch(no_network):
+    enc = SentenceTransformerEmbedder(question_model="trained", threads=1)
+    enc.warm_up()
+    assert enc.backend == "onnx" and enc.question_file == trained_question_model_path()
+    vector = enc.encode_query(QUESTION)
+    assert vector.shape == (384,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert enc._model is None  # no torch model loaded to answer
+    bundled = SentenceTransformerEmbedder(threads=1).encode_query(QUESTION)
+    assert 0.5 < float(vector @ bundled) < 0.999  # its own vectors, in the same space
+    assert "trained here" in enc.question_encoder
+
+
+def test_the_encoder_setting(tmp_path):
+    assert Settings.from_env({"QA_QUESTION_MODEL": "trained"}).question_model == "trained"
+    assert Settings(question_model=str(tmp_path / "q.onnx")).question_model.endswith("q.onnx")
+    with pytest.raises(SettingsError, match="unknown question_model 'traned'"):
+        Settings(question_model="traned")
+    # another passage model: the encoder trained for the bundled model's passages does not apply
+    assert SentenceTransformerEmbedder(model=str(tmp_path), question_model="trained").question_file is None
+
+
+def test_a_damaged_shipped_encoder_falls_back_to_the_bundled_one_with_a_warning(tmp_path, monkeypatch):
+    damaged = tmp_path / "question-int8.onnx"
+    damaged.write_bytes(b"\x00not an onnx model")
+    monkeypatch.setattr(embedding, "trained_question_model_path", lambda: damaged)
+    enc = SentenceTransformerEmbedder(question_model="trained", threads=1)
+    with pytest.warns(RuntimeWarning, match="cannot load the onnx question encoder.*the bundled model's instead"):
+        enc.warm_up()
+    assert enc.backend == "onnx" and enc.question_file is None
+    assert enc.encode_query(QUESTION).shape == (384,)
+    assert damaged.read_bytes() == b"\x00not an onnx model"  # left as it was
+
+
+def test_a_named_encoder_that_cannot_be_loaded_is_an_error(tmp_path):
+    for path in (tmp_path / "missing.onnx", tmp_path / "damaged.onnx"):
+        if path.name == "damaged.onnx":
+            path.write_bytes(b"garbage")
+        enc = SentenceTransformerEmbedder(question_model=str(path), threads=1)
+        with pytest.raises(ModelError, match=f"cannot load the onnx question encoder from .*{path.name}"):
+            enc.encode_query(QUESTION)
+
+
+def test_switching_the_question_encoder_keeps_the_index(tiny_docs, tmp_path):
+    settings = Settings(docs=tiny_docs, index=tmp_path / "index")
+    Pipeline(settings, embedder=OnnxPassageEmbedder()).index()
+    generation = store.read_manifest(settings.index)["generation"]
+    for question_model in ("trained", "bundled"):
+        qa = Pipeline(settings.replace(question_model=question_model))
+        report = qa.index()
+        assert not report.wrote and not report.reason, report.lines()
+        hits = qa.search("Where was coffee first cultivated?", k=2, mode="dense")
+        assert hits[0].passage.doc == "sub/coffee.txt"
+        assert qa.embedder._model is None
+    assert store.read_manifest(settings.index)["generation"] == generation
