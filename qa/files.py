@@ -48,3 +48,18 @@ def sha256_file(path: Path) -> str:
 
 
 __all__ = ["atomic_write_bytes", "fsync_dir", "sha256_file"]
+
+
+def write_model_record(int8: Path, args, result: dict) -> dict:
+    """The training record beside an exported model (``x.onnx`` -> ``x.json``): the date, the command's
+    arguments, checksums of the training data and of the model, its size, and ``result``; printed too
+    (without the long list of held-out titles)."""
+    import json
+    import time
+
+    record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
+              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
+              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
+    int8.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))
+    return record

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import sha256_file
+from ..files import write_model_record
 
 QUESTION_MODEL_FILE = "question-int8.onnx"
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "question"
@@ -255,11 +255,5 @@ def run(args) -> int:
     check = result.pop("check")
     int8, cosine = export(Path(args.work) / "final", args.out, check)
     result["onnx_int8_min_cosine"] = cosine
-    record = {"trained": time.strftime("%Y-%m-%d"),
-              "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
-              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
-    (args.out / (QUESTION_MODEL_FILE.removesuffix(".onnx") + ".json")).write_text(
-        json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(record, indent=1))
+    write_model_record(int8, args, result)
     return 0

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..eval.metrics import contains_answer, exact_match, f1
-from ..files import sha256_file
+from ..files import sha256_file, write_model_record
 from ..ingest.chunking import split_sentences
 from .onnx_weights import export_int8
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
@@ -339,9 +339,5 @@ def run(args) -> int:
     if args.checkpoint:
         save_checkpoint(model, args.checkpoint)
     int8 = export(model, args.out, result.pop("tokenizer"))
-    record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
-              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
-    (args.out / "reader-int8.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))
+    write_model_record(int8, args, result)
     return 0

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..eval.metrics import exact_match, f1
-from ..files import sha256_file
+from ..files import write_model_record
 from .onnx_weights import export_int8, init_from_onnx
 from .sentence_training import build_model
 from .training_data import Example, Questions, collate, encode_group, load_squad, split_articles
@@ -261,11 +261,5 @@ def run(args) -> int:
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(args.work) / "final.safetensors"))
-    record = {"trained": time.strftime("%Y-%m-%d"),
-              "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
-              "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
-    (args.out / (PASSAGE_MODEL_FILE.removesuffix(".onnx") + ".json")).write_text(
-        json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))
+    write_model_record(int8, args, result)
     return 0
