@@ -68,7 +68,7 @@ def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarra
     key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
     path = work / f"{name}-{key}.npy"
     if path.exists():
-        return np.load(path)
+        return np.load(path, allow_pickle=False)
     t0 = time.perf_counter()
     vectors = embedder.encode(texts, batch_size=16, progress=True)
     np.save(path, vectors)
@@ -155,7 +155,7 @@ def train(args) -> dict:
 
     negatives_file = work / f"negatives-{args.negatives}-{len(val_articles)}-{len(data.questions)}.npy"
     if negatives_file.exists():
-        negatives = np.load(negatives_file)
+        negatives = np.load(negatives_file, allow_pickle=False)
     else:
         t0 = time.perf_counter()
         negatives = mine_negatives(data, args.negatives)
