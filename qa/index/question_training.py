@@ -229,7 +229,7 @@ def export(model_dir: Path, out: Path, check: list[str]) -> tuple[Path, float]:
                       dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
                                     "last_hidden_state": axes})
     # int8 weights (the word embeddings too: 21.9 MB, not 56) with a scale per output column: least cosine
-    # with torch 0.98-0.99 where one scale per matrix gave 0.95; 2.1 ms a question on one thread, 5.8 ms for
+    # with torch 0.98-0.99 where one scale per matrix gave 0.95; 2.3 ms a question on one thread, 5.3 ms for
     # the bundled export.
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=["MatMul", "Gather"])
