@@ -231,14 +231,6 @@ class SentenceTransformerEmbedder:
             warnings.warn(f"{'; '.join(problems)}; questions are encoded by {instead}", RuntimeWarning,
                           stacklevel=3)
 
-    @property
-    def question_encoder(self) -> str:
-        """What encodes questions, in words (after :meth:`warm_up`, the one in use)."""
-        if self.question_file is not None:
-            name = "trained here" if self.question_file == trained_question_model_path() else str(self.question_file)
-            return f"question encoder {name} (int8, onnx)"
-        return f"{'int8 ' if self.backend == 'onnx' else ''}{self.model_id.rsplit('/', 1)[-1]} ({self.backend})"
-
     def _load_torch(self) -> None:
         if self._model is not None:
             return
