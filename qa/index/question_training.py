@@ -185,7 +185,7 @@ def train(args) -> dict:
                                           convert_to_numpy=True), val_passages, val.gold)
     print("held out, trained:", val_after, flush=True)
     model.save(str(work / "final"))
-    return {"model": model, "check": val.questions[:200], "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
+    return {"check": val.questions[:200], "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
             "resumed_from": str(last) if last else None,
             "held_out": {"articles": len(val_articles), "questions": len(val.questions),
                          "paragraphs": len(val.paragraphs), "bundled": val_before, "trained": val_after}}
@@ -251,7 +251,6 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     """Train (or resume), export ``question-int8.onnx`` and its record into ``--out``."""
     result = train(args)
-    result.pop("model")
     check = result.pop("check")
     int8, cosine = export(Path(args.work) / "final", args.out, check)
     result["onnx_int8_min_cosine"] = cosine
