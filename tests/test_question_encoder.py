@@ -6,6 +6,7 @@ re-indexing (passage vectors are the bundled model's either way)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -20,8 +21,8 @@ from qa.config import Settings  # noqa: E402
 from qa.errors import ModelError, SettingsError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
 from qa.index import embedding, store  # noqa: E402
-from qa.index.embedding import SentenceTransformerEmbedder, trained_question_model_path  # noqa: E402
-from qa.index.question_training import Squad, dense_scores, fixed_passage_loss, load_articles, mine_negatives  # noqa: E402
+from qa.index.embedding import SentenceTransformerEmbedder, bundled_model_path, trained_question_model_path  # noqa: E402
+from qa.index.question_training import Squad, blend, dense_scores, fixed_passage_loss, load_articles, mine_negatives  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 
 QUESTION = "Whose help was the victory in Aleppo credited to?"
@@ -77,8 +78,10 @@ def test_question_training_checkpoints_resumes_and_exports_an_encoder(tmp_path):
     assert first["resumed_from"] is None and first["questions"] == 4
     assert any(p.name.startswith("checkpoint-") for p in (work / "checkpoints").iterdir())
 
-    assert train.main(question_args(data, out, work, 8)) == 0  # a longer plan goes on from the checkpoint
+    # a longer plan goes on from the checkpoint; exported halfway between the bundled and trained weights
+    assert train.main(question_args(data, out, work, 8) + ["--blend", "0.5"]) == 0
     record = json.loads((out / "question-int8.json").read_text())
+    assert record["blend"] == 0.5 and set(record["held_out"]["blended"]) == {"R@1", "R@5", "MRR@10"}
     assert record["resumed_from"] and record["resumed_from"].endswith("checkpoint-2")
     assert record["model_sha256"] == sha256_file(out / "question-int8.onnx")
     assert record["onnx_int8_min_cosine"] > 0.97  # the int8 export encodes as the trained torch model does
@@ -90,6 +93,25 @@ def test_question_training_checkpoints_resumes_and_exports_an_encoder(tmp_path):
     assert vector.shape == (384,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     bundled = SentenceTransformerEmbedder(threads=1).encode_query(QUESTION)
     assert 0.9 < float(vector @ bundled) < 0.99999  # trained a little: moved, but near where it started
+
+
+def test_a_blend_lies_between_the_bundled_and_trained_weights(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    trained = tmp_path / "trained"
+    shutil.copytree(bundled_model_path(), trained)
+    bundled = load_file(str(trained / "model.safetensors"))
+    moved = {k: v + 1.0 if v.is_floating_point() else v for k, v in bundled.items()}
+    save_file(moved, str(trained / "model.safetensors"))
+
+    out = blend(trained, 0.25, tmp_path / "blend")
+    mixed = load_file(str(out / "model.safetensors"))
+    key = "encoder.layer.0.attention.self.query.weight"
+    assert np.allclose(mixed[key].numpy(), bundled[key].numpy() + 0.25, atol=1e-6)
+    assert mixed["embeddings.position_ids"].equal(bundled["embeddings.position_ids"])  # integers are not blended
+    assert (out / "tokenizer.json").exists() and load_file(str(trained / "model.safetensors"))[key].equal(moved[key])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        blend(trained, 1.5, tmp_path / "bad")
 
 
 def test_the_shipped_question_encoder_loads_offline_without_torch(no_network):

@@ -16,6 +16,12 @@ sentence-transformers ranking loss with the passage side fixed:
 - anchor: ``--anchor`` x (1 - cosine) between the question's new vector and the bundled model's, so
   questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them.
 
+The exported weights are ``--blend`` of the way from the bundled model's to the trained ones (weight-space
+ensembling, Wortsman et al. 2022, "Robust fine-tuning of zero-shot models"): fine-tuning on SQuAD's questions
+costs the bundled model some of what it did off SQuAD, and a blend keeps most of the gain without that loss.
+The default blend is the one ``bench/question_blend.py`` chose on data held out from training (SciFact *train*
+claims and the held-out SQuAD articles); ``--blend 1`` exports the trained weights as they are.
+
 The training loop is sentence-transformers' trainer (checkpoints every ``--save-every`` steps in
 ``--work``; the same command resumes from the last one; a CUDA device is used when present). The last
 ``--val-articles`` articles of the file are held out (the articles ``bench/fusion.py`` tunes fusion on):
@@ -37,6 +43,8 @@ from ..files import write_model_record
 
 QUESTION_MODEL_FILE = "question-int8.onnx"
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "question"
+#: the exported weights' place between the bundled model (0) and the trained one (1): see bench/question_blend.py
+DEFAULT_BLEND = 1.0
 
 
 class Squad:
@@ -185,10 +193,35 @@ def train(args) -> dict:
                                           convert_to_numpy=True), val_passages, val.gold)
     print("held out, trained:", val_after, flush=True)
     model.save(str(work / "final"))
-    return {"check": val.questions[:200], "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
+    return {"check": val.questions[:200], "val": (val.questions, val_passages, val.gold), "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
             "resumed_from": str(last) if last else None,
             "held_out": {"articles": len(val_articles), "questions": len(val.questions),
                          "paragraphs": len(val.paragraphs), "bundled": val_before, "trained": val_after}}
+
+
+def blend(model_dir: Path, weight: float, out: Path) -> Path:
+    """A copy of the sentence-transformers folder ``model_dir`` whose transformer weights are
+    ``bundled + weight x (trained - bundled)``, written to the folder ``out`` (made anew)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from .embedding import bundled_model_path
+
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"blend weight {weight} is not between 0 and 1")
+    trained = load_file(str(model_dir / "model.safetensors"))
+    bundled = load_file(str(bundled_model_path() / "model.safetensors"))
+    missing = set(trained) - set(bundled)
+    if missing:
+        raise ValueError(f"{model_dir} is not the bundled model's architecture (no {sorted(missing)[0]})")
+    mixed = {k: (bundled[k] + weight * (v - bundled[k])).contiguous() if v.is_floating_point() else v
+             for k, v in trained.items()}
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(model_dir, out)
+    save_file(mixed, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
 
 
 def export(model_dir: Path, out: Path, check: list[str]) -> tuple[Path, float]:
@@ -246,13 +279,27 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="question: weight of staying near the bundled model's question vector")
     ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
     ap.add_argument("--batch", type=int, default=64, help="question: questions per step")
+    ap.add_argument("--blend", type=float, default=DEFAULT_BLEND,
+                    help="question: how far from the bundled weights to the trained ones the exported model is "
+                         f"(0-1; default {DEFAULT_BLEND}, chosen by bench/question_blend.py)")
 
 
 def run(args) -> int:
     """Train (or resume), export ``question-int8.onnx`` and its record into ``--out``."""
     result = train(args)
     check = result.pop("check")
-    int8, cosine = export(Path(args.work) / "final", args.out, check)
+    questions, passages, gold = result.pop("val")
+    final = Path(args.work) / "final"
+    result["blend"] = args.blend
+    if args.blend < 1.0:
+        from sentence_transformers import SentenceTransformer
+
+        final = blend(final, args.blend, Path(args.work) / "blended")
+        model = SentenceTransformer(str(final), device="cpu", local_files_only=True)
+        result["held_out"]["blended"] = dense_scores(model.encode(questions, batch_size=128, normalize_embeddings=True,
+                                                                  convert_to_numpy=True), passages, gold)
+        print("held out, blended:", result["held_out"]["blended"], flush=True)
+    int8, cosine = export(final, args.out, check)
     result["onnx_int8_min_cosine"] = cosine
     write_model_record(int8, args, result)
     return 0
