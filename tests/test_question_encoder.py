@@ -63,11 +63,29 @@ def test_the_loss_ranks_the_own_paragraph_and_keeps_questions_near_the_bundled_m
     assert right["anchor"] == pytest.approx(0.0, abs=1e-6) and wrong["anchor"] == pytest.approx(1.0)
     assert dense_scores(passages[[0, 1]], passages, [0, 2]) == {"R@1": 0.5, "R@5": 1.0, "MRR@10": 0.75}
 
+    class Columns(torch.nn.Module):  # questions and statements: the vectors of the column asked for
+        def __init__(self, **vectors):
+            super().__init__()
+            self.vectors = {k: torch.tensor(v, dtype=torch.float32) for k, v in vectors.items()}
+
+        def forward(self, features):
+            return {"sentence_embedding": self.vectors[features["column"]]}
+
+    fixed = np.eye(4, dtype=np.float32)[[2, 3]]  # the bundled model's vectors of two statements
+    with_statements = torch.cat([labels, torch.tensor([[1], [0]])], dim=1)  # statement 1 with question 0
+    questions = [[1, 0, 0, 0], [0, 1, 0, 0]]
+    kept = fixed_passage_loss(Columns(q=questions, s=[[0, 0, 0, 1], [0, 0, 1, 0]]), passages, anchors, 20.0, 1.0,
+                              fixed, 2.0)([{"column": "q"}, {"column": "s"}], with_statements)
+    moved = fixed_passage_loss(Columns(q=questions, s=[[0, 0, 1, 0], [0, 0, 1, 0]]), passages, anchors, 20.0, 1.0,
+                               fixed, 2.0)([{"column": "q"}, {"column": "s"}], with_statements)
+    assert kept["ranking"] == pytest.approx(float(right["ranking"]), abs=1e-6)  # the statement is not a paragraph
+    assert kept["statements"] == pytest.approx(0.0, abs=1e-6) and moved["statements"] == pytest.approx(1.0)
+
 
 def question_args(data, out, work, questions: int) -> list[str]:
     return ["question", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", str(questions),
             "--batch", "2", "--val-articles", "1", "--negatives", "2", "--no-bf16", "--threads", "1",
-            "--save-every", "1", "--lr", "1e-4"]
+            "--save-every", "1", "--lr", "1e-4", "--statement-anchor", "1.0"]
 
 
 @pytest.mark.integration
@@ -76,7 +94,9 @@ def test_question_training_checkpoints_resumes_and_exports_an_encoder(tmp_path):
     assert train.main(question_args(data, tmp_path / "first", work, 4)) == 0  # two steps of two questions
     first = json.loads((tmp_path / "first" / "question-int8.json").read_text())
     assert first["resumed_from"] is None and first["questions"] == 4
-    assert any(p.name.startswith("checkpoint-") for p in (work / "checkpoints").iterdir())
+    (recipe,) = work.glob("checkpoints-*")  # one folder of checkpoints for this recipe
+    assert any(p.name.startswith("checkpoint-") for p in recipe.iterdir())
+    assert first["statements"] > 0  # statements kept at the bundled model's vectors
 
     # a longer plan goes on from the checkpoint; exported halfway between the bundled and trained weights
     assert train.main(question_args(data, out, work, 8) + ["--blend", "0.5"]) == 0

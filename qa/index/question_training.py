@@ -14,13 +14,18 @@ sentence-transformers ranking loss with the passage side fixed:
   (:class:`qa.index.lexical.BM25Index`) ranks highest over all of SQuAD train without holding the answer),
   cosine similarities times ``--scale``;
 - anchor: ``--anchor`` x (1 - cosine) between the question's new vector and the bundled model's, so
-  questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them.
+  questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them;
+- statements (off unless ``--statement-anchor`` is given: it measured no better, docs/benchmarks.md):
+  ``--statement-anchor`` x (1 - cosine) between the new and the bundled vector of a sentence of a
+  training paragraph (one a question, cycled; pysbd's sentences of ``--statement-paragraphs`` paragraphs): the
+  encoder learns what SQuAD's questions teach it while text that is not a question (a claim, a title, a
+  sentence pasted from a paper) keeps the bundled model's vector.
 
 The exported weights are ``--blend`` of the way from the bundled model's to the trained ones (weight-space
 ensembling, Wortsman et al. 2022, "Robust fine-tuning of zero-shot models"): fine-tuning on SQuAD's questions
-costs the bundled model some of what it did off SQuAD, and a blend keeps most of the gain without that loss.
-The default blend is the one ``bench/question_blend.py`` chose on data held out from training (SciFact *train*
-claims and the held-out SQuAD articles); ``--blend 1`` exports the trained weights as they are.
+costs the bundled model some of what it did off SQuAD, and a blend is the usual remedy. ``bench/question_blend.py``
+measures blends on data held out from training (SciFact *train* claims and the held-out SQuAD articles); none kept
+SciFact at the bundled model's level, so the default, 1, exports the trained weights as they are.
 
 The training loop is sentence-transformers' trainer (checkpoints every ``--save-every`` steps in
 ``--work``; the same command resumes from the last one; a CUDA device is used when present). The last
@@ -103,9 +108,12 @@ def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
     return out
 
 
-def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float):
+def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float,
+                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0):
     """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
-    negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``."""
+    negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``; with
+    ``fixed`` (the bundled model's vectors of statements), the features hold a second column of statements
+    and each row ends with its statement's index into ``fixed``."""
     import torch
     from torch import nn
 
@@ -115,17 +123,37 @@ def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: 
             self.model = model
             self.register_buffer("passages", torch.from_numpy(passages), persistent=False)
             self.register_buffer("anchors", torch.from_numpy(anchors), persistent=False)
+            if fixed is not None:
+                self.register_buffer("fixed", torch.from_numpy(fixed), persistent=False)
 
         def forward(self, features, labels):
             q = nn.functional.normalize(self.model(features[0])["sentence_embedding"].float(), dim=-1)
             labels = labels.to(q.device)
-            columns, where = torch.unique(labels[:, 1:], return_inverse=True)
+            paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]
+            columns, where = torch.unique(paragraphs, return_inverse=True)
             scores = scale * q @ self.passages[columns].T
             ranking = nn.functional.cross_entropy(scores, where[:, 0])
             drift = (1 - (q * self.anchors[labels[:, 0]]).sum(-1)).mean()
-            return {"ranking": ranking, "anchor": anchor * drift}
+            losses = {"ranking": ranking, "anchor": anchor * drift}
+            if fixed is not None:
+                st = nn.functional.normalize(self.model(features[1])["sentence_embedding"].float(), dim=-1)
+                losses["statements"] = statement_anchor * (1 - (st * self.fixed[labels[:, -1]]).sum(-1)).mean()
+            return losses
 
     return FixedPassageLoss()
+
+
+def statements(paragraphs: list[str], n: int, seed: int) -> list[str]:
+    """Every sentence (pysbd, as the index splits them) of ``n`` seeded paragraphs of 5 to 30 words (claims
+    and titles are short; a long sentence would pad every step's batch of statements to its length)."""
+    from ..ingest.chunking import split_sentences
+
+    picked = np.random.default_rng(seed).permutation(len(paragraphs))[:n]
+    out = []
+    for i in sorted(picked.tolist()):
+        text = paragraphs[i]
+        out += [text[a:b].strip() for a, b in split_sentences(text) if 5 <= len(text[a:b].split()) <= 30]
+    return out
 
 
 def dense_scores(questions: np.ndarray, paragraphs: np.ndarray, gold: list[int]) -> dict[str, float]:
@@ -172,13 +200,25 @@ def train(args) -> dict:
 
     order = np.random.default_rng(args.seed).permutation(len(data.questions))[: args.questions or None]
     labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], negatives[order]], axis=1)
-    dataset = Dataset.from_dict({"question": [data.questions[i] for i in order], "label": labels.tolist()})
+    columns = {"question": [data.questions[i] for i in order]}
+    fixed = None
+    if args.statement_anchor > 0:
+        texts = statements(data.paragraphs, args.statement_paragraphs, args.seed)
+        fixed = embed_cached(bundled, texts, work, "statements")
+        cycle = np.arange(len(order)) % len(texts)
+        columns["statement"] = [texts[i] for i in cycle]
+        labels = np.concatenate([labels, cycle[:, None]], axis=1)
+    dataset = Dataset.from_dict({**columns, "label": labels.tolist()})
 
     model = SentenceTransformer(str(bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
                                 local_files_only=True)
-    loss = fixed_passage_loss(model, passages, anchors, args.scale, args.anchor)
+    loss = fixed_passage_loss(model, passages, anchors, args.scale, args.anchor, fixed, args.statement_anchor)
+    # one folder of checkpoints per recipe (a longer plan of the same recipe resumes; another recipe starts anew)
+    recipe = json.dumps([args.lr, args.anchor, args.scale, args.batch, args.negatives, args.statement_anchor,
+                         args.statement_paragraphs if fixed is not None else 0, args.val_articles, args.seed])
+    checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
     training_args = SentenceTransformerTrainingArguments(
-        output_dir=str(work / "checkpoints"), num_train_epochs=1, per_device_train_batch_size=args.batch,
+        output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=args.batch,
         learning_rate=args.lr, warmup_steps=0.1, use_cpu=not torch.cuda.is_available(), lr_scheduler_type="linear", weight_decay=0.01,
         bf16=args.bf16, seed=args.seed, data_seed=args.seed, dataloader_drop_last=True,
         save_strategy="steps", save_steps=args.save_every, save_total_limit=2,
@@ -193,8 +233,9 @@ def train(args) -> dict:
                                           convert_to_numpy=True), val_passages, val.gold)
     print("held out, trained:", val_after, flush=True)
     model.save(str(work / "final"))
-    return {"check": val.questions[:200], "val": (val.questions, val_passages, val.gold), "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
-            "resumed_from": str(last) if last else None,
+    return {"check": val.questions[:200], "val": (val.questions, val_passages, val.gold),
+            "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
+            "resumed_from": str(last) if last else None, "statements": 0 if fixed is None else len(fixed),
             "held_out": {"articles": len(val_articles), "questions": len(val.questions),
                          "paragraphs": len(val.paragraphs), "bundled": val_before, "trained": val_after}}
 
@@ -279,6 +320,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="question: weight of staying near the bundled model's question vector")
     ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
     ap.add_argument("--batch", type=int, default=64, help="question: questions per step")
+    ap.add_argument("--statement-anchor", type=float, default=0.0,
+                    help="question: weight of keeping the bundled model's vector of statements (default 0: off; "
+                         "1.0 measured in docs/benchmarks.md, no better)")
+    ap.add_argument("--statement-paragraphs", type=int, default=4000,
+                    help="question: training paragraphs whose sentences are the statements kept")
     ap.add_argument("--blend", type=float, default=DEFAULT_BLEND,
                     help="question: how far from the bundled weights to the trained ones the exported model is "
                          f"(0-1; default {DEFAULT_BLEND}, chosen by bench/question_blend.py)")
