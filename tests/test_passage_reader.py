@@ -195,3 +195,29 @@ def test_a_damaged_model_the_user_named_is_an_error(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(ModelError, match="cannot load the reader model"):
             make_reader(Settings(reader="passage", reader_model=str(bad)))
+
+
+def test_the_passages_read_are_shown_in_the_readers_order():
+    """Read passages by their best confidence over their windows (ties as retrieved), the rest after them."""
+    from qa.types import Hit
+
+    hits = [Hit(passage=f"p{i}", score=1.0 - i / 10, rank=i + 1, mode="hybrid", ranks={"bm25": i + 1})
+            for i in range(5)]
+    spans = [passage_module.WindowSpan(0, 0, 4, 1.0, -2.0), passage_module.WindowSpan(2, 0, 4, 1.0, 3.0),
+             passage_module.WindowSpan(2, 5, 9, 1.0, 1.0), passage_module.WindowSpan(1, 0, 4, 1.0, 0.0)]
+    ordered, where = passage_module.order_by_reader(hits, spans, 3, Calibration())
+    assert [h.passage for h in ordered] == ["p2", "p1", "p0", "p3", "p4"]
+    assert [h.rank for h in ordered] == [1, 2, 3, 4, 5] and where == [2, 1, 0]
+    assert ordered[0].ranks == {"bm25": 3, "reader": 1} and "reader" not in ordered[3].ranks
+    assert ordered[0].score == hits[2].score  # the retrieval's score is kept
+    tie, _ = passage_module.order_by_reader(hits, [], 3, Calibration())  # no spans: retrieval order
+    assert [h.passage for h in tie] == [h.passage for h in hits]
+
+
+def test_the_answers_passage_leads_the_evidence_whatever_retrieval_said(tmp_path):
+    qa = pipeline(tmp_path, StubModel("Lisbon"), read_passages=2)
+    for ordered in (True, False):
+        qa.reader.order_evidence = ordered
+        answer = qa.ask("Where did the ship leave from?", k=2)
+        assert answer.text == "Lisbon" and answer.citations[0].passage.doc == "voyage.txt"
+        assert ("reader" in answer.citations[0].ranks) == ordered
