@@ -37,9 +37,7 @@ from qa.index.question_training import DEFAULT_WORK, Squad, blend, dense_scores,
 from qa.pipeline import Pipeline
 
 
-def scifact(question_model: str, docs: Path, index: Path, queries: dict, qrels: dict) -> dict[str, float]:
-    qa = Pipeline(Settings(docs=docs, index=index, question_model=question_model))
-    qa.warm_up()
+def scifact(qa: Pipeline, queries: dict, qrels: dict) -> dict[str, float]:
     # passages searched per query: 1000 (bench/beir.py searches 574 on this corpus; the default encoder scores
     # the same either way: dense 0.6825 / hybrid 0.7313 here, 0.683 / 0.731 there)
     k = 1000
@@ -65,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     bundled = SentenceTransformerEmbedder("", backend="torch")
     paragraphs = embed_cached(bundled, data.paragraphs + val.paragraphs, args.work, "paragraphs")[len(data.paragraphs):]
 
-    rows = [{"encoder": "bundled (default)", **scifact("bundled", docs, index, queries, qrels)}]
-    qa = Pipeline(Settings(docs=docs, index=index))
-    qa.warm_up()
+    def pipeline(question_model: str) -> Pipeline:
+        qa = Pipeline(Settings(docs=docs, index=index, question_model=question_model))
+        qa.warm_up()
+        return qa
+
+    qa = pipeline("bundled")
+    rows = [{"encoder": "bundled (default)", **scifact(qa, queries, qrels)}]
     vectors = np.stack([qa.embedder.encode_query(q) for q in val.questions])
     rows[0].update({f"squad held-out {k}": round(v, 4) for k, v in dense_scores(vectors, paragraphs, val.gold).items()})
     print(rows[-1], file=sys.stderr, flush=True)
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         encoder.load()
         vectors = np.concatenate([encoder.encode(val.questions[i:i + 256]) for i in range(0, len(val.questions), 256)])
         held_out = dense_scores(vectors, paragraphs, val.gold)
-        rows.append({"encoder": f"blend {w:g}", **scifact(str(int8), docs, index, queries, qrels),
+        rows.append({"encoder": f"blend {w:g}", **scifact(pipeline(str(int8)), queries, qrels),
                      **{f"squad held-out {k}": round(v, 4) for k, v in held_out.items()}, "int8 cosine": cosine})
         print(rows[-1], file=sys.stderr, flush=True)
 

@@ -2,7 +2,8 @@
 
 SQuAD v1.1 dev open-domain (one document a paragraph, the index of ``bench/squad.py``), the passage reader
 (``QA_READER=passage``), hybrid retrieval, 5 passages shown. For each setting: recall@1 and @5 of the gold
-paragraph among the passages shown (the cited passage first), MRR@5, EM / F1 of the answer (sure and possible
+paragraph among the documents shown (the cited passage's first; a paragraph cut into two passages counts
+once, where it first appears), MRR@5, EM / F1 of the answer (sure and possible
 answers count; none scores 0), and ms a question:
 
 - read 3 (the reader's default), 5 and 10 passages;
@@ -23,26 +24,26 @@ from perf_common import CACHE, machine, print_table
 from squad import load_squad, sample, squad_pipeline
 
 from qa.config import Settings
-from qa.eval.answers import answer_scores
-from qa.eval.queries import EvalQuery
+from qa.eval import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
+from qa.pipeline import Pipeline
 
 SHOWN = 5
 
 
 def measure(qa, questions: list[dict]) -> dict:
-    r1 = r5 = rr = em = f1 = 0.0
+    """Recall@1/@5 and MRR of the gold paragraph among the passages shown, EM / F1, ms a question."""
+    shown, records = {}, []
     t0 = time.perf_counter()
     for q in questions:
         answer = qa.ask(q["question"], k=SHOWN, mode="hybrid")
-        shown = [h.passage.doc for h in answer.citations][:SHOWN]
-        if q["doc"] in shown:
-            place = shown.index(q["doc"])
-            r1, r5, rr = r1 + (place == 0), r5 + 1, rr + 1 / (place + 1)
-        scores = answer_scores(EvalQuery(q["id"], q["question"], answers=tuple(q["answers"]), docs=(q["doc"],)), answer)
-        em, f1 = em + scores.exact_match, f1 + scores.f1
-    n = max(len(questions), 1)
-    return {"R@1": r1 / n, "R@5": r5 / n, "MRR@5": rr / n, "EM": 100 * em / n, "F1": 100 * f1 / n,
-            "ms_per_q": 1000 * (time.perf_counter() - t0) / n}
+        shown[q["id"]] = document_ranking(answer.citations)[:SHOWN]
+        records.append(answer_scores(EvalQuery(q["id"], q["question"], answers=tuple(q["answers"]),
+                                               docs=(q["doc"],)), answer))
+    seconds = time.perf_counter() - t0
+    ranking = retrieval_metrics({q["id"]: {q["doc"]} for q in questions}, shown, SHOWN)
+    m = answer_metrics(records)
+    return {"R@1": ranking["recall@1"], "R@5": ranking["recall@5"], "MRR@5": ranking["mrr@10"],
+            "EM": 100 * m.exact_match, "F1": 100 * m.f1, "ms_per_q": 1000 * seconds / max(len(questions), 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
 
     docs, questions = load_squad(args.v1)
     questions = sample(questions, args.limit)
+    base = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, reader="passage").settings
     rows = []
     for read, ordered in ((3, False), (3, True), (5, False), (5, True), (10, False), (10, True)):
-        qa = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, reader="passage")
-        qa = type(qa)(qa.settings.replace(read_passages=read))
+        qa = Pipeline(base.replace(read_passages=read))
         qa.reader.order_evidence = ordered
         rows.append({"read": read, "evidence order": "reader" if ordered else "retrieval", **measure(qa, questions)})
         print(rows[-1], file=sys.stderr, flush=True)

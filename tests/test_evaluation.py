@@ -129,6 +129,11 @@ def test_document_ranking_orders_documents_by_their_best_passage():
     assert document_ranking(hits) == ["b", "a", "c"]
 
 
+def test_an_item_listed_twice_is_ranked_where_it_first_appears():
+    m = retrieval_metrics({"q1": {"a"}}, {"q1": ["a", "b", "a"]})
+    assert m["recall@1"] == 1.0 and m["mrr@10"] == 1.0
+
+
 def test_retrieval_metrics_without_any_relevant_item_are_zero():
     m = retrieval_metrics({"q1": set()}, {"q1": ["a"]})
     assert m["recall@10"] == 0.0 and m["mrr@10"] == 0.0

@@ -34,7 +34,10 @@ def _ranx_inputs(relevant: dict[str, set], rankings: dict[str, Sequence], name: 
     for q in judged:
         ranked = list(rankings.get(q, ()))
         if ranked:
-            run[q] = {str(p): float(len(ranked) - i) for i, p in enumerate(ranked)}
+            scores: dict[str, float] = {}
+            for i, p in enumerate(ranked):  # an item listed twice stands where it first appears
+                scores.setdefault(str(p), float(len(ranked) - i))
+            run[q] = scores
     return Qrels(judged), Run(run, name=name)
 
 
