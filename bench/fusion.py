@@ -108,7 +108,9 @@ def question_model_key(question_model: str) -> str:
     from qa.files import sha256_file
     from qa.index.embedding import trained_question_model_path
 
-    return sha256_file(trained_question_model_path() if question_model == "trained" else Path(question_model))[:10]
+    if question_model in ("trained", "auto"):  # auto: the trained file for questions, the bundled model otherwise
+        return ("auto-" if question_model == "auto" else "") + sha256_file(trained_question_model_path())[:10]
+    return sha256_file(Path(question_model))[:10]
 
 
 def candidates(name: str, args) -> dict:

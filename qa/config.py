@@ -18,7 +18,7 @@ from .errors import SettingsError
 MODES = ("hybrid", "dense", "bm25")
 ENCODER_BACKENDS = ("torch", "onnx")
 #: Question encoders for the bundled model's passages (besides a path to an .onnx file).
-QUESTION_MODELS = ("bundled", "trained")
+QUESTION_MODELS = ("bundled", "trained", "auto")
 READERS = ("passage", "sentence", "heuristic")
 #: Older names of readers, still accepted.
 READER_ALIASES = {"trained": "sentence"}
@@ -42,12 +42,14 @@ class Settings:
     #: always embedded by torch, so switching needs no re-indexing. Falls back to torch with a
     #: warning when its packages are missing; a model named by ``model`` always uses torch.
     encoder: str = "onnx"
-    #: What encodes questions for the bundled model's passages: ``bundled`` (the model itself, by
-    #: ``encoder``), ``trained`` (a question encoder trained here on SQuAD against the bundled model's
-    #: passage vectors, int8 ONNX; see qa/models/README.md) or the path of an ``.onnx`` file exported by
-    #: ``python -m qa.train question``. Passage vectors are the same either way, so switching rebuilds
-    #: nothing; ignored when ``model`` names another model.
-    question_model: str = "bundled"
+    #: What encodes questions for the bundled model's passages: ``auto`` (the default: queries worded as
+    #: questions by ``trained``, anything else, such as claims or keywords, by ``bundled``; chosen on
+    #: held-out data, docs/benchmarks.md), ``bundled`` (the model itself, by ``encoder``), ``trained`` (a
+    #: question encoder trained here on SQuAD against the bundled model's passage vectors, int8 ONNX; see
+    #: qa/models/README.md) or the path of an ``.onnx`` file exported by ``python -m qa.train question``.
+    #: Passage vectors are the same either way, so switching rebuilds nothing; ignored when ``model``
+    #: names another model.
+    question_model: str = "auto"
     #: Passage size and overlap in characters (chosen by measurement, see README).
     chunk_size: int = 1000
     chunk_overlap: int = 200
@@ -144,7 +146,7 @@ class Settings:
         if self.encoder not in ENCODER_BACKENDS:
             raise SettingsError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODER_BACKENDS)}")
         if self.question_model not in QUESTION_MODELS and not str(self.question_model).endswith(".onnx"):
-            raise SettingsError(f"unknown question_model {self.question_model!r}: use bundled, trained or the "
+            raise SettingsError(f"unknown question_model {self.question_model!r}: use auto, bundled, trained or the "
                                 "path of an .onnx file exported by `python -m qa.train question`")
         object.__setattr__(self, "reader", READER_ALIASES.get(self.reader, self.reader))
         if self.reader not in READERS:

@@ -145,6 +145,44 @@ def test_the_shipped_question_encoder_loads_offline_without_torch(no_network):
     assert 0.5 < float(vector @ bundled) < 0.999  # its own vectors, in the same space
 
 
+def test_which_queries_read_as_questions():
+    from qa.index.question_form import is_question
+
+    for text in (QUESTION, "how many NDF members joined the army", "In what year did Iran send advisers?",
+                 "The militias were led by whom?", "  Is Hezbollah funded by Iran", "Name one ally of Assad.",
+                 "Did the IRGC train the NDF?", "whats the best way to innovate"):
+        assert is_question(text), text
+    for text in ("0-dimensional biomaterials lack inductive properties.", "Iran militias Syria",
+                 "Whoever funds the NDF controls it.", "Having a high BMI raises the risk of diabetes.",
+                 "The NDF was trained by the IRGC.", "Isolated cells show no response.", ""):
+        assert not is_question(text), text
+
+
+def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_bundled_one(no_network):
+    auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    auto.warm_up()
+    trained = SentenceTransformerEmbedder(question_model="trained", threads=1)
+    bundled = SentenceTransformerEmbedder(threads=1)
+    claim = "Iran's military advisers trained the National Defence Forces in Syria."
+    assert np.allclose(auto.encode_query(QUESTION), trained.encode_query(QUESTION), atol=1e-6)
+    assert np.allclose(auto.encode_query(claim), bundled.encode_query(claim), atol=1e-6)
+    assert not np.allclose(trained.encode_query(claim), bundled.encode_query(claim), atol=1e-3)  # the route matters
+    assert auto._model is None  # both on ONNX Runtime, no torch
+    assert Settings.from_env({"QA_QUESTION_MODEL": "auto"}).question_model == "auto"
+
+
+def test_auto_without_the_trained_encoder_sends_every_query_to_the_bundled_one(tmp_path, monkeypatch):
+    damaged = tmp_path / "question-int8.onnx"
+    damaged.write_bytes(b"\x00not an onnx model")
+    monkeypatch.setattr(embedding, "trained_question_model_path", lambda: damaged)
+    auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    with pytest.warns(RuntimeWarning, match="cannot load the onnx question encoder.*the bundled model's instead"):
+        auto.warm_up()
+    assert not auto.routing and auto._model is None
+    bundled = SentenceTransformerEmbedder(threads=1)
+    assert np.allclose(auto.encode_query(QUESTION), bundled.encode_query(QUESTION), atol=1e-6)
+
+
 def test_the_encoder_setting(tmp_path):
     assert Settings.from_env({"QA_QUESTION_MODEL": "trained"}).question_model == "trained"
     assert Settings(question_model=str(tmp_path / "q.onnx")).question_model.endswith("q.onnx")
@@ -179,7 +217,7 @@ def test_switching_the_question_encoder_keeps_the_index(tiny_docs, tmp_path):
     settings = Settings(docs=tiny_docs, index=tmp_path / "index")
     Pipeline(settings, embedder=OnnxPassageEmbedder()).index()
     generation = store.read_manifest(settings.index)["generation"]
-    for question_model in ("trained", "bundled"):
+    for question_model in ("trained", "auto", "bundled"):
         qa = Pipeline(settings.replace(question_model=question_model))
         report = qa.index()
         assert not report.wrote and not report.reason, report.lines()

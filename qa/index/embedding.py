@@ -22,7 +22,8 @@ A question encoder trained here (``question_model="trained"``, ``qa/models/quest
 ``python -m qa.train question``, see :mod:`qa.index.question_training`) encodes questions into the bundled
 model's passage space: only questions change, so an index serves it and the bundled encoder alike. It runs
 on ONNX Runtime; a shipped file that is missing or damaged falls back to the bundled encoder with a
-warning, a file the user named is an error.
+warning, a file the user named is an error. ``question_model="auto"`` uses it only for queries worded as
+questions (:mod:`qa.index.question_form`) and the bundled model for the rest (claims, keywords).
 
 Sentence vectors (for the readers' sentence ranking) come from the passages' own forward pass when
 the model mean-pools (:meth:`SentenceTransformerEmbedder.encode_passages`): a sentence's vector is
@@ -43,6 +44,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..protocols import Embedder  # noqa: F401 - the protocol embedders follow
+from .question_form import is_question
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -162,11 +164,14 @@ class SentenceTransformerEmbedder:
         #: and whether the user named it (then a failure to load it is an error, not a fallback).
         self.question_file: Path | None = None
         self.question_named = False
+        #: ``question_model="auto"``: only queries worded as questions go to ``question_file``; the others
+        #: (claims, keywords) to the bundled model (:func:`qa.index.question_form.is_question`).
+        self.routes = question_model == "auto"
         if question_model not in ("", "bundled"):
             if self.model_id != DEFAULT_MODEL_ID:
                 log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
                          question_model, DEFAULT_MODEL_ID)
-            elif question_model == "trained":
+            elif question_model in ("trained", "auto"):
                 self.question_file = trained_question_model_path()
             else:
                 self.question_file, self.question_named = Path(question_model).expanduser(), True
@@ -182,6 +187,9 @@ class SentenceTransformerEmbedder:
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
         self._model = None
         self._onnx: OnnxEncoder | None = None
+        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions (None:
+        #: torch encodes them).
+        self._onnx_bundled: OnnxEncoder | None = None
         self._lock = threading.Lock()
         self._mean_pooling: bool | None = None
         self.dim = 384 if self.model_id == DEFAULT_MODEL_ID else -1
@@ -189,8 +197,8 @@ class SentenceTransformerEmbedder:
     def warm_up(self) -> None:
         if self.backend == "onnx":
             self._load_onnx()
-        if self.backend == "torch":  # asked for, or the onnx encoder fell back to it
-            self._load_torch()
+        if self.backend == "torch" or (self.routing and self._onnx_bundled is None):
+            self._load_torch()  # asked for, the onnx encoder fell back to it, or it encodes non-questions
 
     def _load_onnx(self) -> None:
         if self._onnx is not None:
@@ -222,6 +230,8 @@ class SentenceTransformerEmbedder:
                 self._onnx = encoder
                 if file is None:
                     self.question_file = None
+                elif self.routes and self._asked == "onnx":
+                    self._onnx_bundled = self._load_bundled_onnx()
                 break
             else:
                 self.backend = "torch"
@@ -230,6 +240,24 @@ class SentenceTransformerEmbedder:
             instead = "the bundled model's instead" if self._onnx is not None else "torch instead (slower start)"
             warnings.warn(f"{'; '.join(problems)}; questions are encoded by {instead}", RuntimeWarning,
                           stacklevel=3)
+
+    def _load_bundled_onnx(self) -> OnnxEncoder | None:
+        """The bundled model's ONNX export for queries that are not questions, or None (torch encodes
+        them) with a warning."""
+        try:
+            encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
+            encoder.load()
+            return encoder
+        except Exception as exc:  # noqa: BLE001 - any load failure is the same message
+            warnings.warn(f"cannot load the bundled onnx encoder ({exc}); queries that are not questions are "
+                          "encoded by torch instead (slower start)", RuntimeWarning, stacklevel=4)
+        return None
+
+    @property
+    def routing(self) -> bool:
+        """Whether queries are routed by their form: ``auto``, with the trained encoder loaded (or not yet
+        tried); after a fallback to the bundled model, every query goes there."""
+        return self.routes and self.question_file is not None
 
     def _load_torch(self) -> None:
         if self._model is not None:
@@ -326,7 +354,10 @@ class SentenceTransformerEmbedder:
         """One question: a (dim,) vector, computed with ``threads`` threads (torch or ONNX Runtime)."""
         if self.backend == "onnx":
             self._load_onnx()
-            if self._onnx is not None:
+            if self.routing and not is_question(text):
+                if self._onnx_bundled is not None:
+                    return self._onnx_bundled.encode([text])[0]
+            elif self._onnx is not None:
                 return self._onnx.encode([text])[0]
         self._load_torch()
         _use_torch_threads(self.threads)
