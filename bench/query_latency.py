@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--encoders", nargs="+", default=["torch", "onnx"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=["passage", "sentence", "heuristic"])
+    ap.add_argument("--question-models", nargs="+", default=[Settings.question_model],
+                    help="question encoders (Settings.question_model): auto, bundled, trained or an .onnx file")
     ap.add_argument("--rerank", type=int, default=0, help="passages reranked by the trained model in search")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="profile ask with pyinstrument instead")
@@ -100,19 +102,20 @@ def main() -> None:
     for threads in args.threads:
         model = floor_encoder(threads)
         for encoder in args.encoders:
-            for reader in args.readers:
+            for reader, question_model in ((r, q) for r in args.readers for q in args.question_models):
                 qa = Pipeline(settings.replace(encoder=encoder, query_threads=threads, reader=reader,
-                                               rerank=args.rerank))
+                                               rerank=args.rerank, question_model=question_model))
                 qa.warm_up()
                 times = measure(qa, model, threads, questions, args.repeat)
                 floor = stats_ms(times["floor"])
                 for key in ["floor"] + [f"{p}.{s}" for p in ("search", "ask") for s in STAGES]:
                     if key in times:
                         st = stats_ms(times[key])
-                        rows.append({"encoder": encoder, "reader": reader, "threads": threads, "stage": key,
-                                     "median ms": st["median"], "p95 ms": st["p95"],
+                        rows.append({"encoder": encoder, "questions": question_model, "reader": reader,
+                                     "threads": threads, "stage": key, "median ms": st["median"], "p95 ms": st["p95"],
                                      "x floor (median)": st["median"] / floor["median"]})
-    print_table(rows, ["encoder", "reader", "threads", "stage", "median ms", "p95 ms", "x floor (median)"])
+    print_table(rows, ["encoder", "questions", "reader", "threads", "stage", "median ms", "p95 ms",
+                       "x floor (median)"])
 
 
 if __name__ == "__main__":
