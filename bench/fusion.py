@@ -117,7 +117,10 @@ def candidates(name: str, args) -> dict:
     """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
     tag = "-context" if args.context else ""
     questions = "" if args.question_model == "bundled" else f"-q{question_model_key(args.question_model)}"
-    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}{questions}.npz"
+    from qa.index.lexical import B, K1
+
+    bm25 = f"-k{K1:g}-b{B:g}"  # BM25's parameters move its candidates and scores
+    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}{questions}{bm25}.npz"
     meta = out.with_suffix(".json")
     if out.exists() and meta.exists():
         arrays = np.load(out, allow_pickle=False)

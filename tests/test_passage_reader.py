@@ -216,7 +216,7 @@ def test_the_passages_read_are_shown_in_the_readers_order():
 
 def test_the_answers_passage_leads_the_evidence_whatever_retrieval_said(tmp_path):
     qa = pipeline(tmp_path, StubModel("Lisbon"), read_passages=2)
-    question = "Which inventory item counted twice by the night staff left from where?"
+    question = "Where was the treasure buried by the captain's crew, and where did the ship leave from?"
     assert [h.passage.doc for h in qa.search(question, k=2)] == ["ledger.txt", "voyage.txt"]  # retrieval's order
     for ordered in (True, False):
         qa.reader.order_evidence = ordered
