@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--choose", choices=list(methods_grid()),
                     help="the method to report against BM25 and dense (default: best on the tuning sets)")
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
-    ap.add_argument("--question-model", default="bundled",
-                    help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
+    ap.add_argument("--question-model", default=Settings.question_model,
+                    help="question encoder (Settings.question_model): auto, bundled, trained or an .onnx file")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
