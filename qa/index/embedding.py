@@ -187,9 +187,10 @@ class SentenceTransformerEmbedder:
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
         self._model = None
         self._onnx: OnnxEncoder | None = None
-        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions (None:
-        #: torch encodes them).
+        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions, loaded at the
+        #: first such query (None before, or when torch encodes them).
         self._onnx_bundled: OnnxEncoder | None = None
+        self._bundled_tried = False
         self._lock = threading.Lock()
         self._mean_pooling: bool | None = None
         self.dim = 384 if self.model_id == DEFAULT_MODEL_ID else -1
@@ -197,7 +198,7 @@ class SentenceTransformerEmbedder:
     def warm_up(self) -> None:
         if self.backend == "onnx":
             self._load_onnx()
-        if self.backend == "torch" or (self.routing and self._onnx_bundled is None):
+        if self.backend == "torch" or (self.routing and self._asked == "torch"):
             self._load_torch()  # asked for, the onnx encoder fell back to it, or it encodes non-questions
 
     def _load_onnx(self) -> None:
@@ -230,8 +231,6 @@ class SentenceTransformerEmbedder:
                 self._onnx = encoder
                 if file is None:
                     self.question_file = None
-                elif self.routes and self._asked == "onnx":
-                    self._onnx_bundled = self._load_bundled_onnx()
                 break
             else:
                 self.backend = "torch"
@@ -242,16 +241,22 @@ class SentenceTransformerEmbedder:
                           stacklevel=3)
 
     def _load_bundled_onnx(self) -> OnnxEncoder | None:
-        """The bundled model's ONNX export for queries that are not questions, or None (torch encodes
-        them) with a warning."""
-        try:
-            encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
-            encoder.load()
-            return encoder
-        except Exception as exc:  # noqa: BLE001 - any load failure is the same message
-            warnings.warn(f"cannot load the bundled onnx encoder ({exc}); queries that are not questions are "
-                          "encoded by torch instead (slower start)", RuntimeWarning, stacklevel=4)
-        return None
+        """The bundled model's ONNX export for queries that are not questions, loaded once, at the first
+        one (a question-only session never pays for it); None (torch encodes them) with a warning when
+        it cannot be loaded or torch was asked for."""
+        if self._bundled_tried:
+            return self._onnx_bundled
+        with self._lock:
+            if not self._bundled_tried and self._asked == "onnx":
+                try:
+                    encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
+                    encoder.load()
+                    self._onnx_bundled = encoder
+                except Exception as exc:  # noqa: BLE001 - any load failure is the same message
+                    warnings.warn(f"cannot load the bundled onnx encoder ({exc}); queries that are not questions "
+                                  "are encoded by torch instead (slower start)", RuntimeWarning, stacklevel=4)
+            self._bundled_tried = True
+        return self._onnx_bundled
 
     @property
     def routing(self) -> bool:
@@ -355,8 +360,9 @@ class SentenceTransformerEmbedder:
         if self.backend == "onnx":
             self._load_onnx()
             if self.routing and not is_question(text):
-                if self._onnx_bundled is not None:
-                    return self._onnx_bundled.encode([text])[0]
+                bundled = self._load_bundled_onnx()
+                if bundled is not None:
+                    return bundled.encode([text])[0]
             elif self._onnx is not None:
                 return self._onnx.encode([text])[0]
         self._load_torch()
