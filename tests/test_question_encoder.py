@@ -187,18 +187,6 @@ def test_auto_without_the_bundled_onnx_export_encodes_other_queries_by_torch(mon
     assert auto._model is not None and np.allclose(vector, torch_vector, atol=1e-5)
 
 
-def test_auto_without_the_trained_encoder_sends_every_query_to_the_bundled_one(tmp_path, monkeypatch):
-    damaged = tmp_path / "question-int8.onnx"
-    damaged.write_bytes(b"\x00not an onnx model")
-    monkeypatch.setattr(embedding, "trained_question_model_path", lambda: damaged)
-    auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
-    with pytest.warns(RuntimeWarning, match="cannot load the onnx question encoder.*the bundled model's instead"):
-        auto.warm_up()
-    assert not auto.routing and auto._model is None
-    bundled = SentenceTransformerEmbedder(threads=1)
-    assert np.allclose(auto.encode_query(QUESTION), bundled.encode_query(QUESTION), atol=1e-6)
-
-
 def test_the_encoder_setting(tmp_path):
     assert Settings.from_env({"QA_QUESTION_MODEL": "trained"}).question_model == "trained"
     assert Settings(question_model=str(tmp_path / "q.onnx")).question_model.endswith("q.onnx")
@@ -208,15 +196,17 @@ def test_the_encoder_setting(tmp_path):
     assert SentenceTransformerEmbedder(model=str(tmp_path), question_model="trained").question_file is None
 
 
-def test_a_damaged_shipped_encoder_falls_back_to_the_bundled_one_with_a_warning(tmp_path, monkeypatch):
+@pytest.mark.parametrize("question_model", ["trained", "auto"])
+def test_a_damaged_shipped_encoder_falls_back_to_the_bundled_one_with_a_warning(question_model, tmp_path, monkeypatch):
     damaged = tmp_path / "question-int8.onnx"
     damaged.write_bytes(b"\x00not an onnx model")
     monkeypatch.setattr(embedding, "trained_question_model_path", lambda: damaged)
-    enc = SentenceTransformerEmbedder(question_model="trained", threads=1)
+    enc = SentenceTransformerEmbedder(question_model=question_model, threads=1)
     with pytest.warns(RuntimeWarning, match="cannot load the onnx question encoder.*the bundled model's instead"):
         enc.warm_up()
-    assert enc.backend == "onnx" and enc.question_file is None
-    assert enc.encode_query(QUESTION).shape == (384,)
+    assert enc.backend == "onnx" and enc.question_file is None and not enc.routing and enc._model is None
+    bundled = SentenceTransformerEmbedder(threads=1)
+    assert np.allclose(enc.encode_query(QUESTION), bundled.encode_query(QUESTION), atol=1e-6)  # questions too
     assert damaged.read_bytes() == b"\x00not an onnx model"  # left as it was
 
 
