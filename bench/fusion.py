@@ -34,6 +34,7 @@ from beir import load_beir, write_docs
 from perf_common import CACHE, SEED_QUERIES, SEEDS, machine, print_table
 
 from qa.config import FUSIONS, Settings
+from qa.index.lexical import B, K1
 from qa.pipeline import Pipeline
 from qa.retrieval import Ranked, bm25_search, dense_search, fuse
 
@@ -117,8 +118,6 @@ def candidates(name: str, args) -> dict:
     """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
     tag = "-context" if args.context else ""
     questions = "" if args.question_model == "bundled" else f"-q{question_model_key(args.question_model)}"
-    from qa.index.lexical import B, K1
-
     bm25 = f"-k{K1:g}-b{B:g}"  # BM25's parameters move its candidates and scores
     out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}{questions}{bm25}.npz"
     meta = out.with_suffix(".json")

@@ -242,8 +242,8 @@ class SentenceTransformerEmbedder:
 
     def _load_bundled_onnx(self) -> OnnxEncoder | None:
         """The bundled model's ONNX export for queries that are not questions, loaded once, at the first
-        one (a question-only session never pays for it); None (torch encodes them) with a warning when
-        it cannot be loaded or torch was asked for."""
+        one (a question-only session never pays for it). None when torch was asked for, or, with a
+        warning, when it cannot be loaded: torch encodes them then."""
         if self._bundled_tried:
             return self._onnx_bundled
         with self._lock:
