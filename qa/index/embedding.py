@@ -187,8 +187,8 @@ class SentenceTransformerEmbedder:
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
         self._model = None
         self._onnx: OnnxEncoder | None = None
-        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions, loaded at the
-        #: first such query (None before, or when torch encodes them).
+        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions, loaded by
+        #: ``warm_up`` or at the first such query (None before, or when torch encodes them).
         self._onnx_bundled: OnnxEncoder | None = None
         self._bundled_tried = False
         self._lock = threading.Lock()
@@ -196,9 +196,13 @@ class SentenceTransformerEmbedder:
         self.dim = 384 if self.model_id == DEFAULT_MODEL_ID else -1
 
     def warm_up(self) -> None:
+        """Load what encodes any query (the app, ``qa eval``); a single ``qa ask`` or ``qa search`` skips
+        this and loads only what its query needs."""
         if self.backend == "onnx":
             self._load_onnx()
-        if self.backend == "torch" or (self.routing and self._asked == "torch"):
+            if self.routing:
+                self._load_bundled_onnx()  # for queries that are not questions
+        if self.backend == "torch" or (self.routing and self._onnx_bundled is None):
             self._load_torch()  # asked for, the onnx encoder fell back to it, or it encodes non-questions
 
     def _load_onnx(self) -> None:
@@ -241,9 +245,9 @@ class SentenceTransformerEmbedder:
                           stacklevel=3)
 
     def _load_bundled_onnx(self) -> OnnxEncoder | None:
-        """The bundled model's ONNX export for queries that are not questions, loaded once, at the first
-        one (a question-only session never pays for it). None when torch was asked for, or, with a
-        warning, when it cannot be loaded: torch encodes them then."""
+        """The bundled model's ONNX export for queries that are not questions, loaded once (by ``warm_up``,
+        or at the first such query, so that one question asked from the command line never pays for it).
+        None when torch was asked for, or, with a warning, when it cannot be loaded: torch encodes them then."""
         if self._bundled_tried:
             return self._onnx_bundled
         with self._lock:
