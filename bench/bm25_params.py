@@ -21,16 +21,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 from fusion import REPORT_SETS, TUNE_SETS, dataset
 from perf_common import CACHE, machine, print_table
+from question_route import rank
 
 from qa.config import Settings
-from qa.eval import document_ranking, retrieval_metrics
+from qa.eval import retrieval_metrics
 from qa.eval.ranking import compare_rankings
 from qa.index import lexical
 from qa.pipeline import Pipeline
@@ -51,9 +51,7 @@ def pipeline(name: str, args, k1: float, b: float) -> tuple[Pipeline, dict, dict
 
 
 def rankings(qa: Pipeline, queries: dict, mode: str) -> dict[str, list[str]]:
-    per_doc = len(qa.data.passages) / max(len(qa.data.documents), 1)
-    k = min(1000, math.ceil(10 * per_doc * 2))
-    return {q: document_ranking(qa.search(text, k=k, mode=mode, spell=False))[:10] for q, text in queries.items()}
+    return rank(qa, queries, mode, spell=False)  # questions searched as typed: the speller is not what is tuned
 
 
 def main(argv: list[str] | None = None) -> int:

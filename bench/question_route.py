@@ -39,10 +39,14 @@ from qa.pipeline import Pipeline
 SHIFTS = ("new_wiki", "reddit", "amazon_reviews")
 
 
-def rank(qa: Pipeline, queries: dict[str, str], mode: str, depth: int = 10) -> dict[str, list[str]]:
+def rank(qa: Pipeline, queries: dict[str, str], mode: str, depth: int = 10,
+         spell: bool | None = None) -> dict[str, list[str]]:
+    """Each query's documents, best first (a document ranks where its best passage does), from twice as many
+    passages as ``depth`` documents hold on average (at most 1,000); ``spell`` as :meth:`Pipeline.search`."""
     per_doc = len(qa.data.passages) / max(len(qa.data.documents), 1)
     k = min(1000, math.ceil(depth * per_doc * 2))
-    return {qid: document_ranking(qa.search(text, k=k, mode=mode))[:depth] for qid, text in queries.items()}
+    return {qid: document_ranking(qa.search(text, k=k, mode=mode, spell=spell))[:depth]
+            for qid, text in queries.items()}
 
 
 def compare(name: str, pipelines: dict[str, Pipeline], queries: dict[str, str], relevant: dict[str, set],

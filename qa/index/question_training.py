@@ -327,7 +327,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="question: training paragraphs whose sentences are the statements kept")
     ap.add_argument("--blend", type=float, default=DEFAULT_BLEND,
                     help="question: how far from the bundled weights to the trained ones the exported model is "
-                         f"(0-1; default {DEFAULT_BLEND}, chosen by bench/question_blend.py)")
+                         f"(0-1; default {DEFAULT_BLEND}: no blend measured by bench/question_blend.py did better)")
 
 
 def run(args) -> int:

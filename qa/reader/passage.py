@@ -156,10 +156,7 @@ def order_by_reader(hits, spans: list[WindowSpan], read: int, calibration: Calib
     out = [replace(hits[int(i)], rank=n, ranks={**hits[int(i)].ranks, "reader": n})
            for n, i in enumerate(order, start=1)]
     out += [replace(h, rank=len(out) + n) for n, h in enumerate(hits[read:], start=1)]
-    where = [0] * read
-    for n, i in enumerate(order):
-        where[int(i)] = n
-    return out, where
+    return out, np.argsort(order).tolist()  # the inverse permutation: hit i's new place
 
 
 class PassageReader:
