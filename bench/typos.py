@@ -167,6 +167,8 @@ def squad(args) -> int:
     indexed = {"indexed": qa.data.bm25.knows}  # as Pipeline.speller makes it
     options = {"documents' words only": {"english": {}, **indexed},
                "+ English words known": {"english_candidates": False, **indexed},
+               "+ English words as candidates, the most frequent first (until 2026-12-03)":
+                   {"searchable_first": False, **indexed},
                "+ English words as candidates": indexed}
 
     def recall(question_of, spelling_on: bool, english="+ English words as candidates", dense_corrected=True,

@@ -94,6 +94,23 @@ def test_a_typo_of_a_word_the_documents_lack_becomes_the_english_word_not_a_far_
     assert "uniform" in one_edit("unifrom") and "unifrom" not in one_edit("unifrom")
 
 
+def test_among_english_words_one_edit_away_the_one_the_index_matches_wins_over_a_more_frequent_one():
+    # "reget" is one edit from "reset" (more frequent in English) and from "regret"; neither is a word
+    # of the documents, but "regretful" is: the index matches "regret" by its stem, so "regret" wins
+    from qa.index.lexical import BM25Index
+
+    doc = "Officials said Iran was not regretful about the money it spent in Syria."
+    english = {"reset": 10_000_000, "regret": 3_700_000}
+    plain = Speller.from_texts([doc], english=english)
+    assert plain.suggest("reget") == "reset"  # without the index: the most frequent English word
+    indexed = Speller.from_texts([doc], english=english, indexed=BM25Index.build([doc]).knows)
+    assert indexed.suggest("reget") == "regret"
+    assert indexed.correct("Why does Iran not reget what it spnet?") == "Why does Iran not regret what it spent?"
+    frequent_first = Speller.from_texts([doc], english=english, indexed=BM25Index.build([doc]).knows,
+                                        searchable_first=False)
+    assert frequent_first.suggest("reget") == "reset"  # the rule before: the most frequent English word
+
+
 # -- the pipeline ----------------------------------------------------------------------------
 
 

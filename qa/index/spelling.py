@@ -15,8 +15,10 @@ A word is corrected only when all of these hold:
 * there is a word close to it: the documents' words within :func:`max_distance` edits
   (Damerau-Levenshtein, a swap of two neighbouring letters counts as one) and the English words one
   edit away. The closest wins; at the same distance a word of the documents (the most frequent in
-  them) before an English word (the most frequent in English). An unknown word with no candidate
-  (a name the documents do not contain) is left alone.
+  them) before an English word, and among English words one the search index matches (a word of
+  the documents shares its stem: "regret" for "regretful") before one it does not, then the most
+  frequent in English. An unknown word with no candidate (a name the documents do not contain) is
+  left alone.
 
 The replacement keeps the word's casing (``NDF``, ``Giustozzi``, ``members``) and everything around
 it. A question whose words the index matches costs a tokenization and nothing else. The rest is done
@@ -120,16 +122,18 @@ class Speller:
     matches (:meth:`qa.index.lexical.BM25Index.knows`: their stem is in its vocabulary, or they are stop
     words); those are known without counting. ``english``: the general English words (default:
     :func:`english_words`, loaded when first needed), known and, with ``english_candidates``,
-    candidates one edit away.
+    candidates one edit away; with ``searchable_first``, one that ``indexed`` matches before a more
+    frequent one it does not.
     """
 
     def __init__(self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]],
                  english: Mapping[str, int] | None = None, english_candidates: bool = True,
-                 indexed: Callable[[list[str]], list[bool]] | None = None):
+                 indexed: Callable[[list[str]], list[bool]] | None = None, searchable_first: bool = True):
         self._counts = counts
         self._english = english
         self.english_candidates = english_candidates
         self.indexed = indexed
+        self.searchable_first = searchable_first
         self._symspell = None
         self._lock = threading.RLock()
 
@@ -185,9 +189,11 @@ class Speller:
         if found and found[0].distance <= 1:
             return found[0].term
         if self.english_candidates:  # a closer English word than any of the documents'
-            near = [e for e in one_edit(w) if e in self.english]
+            near = sorted(e for e in one_edit(w) if e in self.english)
             if near:
-                return max(near, key=lambda e: (self.english[e], e))
+                searchable = (self.indexed(near) if self.indexed is not None and self.searchable_first
+                              else [False] * len(near))
+                return max(zip(near, searchable), key=lambda es: (es[1], self.english[es[0]], es[0]))[0]
         return found[0].term if found else None
 
     def suggest(self, word: str) -> str | None:
