@@ -47,13 +47,14 @@ RECALL_AT = (1, 5, 20)
 
 
 def load_squad(path: Path, doc_ids: dict[str, str] | None = None,
-               test_half: bool = False) -> tuple[dict[str, str], list[dict]]:
+               test_half: bool = False, calibration_half: bool = False) -> tuple[dict[str, str], list[dict]]:
     """Paragraph documents (name -> text) and questions ``{id, question, answers, doc}``.
 
     Names are ``<article:02d>_<paragraph:03d>``; the document id in the index (a question's ``doc``)
     is the file name, ``<name>.txt``. ``doc_ids`` maps paragraph text to an existing name (to ask
     SQuAD 2.0 questions over the v1.1 corpus). ``test_half``: only the second half of the
-    paragraphs shuffled with seed 0 (SQuADShifts' test half in ``bench/passage_reader.py``).
+    paragraphs shuffled with seed 0 (SQuADShifts' test half in ``bench/passage_reader.py``);
+    ``calibration_half``: only the first (its calibration half).
     """
     with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
         data = json.load(f)["data"]
@@ -61,10 +62,11 @@ def load_squad(path: Path, doc_ids: dict[str, str] | None = None,
     questions: list[dict] = []
     paragraphs = [(a, p, article, para) for a, article in enumerate(data)
                   for p, para in enumerate(article["paragraphs"])]
-    if test_half:
+    if test_half or calibration_half:
         order = list(range(len(paragraphs)))
         random.Random(0).shuffle(order)
-        paragraphs = [paragraphs[i] for i in sorted(order[len(order) // 2:])]
+        mid = len(order) // 2
+        paragraphs = [paragraphs[i] for i in sorted(order[mid:] if test_half else order[:mid])]
     for a, p, article, para in paragraphs:
         title = article["title"].replace("_", " ")
         doc = doc_ids[para["context"]] if doc_ids is not None else f"{a:02d}_{p:03d}"
@@ -169,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
+    ap.add_argument("--abstain-threshold", type=float,
+                    help="the reader's possible-answer threshold (Settings.abstain_threshold; default: the "
+                         "reader's own); 0 gives every question an answer, to compare the answers themselves")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -176,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     name = f"{args.v1.name.split('.json')[0]}-test-half" if args.test_half else "squad-v1.1-dev"
     qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, name=name, reader=args.reader,
                         question_model=args.question_model)
+    if args.abstain_threshold is not None:
+        qa = Pipeline(qa.settings.replace(abstain_threshold=args.abstain_threshold))
     label = "test half" if args.test_half else "v1.1"
     print(f"{args.v1.name}{' (test half)' if args.test_half else ''} as open-domain QA: {len(docs)} paragraphs, "
           f"{len(qa.data.passages)} passages "
           f"(chunks {args.chunk_size}/{args.chunk_overlap})")
     print(machine())
-    print(f"reader: {args.reader}, {reader_version()}")
+    print(f"reader: {args.reader}, {reader_version()}"
+          + (f", possible-answer threshold {args.abstain_threshold}" if args.abstain_threshold is not None else ""))
     results: dict = {"paragraphs": len(docs), "passages": len(qa.data.passages)}
 
     asked = sample(questions, args.limit)

@@ -98,9 +98,9 @@ class Settings:
     rerank: int = 0
     #: Answer states: at or above ``answer_threshold`` the answer is stated; at or above
     #: ``abstain_threshold`` it is shown as a possible answer (``tentative``); below, only the
-    #: passages (``none``). Empty: the reader's own, chosen on held-out data (passage: the
-    #: calibration beside its model, see bench/passage_reader.py calibrate; sentence 0.85 / 0.5;
-    #: heuristic 0.16 / 0.16).
+    #: passages (``none``). Empty: the reader's own, chosen on held-out data (the model readers':
+    #: the calibration stored beside the model, fitted on half of SQuADShifts by
+    #: bench/sentence_reader.py and bench/passage_reader.py calibrate; heuristic 0.16 / 0.16).
     answer_threshold: float | None = None
     abstain_threshold: float | None = None
     #: Where the app listens. Loopback by default; never shared publicly unless asked.

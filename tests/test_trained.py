@@ -3,6 +3,8 @@ abstention on an unrelated question, and the fallback to the heuristic reader.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import FakeEmbedder, write_docs
@@ -12,6 +14,7 @@ from qa.index.embedding import bundled_model_path
 from qa.errors import ModelError, SettingsError
 from qa.pipeline import Pipeline
 from qa.reader import NO_ANSWER, SpanReader, make_reader
+from qa.reader.calibration import Calibration
 from qa.reader.sentence import ReaderModel, TrainedReader, unavailable
 
 needs_model = pytest.mark.skipif(unavailable(Settings()) is not None,
@@ -146,3 +149,66 @@ def test_rerank_without_a_model_is_a_clear_error(tmp_path):
 def test_rerank_must_not_be_negative():
     with pytest.raises(SettingsError, match="rerank"):
         Settings(rerank=-1)
+
+
+# -- calibration (bench/sentence_reader.py calibrate) ----------------------------------------------
+
+
+class LogitModel:
+    """Stands in for the ONNX model: every sentence gets has-answer logit ``logit`` and, as its
+    span, the first occurrence of ``answer`` in it (else its first word)."""
+
+    def __init__(self, logit: float, answer: str):
+        self.logit, self.answer = logit, answer
+
+    def read_logits(self, question, sentences):
+        import numpy as np
+
+        spans = []
+        for s in sentences:
+            at = s.find(self.answer)
+            spans.append((at, at + len(self.answer)) if at >= 0 else (0, s.find(" ")))
+        return np.full(len(sentences), self.logit), spans
+
+
+def calibrated(tmp_path, logit: float, calibration, **settings) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index", chunk_size=200, chunk_overlap=40, reader="sentence", **settings)
+    reader = TrainedReader(s, calibration=calibration)
+    reader._model = LogitModel(logit, "Yemen")
+    return Pipeline(s, embedder=FakeEmbedder(), reader=reader)
+
+
+@pytest.mark.parametrize("logit, status", [(6.0, "answer"), (2.0, "tentative"), (-2.0, "none")])
+def test_the_calibration_is_applied_at_inference_and_sets_the_answer_state(tmp_path, logit, status):
+    import math
+
+    c = Calibration(has_answer=0.5, bias=-1.0, answer=0.6, tentative=0.2)
+    answer = calibrated(tmp_path, logit, c).ask("Where was coffee first cultivated?")
+    p = 1 / (1 + math.exp(-(0.5 * logit - 1.0)))  # 0.88, 0.5, 0.12
+    assert answer.confidence == pytest.approx(p)
+    assert answer.status == status
+    assert (answer.text == "Yemen") == (status != "none")
+
+
+def test_threshold_settings_override_the_sentence_readers_calibration(tmp_path):
+    c = Calibration(has_answer=0.5, bias=-1.0, answer=0.6, tentative=0.2)
+    qa = calibrated(tmp_path, -2.0, c, abstain_threshold=0.1, answer_threshold=0.95)
+    assert qa.ask("Where was coffee first cultivated?").status == "tentative"  # 0.12: above 0.1, below 0.95
+
+
+def test_the_calibration_is_read_from_beside_the_model_and_is_the_raw_probability_without_one(tmp_path):
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"")
+    s = Settings(docs=tmp_path, index=tmp_path / "index")
+    reader = TrainedReader(s, model_file=model)
+    assert reader.calibration == trained.UNCALIBRATED and (reader.answer_threshold, reader.threshold) == (0.85, 0.5)
+    model.with_suffix(".json").write_text(json.dumps({"calibration": {"has_answer": 0.8, "span": 0.0,
+                                                                     "bias": -1.4, "tentative": 0.03}}))
+    reader = TrainedReader(s, model_file=model)
+    assert reader.calibration == Calibration(has_answer=0.8, bias=-1.4, answer=0.85, tentative=0.03)
+    # the shipped model carries the calibration fitted on SQuADShifts, with the command that fitted it
+    shipped = json.loads((trained.MODEL_DIR / trained.MODEL_FILE).with_suffix(".json").read_text())["calibration"]
+    assert shipped["fitted_by"].startswith("python bench/sentence_reader.py calibrate")
+    assert TrainedReader(Settings()).calibration == Calibration(shipped["has_answer"], 0.0, shipped["bias"],
+                                                                shipped["answer"], shipped["tentative"])

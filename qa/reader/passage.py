@@ -18,7 +18,6 @@ as a possible answer; below, only the passages are shown.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .answers import abstain, answer_in, state
+from .calibration import Calibration
 from .runtime import load_tokenizer, open_session
 from .windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode
 
@@ -33,41 +33,6 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_FILE = "passage-int8.onnx"
 READ_PASSAGES = 3  #: passages read per question (bench/passage_reader.py calibrate: 3 beat 5)
 MAX_WINDOWS = 4  #: windows read of one passage (a 1,000-character passage needs one)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """P(answer right) = sigmoid(has_answer * has-answer logit + span * span score + bias), the two
-    thresholds on it, and how much the retrieval's order weighs in choosing the span (all fitted
-    by ``bench/passage_reader.py calibrate``)."""
-
-    has_answer: float = 1.0
-    span: float = 0.0
-    bias: float = 0.0
-    answer: float = 0.5  #: at or above: an answer
-    tentative: float = 0.2  #: at or above: a possible answer; below: none
-    rank: float = 0.0  #: taken off a span's score per place its passage stands below the first retrieved
-
-    def confidence(self, has_logit: float, span_score: float) -> float:
-        """The probability that the answer is right, from the window's has-answer logit and the
-        span's score (a sum of logits)."""
-        z = self.has_answer * has_logit + self.span * span_score + self.bias
-        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
-
-    @classmethod
-    def beside(cls, model_file: Path) -> "Calibration":
-        """The calibration stored next to ``model_file`` (``<name>.json``, key ``calibration``),
-        else the identity on the has-answer logit."""
-        record = Path(model_file).with_suffix(".json")
-        try:
-            data = json.loads(record.read_text(encoding="utf-8")).get("calibration")
-        except (OSError, ValueError, AttributeError):
-            return cls()
-        if not isinstance(data, dict):
-            return cls()
-        known = {k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__
-                 and isinstance(v, (int, float))}
-        return cls(**known)
 
 
 @dataclass(frozen=True)

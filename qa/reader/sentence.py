@@ -10,10 +10,12 @@ weights in ``qa/models/`` (see its README, the model card).
 Reading: the heuristic reader (:class:`qa.reader.heuristic.SpanReader`) ranks the sentences of the retrieved
 passages (no model, ~1.5 ms); the model reads the best :data:`CANDIDATES` of them in one batch
 (~15 ms on one core); the answer sentence is the one with the highest has-answer logit +
-:data:`HEURISTIC_WEIGHT` x heuristic score, the answer its best span, and the confidence the
-has-answer probability of that sentence: below :data:`ABSTAIN_BELOW` the reader abstains.
-These three were chosen by ``bench/tune_trained.py`` on held-out SQuAD *training* articles; the
-grid and the threshold's trade-off are in docs/benchmarks.md, "Sentence reader".
+:data:`HEURISTIC_WEIGHT` x heuristic score, the answer its best span. The number of candidates
+and the weight were chosen by ``bench/tune_trained.py`` on held-out SQuAD *training* articles
+(docs/benchmarks.md, "Sentence reader"). The confidence is the probability that the answer is
+right, from that sentence's has-answer logit by the calibration stored beside the model (fitted
+on one half of SQuADShifts by ``bench/sentence_reader.py calibrate``, with the two thresholds;
+:mod:`qa.reader.calibration`).
 
 :func:`rerank` uses the same has-answer score to reorder a search's passages (``settings.rerank``).
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from . import windows
 from .answers import abstain, answer_at, sentence_at, state
+from .calibration import Calibration
 from .runtime import load_tokenizer, open_session
 from .heuristic import SpanReader
 
@@ -38,8 +41,11 @@ MAX_QUESTION_TOKENS = 48
 MAX_ANSWER_TOKENS = 30
 CANDIDATES = 3  #: sentences the model reads per question (the heuristic ranking's best)
 HEURISTIC_WEIGHT = 4.0  #: weight of the heuristic sentence score next to the has-answer logit
-ANSWER_FROM = 0.85  #: has-answer probability of the chosen sentence from which the answer is stated
-ABSTAIN_BELOW = 0.5  #: below this it abstains; between the two the answer is tentative
+ANSWER_FROM = 0.85  #: uncalibrated: has-answer probability from which the answer is stated
+ABSTAIN_BELOW = 0.5  #: uncalibrated: below this it abstains; between the two the answer is tentative
+#: The confidence when no calibration is stored beside the model: the has-answer probability, with
+#: the thresholds chosen on held-out SQuAD training articles (bench/tune_trained.py).
+UNCALIBRATED = Calibration(answer=ANSWER_FROM, tentative=ABSTAIN_BELOW)
 
 
 @dataclass
@@ -148,13 +154,11 @@ class Combination:
     held-out SQuAD training articles, never on the test sets or the seed queries).
 
     The heuristic ranking's best ``candidates`` sentences are read by the model; the answer comes
-    from the one with the highest ``has-answer logit + heuristic * heuristic score``, unless the
-    model's has-answer probability for it is below ``threshold``."""
+    from the one with the highest ``has-answer logit + heuristic * heuristic score``; its
+    confidence is the calibration's (:class:`qa.reader.calibration.Calibration`)."""
 
     candidates: int = CANDIDATES
     heuristic: float = HEURISTIC_WEIGHT
-    threshold: float = ABSTAIN_BELOW
-    answer: float = ANSWER_FROM
 
 
 class TrainedReader:
@@ -162,26 +166,30 @@ class TrainedReader:
 
     needs_vector = True
 
-    def __init__(self, settings, model_file: Path | None = None, combination: Combination | None = None):
+    def __init__(self, settings, model_file: Path | None = None, combination: Combination | None = None,
+                 calibration: Calibration | None = None):
         self.settings = settings
         self.ranker = SpanReader(settings)
         self.pool = self.ranker.pool
         self.model_file = Path(model_file or model_path(settings))
         self.combination = combination or Combination()
+        #: stored beside the model (``reader-int8.json``; bench/sentence_reader.py calibrate), else
+        #: the has-answer probability with :data:`UNCALIBRATED`'s thresholds
+        self.calibration = calibration or Calibration.beside(self.model_file, UNCALIBRATED)
         self._model: ReaderModel | None = None
         self._lock = threading.Lock()
 
     @property
     def threshold(self) -> float:
-        """Has-answer probability below which it abstains: ``settings.abstain_threshold``, else the combination's."""
+        """Confidence below which it abstains: ``settings.abstain_threshold``, else the calibration's."""
         t = self.settings.abstain_threshold
-        return self.combination.threshold if t is None else t
+        return self.calibration.tentative if t is None else t
 
     @property
     def answer_threshold(self) -> float:
-        """Has-answer probability from which the answer is stated: ``settings.answer_threshold``, else the combination's."""
+        """Confidence from which the answer is stated: ``settings.answer_threshold``, else the calibration's."""
         t = self.settings.answer_threshold
-        return max(self.threshold, self.combination.answer if t is None else t)
+        return max(self.threshold, self.calibration.answer if t is None else t)
 
     def warm_up(self, data, embedder) -> None:
         """Load the ONNX model (once)."""
@@ -215,7 +223,7 @@ class TrainedReader:
         ranking, rows, logits, spans = found
         c = self.combination
         best = int(np.argmax(logits + c.heuristic * ranking.scores[: len(rows)]))
-        confidence = float(1.0 / (1.0 + np.exp(-logits[best])))
+        confidence = self.calibration.confidence(float(logits[best]), 0.0)
         status = state(confidence, self.answer_threshold, self.threshold)
         if status is None:
             return abstain(confidence, citations)

@@ -1,0 +1,55 @@
+"""The confidence of a model reader's answer: the probability that it is right, by logistic
+regression on the model's scores (Platt scaling), fitted on one half of SQuADShifts, text unlike the
+training data, and stored beside the model (``<model>.json``, key ``calibration``); with the two
+thresholds on it that make an answer sure, possible or none (:func:`qa.reader.answers.state`).
+
+Fitted by ``bench/passage_reader.py calibrate`` (the passage reader) and
+``bench/sentence_reader.py calibrate`` (the sentence reader).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(answer right) = sigmoid(has_answer * has-answer logit + span * span score + bias), the two
+    thresholds on it, and (the passage reader's) how much the retrieval's order weighs in choosing
+    the span. The sentence reader's uses the has-answer logit alone (``span`` 0)."""
+
+    has_answer: float = 1.0
+    span: float = 0.0
+    bias: float = 0.0
+    answer: float = 0.5  #: at or above: an answer
+    tentative: float = 0.2  #: at or above: a possible answer; below: none
+    rank: float = 0.0  #: taken off a span's score per place its passage stands below the first retrieved
+
+    def confidence(self, has_logit: float, span_score: float) -> float:
+        """The probability that the answer is right, from the window's has-answer logit and the
+        span's score (a sum of logits)."""
+        z = self.has_answer * has_logit + self.span * span_score + self.bias
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+
+    @classmethod
+    def beside(cls, model_file: Path, default: "Calibration | None" = None) -> "Calibration":
+        """The calibration stored next to ``model_file`` (``<name>.json``, key ``calibration``),
+        else ``default`` (the identity on the has-answer logit when not given); the fields the
+        record lacks are the default's."""
+        default = default or cls()
+        record = Path(model_file).with_suffix(".json")
+        try:
+            data = json.loads(record.read_text(encoding="utf-8")).get("calibration")
+        except (OSError, ValueError, AttributeError):
+            return default
+        if not isinstance(data, dict):
+            return default
+        known = {k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__
+                 and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return replace(default, **known)
+
+
