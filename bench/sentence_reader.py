@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from passage_reader import DOMAINS, SHIFTS, answering_threshold, fit, reliability, table
+from passage_reader import DOMAINS, SHIFTS, answering_threshold, reliability, table
 from perf_common import CACHE
 from squad import load_squad, sample, squad_pipeline
 
