@@ -17,6 +17,7 @@ documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
     python bench/fusion.py --sets scifact-train squad-train --tune-only
     python bench/fusion.py --context            # passages embedded with title and section (issue: context)
     python bench/fusion.py --question-model trained   # questions encoded by the encoder trained here
+    python bench/fusion.py --candidate-depths 20 30 75 100   # also candidates per side (QA_CANDIDATES)
 """
 
 from __future__ import annotations
@@ -169,13 +170,17 @@ def runs(c: dict, methods: dict) -> dict[str, dict[str, dict[str, float]]]:
     for i, qid in enumerate(c["ids"]):
         dense = ranked(a["d_ids"][i], a["d_sc"][i])
         lexical = ranked(a["b_ids"][i], a["b_sc"][i])
-        for m, (kind, weight) in methods.items():
+        for m, (kind, weight, depth) in methods.items():
             if kind == "bm25":
                 order = lexical.ids.tolist()
             elif kind == "dense":
                 order = dense.ids.tolist()
-            else:
-                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight, depth=Settings.candidates)]
+            elif depth >= len(dense.ids) and depth >= len(lexical.ids):
+                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight, depth=depth)]
+            else:  # as the product does with ``candidates=depth``: each side's first ``depth`` only
+                cut_d, cut_l = Ranked(dense.ids[:depth], dense.scores[:depth]), Ranked(lexical.ids[:depth],
+                                                                                      lexical.scores[:depth])
+                order = [p for p, _, _ in fuse(cut_d, cut_l, 100, kind, weight, depth=depth)]
             docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
             out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out
@@ -188,15 +193,22 @@ def score(c: dict, run: dict) -> dict[str, float]:
     return {m: float(res[m]) for m in METRICS}
 
 
-def methods_grid() -> dict[str, tuple[str, float]]:
-    grid = {"bm25": ("bm25", 0.0), "dense": ("dense", 1.0), "rrf": ("rrf", 0.5)}
+def methods_grid(depths: tuple[int, ...] = ()) -> dict[str, tuple[str, float, int]]:
+    """name -> (fusion, dense weight, candidates per side); every method takes
+    ``Settings.candidates`` candidates from each side, and the score-based ones also each of
+    ``depths`` (named ``... d=N``)."""
+    d0 = Settings.candidates
+    grid = {"bm25": ("bm25", 0.0, d0), "dense": ("dense", 1.0, d0), "rrf": ("rrf", 0.5, d0)}
     for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-        grid[f"rrf w={w}"] = ("rrf", w)
+        grid[f"rrf w={w}"] = ("rrf", w, d0)
     for kind in FUSIONS:
         if kind == "rrf":
             continue
         for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-            grid[f"{kind} w={w}"] = (kind, w)
+            grid[f"{kind} w={w}"] = (kind, w, d0)
+            for d in depths:
+                if d != d0:
+                    grid[f"{kind} w={w} d={d}"] = (kind, w, d)
     return grid
 
 
@@ -208,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=2000, help="questions sampled from each SQuAD-like report set")
     ap.add_argument("--train-articles", type=int, default=40)
     ap.add_argument("--train-questions", type=int, default=2000)
-    ap.add_argument("--choose", choices=list(methods_grid()),
+    ap.add_argument("--candidate-depths", type=int, nargs="*", default=[],
+                    help="also try these numbers of candidates per side (Settings.candidates) for the score-based "
+                         "fusions, e.g. 20 30 75 100 (at most --depth)")
+    ap.add_argument("--choose",
                     help="the method to report against BM25 and dense (default: best on the tuning sets)")
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
     ap.add_argument("--question-model", default=Settings.question_model,
@@ -218,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     sets = [s for s in args.sets if s in TUNE_SETS] if args.tune_only else args.sets
-    grid = methods_grid()
+    grid = methods_grid(tuple(args.candidate_depths))
+    if args.choose and args.choose not in grid:
+        ap.error(f"--choose: unknown method {args.choose!r}")
     cands = {s: candidates(s, args) for s in sets}
     results = {s: {m: score(cands[s], r) for m, r in runs(cands[s], grid).items()} for s in sets}
 
@@ -243,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for s in sets:
         c = cands[s]
-        chosen_runs = runs(c, {m: grid[m] for m in ("bm25", "dense", "rrf", chosen)})
+        default = f"{Settings.fusion} w={Settings.fusion_weight}"
+        shown = dict.fromkeys(("bm25", "dense", "rrf", default, chosen))
+        chosen_runs = runs(c, {m: grid[m] for m in shown})
         qrels = Qrels(c["qrels"])
         report = compare(qrels, [Run(chosen_runs[m], name=m) for m in chosen_runs], metrics=["mrr@10", "ndcg@10"],
                          max_p=0.05, stat_test="fisher", make_comparable=True)
@@ -251,11 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         for m in chosen_runs:
             row = {"set": s, "queries": len(c["ids"]), "method": m, **results[s][m]}
             if m == chosen:
-                for other in ("bm25", "dense", "rrf"):
+                for other in ("bm25", "dense", "rrf", default):
                     if other != m:
-                        row[f"p vs {other}"] = d[m]["comparisons"][other]["mrr@10"]
+                        row[f"p vs {'default' if other == default else other}"] = d[m]["comparisons"][other]["mrr@10"]
             rows.append(row)
-    print_table(rows, ["set", "queries", "method", *METRICS, "p vs bm25", "p vs dense", "p vs rrf"])
+    print_table(rows, ["set", "queries", "method", *METRICS, "p vs bm25", "p vs dense", "p vs rrf", "p vs default"])
     if args.json:
         args.json.write_text(json.dumps({"chosen": chosen, "results": results, "rows": rows}, indent=1))
     return 0

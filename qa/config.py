@@ -66,8 +66,9 @@ class Settings:
     fusion_weight: float = 0.5
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
-    #: How many candidates each retriever contributes before fusion.
-    candidates: int = 50
+    #: How many candidates each retriever contributes before fusion (hybrid z-scores are taken over
+    #: them); 100 chosen over 20-75 on held-out data (``python bench/fusion.py --candidate-depths``).
+    candidates: int = 100
     #: Longest question accepted, in characters.
     max_question_chars: int = 2000
     #: Batch size when embedding passages at index time (batches of similar length: 16 was faster
