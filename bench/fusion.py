@@ -175,12 +175,10 @@ def runs(c: dict, methods: dict) -> dict[str, dict[str, dict[str, float]]]:
                 order = lexical.ids.tolist()
             elif kind == "dense":
                 order = dense.ids.tolist()
-            elif depth >= len(dense.ids) and depth >= len(lexical.ids):
-                order = [p for p, _, _ in fuse(dense, lexical, 100, kind, weight, depth=depth)]
             else:  # as the product does with ``candidates=depth``: each side's first ``depth`` only
-                cut_d, cut_l = Ranked(dense.ids[:depth], dense.scores[:depth]), Ranked(lexical.ids[:depth],
-                                                                                      lexical.scores[:depth])
-                order = [p for p, _, _ in fuse(cut_d, cut_l, 100, kind, weight, depth=depth)]
+                order = [p for p, _, _ in fuse(Ranked(dense.ids[:depth], dense.scores[:depth]),
+                                               Ranked(lexical.ids[:depth], lexical.scores[:depth]),
+                                               100, kind, weight, depth=depth)]
             docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
             out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out

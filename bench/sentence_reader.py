@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from passage_reader import DOMAINS, SHIFTS, answering_threshold, reliability, table
+from passage_reader import DOMAINS, SHIFTS, answering_threshold, fit, reliability, table
 from perf_common import CACHE
 from squad import load_squad, sample, squad_pipeline
 
@@ -137,12 +137,9 @@ def calibrate(args) -> dict:
         got, near = read_half(d, "calibration", args.questions, args.seed, args.model, args.cache)
         cal += got
         cal_near += near
-    x = np.array([[r["logit"]] for r in cal])
     y = np.array([r["f1"] >= 0.5 for r in cal])
-    from sklearn.linear_model import LogisticRegression
-
-    lr = LogisticRegression(C=1.0).fit(x, y)
-    fitted = Calibration(has_answer=float(lr.coef_[0][0]), bias=float(lr.intercept_[0]), answer=0.5)
+    w_has, _, bias = fit(np.array([[r["logit"], 0.0] for r in cal]), y)  # the has-answer logit alone (span 0)
+    fitted = Calibration(has_answer=w_has, bias=bias, answer=0.5)
     conf = np.array([fitted.confidence(r["logit"], 0.0) for r in cal])
     near = np.array([fitted.confidence(r["logit"], 0.0) for r in cal_near])
     rules = thresholds(conf, args)
