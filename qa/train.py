@@ -17,7 +17,8 @@ from .index import question_training
 from .reader import sentence_training, training
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command's arguments (``bench/question_claims.py`` reads a training recipe through them too)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["passage", "span", "question", "export"],
                     help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
@@ -45,6 +46,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=13)
     training.add_arguments(ap)
     question_training.add_arguments(ap)
+    return ap
+
+
+def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The arguments with the defaults that depend on what is trained filled in."""
+    ap = ap or parser()
     args = ap.parse_args(argv)
     if args.bf16 is None:
         args.bf16 = sentence_training.bf16_is_fast()
@@ -56,6 +63,12 @@ def main(argv=None) -> int:
         args.val_articles = 40 if args.what == "question" else 8
     if args.work is None:
         args.work = question_training.DEFAULT_WORK if args.what == "question" else training.DEFAULT_WORK
+    return args
+
+
+def main(argv=None) -> int:
+    ap = parser()
+    args = parse(argv, ap)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "export":
         if not args.checkpoint:

@@ -233,3 +233,61 @@ def test_switching_the_question_encoder_keeps_the_index(tiny_docs, tmp_path):
         assert hits[0].passage.doc == "sub/coffee.txt"
         assert qa.embedder._model is None
     assert store.read_manifest(settings.index)["generation"] == generation
+
+
+def beir_folder(folder):
+    """A tiny BEIR folder: six abstracts, five train claims (one with two supporting abstracts)."""
+    abstracts = {
+        "11": ("Vitamin D and bone", "Vitamin D deficiency lowers bone density in adults. " * 30),
+        "12": ("Sleep and memory", "Sleep after learning consolidates memory in rats and humans."),
+        "13": ("Statins", "Statins reduce LDL cholesterol and the risk of heart attack."),
+        "14": ("Malaria vaccines", "The RTS,S vaccine gives partial protection against malaria in children."),
+        "15": ("Bone loss", "Low vitamin D is linked to fractures in older women."),
+        "16": ("Coffee", "Coffee drinking is not linked to heart disease in large cohorts."),
+    }
+    claims = {"1": "Vitamin D deficiency causes bone loss.", "2": "Sleep helps memory.",
+              "3": "Statins lower cholesterol.", "4": "A malaria vaccine protects children.",
+              "5": "Coffee causes heart disease."}
+    gold = [("1", "11"), ("1", "15"), ("2", "12"), ("3", "13"), ("4", "14"), ("5", "16")]
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": t, "text": x, "metadata": {}}) + "\n"
+                                                 for d, (t, x) in abstracts.items()), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t, "metadata": {}}) + "\n"
+                                                  for q, t in claims.items()), encoding="utf-8")
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\r\n" + "".join(
+        f"{q}\t{d}\t1\r\n" for q, d in gold), encoding="utf-8")
+    return folder
+
+
+def test_claims_are_split_once_and_trained_against_a_passage_of_their_own_abstract(tmp_path):
+    from qa.index.claim_training import Claims, claim_rows
+
+    claims = Claims(beir_folder(tmp_path / "scifact"), held_out=1, seed=13)
+    assert len(claims.held_out) == 1 and len(claims.fit) == 4 and not set(claims.held_out) & set(claims.fit)
+    assert Claims(tmp_path / "scifact", held_out=1, seed=13).held_out == claims.held_out  # the same split each time
+    assert claims.passage_doc.count("11") > 1  # a long abstract is split as the index splits it
+    embedder = SentenceTransformerEmbedder(backend="torch", threads=1)
+    vectors = embedder.encode(claims.passages)
+    rows = claim_rows(claims, embedder.encode([claims.text[q] for q in claims.fit]), vectors, negatives=2)
+    assert rows.shape[1] == 4 and len(rows) == sum(len(claims.gold[q]) for q in claims.fit)
+    for claim, positive, *negatives in rows:
+        gold = claims.gold[claims.fit[claim]]
+        assert claims.passage_doc[positive] in gold
+        assert all(claims.passage_doc[n] not in gold or n == positive for n in negatives)  # padding is the positive
+    if "1" in claims.fit:  # two supporting abstracts: a row for each
+        assert {claims.passage_doc[p] for c, p, *_ in rows if claims.fit[c] == "1"} == {"11", "15"}
+
+
+@pytest.mark.integration
+def test_the_claims_stage_goes_on_from_the_squad_stage_and_is_recorded(tmp_path):
+    data, work, out = squad_file(tmp_path / "train.json"), tmp_path / "work", tmp_path / "model"
+    argv = question_args(data, out, work, 4)[:-2] + ["--claims", str(beir_folder(tmp_path / "scifact")),
+                                                     "--claims-held-out", "1", "--claim-epochs", "2"]
+    assert train.main(argv) == 0
+    record = json.loads((out / "question-int8.json").read_text())
+    stage = record["claims"]
+    assert stage["claims"] == 4 and stage["claims_held_out"] == 1 and stage["epochs"] == 2
+    assert stage["replayed_questions"] == stage["rows"] * 2  # one SQuAD question replayed a claim seen
+    assert set(record["held_out"]["after claims"]) == {"R@1", "R@5", "MRR@10"}
+    assert (work / "squad" / "model.safetensors").exists()  # the first stage's model, kept apart
+    assert list(work.glob("claims-*/checkpoint-*"))  # the stage checkpoints, so it resumes

@@ -165,6 +165,35 @@ def dense_scores(questions: np.ndarray, paragraphs: np.ndarray, gold: list[int])
             "MRR@10": round(float(np.where(rank < 10, 1 / (rank + 1), 0).mean()), 4)}
 
 
+class SquadInputs:
+    """What both stages of training read of the SQuAD file: its training and held-out questions
+    (:class:`Squad`), the bundled model's vectors of their paragraphs and questions (cached in ``work``), and
+    each training question's BM25-mined negatives (cached too)."""
+
+    def __init__(self, args, bundled, work: Path):
+        train_articles, val_articles = load_articles(args.train, args.val_articles)
+        self.data, self.val = Squad(train_articles), Squad(val_articles)
+        data, val = self.data, self.val
+        # every paragraph and question of the file embedded once (cached), whichever articles are held out
+        self.passages, self.val_passages = np.split(
+            embed_cached(bundled, data.paragraphs + val.paragraphs, work, "paragraphs"), [len(data.paragraphs)])
+        self.anchors, self.val_anchors = np.split(
+            embed_cached(bundled, data.questions + val.questions, work, "questions"), [len(data.questions)])
+        negatives_file = work / f"negatives-{args.negatives}-{len(val_articles)}-{len(data.questions)}.npy"
+        if negatives_file.exists():
+            self.negatives = np.load(negatives_file, allow_pickle=False)
+        else:
+            t0 = time.perf_counter()
+            self.negatives = mine_negatives(data, args.negatives)
+            np.save(negatives_file, self.negatives)
+            print(f"mined {args.negatives} BM25 negatives a question in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    def held_out_scores(self, model) -> dict[str, float]:
+        """Dense recall and MRR of ``model`` (a SentenceTransformer) on the held-out articles' questions."""
+        return dense_scores(model.encode(self.val.questions, batch_size=128, normalize_embeddings=True,
+                                         convert_to_numpy=True), self.val_passages, self.val.gold)
+
+
 def train(args) -> dict:
     import torch
     from datasets import Dataset
@@ -178,28 +207,14 @@ def train(args) -> dict:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    train_articles, val_articles = load_articles(args.train, args.val_articles)
-    data, val = Squad(train_articles), Squad(val_articles)
     bundled = SentenceTransformerEmbedder("", backend="torch", index_threads=args.threads)
-    # every paragraph and question of the file embedded once (cached), whichever articles are held out
-    passages, val_passages = np.split(embed_cached(bundled, data.paragraphs + val.paragraphs, work, "paragraphs"),
-                                      [len(data.paragraphs)])
-    anchors, val_anchors = np.split(embed_cached(bundled, data.questions + val.questions, work, "questions"),
-                                    [len(data.questions)])
-    val_before = dense_scores(val_anchors, val_passages, val.gold)
+    squad = SquadInputs(args, bundled, work)
+    data, val = squad.data, squad.val
+    val_before = dense_scores(squad.val_anchors, squad.val_passages, val.gold)
     print("held out, bundled model:", val_before, flush=True)
 
-    negatives_file = work / f"negatives-{args.negatives}-{len(val_articles)}-{len(data.questions)}.npy"
-    if negatives_file.exists():
-        negatives = np.load(negatives_file, allow_pickle=False)
-    else:
-        t0 = time.perf_counter()
-        negatives = mine_negatives(data, args.negatives)
-        np.save(negatives_file, negatives)
-        print(f"mined {args.negatives} BM25 negatives a question in {time.perf_counter() - t0:.0f} s", flush=True)
-
     order = np.random.default_rng(args.seed).permutation(len(data.questions))[: args.questions or None]
-    labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], negatives[order]], axis=1)
+    labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], squad.negatives[order]], axis=1)
     columns = {"question": [data.questions[i] for i in order]}
     fixed = None
     if args.statement_anchor > 0:
@@ -212,7 +227,8 @@ def train(args) -> dict:
 
     model = SentenceTransformer(str(bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
                                 local_files_only=True)
-    loss = fixed_passage_loss(model, passages, anchors, args.scale, args.anchor, fixed, args.statement_anchor)
+    loss = fixed_passage_loss(model, squad.passages, squad.anchors, args.scale, args.anchor, fixed,
+                              args.statement_anchor)
     # one folder of checkpoints per recipe (a longer plan of the same recipe resumes; another recipe starts anew)
     recipe = json.dumps([args.lr, args.anchor, args.scale, args.batch, args.negatives, args.statement_anchor,
                          args.statement_paragraphs if fixed is not None else 0, args.val_articles, args.seed])
@@ -229,15 +245,23 @@ def train(args) -> dict:
     trainer.train(resume_from_checkpoint=last)
     minutes = (time.perf_counter() - t0) / 60
     model.eval()
-    val_after = dense_scores(model.encode(val.questions, batch_size=128, normalize_embeddings=True,
-                                          convert_to_numpy=True), val_passages, val.gold)
+    val_after = squad.held_out_scores(model)
     print("held out, trained:", val_after, flush=True)
+    held_out = {"articles": args.val_articles, "questions": len(val.questions), "paragraphs": len(val.paragraphs),
+                "bundled": val_before, "trained": val_after}
+    claims = None
+    if args.claims:
+        model.save(str(work / "squad"))  # the first stage's model: bench/question_claims.py starts from it
+        from .claim_training import train_claims
+
+        claims = train_claims(args, model, squad, bundled, work)
+        held_out["after claims"] = squad.held_out_scores(model)
+        print("held out, after the claims:", held_out["after claims"], flush=True)
     model.save(str(work / "final"))
-    return {"check": val.questions[:200], "val": (val.questions, val_passages, val.gold),
+    return {"check": val.questions[:200], "val": (val.questions, squad.val_passages, val.gold),
             "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
             "resumed_from": str(last) if last else None, "statements": 0 if fixed is None else len(fixed),
-            "held_out": {"articles": len(val_articles), "questions": len(val.questions),
-                         "paragraphs": len(val.paragraphs), "bundled": val_before, "trained": val_after}}
+            "held_out": held_out, **({"claims": claims} if claims else {})}
 
 
 def blend(model_dir: Path, weight: float, out: Path) -> Path:
@@ -325,6 +349,15 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "1.0 measured in docs/benchmarks.md, no better)")
     ap.add_argument("--statement-paragraphs", type=int, default=4000,
                     help="question: training paragraphs whose sentences are the statements kept")
+    ap.add_argument("--claims", type=Path, default=None,
+                    help="question: a BEIR SciFact folder; its train claims are a second stage of training "
+                         "(qa.index.claim_training)")
+    ap.add_argument("--claims-held-out", type=int, default=200,
+                    help="question: SciFact train claims never trained on (the second stage is chosen on them)")
+    ap.add_argument("--claim-lr", type=float, default=2e-5, help="question: learning rate of the claims stage")
+    ap.add_argument("--claim-epochs", type=int, default=3, help="question: passes over the claims")
+    ap.add_argument("--claim-replay", type=float, default=1.0,
+                    help="question: SQuAD questions replayed in the claims stage, per claim seen")
     ap.add_argument("--blend", type=float, default=DEFAULT_BLEND,
                     help="question: how far from the bundled weights to the trained ones the exported model is "
                          f"(0-1; default {DEFAULT_BLEND}: no blend measured by bench/question_blend.py did better)")
