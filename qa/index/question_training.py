@@ -47,6 +47,7 @@ import numpy as np
 from ..files import write_model_record
 
 QUESTION_MODEL_FILE = "question-int8.onnx"
+STATEMENT_MODEL_FILE = "statement-int8.onnx"  #: with ``--claims``: the second stage's model
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "question"
 #: the exported weights' place between the bundled model (0) and the trained one (1): see bench/question_blend.py
 DEFAULT_BLEND = 1.0
@@ -249,15 +250,15 @@ def train(args) -> dict:
     print("held out, trained:", val_after, flush=True)
     held_out = {"articles": args.val_articles, "questions": len(val.questions), "paragraphs": len(val.paragraphs),
                 "bundled": val_before, "trained": val_after}
+    model.save(str(work / "final"))  # the question encoder (bench/question_claims.py goes on from it)
     claims = None
     if args.claims:
-        model.save(str(work / "squad"))  # the first stage's model: bench/question_claims.py starts from it
         from .claim_training import train_claims
 
         claims = train_claims(args, model, squad, bundled, work)
-        held_out["after claims"] = squad.held_out_scores(model)
-        print("held out, after the claims:", held_out["after claims"], flush=True)
-    model.save(str(work / "final"))
+        claims["held_out_squad"] = squad.held_out_scores(model)
+        print("held out, after the claims:", claims["held_out_squad"], flush=True)
+        model.save(str(work / "statement"))
     return {"check": val.questions[:200], "val": (val.questions, squad.val_passages, val.gold),
             "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
             "resumed_from": str(last) if last else None, "statements": 0 if fixed is None else len(fixed),
@@ -289,7 +290,7 @@ def blend(model_dir: Path, weight: float, out: Path) -> Path:
     return out
 
 
-def export(model_dir: Path, out: Path, check: list[str]) -> tuple[Path, float]:
+def export(model_dir: Path, out: Path, check: list[str], name: str = QUESTION_MODEL_FILE) -> tuple[Path, float]:
     """The transformer of the sentence-transformers folder ``model_dir`` as int8 ONNX with the bundled model's
     inputs and ``last_hidden_state`` output (what :class:`qa.index.embedding.OnnxEncoder` runs), and the least
     cosine between its question vectors and torch's over the questions ``check``."""
@@ -318,7 +319,7 @@ def export(model_dir: Path, out: Path, check: list[str]) -> tuple[Path, float]:
 
     enc = AutoTokenizer.from_pretrained(str(model_dir))(["what is it?", "who wrote the first one of them?"],
                                                         padding=True, return_tensors="pt")
-    int8 = out / QUESTION_MODEL_FILE
+    int8 = out / name
     fp32 = int8.with_name(int8.name + ".fp32.tmp")
     axes = {0: "batch", 1: "tokens"}
     torch.onnx.export(Hidden(), (enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), str(fp32),
@@ -354,8 +355,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "(qa.index.claim_training)")
     ap.add_argument("--claims-held-out", type=int, default=200,
                     help="question: SciFact train claims never trained on (the second stage is chosen on them)")
-    ap.add_argument("--claim-lr", type=float, default=2e-5, help="question: learning rate of the claims stage")
-    ap.add_argument("--claim-epochs", type=int, default=3, help="question: passes over the claims")
+    ap.add_argument("--claim-lr", type=float, default=1e-4, help="question: learning rate of the claims stage")
+    ap.add_argument("--claim-epochs", type=int, default=16, help="question: passes over the claims")
     ap.add_argument("--claim-replay", type=float, default=1.0,
                     help="question: SQuAD questions replayed in the claims stage, per claim seen")
     ap.add_argument("--blend", type=float, default=DEFAULT_BLEND,
@@ -364,8 +365,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    """Train (or resume), export ``question-int8.onnx`` and its record into ``--out``."""
+    """Train (or resume), export ``question-int8.onnx`` and its record into ``--out``; with ``--claims``,
+    ``statement-int8.onnx`` (the claims stage's model) and its record too."""
     result = train(args)
+    claims = result.pop("claims", None)
     check = result.pop("check")
     questions, passages, gold = result.pop("val")
     final = Path(args.work) / "final"
@@ -381,4 +384,7 @@ def run(args) -> int:
     int8, cosine = export(final, args.out, check)
     result["onnx_int8_min_cosine"] = cosine
     write_model_record(int8, args, result)
+    if claims:
+        int8, cosine = export(Path(args.work) / "statement", args.out, check, STATEMENT_MODEL_FILE)
+        write_model_record(int8, args, {"claims": claims, "onnx_int8_min_cosine": cosine})
     return 0
