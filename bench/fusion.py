@@ -19,6 +19,13 @@ documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
     python bench/fusion.py --context            # passages embedded with title and section (issue: context)
     python bench/fusion.py --question-model trained   # questions encoded by the encoder trained here
     python bench/fusion.py --candidate-depths 20 30 75 100   # also candidates per side (QA_CANDIDATES)
+    python bench/fusion.py --routes             # a weight per route of question_model=auto (see below)
+
+``--routes``: ``auto`` encodes questions and other queries (claims) with different encoders, so the dense side's
+share is chosen apart for each, within the product's fusion (``Settings.fusion``): for questions on
+``squad-train`` alone (``Settings.fusion_weight``), for the rest on ``scifact-train`` alone
+(``Settings.statement_fusion_weight``). The report gives SciFact's sets (claims) the second and the others
+(questions) the first.
 """
 
 from __future__ import annotations
@@ -241,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                          "fusions, e.g. 20 30 75 100 (at most --depth)")
     ap.add_argument("--choose",
                     help="the method to report against BM25 and dense (default: best on the tuning sets)")
+    ap.add_argument("--routes", action="store_true",
+                    help="choose the dense weight for questions on squad-train and for claims on scifact-train")
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): auto, bundled, trained or an .onnx file")
@@ -270,6 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nTuning sets (relative = mean of score / best single retriever):")
         print_table(rows[:15], ["method", *[f"{s} {key[s]}" for s in tune], "relative"])
     print(f"\nChosen: {chosen}\n")
+    chosen_for = dict.fromkeys(sets, chosen)
+    if args.routes and tune:
+        own = [m for m in grid if m.startswith(f"{Settings.fusion} w=") and " " not in m.split("w=")[1]]
+        best = {s: max(own, key=lambda m: results[s][m][key[s]]) for s in tune}
+        for s in sets:
+            chosen_for[s] = best.get("scifact-train" if s.startswith("scifact") else "squad-train", chosen)
+        print(f"Chosen per route: questions {best.get('squad-train')}, claims {best.get('scifact-train')}\n")
 
     from ranx import Qrels, Run, compare
 
@@ -277,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in sets:
         c = cands[s]
         default = f"{Settings.fusion} w={Settings.fusion_weight}"
+        chosen = chosen_for[s]
         shown = dict.fromkeys(("bm25", "dense", "rrf", default, chosen))
         chosen_runs = runs(c, {m: grid[m] for m in shown})
         qrels = Qrels(c["qrels"])
@@ -292,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     print_table(rows, ["set", "queries", "method", *METRICS, "p vs bm25", "p vs dense", "p vs rrf", "p vs default"])
     if args.json:
-        args.json.write_text(json.dumps({"chosen": chosen, "results": results, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"chosen": chosen_for, "results": results, "rows": rows}, indent=1))
     return 0
 
 

@@ -64,6 +64,9 @@ class Settings:
     #: ``fusion_weight`` is the dense side's share (0 to 1). Chosen on held-out data: bench/fusion.py.
     fusion: str = "zscore"
     fusion_weight: float = 0.5
+    #: The dense side's share for queries not worded as questions, when ``question_model="auto"`` sends them
+    #: to the statement encoder (chosen apart, on held-out SciFact train claims: bench/fusion.py --routes).
+    statement_fusion_weight: float = 0.7
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
     #: How many candidates each retriever contributes before fusion (hybrid z-scores are taken over
@@ -154,8 +157,9 @@ class Settings:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
         if self.fusion not in FUSIONS:
             raise SettingsError(f"unknown fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
-        if not 0 <= self.fusion_weight <= 1:
-            raise SettingsError(f"fusion_weight must be between 0 and 1, got {self.fusion_weight}")
+        for name in ("fusion_weight", "statement_fusion_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.rerank < 0:
             raise SettingsError(f"rerank must be 0 (off) or a number of passages, got {self.rerank}")
         if self.max_text_chars < 1 or self.max_parse_seconds <= 0 or self.max_eval_queries < 1:

@@ -148,3 +148,24 @@ def test_k_larger_than_the_index_returns_every_passage(fake_pipeline):
     n = len(fake_pipeline.data.passages)
     hits = fake_pipeline.search("river", k=1000, mode="dense")
     assert len(hits) == n and len({h.row for h in hits}) == n
+
+
+def test_queries_that_are_not_questions_are_fused_with_their_own_weight(fake_pipeline):
+    claim, question = "The Danube ends in the Black Sea.", "Which river ends in the Black Sea?"
+
+    def passages(text, mode):
+        return [h.passage for h in fake_pipeline.search(text, k=5, mode=mode)]
+
+    fake_pipeline.embedder.routing = True  # question_model auto: claims are encoded by the statement encoder
+    fake_pipeline.settings = fake_pipeline.settings.replace(fusion="minmax", fusion_weight=0.0,
+                                                            statement_fusion_weight=1.0)
+    dense, lexical = passages(claim, "dense"), passages(question, "bm25")
+    assert passages(claim, "hybrid")[:len(dense)] == dense  # the claim: the statement weight, all dense
+    assert passages(question, "hybrid")[:len(lexical)] == lexical  # the question: fusion_weight, all BM25
+    fake_pipeline.embedder.routing = False  # one encoder for every query: one weight
+    claim_lexical = passages(claim, "bm25")
+    assert passages(claim, "hybrid")[:len(claim_lexical)] == claim_lexical
+    assert dense != claim_lexical  # the two orders differ, so the route is what decided
+    with pytest.raises(SettingsError, match="statement_fusion_weight"):
+        Settings(statement_fusion_weight=-0.1)
+    assert Settings.from_env({"QA_STATEMENT_FUSION_WEIGHT": "0.4"}).statement_fusion_weight == 0.4
