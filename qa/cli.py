@@ -31,7 +31,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
     p.add_argument("--question-model", metavar="M",
                    help="question encoder for the bundled model's passages: auto (default: trained for questions, "
-                        "bundled for other queries), bundled, trained, or an .onnx file from "
+                        "the statement encoder for other queries), bundled, trained, or an .onnx file from "
                         "`python -m qa.train question` (or QA_QUESTION_MODEL)")
     p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
                    help="answer reader: sentence (default), passage or heuristic (or QA_READER)")

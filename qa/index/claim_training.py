@@ -108,7 +108,7 @@ def train_claims(args, model, squad, bundled, work: Path) -> dict:
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .question_training import embed_cached, fixed_passage_loss
+    from .fixed_passages import embed_cached, fixed_passage_loss
 
     claims = Claims(Path(args.claims), args.claims_held_out, args.seed)
     passage_vectors = embed_cached(bundled, claims.passages, work, "scifact-passages")

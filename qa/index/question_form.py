@@ -3,7 +3,9 @@
 The question encoder trained here (:mod:`qa.index.question_training`) learned from SQuAD questions; on
 queries that are not questions — scientific claims, keywords — it does worse than the bundled model
 (docs/benchmarks.md, "Question encoder trained here"). So ``auto`` encodes a query by the trained
-encoder only when it reads as a question: it ends with a question mark, or starts with a question word
+encoder only when it reads as a question, and any other query by the statement encoder (trained further on
+claims, :mod:`qa.index.claim_training`), with its own fusion weight (``Settings.statement_fusion_weight``). A query
+reads as a question when it ends with a question mark, or starts with a question word
 or an auxiliary verb that opens a question ("What ...", "How many ...", "Is ...", "Did ..."), or an
 imperative that asks for an answer ("Name ...", "List ..."). The rule is fixed, not fitted: it sends
 99.6-99.99 % of the questions of SQuAD v1.1 dev and SQuADShifts and none of BEIR SciFact's 1,109 claims

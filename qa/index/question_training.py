@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_model_record
+from .fixed_passages import embed_cached, fixed_passage_loss  # noqa: F401 - both stages use them
 
 QUESTION_MODEL_FILE = "question-int8.onnx"
 STATEMENT_MODEL_FILE = "statement-int8.onnx"  #: with ``--claims``: the second stage's model
@@ -77,19 +78,6 @@ def load_articles(path: Path, val_articles: int) -> tuple[list[dict], list[dict]
     return articles[:-val_articles], articles[-val_articles:]
 
 
-def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarray:
-    """The bundled model's vectors of ``texts``, kept in ``work`` under the hash of the texts."""
-    key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    path = work / f"{name}-{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    t0 = time.perf_counter()
-    vectors = embedder.encode(texts, batch_size=16, progress=True)
-    np.save(path, vectors)
-    print(f"embedded {len(texts)} {name} in {time.perf_counter() - t0:.0f} s", flush=True)
-    return vectors
-
-
 def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
     """For each question, the ``k`` paragraphs BM25 ranks highest among the first ``depth`` that are not its
     own and do not hold any of its answers (a paragraph that does is likely a right answer too); short of
@@ -107,41 +95,6 @@ def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
         picked = [int(j) for j in top if j != data.gold[i] and not any(a in lowered[j] for a in answers)][:k]
         out[i] = picked + [data.gold[i]] * (k - len(picked))
     return out
-
-
-def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float,
-                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0):
-    """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
-    negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``; with
-    ``fixed`` (the bundled model's vectors of statements), the features hold a second column of statements
-    and each row ends with its statement's index into ``fixed``."""
-    import torch
-    from torch import nn
-
-    class FixedPassageLoss(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-            self.register_buffer("passages", torch.from_numpy(passages), persistent=False)
-            self.register_buffer("anchors", torch.from_numpy(anchors), persistent=False)
-            if fixed is not None:
-                self.register_buffer("fixed", torch.from_numpy(fixed), persistent=False)
-
-        def forward(self, features, labels):
-            q = nn.functional.normalize(self.model(features[0])["sentence_embedding"].float(), dim=-1)
-            labels = labels.to(q.device)
-            paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]
-            columns, where = torch.unique(paragraphs, return_inverse=True)
-            scores = scale * q @ self.passages[columns].T
-            ranking = nn.functional.cross_entropy(scores, where[:, 0])
-            drift = (1 - (q * self.anchors[labels[:, 0]]).sum(-1)).mean()
-            losses = {"ranking": ranking, "anchor": anchor * drift}
-            if fixed is not None:
-                st = nn.functional.normalize(self.model(features[1])["sentence_embedding"].float(), dim=-1)
-                losses["statements"] = statement_anchor * (1 - (st * self.fixed[labels[:, -1]]).sum(-1)).mean()
-            return losses
-
-    return FixedPassageLoss()
 
 
 def statements(paragraphs: list[str], n: int, seed: int) -> list[str]:

@@ -1,0 +1,59 @@
+"""What both stages of the question encoder's training share (:mod:`qa.index.question_training`, then
+:mod:`qa.index.claim_training`): the bundled model's vectors of texts, cached, and the ranking loss against
+passage vectors that stay fixed."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarray:
+    """The bundled model's vectors of ``texts``, kept in ``work`` under the hash of the texts."""
+    key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = work / f"{name}-{key}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    t0 = time.perf_counter()
+    vectors = embedder.encode(texts, batch_size=16, progress=True)
+    np.save(path, vectors)
+    print(f"embedded {len(texts)} {name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return vectors
+
+
+def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float,
+                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0):
+    """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
+    negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``; with
+    ``fixed`` (the bundled model's vectors of statements), the features hold a second column of statements
+    and each row ends with its statement's index into ``fixed``."""
+    import torch
+    from torch import nn
+
+    class FixedPassageLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+            self.register_buffer("passages", torch.from_numpy(passages), persistent=False)
+            self.register_buffer("anchors", torch.from_numpy(anchors), persistent=False)
+            if fixed is not None:
+                self.register_buffer("fixed", torch.from_numpy(fixed), persistent=False)
+
+        def forward(self, features, labels):
+            q = nn.functional.normalize(self.model(features[0])["sentence_embedding"].float(), dim=-1)
+            labels = labels.to(q.device)
+            paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]
+            columns, where = torch.unique(paragraphs, return_inverse=True)
+            scores = scale * q @ self.passages[columns].T
+            ranking = nn.functional.cross_entropy(scores, where[:, 0])
+            drift = (1 - (q * self.anchors[labels[:, 0]]).sum(-1)).mean()
+            losses = {"ranking": ranking, "anchor": anchor * drift}
+            if fixed is not None:
+                st = nn.functional.normalize(self.model(features[1])["sentence_embedding"].float(), dim=-1)
+                losses["statements"] = statement_anchor * (1 - (st * self.fixed[labels[:, -1]]).sum(-1)).mean()
+            return losses
+
+    return FixedPassageLoss()
