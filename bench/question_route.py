@@ -13,6 +13,8 @@ For each set and mode: the share of queries routed to the trained encoder, each 
 the paired randomization test (ranx, Fisher) of ``auto`` against ``bundled`` on recall@5, MRR@10 and nDCG@10.
 ``--candidate FILE`` adds an ONNX question encoder for every query (say, one of ``bench/question_claims.py``),
 tested against ``auto``; ``--beir-splits test`` leaves out SciFact's train claims (the claims stage trains on them).
+``--keywords`` also asks each SQuAD-like set's questions as keyword queries (:func:`keywords`: the question's words
+less stopwords and question words), which ``auto`` sends to the statement encoder, with ``trained`` beside them.
 
     python bench/question_route.py --beir ../shared/benchmarks/beir_scifact \\
         --squad ../shared/benchmarks/squad_v1.1_dev/dev-v1.1.json \\
@@ -39,6 +41,25 @@ from qa.index.question_form import is_question
 from qa.pipeline import Pipeline
 
 SHIFTS = ("new_wiki", "reddit", "amazon_reviews")
+
+
+#: dropped from a question to make its keyword query (with bm25s' English stopwords)
+QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "which", "how", "many", "much", "did", "do",
+                  "does", "was", "were", "is", "are", "can", "could", "would", "should", "has", "have", "had"}
+
+
+def keywords(question: str) -> str:
+    """A question as a person might type it into a search box: its words less stopwords and question words.
+
+    >>> keywords("How many NDF members were incorporated into the army by the end of the year?")
+    'NDF members incorporated army end year'
+    """
+    import re
+
+    from bm25s.stopwords import STOPWORDS_EN
+
+    drop = set(STOPWORDS_EN) | QUESTION_WORDS
+    return " ".join(w for w in re.findall(r"[\w'-]+", question) if w.lower() not in drop)
 
 
 def rank(qa: Pipeline, queries: dict[str, str], mode: str, depth: int = 10,
@@ -85,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=2000, help="seeded questions per SQuAD-like set")
     ap.add_argument("--modes", nargs="+", default=["hybrid", "dense"], choices=["hybrid", "dense", "bm25"])
     ap.add_argument("--with-trained", action="store_true", help="also the trained encoder for every query")
+    ap.add_argument("--keywords", action="store_true", help="also each SQuAD-like set's questions as keyword queries")
     ap.add_argument("--candidate", type=Path, help="an ONNX question encoder for every query, tested against auto")
     ap.add_argument("--beir-splits", nargs="+", default=["test", "train"], choices=["test", "train"])
     ap.add_argument("--cache", type=Path, default=CACHE)
@@ -117,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         first = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=name)
         asked = sample(questions, args.limit)
         queries = {q["id"]: q["question"] for q in asked}
-        rows += compare(label, pipelines(first), queries, {q["id"]: {q["doc"]} for q in asked}, args.modes)
+        relevant = {q["id"]: {q["doc"]} for q in asked}
+        ready = pipelines(first)
+        rows += compare(label, ready, queries, relevant, args.modes)
+        if args.keywords:
+            rows += compare(f"{label} as keywords", ready, {i: keywords(t) for i, t in queries.items()}, relevant,
+                            args.modes)
 
     print(machine())
     print_table(rows, ["set", "mode", "encoder", "queries", "routed", "nDCG@10", "R@1", "R@5", "MRR@10",
