@@ -23,8 +23,10 @@ documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
 
 ``--routes``: ``auto`` encodes questions and other queries (claims) with different encoders, so the dense side's
 share is chosen apart for each, within the product's fusion (``Settings.fusion``): for questions on
-``squad-train`` alone (``Settings.fusion_weight``), for the rest on ``scifact-train`` alone
-(``Settings.statement_fusion_weight``). The report gives SciFact's sets (claims) the second and the others
+``squad-train`` alone (``Settings.fusion_weight``), for the rest (claims and keyword queries) on ``scifact-train``
+and ``squad-train-keywords`` (the same held-out SQuAD questions as keyword queries, ``question_route.keywords``),
+the best mean of each set's score relative to its better single retriever (``Settings.statement_fusion_weight``).
+The report gives SciFact's sets and the keyword sets (``squad-dev-keywords`` too) the second and the others
 (questions) the first.
 """
 
@@ -52,6 +54,8 @@ TRAIN = BENCH / "training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz"
 DEV = BENCH / "squad_v1.1_dev/dev-v1.1.json"
 SHIFTS = BENCH / "training/squadshifts_v1.0"
 TUNE_SETS = ("scifact-train", "squad-train")
+#: with ``--routes``: SQuAD's questions as keyword queries (a tuning set of the statement route, and a report set)
+KEYWORD_SETS = ("squad-train-keywords", "squad-dev-keywords")
 REPORT_SETS = ("scifact-test", "squad-dev", "shifts-nw", "shifts-reddit", "shifts-amazon", "seeds")
 METRICS = ("ndcg@10", "mrr@10", "hit_rate@1", "hit_rate@5")
 
@@ -106,6 +110,12 @@ def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
                 queries[row["id"]] = row["question"]
                 qrels[row["id"]] = {d.removesuffix(".txt"): 1 for d in row["docs"]}
         return SEEDS, args.cache / "seeds-fusion" / "index", queries, qrels
+    if name.endswith("-keywords"):
+        from question_route import keywords
+
+        docs, index, queries, qrels = dataset(name.removesuffix("-keywords"), args)
+        asked_as = {q: k for q, t in queries.items() if (k := keywords(t))}  # not a question of stopwords alone
+        return docs, index, asked_as, {q: qrels[q] for q in asked_as}
     if name == "squad-train":
         articles = json.load(gzip.open(TRAIN))["data"][-args.train_articles:]
         docs, queries, qrels = squad_like(articles, "t")
@@ -237,7 +247,8 @@ def methods_grid(depths: tuple[int, ...] = ()) -> dict[str, tuple[str, float, in
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=[*TUNE_SETS, *REPORT_SETS], choices=[*TUNE_SETS, *REPORT_SETS])
+    ap.add_argument("--sets", nargs="+", default=[*TUNE_SETS, *REPORT_SETS],
+                    choices=[*TUNE_SETS, *REPORT_SETS, *KEYWORD_SETS])
     ap.add_argument("--tune-only", action="store_true", help="only the tuning sets and the choice")
     ap.add_argument("--depth", type=int, default=100, help="candidates per retriever (passages)")
     ap.add_argument("--questions", type=int, default=2000, help="questions sampled from each SQuAD-like report set")
@@ -258,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     sets = [s for s in args.sets if s in TUNE_SETS] if args.tune_only else args.sets
+    if args.routes:
+        sets = list(dict.fromkeys([*sets, *(KEYWORD_SETS[:1] if args.tune_only else KEYWORD_SETS)]))
     grid = methods_grid(tuple(args.candidate_depths))
     if args.choose and args.choose not in grid:
         ap.error(f"--choose: unknown method {args.choose!r}")
@@ -265,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {s: {m: score(cands[s], r) for m, r in runs(cands[s], grid).items()} for s in sets}
 
     tune = [s for s in sets if s in TUNE_SETS]
-    key = {"scifact-train": "ndcg@10", "squad-train": "mrr@10"}
+    key = {"scifact-train": "ndcg@10", "squad-train": "mrr@10", "squad-train-keywords": "mrr@10"}
     # the choice: the best mean over the tuning sets of each set's score relative to its better single retriever
     def gain(m: str) -> float:
         return float(np.mean([results[s][m][key[s]] / max(results[s]["bm25"][key[s]], results[s]["dense"][key[s]])
@@ -282,10 +295,22 @@ def main(argv: list[str] | None = None) -> int:
     chosen_for = dict.fromkeys(sets, chosen)
     if args.routes and tune:
         own = [m for m in grid if m.startswith(f"{Settings.fusion} w=") and " " not in m.split("w=")[1]]
-        best = {s: max(own, key=lambda m: results[s][m][key[s]]) for s in tune}
+
+        def relative(m: str, sets_: list[str]) -> float:
+            return float(np.mean([results[t][m][key[t]] / max(results[t]["bm25"][key[t]], results[t]["dense"][key[t]])
+                                  for t in sets_]))
+        statement_sets = [t for t in ("scifact-train", "squad-train-keywords") if t in results]
+        best = {"questions": max(own, key=lambda m: relative(m, ["squad-train"])),
+                "others": max(own, key=lambda m: relative(m, statement_sets))}
+        print("Per route (relative to the better single retriever):")
+        print_table([{"method": m, "questions (squad-train)": relative(m, ["squad-train"]),
+                      **{t: relative(m, [t]) for t in statement_sets},
+                      "others (mean)": relative(m, statement_sets)} for m in own],
+                    ["method", "questions (squad-train)", *statement_sets, "others (mean)"])
         for s in sets:
-            chosen_for[s] = best.get("scifact-train" if s.startswith("scifact") else "squad-train", chosen)
-        print(f"Chosen per route: questions {best.get('squad-train')}, claims {best.get('scifact-train')}\n")
+            other = s.startswith("scifact") or s.endswith("-keywords")
+            chosen_for[s] = best["others" if other else "questions"]
+        print(f"\nChosen per route: questions {best['questions']}, claims and keywords {best['others']}\n")
 
     from ranx import Qrels, Run, compare
 

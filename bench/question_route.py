@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         ready = pipelines(first)
         rows += compare(label, ready, queries, relevant, args.modes)
         if args.keywords:
-            rows += compare(f"{label} as keywords", ready, {i: keywords(t) for i, t in queries.items()}, relevant,
-                            args.modes)
+            asked_as = {i: k for i, t in queries.items() if (k := keywords(t))}  # not a question of stopwords alone
+            rows += compare(f"{label} as keywords", ready, asked_as, {i: relevant[i] for i in asked_as}, args.modes)
 
     print(machine())
     print_table(rows, ["set", "mode", "encoder", "queries", "routed", "nDCG@10", "R@1", "R@5", "MRR@10",

@@ -65,8 +65,9 @@ class Settings:
     fusion: str = "zscore"
     fusion_weight: float = 0.5
     #: The dense side's share for queries not worded as questions, when ``question_model="auto"`` sends them
-    #: to the statement encoder (chosen apart, on held-out SciFact train claims: bench/fusion.py --routes).
-    statement_fusion_weight: float = 0.7
+    #: to the statement encoder (chosen apart, on held-out SciFact train claims and held-out SQuAD questions
+    #: asked as keywords: bench/fusion.py --routes).
+    statement_fusion_weight: float = 0.6
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
     #: How many candidates each retriever contributes before fusion (hybrid z-scores are taken over

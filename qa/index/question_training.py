@@ -27,6 +27,10 @@ costs the bundled model some of what it did off SQuAD, and a blend is the usual 
 measures blends on data held out from training (SciFact *train* claims and the held-out SQuAD articles); none kept
 SciFact at the bundled model's level, so the default, 1, exports the trained weights as they are.
 
+With ``--claims`` (a BEIR SciFact folder) a second stage, :mod:`qa.index.claim_training`, goes on from the
+trained model on SciFact's train claims and is exported beside it as ``statement-int8.onnx``, the encoder
+``question_model="auto"`` gives queries that are not questions; ``question-int8.onnx`` stays the first stage's.
+
 The training loop is sentence-transformers' trainer (checkpoints every ``--save-every`` steps in
 ``--work``; the same command resumes from the last one; a CUDA device is used when present). The last
 ``--val-articles`` articles of the file are held out (the articles ``bench/fusion.py`` tunes fusion on):
