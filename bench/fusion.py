@@ -90,7 +90,7 @@ def held_out_claims() -> list[str]:
     from qa.train import parse
 
     recipe = parse(["question", "--claims", str(BENCH / "beir_scifact")])
-    return Claims(BENCH / "beir_scifact", recipe.claims_held_out, recipe.seed).held_out
+    return Claims(BENCH / "beir_scifact", recipe.claims_held_out, recipe.seed, passages=False).held_out
 
 
 def dataset(name: str, args) -> tuple[Path, Path, dict, dict]:
@@ -279,10 +279,13 @@ def main(argv: list[str] | None = None) -> int:
 
     tune = [s for s in sets if s in TUNE_SETS]
     key = {"scifact-train": "ndcg@10", "squad-train": "mrr@10", "squad-train-keywords": "mrr@10"}
-    # the choice: the best mean over the tuning sets of each set's score relative to its better single retriever
-    def gain(m: str) -> float:
-        return float(np.mean([results[s][m][key[s]] / max(results[s]["bm25"][key[s]], results[s]["dense"][key[s]])
-                              for s in tune]))
+    def relative(m: str, sets_: list[str]) -> float:
+        """The mean over ``sets_`` of each set's score relative to its better single retriever."""
+        return float(np.mean([results[t][m][key[t]] / max(results[t]["bm25"][key[t]], results[t]["dense"][key[t]])
+                              for t in sets_]))
+
+    def gain(m: str) -> float:  # the choice: the best relative score over the tuning sets
+        return relative(m, tune)
     chosen = args.choose or (max((m for m in grid if grid[m][0] not in ("bm25", "dense")), key=gain) if tune else "rrf")
     print(machine())
     if tune:
@@ -295,10 +298,6 @@ def main(argv: list[str] | None = None) -> int:
     chosen_for = dict.fromkeys(sets, chosen)
     if args.routes and tune:
         own = [m for m in grid if m.startswith(f"{Settings.fusion} w=") and " " not in m.split("w=")[1]]
-
-        def relative(m: str, sets_: list[str]) -> float:
-            return float(np.mean([results[t][m][key[t]] / max(results[t]["bm25"][key[t]], results[t]["dense"][key[t]])
-                                  for t in sets_]))
         statement_sets = [t for t in ("scifact-train", "squad-train-keywords") if t in results]
         best = {"questions": max(own, key=lambda m: relative(m, ["squad-train"])),
                 "others": max(own, key=lambda m: relative(m, statement_sets))}

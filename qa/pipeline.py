@@ -35,7 +35,6 @@ from .config import MODES, Settings
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
 from .ingest.formats import Limits
 from .index.indexer import IndexReport, check_layout, update_index
-from .index.question_form import is_question
 from .ingest.parsing import Parser, using
 from .protocols import Embedder, ProgressFn, Reader
 from .types import Answer, DocumentInfo, Hit
@@ -321,7 +320,8 @@ class Pipeline:
                 raise SettingsError(f"unknown document id(s): {', '.join(unknown)}; see `qa list`")
         s = self.settings
         weight = s.fusion_weight
-        if getattr(self.embedder, "routing", False) and not is_question(dense_q or q):
+        statement = getattr(self.embedder, "encodes_as_statement", None)  # only the routing embedder has it
+        if qvec is not None and statement is not None and statement(dense_q or q):
             weight = s.statement_fusion_weight  # encoded by the statement encoder: its own share
         result = retrieve(data, q, qvec, pool or k, mode, docs, s.candidates, s.rrf_k, s.fusion, weight)
         timings.update(result.timings)

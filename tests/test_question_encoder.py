@@ -173,6 +173,8 @@ def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_
     assert auto._onnx_other is None  # one question from the command line loads one encoder
     assert np.allclose(auto.encode_query(claim), statement.encode_query(claim), atol=1e-6)
     assert auto._onnx_other is not None
+    assert auto.encodes_as_statement(claim) and not auto.encodes_as_statement(QUESTION)  # its fusion weight
+    assert not trained.encodes_as_statement(claim)
     warm = SentenceTransformerEmbedder(question_model="auto", threads=1)
     warm.warm_up()  # the app and `qa eval`: ready for any query, no load at the first claim
     assert warm._onnx is not None and warm._onnx_other is not None and warm._model is None
@@ -192,6 +194,7 @@ def test_auto_without_the_statement_encoder_uses_the_bundled_one_with_a_warning(
     with pytest.warns(RuntimeWarning, match="cannot load the statement onnx encoder.*encoded by the bundled model"):
         vector = auto.encode_query(claim)
     assert np.allclose(vector, SentenceTransformerEmbedder(threads=1).encode_query(claim), atol=1e-6)
+    assert not auto.encodes_as_statement(claim)  # the bundled model encoded it: the questions' fusion weight
     assert auto.encode_query(QUESTION).shape == (384,)  # questions still go to the trained encoder
 
 
@@ -257,7 +260,7 @@ def test_switching_the_question_encoder_keeps_the_index(tiny_docs, tmp_path):
 
 
 def beir_folder(folder):
-    """A tiny BEIR folder: six abstracts, five train claims (one with two supporting abstracts)."""
+    """A tiny BEIR folder: six abstracts, five train claims (two with two supporting abstracts)."""
     abstracts = {
         "11": ("Vitamin D and bone", "Vitamin D deficiency lowers bone density in adults. " * 30),
         "12": ("Sleep and memory", "Sleep after learning consolidates memory in rats and humans."),
@@ -269,7 +272,7 @@ def beir_folder(folder):
     claims = {"1": "Vitamin D deficiency causes bone loss.", "2": "Sleep helps memory.",
               "3": "Statins lower cholesterol.", "4": "A malaria vaccine protects children.",
               "5": "Coffee causes heart disease."}
-    gold = [("1", "11"), ("1", "15"), ("2", "12"), ("3", "13"), ("4", "14"), ("5", "16")]
+    gold = [("1", "11"), ("1", "15"), ("2", "12"), ("2", "15"), ("3", "13"), ("4", "14"), ("5", "16")]
     (folder / "qrels").mkdir(parents=True)
     (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": t, "text": x, "metadata": {}}) + "\n"
                                                  for d, (t, x) in abstracts.items()), encoding="utf-8")
@@ -295,22 +298,24 @@ def test_claims_are_split_once_and_trained_against_a_passage_of_their_own_abstra
         gold = claims.gold[claims.fit[claim]]
         assert claims.passage_doc[positive] in gold
         assert all(claims.passage_doc[n] not in gold or n == positive for n in negatives)  # padding is the positive
-    if "1" in claims.fit:  # two supporting abstracts: a row for each
-        assert {claims.passage_doc[p] for c, p, *_ in rows if claims.fit[c] == "1"} == {"11", "15"}
+    two = [q for q in claims.fit if len(claims.gold[q]) == 2]
+    assert two  # whichever claim is held out, one with two supporting abstracts is trained on
+    for q in two:  # a row for each supporting abstract
+        assert {claims.passage_doc[p] for c, p, *_ in rows if claims.fit[c] == q} == claims.gold[q]
 
 
 @pytest.mark.integration
 def test_the_claims_stage_goes_on_from_the_squad_stage_and_is_recorded(tmp_path):
     data, work, out = squad_file(tmp_path / "train.json"), tmp_path / "work", tmp_path / "model"
     argv = question_args(data, out, work, 4)[:-2] + ["--claims", str(beir_folder(tmp_path / "scifact")),
-                                                     "--claims-held-out", "1", "--claim-epochs", "2"]
+                                                     "--claims-held-out", "1", "--claim-epochs", "1"]
     assert train.main(argv) == 0
     question = json.loads((out / "question-int8.json").read_text())
     assert "claims" not in question and question["questions"] == 4  # the question encoder: the first stage
     record = json.loads((out / "statement-int8.json").read_text())
     stage = record["claims"]
-    assert stage["claims"] == 4 and stage["claims_held_out"] == 1 and stage["epochs"] == 2
-    assert stage["replayed_questions"] == stage["rows"] * 2  # one SQuAD question replayed a claim seen
+    assert stage["claims"] == 4 and stage["claims_held_out"] == 1 and stage["epochs"] == 1
+    assert stage["replayed_questions"] == stage["rows"] * stage["epochs"] == 5  # one SQuAD question a claim seen
     assert set(stage["held_out_squad"]) == {"R@1", "R@5", "MRR@10"} and record["onnx_int8_min_cosine"] > 0.97
     assert record["model_sha256"] == sha256_file(out / "statement-int8.onnx")
     assert list(work.glob("claims-*/checkpoint-*"))  # the stage checkpoints, so it resumes

@@ -156,13 +156,16 @@ def test_queries_that_are_not_questions_are_fused_with_their_own_weight(fake_pip
     def passages(text, mode):
         return [h.passage for h in fake_pipeline.search(text, k=5, mode=mode)]
 
-    fake_pipeline.embedder.routing = True  # question_model auto: claims are encoded by the statement encoder
+    from qa.index.question_form import is_question
+
+    # question_model auto: claims are encoded by the statement encoder
+    fake_pipeline.embedder.encodes_as_statement = lambda text: not is_question(text)
     fake_pipeline.settings = fake_pipeline.settings.replace(fusion="minmax", fusion_weight=0.0,
                                                             statement_fusion_weight=1.0)
     dense, lexical = passages(claim, "dense"), passages(question, "bm25")
     assert passages(claim, "hybrid")[:len(dense)] == dense  # the claim: the statement weight, all dense
     assert passages(question, "hybrid")[:len(lexical)] == lexical  # the question: fusion_weight, all BM25
-    fake_pipeline.embedder.routing = False  # one encoder for every query: one weight
+    fake_pipeline.embedder.encodes_as_statement = lambda text: False  # one encoder for every query: one weight
     claim_lexical = passages(claim, "bm25")
     assert passages(claim, "hybrid")[:len(claim_lexical)] == claim_lexical
     assert dense != claim_lexical  # the two orders differ, so the route is what decided

@@ -30,9 +30,10 @@ CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
 
 class Claims:
     """SciFact train claims split into the ones trained on (``fit``) and ``held_out``, and the corpus's
-    passages: ``passages[i]`` is a text of abstract ``passage_doc[i]``."""
+    passages (unless ``passages`` is false: the split alone): ``passages[i]`` is a text of abstract
+    ``passage_doc[i]``."""
 
-    def __init__(self, folder: Path, held_out: int, seed: int):
+    def __init__(self, folder: Path, held_out: int, seed: int, passages: bool = True):
         from ..ingest.chunking import split_passages
         from ..ingest.documents import make_document
 
@@ -55,6 +56,8 @@ class Claims:
         self.fit = sorted((ids[i] for i in order[held_out:]), key=int)
         self.passages: list[str] = []
         self.passage_doc: list[str] = []
+        if not passages:
+            return
         with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
             for line in fh:
                 row = json.loads(line)

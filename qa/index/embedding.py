@@ -281,6 +281,13 @@ class SentenceTransformerEmbedder:
             self._other_tried = True
         return self._onnx_other
 
+    def encodes_as_statement(self, text: str) -> bool:
+        """Whether ``encode_query(text)`` gave ``text`` to the statement encoder (``auto``, a query not worded as
+        a question, the statement file loaded): such a query has its own fusion weight
+        (``Settings.statement_fusion_weight``); after a fallback to the bundled model it has the questions'."""
+        return (self.routing and self._onnx_other is not None and self._onnx_other.model_file == statement_model_path()
+                and not is_question(text))
+
     @property
     def routing(self) -> bool:
         """Whether queries are routed by their form: ``auto``, with the trained encoder loaded (or not yet
