@@ -59,6 +59,7 @@ BENCH = ROOT.parent / "shared" / "benchmarks"
 SHIFTS = BENCH / "training" / "squadshifts_v1.0"
 DOMAINS = ("new_wiki", "reddit", "amazon_reviews")
 SQUAD_V1 = BENCH / "squad_v1.1_dev" / "dev-v1.1.json"
+TRAIN = BENCH / "training" / "squad_v1.1_train_rebuilt" / "train-v1.1.rebuilt.json.gz"
 
 
 def load(path: Path) -> list[dict]:
@@ -356,17 +357,133 @@ def gold(model: PassageModel, args) -> None:
     print(f"## Gold paragraph ({args.reader} reader)\n\n" + table(rows))
 
 
+class Memo:
+    """A model whose ``logits`` are computed once per (question, texts): the weights' grid re-scores them."""
+
+    def __init__(self, model):
+        self.model, self.cache = model, {}
+        self.tokenizer = model.tokenizer
+
+    def logits(self, question, texts, *rest):
+        key = (question, tuple(texts), rest)
+        if key not in self.cache:
+            self.cache[key] = self.model.logits(question, texts, *rest)
+        return self.cache[key]
+
+
+ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+SENTENCE_WEIGHTS = (0.5, 1.0, 2.0)
+
+
+def tune(args) -> dict:
+    """The combined reader's weights (alpha, sentence weight) with the best mean F1 of the chosen
+    span given the gold paragraph, over held-out SQuAD training articles (the 8 neither model trained
+    on) and each domain's calibration half, ``--questions`` questions each; SQuAD dev and the test
+    halves are not looked at."""
+    from qa.reader.combined import CombinedModel, Weights
+    from qa.reader.sentence import MODEL_FILE as SENTENCE_FILE
+    from qa.reader.sentence import ReaderModel
+    from qa.reader.training_data import load_squad, split_articles
+
+    tokenizer = bundled_model_path()
+    passage = Memo(PassageModel(MODEL_DIR / MODEL_FILE, tokenizer, threads=args.threads))
+    sentence = Memo(ReaderModel(MODEL_DIR / SENTENCE_FILE, tokenizer, threads=args.threads))
+    stored = Weights.read()  # the sentences read stay as stored (``sentences``)
+    _, held_out = split_articles(load_squad(TRAIN), 8, 13)
+    sets = {"SQuAD train, held-out articles": [p for art in held_out for p in art["paragraphs"]]}
+    for domain in DOMAINS:
+        sets[f"{domain} (calibration half)"] = halves(domain)[0]
+    items = {name: questions(paragraphs, args.questions, args.seed) for name, paragraphs in sets.items()}
+    rows = []
+    for alpha in ALPHAS:
+        for weight in SENTENCE_WEIGHTS:
+            model = CombinedModel(passage, sentence, Weights(alpha, weight, stored.read_sentences))
+            row = {"alpha": alpha, "sentence weight": weight}
+            for name, paragraphs in sets.items():
+                got = [read(model, q["question"], [paragraphs[i]["context"]]) for i, q in items[name]]
+                row[name] = 100 * statistics.mean(best(f1, g[0] if g else "", golds(q))
+                                                  for g, (_, q) in zip(got, items[name]))
+            row["mean"] = statistics.mean(row[name] for name in sets)
+            rows.append(row)
+            print(row, file=sys.stderr, flush=True)
+    chosen = max(rows, key=lambda r: round(r["mean"], 6))
+    print(f"## The combined reader's weights (gold paragraph, {args.questions} questions a set; chosen: alpha "
+          f"{chosen['alpha']}, sentence weight {chosen['sentence weight']})\n\n" + table(rows) + "\n")
+    return {"alpha": chosen["alpha"], "sentence_weight": chosen["sentence weight"]}
+
+
+READ_SENTENCES = (0, 4, 6, 8, 12)
+
+
+def sentences_read(args) -> int:
+    """How many sentences the combined reader's sentence model reads (``Weights.read_sentences``):
+    each value of :data:`READ_SENTENCES` (0: every sentence of the passages read) with the stored
+    weights and rank weight, each calibration-half question over its BM25 top ``--read`` as
+    retrieval gives them; the fewest whose F1 of the chosen span is within 0.5 of reading every
+    sentence (the reading time grows with the sentences read)."""
+    from dataclasses import replace
+
+    from qa.reader.combined import RECORD
+
+    model = combined_model(args.threads)
+    model.passage = Memo(model.passage)
+    cal = Calibration.read(RECORD)
+    reads = []
+    for domain in DOMAINS:
+        paragraphs = halves(domain)[0]
+        index = BM25Index.build([p["context"] for p in paragraphs])
+        for _, q in questions(paragraphs, args.questions, args.seed):
+            texts = [paragraphs[j]["context"] for j in bm25_top(index, q["question"], args.read)]
+            reads.append((q["question"], texts, [split_sentences(t) for t in texts], golds(q)))
+    rows = []
+    for n in READ_SENTENCES:
+        model.weights = replace(model.weights, read_sentences=n)
+        scores, times = [], []
+        for question, texts, bounds, gold in reads:
+            t0 = time.perf_counter()
+            spans = model.spans(question, texts, bounds)
+            times.append(time.perf_counter() - t0)
+            sp, _ = choose(spans, cal)
+            scores.append(best(f1, texts[sp.passage][sp.start: sp.end], gold) if sp else 0.0)
+        rows.append({"sentences read": n or "all", "F1 calibration half": 100 * float(np.mean(scores)),
+                     "ms per question (median)": 1000 * statistics.median(times)})
+        print(rows[-1], file=sys.stderr, flush=True)
+    top = rows[0]["F1 calibration half"]
+    chosen = next((n for n, r in zip(READ_SENTENCES, rows) if n and r["F1 calibration half"] >= top - 0.5), 0)
+    print(f"## Sentences the sentence model reads (read {args.read} passages, BM25 order, {len(reads)} questions of "
+          f"the calibration halves; chosen: {chosen or 'all'})\n\n" + table(rows) + "\n")
+    return chosen
+
+
+def combined_model(threads: int):
+    from qa.reader.combined import CombinedModel, Weights
+    from qa.reader.sentence import MODEL_FILE as SENTENCE_FILE
+    from qa.reader.sentence import ReaderModel
+
+    tokenizer = bundled_model_path()
+    return CombinedModel(PassageModel(MODEL_DIR / MODEL_FILE, tokenizer, threads=threads),
+                         ReaderModel(MODEL_DIR / SENTENCE_FILE, tokenizer, threads=threads), Weights.read())
+
+
+def write_record(record_file: Path, key: str, value: dict) -> None:
+    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.exists() else {}
+    record[key] = value
+    record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"{key} written to {record_file}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["calibrate", "gold"])
+    ap.add_argument("what", choices=["calibrate", "gold", "tune", "sentences"])
     ap.add_argument("--model", type=Path, default=MODEL_DIR / MODEL_FILE)
     ap.add_argument("--questions", type=int, default=400, help="calibrate: questions per domain and half")
     ap.add_argument("--read", type=int, default=3, help="calibrate: passages read per question")
     ap.add_argument("--compare-read", type=lambda s: [int(x) for x in s.split(",")], default=[],
                     help="calibrate: also measure these numbers of passages read (e.g. 3,8)")
     ap.add_argument("--limit", type=int, default=None, help="gold: seeded sample per set (default: all)")
-    ap.add_argument("--reader", choices=["passage", "sentence"], default="passage",
-                    help="gold: the passage model, or the sentence model sentence by sentence, for comparison")
+    ap.add_argument("--reader", choices=["passage", "sentence", "combined"], default="passage",
+                    help="the passage model; the sentence model sentence by sentence (gold only, for "
+                         "comparison); or both (qa.reader.combined: tune, calibrate, gold)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true", help="calibrate: store the result beside the model")
@@ -381,21 +498,40 @@ def main(argv=None) -> int:
                     help="calibrate: the tentative threshold keeps this share of right answers (a possible "
                          "answer costs a reader little; 'not found' with the answer on screen costs a lot)")
     args = ap.parse_args(argv)
+    from qa.reader.combined import RECORD
+
+    if args.what == "tune":
+        if args.reader != "combined":
+            ap.error("tune is for --reader combined")
+        weights = tune(args)
+        if args.write:
+            stored = json.loads(RECORD.read_text(encoding="utf-8")).get("weights", {}) if RECORD.exists() else {}
+            write_record(RECORD, "weights", {**stored, **weights, "fitted_by": "python bench/passage_reader.py tune "
+                                             "--reader combined --write", "questions_per_set": args.questions})
+        return 0
+    if args.what == "sentences":
+        n = sentences_read(args)
+        if args.write:
+            weights = json.loads(RECORD.read_text(encoding="utf-8")).get("weights", {})
+            write_record(RECORD, "weights", {**weights, "read_sentences": n,
+                                             "read_sentences_by": "python bench/passage_reader.py sentences --write"})
+        return 0
     if args.what == "gold" and args.reader == "sentence":
         gold(None, args)
         return 0
-    model = PassageModel(args.model, bundled_model_path(), threads=args.threads)
+    if args.reader == "combined":
+        model, record_file = combined_model(args.threads), RECORD
+    else:
+        model = PassageModel(args.model, bundled_model_path(), threads=args.threads)
+        record_file = args.model.with_suffix(".json")
     if args.what == "gold":
         gold(model, args)
         return 0
     result = calibrate(model, args)
     if args.write:
-        record_file = args.model.with_suffix(".json")
-        record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.exists() else {}
-        record["calibration"] = {**result, "fitted_by": "python bench/passage_reader.py calibrate --write",
-                                 "questions_per_domain": args.questions, "read": args.read}
-        record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        print(f"calibration written to {record_file}", file=sys.stderr)
+        write_record(record_file, "calibration", {
+            **result, "fitted_by": f"python bench/passage_reader.py calibrate --reader {args.reader} --write",
+            "questions_per_domain": args.questions, "read": args.read})
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from perf_common import CACHE, machine, print_table, seed_docs, seed_questions, stats_ms
 
-from qa.config import Settings
+from qa.config import READERS, Settings
 from qa.index.embedding import bundled_model_path
 from qa.pipeline import Pipeline
 
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--base", type=Path, default=CACHE / "seeds", help="where the seed copy and its index live")
     ap.add_argument("--encoders", nargs="+", default=["torch", "onnx"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=["passage", "sentence", "heuristic"])
+    ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=READERS)
     ap.add_argument("--question-models", nargs="+", default=[Settings.question_model],
                     help="question encoders (Settings.question_model): auto, bundled, trained or an .onnx file")
     ap.add_argument("--rerank", type=int, default=0, help="passages reranked by the trained model in search")

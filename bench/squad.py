@@ -39,7 +39,7 @@ from pathlib import Path
 from beir import write_docs
 from perf_common import CACHE, ROOT, machine, print_table
 
-from qa.config import Settings
+from qa.config import READERS, Settings
 from qa.eval import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
 from qa.pipeline import Pipeline
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--v2", type=Path, help="SQuAD 2.0 dev JSON whose paragraphs are v1.1 dev paragraphs")
     ap.add_argument("--modes", nargs="*", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
                     help="retrieval modes to measure (none: answers only)")
-    ap.add_argument("--reader", default=Settings.reader, choices=["passage", "sentence", "heuristic"])
+    ap.add_argument("--reader", default=Settings.reader, choices=READERS)
     ap.add_argument("--rerank", type=int, default=0,
                     help="also measure hybrid retrieval with this many passages reranked by the trained model")
     ap.add_argument("--answer-mode", default="hybrid", choices=["bm25", "dense", "hybrid"])

@@ -19,7 +19,7 @@ MODES = ("hybrid", "dense", "bm25")
 ENCODER_BACKENDS = ("torch", "onnx")
 #: Question encoders for the bundled model's passages (besides a path to an .onnx file).
 QUESTION_MODELS = ("bundled", "trained", "auto")
-READERS = ("passage", "sentence", "heuristic")
+READERS = ("combined", "passage", "sentence", "heuristic")
 #: Older names of readers, still accepted.
 READER_ALIASES = {"trained": "sentence"}
 VECTOR_BACKENDS = ("faiss", "qdrant")

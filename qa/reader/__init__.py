@@ -2,8 +2,9 @@
 
 - :mod:`.heuristic`: no model; ranks sentences and picks a span by rules (the fallback), with
   :mod:`.question` (what a question asks for) and :mod:`.spans` (words and span rules).
-- :mod:`.passage`: the passage model trained here reads whole passages (the default).
-- :mod:`.sentence`: the earlier sentence model (``QA_READER=sentence``).
+- :mod:`.passage`: the passage model trained here reads whole passages (``QA_READER=passage``).
+- :mod:`.sentence`: the sentence model trained here reads single sentences (``QA_READER=sentence``).
+- :mod:`.combined`: both models read, their span scores summed (``QA_READER=combined``).
 - :mod:`.windows`: question + passage token windows, and spans out of the model's logits.
 - :mod:`.training`, :mod:`.sentence_training`: how the models are trained (``python -m qa.train``),
   from :mod:`.training_data` (SQuAD questions into examples); :mod:`.onnx_weights` writes a
@@ -26,12 +27,16 @@ __all__ = ["NO_ANSWER", "Kind", "SpanReader", "abstain", "answer_at", "make_read
 
 
 def make_reader(settings):
-    """The reader ``settings.reader`` names: ``passage`` (:class:`qa.reader.passage.PassageReader`),
+    """The reader ``settings.reader`` names: ``combined`` (:class:`qa.reader.combined.CombinedReader`),
+    ``passage`` (:class:`qa.reader.passage.PassageReader`),
     ``sentence`` (:class:`qa.reader.sentence.TrainedReader`) or ``heuristic`` (:class:`SpanReader`).
     A model reader whose bundled model or onnxruntime is missing falls back to the heuristic one
     with a warning; a model the user named that cannot be used is an error."""
-    if settings.reader in ("passage", "sentence"):
-        if settings.reader == "passage":
+    if settings.reader in ("combined", "passage", "sentence"):
+        if settings.reader == "combined":
+            from .combined import CombinedReader as Reader
+            from .combined import unavailable
+        elif settings.reader == "passage":
             from .passage import PassageReader as Reader
             from .passage import unavailable
         else:

@@ -40,8 +40,12 @@ class Calibration:
         """The calibration stored next to ``model_file`` (``<name>.json``, key ``calibration``),
         else ``default`` (the identity on the has-answer logit when not given); the fields the
         record lacks are the default's."""
+        return cls.read(Path(model_file).with_suffix(".json"), default)
+
+    @classmethod
+    def read(cls, record: Path, default: "Calibration | None" = None) -> "Calibration":
+        """The calibration stored in the record file ``record`` (key ``calibration``), else ``default``."""
         default = default or cls()
-        record = Path(model_file).with_suffix(".json")
         try:
             data = json.loads(record.read_text(encoding="utf-8")).get("calibration")
         except (OSError, ValueError, AttributeError):

@@ -166,10 +166,14 @@ class PassageReader:
     def warm_up(self, data, embedder) -> None:
         self.model  # noqa: B018 - loads it
 
+    def passage_spans(self, question: str, top, data) -> list[WindowSpan]:
+        """The best span of each window of the passages ``top`` read."""
+        return self.model.spans(question, [h.passage.text for h in top])
+
     def read(self, question: str, qvec, retrieval, data, k: int):
         hits = retrieval.hits
         top = hits[: self.read_passages]
-        spans = self.model.spans(question, [h.passage.text for h in top])
+        spans = self.passage_spans(question, top, data)
         best, confidence = choose(spans, self.calibration)
         status = state(confidence, self.answer_threshold, self.threshold)
         where = list(range(len(top)))

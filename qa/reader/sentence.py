@@ -104,14 +104,19 @@ class ReaderModel:
         self.session = open_session(model_file, threads, "span")
         self.tokenizer = load_tokenizer(tokenizer_dir)
 
-    def read_logits(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """Has-answer logit of each sentence, and its best span (start, end) in that sentence."""
+    def logits(self, question: str, sentences: list[str]) -> tuple[Batch, np.ndarray, np.ndarray, np.ndarray]:
+        """The encoded pairs and the model's start, end and has-answer logits for them."""
         batch = encode_pairs(self.tokenizer, [question] * len(sentences), sentences)
         start, end, has_answer = self.session.run(["start_logits", "end_logits", "has_answer"], batch.feed())
+        return batch, start, end, has_answer.reshape(-1).astype(np.float64)
+
+    def read_logits(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Has-answer logit of each sentence, and its best span (start, end) in that sentence."""
+        batch, start, end, has_answer = self.logits(question, sentences)
         spans = []
         for row, (i, j, _) in enumerate(best_spans(start, end, batch.context)):
             spans.append((batch.offsets[row][i][0], batch.offsets[row][j][1]))
-        return has_answer.reshape(-1).astype(np.float64), spans
+        return has_answer, spans
 
     def has_answer_logits(self, question: str, sentences: list[str], batch_size: int = 64) -> np.ndarray:
         """Has-answer logit of each sentence (no spans: the reranker's use)."""
