@@ -84,7 +84,8 @@ class Settings:
     #: Reader that picks the answer: ``sentence`` (the default: a small model trained here on SQuAD
     #: reads the heuristic's best sentences, int8 ONNX; ``trained`` is its old name), ``passage`` (a
     #: model trained further here reads whole retrieved passages; not yet better, see
-    #: docs/benchmarks.md "Passage reader") or ``heuristic`` (sentence scores and answer-kind rules, no
+    #: docs/benchmarks.md "Passage reader"), ``combined`` (both models, their span scores summed: better
+    #: answers at four times the reading time, docs/benchmarks.md "The combined reader") or ``heuristic`` (sentence scores and answer-kind rules, no
     #: model). See qa/models/README.md. A model reader whose bundled model file is missing or
     #: damaged falls back to ``heuristic`` with a warning.
     reader: str = "sentence"

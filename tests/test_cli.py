@@ -167,3 +167,14 @@ def test_search_repairs_a_truncated_index_and_still_answers(seed_pipeline, tmp_p
     assert top["doc"] == METHOD_DOC and "descriptive\u2014analytical method" in top["text"]
     assert read_text(docs / METHOD_DOC)[top["start"]:top["end"]] == top["text"]
     assert store.load(tmp_path / "index").generation != old.generation
+
+
+@pytest.mark.integration
+def test_ask_with_the_combined_reader_gives_an_answer_state_in_json(seed_index_dir):
+    result = qa("ask", ALEPPO, "--json", "--reader", "combined", "--docs", seed_index_dir / "docs", "--index",
+                seed_index_dir / "index", cwd=seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] in ("answer", "tentative") and "Russia" in answer["answer"]
+    doc = read_text(seed_index_dir / "docs" / answer["doc"])
+    assert doc[answer["start"]:answer["end"]] == answer["answer"] and answer["doc"] == ALEPPO_DOC

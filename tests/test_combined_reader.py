@@ -202,3 +202,14 @@ def test_the_sentence_model_reads_at_most_read_sentences():
     model.weights = Weights(alpha=0.5, read_sentences=0)
     model.spans("Where did the ship leave from?", [passage])
     assert len(sentences.read) == 4
+
+
+def test_the_shipped_models_answer_together(tmp_path):
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index", reader="combined")
+    qa = Pipeline(s, embedder=FakeEmbedder())
+    assert isinstance(qa.reader, CombinedReader)
+    answer = qa.ask("Which city did the ship leave in 1502?")
+    assert answer.text == "Lisbon" and answer.status in ("answer", "tentative")
+    assert answer.citations[answer.cited - 1].passage.doc == "voyage.txt"
+    assert 0.0 < answer.confidence <= 1.0
