@@ -84,11 +84,13 @@ def main() -> None:
     ap.add_argument("--question-models", nargs="+", default=[Settings.question_model],
                     help="question encoders (Settings.question_model): auto, bundled, trained or an .onnx file")
     ap.add_argument("--rerank", type=int, default=0, help="passages reranked by the trained model in search")
+    ap.add_argument("--read-passages", type=int, default=0,
+                    help="passages the passage and combined readers read (Settings.read_passages; 0: their own)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="profile ask with pyinstrument instead")
     args = ap.parse_args()
 
-    settings = Settings(docs=seed_docs(args.base), index=args.base / "index")
+    settings = Settings(docs=seed_docs(args.base), index=args.base / "index", read_passages=args.read_passages)
     report = Pipeline(settings).index()
     questions = seed_questions()
     print(f"# query latency  ({machine()})")
