@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--abstain-threshold", type=float,
                     help="the reader's possible-answer threshold (Settings.abstain_threshold; default: the "
                          "reader's own); 0 gives every question an answer, to compare the answers themselves")
+    ap.add_argument("--read-passages", type=int, default=0,
+                    help="passages the passage and combined readers read (Settings.read_passages; 0: their own)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                         question_model=args.question_model)
     if args.abstain_threshold is not None:
         qa = Pipeline(qa.settings.replace(abstain_threshold=args.abstain_threshold))
+    if args.read_passages:
+        qa = Pipeline(qa.settings.replace(read_passages=args.read_passages))
     label = "test half" if args.test_half else "v1.1"
     print(f"{args.v1.name}{' (test half)' if args.test_half else ''} as open-domain QA: {len(docs)} paragraphs, "
           f"{len(qa.data.passages)} passages "
