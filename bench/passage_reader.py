@@ -456,13 +456,11 @@ def sentences_read(args) -> int:
 
 
 def combined_model(threads: int):
-    from qa.reader.combined import CombinedModel, Weights
-    from qa.reader.sentence import MODEL_FILE as SENTENCE_FILE
-    from qa.reader.sentence import ReaderModel
+    """The combined reader's model as the product builds it (the stored weights)."""
+    from qa.config import Settings
+    from qa.reader.combined import CombinedReader
 
-    tokenizer = bundled_model_path()
-    return CombinedModel(PassageModel(MODEL_DIR / MODEL_FILE, tokenizer, threads=threads),
-                         ReaderModel(MODEL_DIR / SENTENCE_FILE, tokenizer, threads=threads), Weights.read())
+    return CombinedReader(Settings(query_threads=threads)).model
 
 
 def write_record(record_file: Path, key: str, value: dict) -> None:

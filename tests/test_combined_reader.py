@@ -17,6 +17,7 @@ from qa.errors import ModelError
 from qa.pipeline import Pipeline
 from qa.reader import SpanReader, make_reader
 from qa.reader import combined as combined_module
+from qa.reader import sentence as sentence_module
 from qa.reader.calibration import Calibration
 from qa.reader.combined import CombinedModel, CombinedReader, Weights, combine, log_softmax, top_spans
 from qa.reader.sentence import encode_pairs
@@ -172,8 +173,7 @@ def test_make_reader_gives_the_combined_reader(tmp_path):
 
 
 def test_a_missing_model_falls_back_to_the_heuristic_reader_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(combined_module, "MODEL_DIR", tmp_path)
-    (tmp_path / "passage-int8.onnx").write_bytes(b"x")
+    monkeypatch.setattr(sentence_module, "MODEL_DIR", tmp_path)  # the passage model is there, the sentence model not
     with pytest.warns(RuntimeWarning, match="reader-int8.onnx' is missing"):
         assert isinstance(make_reader(Settings(reader="combined")), SpanReader)
 

@@ -45,15 +45,20 @@ class Calibration:
     @classmethod
     def read(cls, record: Path, default: "Calibration | None" = None) -> "Calibration":
         """The calibration stored in the record file ``record`` (key ``calibration``), else ``default``."""
-        default = default or cls()
-        try:
-            data = json.loads(record.read_text(encoding="utf-8")).get("calibration")
-        except (OSError, ValueError, AttributeError):
-            return default
-        if not isinstance(data, dict):
-            return default
-        known = {k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__
-                 and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        return replace(default, **known)
+        return stored(record, "calibration", default or cls())
+
+
+def stored(record: Path, key: str, default):
+    """The dataclass ``default`` with the numeric fields stored in the JSON file ``record`` under
+    ``key``; ``default`` itself when the file, the key or the fields cannot be read."""
+    try:
+        data = json.loads(Path(record).read_text(encoding="utf-8")).get(key)
+    except (OSError, ValueError, AttributeError):
+        return default
+    if not isinstance(data, dict):
+        return default
+    known = {k: float(v) for k, v in data.items() if k in default.__dataclass_fields__
+             and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return replace(default, **known)
 
 

@@ -27,18 +27,15 @@ calibration (``... calibrate --reader combined``) are stored in ``qa/models/comb
 
 from __future__ import annotations
 
-import json
-import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .calibration import Calibration
+from . import passage, sentence
+from .calibration import Calibration, stored
 from .passage import MAX_WINDOWS, MODEL_DIR, PassageModel, PassageReader, WindowSpan
-from .passage import MODEL_FILE as PASSAGE_FILE
 from .sentence import MAX_ANSWER_TOKENS as SENTENCE_ANSWER_TOKENS
-from .sentence import MODEL_FILE as SENTENCE_FILE
 from .sentence import ReaderModel
 from .windows import MAX_ANSWER_TOKENS
 
@@ -62,15 +59,7 @@ class Weights:
     @classmethod
     def read(cls, record: Path = RECORD) -> "Weights":
         """The weights stored in ``record`` (key ``weights``), else the defaults."""
-        try:
-            data = json.loads(Path(record).read_text(encoding="utf-8")).get("weights")
-        except (OSError, ValueError, AttributeError):
-            return cls()
-        if not isinstance(data, dict):
-            return cls()
-        known = {k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__
-                 and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        return replace(cls(), **known)
+        return stored(record, "weights", cls())
 
 
 def log_softmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -144,15 +133,16 @@ class CombinedModel:
         self.sentence = sentence
         self.weights = weights or Weights()
 
-    def spans(self, question: str, passages: list[str], sentences: list[list[tuple[int, int]]] | None = None,
+    def spans(self, question: str, passages: list[str], sentences: list[list[tuple[int, int]] | None] | None = None,
               max_windows: int = MAX_WINDOWS) -> list[WindowSpan]:
         """Candidate spans of the passages, best combined score first. ``sentences[p]``: the
         sentences (start, end in passage ``p``) the sentence model reads; the project's splitter's
-        when not given."""
-        if sentences is None:
+        where not given (``None``)."""
+        sentences = sentences or [None] * len(passages)
+        if any(b is None for b in sentences):
             from ..ingest.chunking import split_sentences
 
-            sentences = [split_sentences(p) for p in passages]
+            sentences = [split_sentences(t) if b is None else b for t, b in zip(passages, sentences)]
         by_passage: dict[tuple[int, int, int], float] = {}
         window_has = np.full(len(passages), -np.inf)
         windows, start, end, has = self.passage.logits(question, passages, max_windows)
@@ -191,29 +181,20 @@ class CombinedModel:
 
 
 def unavailable(settings) -> str | None:
-    """Why the combined reader cannot run (a model file or package missing), or ``None``."""
+    """Why the combined reader cannot run (either bundled model file, or onnxruntime, missing), or ``None``."""
     if settings.reader_model:
         return ("reader_model names one model, and the combined reader reads with both bundled ones: "
                 "set the reader to passage or sentence to use a model of your own")
-    for name, command in ((PASSAGE_FILE, "passage"), (SENTENCE_FILE, "span")):
-        if not (MODEL_DIR / name).is_file():
-            return (f"model file {str(MODEL_DIR / name)!r} is missing: reinstall qa or retrain with "
-                    f"`python -m qa.train {command}`")
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return "onnxruntime is not installed: run `pip install onnxruntime`"
-    return None
+    return passage.unavailable(settings) or sentence.unavailable(settings)
 
 
 class CombinedReader(PassageReader):
     """The passage reader's reading (:meth:`PassageReader.read`) with :class:`CombinedModel` as its model."""
 
     def __init__(self, settings, record: Path = RECORD, model: CombinedModel | None = None):
-        super().__init__(settings, model_file=MODEL_DIR / PASSAGE_FILE, calibration=Calibration.read(record),
+        super().__init__(settings, model_file=passage.model_path(settings), calibration=Calibration.read(record),
                          model=model)
         self.weights = Weights.read(record)
-        self._lock = threading.Lock()
 
     @property
     def model(self) -> CombinedModel:
@@ -223,8 +204,9 @@ class CombinedReader(PassageReader):
                 from ..index.embedding import bundled_model_path
 
                 tokenizer, threads = bundled_model_path(), self.settings.query_threads
-                self._model = CombinedModel(PassageModel(MODEL_DIR / PASSAGE_FILE, tokenizer, threads),
-                                            ReaderModel(MODEL_DIR / SENTENCE_FILE, tokenizer, threads), self.weights)
+                self._model = CombinedModel(PassageModel(passage.model_path(self.settings), tokenizer, threads),
+                                            ReaderModel(sentence.model_path(self.settings), tokenizer, threads),
+                                            self.weights)
         return self._model
 
     def passage_spans(self, question: str, top, data) -> list[WindowSpan]:
@@ -234,7 +216,5 @@ class CombinedReader(PassageReader):
             p = hit.passage
             rows = data.sentences[int(data.sent_lo[hit.row]): int(data.sent_hi[hit.row])]
             bounds.append([(max(int(s), p.start) - p.start, min(int(e), p.end) - p.start)
-                           for _, _, s, e in rows] or None)
-        if any(b is None for b in bounds):
-            return self.model.spans(question, [h.passage.text for h in top])
+                           for _, _, s, e in rows] or None)  # None: no sentence in the index, split the text
         return self.model.spans(question, [h.passage.text for h in top], bounds)
