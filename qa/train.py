@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("what", choices=["passage", "span", "question", "export"],
                     help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
                          "question: train (or resume) the question encoder and export it; "
-                         "span: train the has-answer + span model of qa.reader.sentence and export it; "
+                         "span: train (or resume) the has-answer + span model of qa.reader.sentence and export it; "
                          "export: only export the weights of --checkpoint (of a model of --layers layers)")
     ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
     ap.add_argument("--out", type=Path, default=Path("qa/models"), help="folder for reader-int8.onnx and its record")
@@ -62,7 +62,8 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
     if args.val_articles is None:
         args.val_articles = 40 if args.what == "question" else 8
     if args.work is None:
-        args.work = question_training.DEFAULT_WORK if args.what == "question" else training.DEFAULT_WORK
+        args.work = {"question": question_training.DEFAULT_WORK,
+                     "span": sentence_training.DEFAULT_WORK}.get(args.what, training.DEFAULT_WORK)
     return args
 
 

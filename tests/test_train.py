@@ -70,12 +70,16 @@ def test_pairs_have_the_answer_span_and_a_negative_without_it(tmp_path):
         assert group[1].sentence != positive.sentence
 
 
+def span_args(data, out, work) -> list[str]:
+    return ["span", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", "10",
+            "--layers", "1", "--val-articles", "1", "--val-questions", "4", "--curve", "4", "--batch-questions", "4",
+            "--no-bf16", "--threads", "1"]
+
+
 def test_training_exports_a_model_the_reader_loads(tmp_path):
     data = squad_file(tmp_path / "train.json")
     out, checkpoint = tmp_path / "model", tmp_path / "weights.safetensors"
-    code = train.main(["span", "--train", str(data), "--out", str(out), "--questions", "10", "--layers", "1",
-                       "--val-articles", "1", "--val-questions", "4", "--curve", "4", "--batch-questions", "4",
-                       "--no-bf16", "--checkpoint", str(checkpoint), "--threads", "1"])
+    code = train.main(span_args(data, out, tmp_path / "work") + ["--checkpoint", str(checkpoint)])
     assert code == 0
     record = json.loads((out / "reader-int8.json").read_text())
     assert record["train_questions"] == 8  # one of the three articles is held out
@@ -110,7 +114,7 @@ def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loa
     data, work = squad_file(tmp_path / "train.json"), tmp_path / "work"
     assert train.main(passage_args(data, tmp_path / "first", work, 4)) == 0  # two steps of two questions
     state = torch.load(work / "checkpoint.pt", weights_only=True)
-    assert set(state) == {"model", "optimiser", "schedule", "step", "steps", "elapsed"}
+    assert set(state) == {"model", "optimiser", "schedule", "step", "steps", "elapsed", "rng"}
     assert (state["step"], state["steps"]) == (2, 2)
     capsys.readouterr()
 
@@ -127,6 +131,34 @@ def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loa
     spans = model.spans("What is bronze made of?", ["Bronze is an alloy of copper and tin.", "Swifts sleep."])
     assert spans and all(0 <= s.start < s.end for s in spans)
 
+
+
+def test_span_training_stopped_and_resumed_ends_where_one_unbroken_run_does(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    data = squad_file(tmp_path / "train.json")
+    unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
+    assert train.main(span_args(data, unbroken, unbroken / "work")
+                      + ["--checkpoint", str(unbroken / "w.safetensors")]) == 0  # two steps of four questions
+    capsys.readouterr()
+
+    args = span_args(data, broken, broken / "work") + ["--checkpoint", str(broken / "w.safetensors")]
+    assert train.main(args + ["--stop-after", "1"]) == 0
+    assert "stopped at step 1 of 2" in capsys.readouterr().err
+    assert not (broken / "reader-int8.onnx").exists()  # nothing exported from a run that stopped
+    assert json.loads((broken / "work" / "log.jsonl").read_text())["questions"] == 4  # the first curve point
+    assert train.main(args) == 0
+    assert "resumed at step 1 of 2" in capsys.readouterr().err
+
+    record = json.loads((broken / "reader-int8.json").read_text())
+    assert [p["questions"] for p in record["curve"]] == [4, 8]  # the first run's point kept
+    assert record["steps"] == 2 and record["done"] is True
+    a, b = load_file(str(unbroken / "w.safetensors")), load_file(str(broken / "w.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)  # dropout's generator restored too
+    model = ReaderModel(broken / "reader-int8.onnx", bundled_model_path())
+    probs, _ = model.read_probabilities("What is bronze made of?", ["Bronze is an alloy of copper and tin."])
+    assert probs.shape == (1,)
 
 
 def test_weights_read_back_from_an_int8_export_are_the_model_s(tmp_path):

@@ -1,10 +1,13 @@
 """Train the reader model of :mod:`qa.reader.sentence` on SQuAD v1.1 train, export it to int8 ONNX.
 
     python -m qa.train span \\
-        --train /work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz \\
-        --out qa/models --questions 6000 --layers 3 --curve 1000,2000,4000
+        --train /work/shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz
 
-(the shipped model; the defaults are these).
+(the shipped model: the defaults are its settings, one pass over every training question). The
+same command resumes from the checkpoint in ``--work`` (default ``~/.cache/qa-train/span``,
+:class:`qa.reader.checkpoint.Checkpoint`, written every ``--save-every`` steps) when one is there,
+``--stop-after N`` stops a run after N steps of it (saved, nothing exported), and a CUDA device is
+used when one is present.
 
 One model, two heads (see :mod:`qa.reader.sentence`): has-answer logit (binary cross-entropy)
 and start/end logits over the sentence's tokens (cross-entropy, answerable pairs only). Each
@@ -31,7 +34,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +42,12 @@ import numpy as np
 from ..eval.metrics import contains_answer, exact_match, f1
 from ..files import sha256_file, write_model_record
 from ..ingest.chunking import split_sentences
+from .checkpoint import Checkpoint, stopped
 from .onnx_weights import export_int8
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
 from .training_data import load_squad, split_articles
+
+DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "span"
 
 
 @dataclass
@@ -183,11 +188,11 @@ def build_model(base: Path, layers: int, attention: str = "eager"):
     return SpanModel()
 
 
-def _tensors(batch):
+def _tensors(batch, device=None):
     import torch
 
-    return (torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask),
-            torch.from_numpy(batch.token_type_ids))
+    return tuple(torch.from_numpy(x).to(device or "cpu")
+                 for x in (batch.input_ids, batch.attention_mask, batch.token_type_ids))
 
 
 def predict(model, tokenizer, pairs: list[Pair], bf16: bool, batch_size: int = 64):
@@ -195,12 +200,13 @@ def predict(model, tokenizer, pairs: list[Pair], bf16: bool, batch_size: int = 6
     import torch
 
     probs, answers = [], []
+    device = next(model.parameters()).device
     model.eval()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i: i + batch_size]
             batch = encode_pairs(tokenizer, [p.question for p in chunk], [p.sentence for p in chunk])
-            start, end, has = (x.float() for x in model(*_tensors(batch)))
+            start, end, has = (x.float().cpu() for x in model(*_tensors(batch, device)))
             probs += torch.sigmoid(has).tolist()
             for row, (s, e, _) in enumerate(best_spans(start.numpy(), end.numpy(), batch.context)):
                 answers.append(chunk[row].sentence[batch.offsets[row][s][0]: batch.offsets[row][e][1]])
@@ -235,12 +241,13 @@ def train(args) -> dict:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     base = bundled_model_path()
     tokenizer = load_tokenizer(base)
     train_articles, val_articles = split_articles(load_squad(args.train), args.val_articles, args.seed)
     val = make_pairs(val_articles, args.val_questions, args.seed + 1, progress=False)
     groups = make_pairs(train_articles, args.questions, args.seed)
-    model = build_model(base, args.layers)
+    model = build_model(base, args.layers).to(device)
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     heads = [*model.span.parameters(), *model.has_answer.parameters()]
@@ -252,25 +259,28 @@ def train(args) -> dict:
     warm = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(steps - warm, 1))))
-    curve_at = sorted({c for c in args.curve if c < len(groups)} | {len(groups)})
-    curve, seen, started = [], 0, time.time()
+    checkpoint = Checkpoint(args.work, steps, args.restart)
+    start = checkpoint.resume(model, optimiser, schedule, device, say=lambda m: tqdm.write(m, file=sys.stderr))
+    stop = steps if not args.stop_after else min(steps, start + args.stop_after)
+    seen = sum(len(chunk) for chunk in plan[:start])
+    curve_at = sorted({c for c in args.curve if seen < c < len(groups)} | {len(groups)})
     model.train()
-    bar = tqdm(range(steps), desc="train", file=sys.stderr)
+    bar = tqdm(range(start, stop), desc="train", file=sys.stderr, initial=start, total=steps)
     for step in bar:
         chunk = plan[step]
         pairs = [p for g in chunk for p in g]
         batch = encode_pairs(tokenizer, [p.question for p in pairs], [p.sentence for p in pairs])
         starts, ends = span_targets(batch, pairs)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            start, end, has = (x.float() for x in model(*_tensors(batch)))
-        masked = torch.from_numpy(~batch.context)
-        start, end = start.masked_fill(masked, -1e4), end.masked_fill(masked, -1e4)
-        labels = torch.tensor([float(p.answer is not None) for p in pairs])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            start_log, end_log, has = (x.float() for x in model(*_tensors(batch, device)))
+        masked = torch.from_numpy(~batch.context).to(device)
+        start_log, end_log = start_log.masked_fill(masked, -1e4), end_log.masked_fill(masked, -1e4)
+        labels = torch.tensor([float(p.answer is not None) for p in pairs], device=device)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(has, labels)
         if (starts >= 0).any():
             ce = torch.nn.functional.cross_entropy
-            loss = loss + (ce(start, torch.from_numpy(starts), ignore_index=-100)
-                           + ce(end, torch.from_numpy(ends), ignore_index=-100)) / 2
+            loss = loss + (ce(start_log, torch.from_numpy(starts).to(device), ignore_index=-100)
+                           + ce(end_log, torch.from_numpy(ends).to(device), ignore_index=-100)) / 2
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
@@ -278,17 +288,21 @@ def train(args) -> dict:
         optimiser.zero_grad()
         seen += len(chunk)
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = step + 1
+        if done % args.save_every == 0 or done in (stop, steps):
+            checkpoint.save(model, optimiser, schedule, done)
         if curve_at and seen >= curve_at[0]:
             curve_at.pop(0)
-            point = {"questions": seen, "minutes": round((time.time() - started) / 60, 1),
+            point = {"questions": seen, "minutes": round(checkpoint.minutes(), 1),
                      **{k: round(v, 1) for k, v in validate(model, tokenizer, val, args.bf16).items()}}
-            curve.append(point)
+            checkpoint.log(point)
             tqdm.write(json.dumps(point), file=sys.stderr)
             if args.checkpoint:
                 save_checkpoint(model, args.checkpoint)
-    return {"model": model, "tokenizer": tokenizer, "curve": curve, "train_questions": len(groups),
-            "val_questions": len(val),
-            "val_titles": [a["title"] for a in val_articles], "minutes": round((time.time() - started) / 60, 1)}
+    return {"model": model.cpu(), "tokenizer": tokenizer, "curve": checkpoint.curve(), "train_questions": len(groups),
+            "val_questions": len(val), "steps": steps, "done": stop == steps, "reached": stop,
+            "val_titles": [a["title"] for a in val_articles], "minutes": round(checkpoint.minutes(), 1),
+            "device": device.type}
 
 
 def save_checkpoint(model, path: Path) -> None:
@@ -335,6 +349,8 @@ def bf16_is_fast() -> bool:
 def run(args) -> int:
     """Train the sentence model, export ``reader-int8.onnx`` and its record into ``--out``."""
     result = train(args)
+    if stopped(result):
+        return 0
     model = result.pop("model")
     if args.checkpoint:
         save_checkpoint(model, args.checkpoint)

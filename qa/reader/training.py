@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..eval.metrics import exact_match, f1
 from ..files import write_model_record
+from .checkpoint import Checkpoint, stopped
 from .onnx_weights import export_int8, init_from_onnx
 from .sentence_training import build_model
 from .training_data import Example, Questions, collate, encode_group, load_squad, split_articles
@@ -166,36 +165,12 @@ def train(args) -> dict:
     warm = max(1, len(steps) // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (len(steps) - s) / max(len(steps) - warm, 1))))
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    state_file = work / "checkpoint.pt"
-    log_file = work / "log.jsonl"
-    start, elapsed = 0, 0.0
-    if state_file.exists() and not args.restart:
-        state = torch.load(state_file, map_location=device, weights_only=True)
-        if state.get("steps") == len(steps) or int(state["step"]) < len(steps):
-            if state.get("steps") != len(steps):  # plans of one seed share their first steps
-                tqdm.write(f"the checkpoint's plan had {state.get('steps')} steps; going on with {len(steps)}",
-                           file=sys.stderr)
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            schedule.load_state_dict(state["schedule"])
-            start, elapsed = int(state["step"]), float(state["elapsed"])
-            tqdm.write(f"resumed at step {start} of {len(steps)}", file=sys.stderr)
-        else:
-            tqdm.write("checkpoint is of another plan: starting afresh (use --restart to silence this)",
-                       file=sys.stderr)
+    checkpoint = Checkpoint(args.work, len(steps), args.restart)
+    start = checkpoint.resume(model, optimiser, schedule, device, say=lambda m: tqdm.write(m, file=sys.stderr))
+    stop = len(steps) if not args.stop_after else min(len(steps), start + args.stop_after)
 
-    def save(step: int):
-        tmp = state_file.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(), "step": step, "steps": len(steps),
-                    "elapsed": elapsed + time.time() - t0}, tmp)
-        os.replace(tmp, state_file)
-
-    t0 = time.time()
     model.train()
-    bar = tqdm(range(start, len(steps)), desc="train", file=sys.stderr, initial=start, total=len(steps))
+    bar = tqdm(range(start, stop), desc="train", file=sys.stderr, initial=start, total=len(steps))
     for step in bar:
         groups = [encode_group(tokenizer, data.pair(n), args.train_tokens) for n in steps[step]]
         ids, mask, types, ctx, targets, sizes = collate(groups)
@@ -214,20 +189,19 @@ def train(args) -> dict:
         optimiser.zero_grad()
         bar.set_postfix(loss=f"{loss.item():.3f}")
         done = step + 1
-        if done % args.save_every == 0 or done == len(steps):
-            save(done)
+        if done % args.save_every == 0 or done in (stop, len(steps)):
+            checkpoint.save(model, optimiser, schedule, done)
         if done % args.validate_every == 0 or done == len(steps):
             point = {"step": done, "questions": sum(len(s) for s in steps[:done]),
-                     "minutes": round((elapsed + time.time() - t0) / 60, 1),
+                     "minutes": round(checkpoint.minutes(), 1),
                      **{k: round(v, 1) for k, v in validate(model, tokenizer, val, args.val_questions, device,
                                                             args.bf16).items()}}
             tqdm.write(json.dumps(point), file=sys.stderr)
-            with open(log_file, "a", encoding="utf-8") as f:
-                f.write(json.dumps(point) + "\n")
-    curve = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()] if log_file.exists() else []
-    return {"model": model.cpu(), "tokenizer": tokenizer, "curve": curve, "train_questions": n_questions,
-            "steps": len(steps), "val_titles": [a["title"] for a in val_articles],
-            "minutes": round((elapsed + time.time() - t0) / 60, 1), "device": device.type}
+            checkpoint.log(point)
+    return {"model": model.cpu(), "tokenizer": tokenizer, "curve": checkpoint.curve(), "train_questions": n_questions,
+            "steps": len(steps), "done": stop == len(steps), "reached": stop,
+            "val_titles": [a["title"] for a in val_articles], "minutes": round(checkpoint.minutes(), 1),
+            "device": device.type}
 
 
 def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
@@ -241,13 +215,16 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="start from this exported reader's weights (default: the shipped sentence model)")
     ap.add_argument("--work", type=Path, default=None,
                     help="checkpoint and log folder; a run resumes from the checkpoint found there "
-                         "(default: ~/.cache/qa-train/passage, or .../question)")
+                         "(default: ~/.cache/qa-train/passage, .../span or .../question)")
     ap.add_argument("--restart", action="store_true", help="ignore a checkpoint in --work")
     ap.add_argument("--head-lr", type=float, default=2.0, help="heads' learning rate, as a multiple of --lr")
     ap.add_argument("--train-tokens", type=int, default=256,
                     help="window length while training (a positive's window is one that holds its answer)")
     ap.add_argument("--save-every", type=int, default=25, help="steps between checkpoints")
-    ap.add_argument("--validate-every", type=int, default=160, help="steps between held-out scores")
+    ap.add_argument("--validate-every", type=int, default=160, help="steps between held-out scores (passage; span: --curve)")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop (saved) after this many steps of this run, without exporting; the same command "
+                         "goes on from there (passage and span; for runs longer than a sitting)")
 
 
 def run(args) -> int:
@@ -255,6 +232,8 @@ def run(args) -> int:
     from ..index.embedding import bundled_model_path
 
     result = train(args)
+    if stopped(result):
+        return 0
     model = build_model(bundled_model_path(), 6)  # eager attention exports to plain ONNX ops
     model.load_state_dict(result.pop("model").state_dict())
     int8 = export(model, args.out, result.pop("tokenizer"))
