@@ -51,6 +51,8 @@ from qa.types import ANSWER, TENTATIVE
 
 #: No threshold and the has-answer probability as it comes: every question gets its answer.
 RAW = Calibration(answer=0.0, tentative=0.0)
+#: A function (pipeline, question, answer) -> dict recorded with each read (bench/answerable.py), or None.
+EVIDENCE = None
 
 
 def cut_answer(context: str, golds: list[str]) -> str | None:
@@ -95,8 +97,11 @@ def read_half(domain: str, half: str, n: int, seed: int, model: Path, cache: Pat
         answer = pipeline.ask(q["question"], mode="hybrid")
         p = min(max(answer.confidence, 1e-9), 1 - 1e-9)
         text = answer.text or ""
-        return {"logit": math.log(p / (1 - p)), "em": best(exact_match, text, q["answers"]),
-                "f1": best(f1, text, q["answers"]), "domain": domain}
+        out = {"logit": math.log(p / (1 - p)), "em": best(exact_match, text, q["answers"]),
+               "f1": best(f1, text, q["answers"]), "domain": domain}
+        if EVIDENCE:
+            out["evidence"] = EVIDENCE(pipeline, q["question"], answer)
+        return out
 
     out = [ask(qa, q) for q in asked]
     misses = [ask(near, q) for q in missing]
