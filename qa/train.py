@@ -55,6 +55,8 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
     args = ap.parse_args(argv)
     if args.bf16 is None:
         args.bf16 = sentence_training.bf16_is_fast()
+    if args.what == "passage" and args.init is None:
+        args.init = training.SHIPPED_SENTENCE_MODEL  # the shipped passage model started from it
     if args.what == "passage" and args.questions is None:
         args.questions = 19200  # the shipped passage model: 1,200 steps (176 min of bfloat16 training on the 2-core CPU)
     if args.lr is None:

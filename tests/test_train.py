@@ -70,6 +70,45 @@ def test_pairs_have_the_answer_span_and_a_negative_without_it(tmp_path):
         assert group[1].sentence != positive.sentence
 
 
+def test_a_swapped_question_names_what_its_sentence_does_not():
+    import random
+
+    paragraph = "The Bronze Age began about 3300 BC in the Near East. Copper came first."
+    pool = sentence_training.swap_pool(paragraph, [sentence_training.inner_names(
+        "Iron rusts. Steel was cheap after 1856 in Britain. Rome used the Iron Age tools.")])
+    assert pool == ["1856", "Britain", "Iron"]  # inside sentences only ("Steel", "Rome" start theirs)
+    sentence = "The Bronze Age began about 3300 BC in the Near East."
+    got = {sentence_training.swapped("When did the Bronze Age begin in the Near East?", sentence, pool,
+                                     random.Random(seed)) for seed in range(20)}
+    question = "When did the Bronze Age begin in the Near East?"
+    assert got <= {question.replace(name, w, 1) for name in ("Bronze", "Age", "Near", "East")
+                   for w in ("Britain", "Iron")}  # a name of the question, for a name (not "1856")
+    assert len(got) > 2
+    assert sentence_training.swapped("Why 3300 BC?", sentence, pool, random.Random(0)) == "Why 1856 BC?"
+    # nothing of the question in the sentence, or the question's first word only: no swap
+    assert sentence_training.swapped("Where did Iron rust?", sentence, pool, random.Random(0)) is None
+    assert sentence_training.swapped("Bronze is what?", sentence, pool, random.Random(0)) is None
+
+
+def test_swap_negatives_add_a_third_pair_over_the_answer_sentence(tmp_path):
+    def para(context, question, answer):
+        return {"context": context, "qas": [{"id": question, "question": question, "answers": [
+            {"text": answer, "answer_start": context.index(answer)}]}]}
+
+    articles = [{"title": "Metals", "paragraphs": [
+        para("Copper is soft. The Bronze Age began about 3300 BC in the Near East.",
+             "When did the Bronze Age begin?", "about 3300 BC"),
+        para("Iron rusts. Steel became cheap after 1856 in Britain.", "When did steel become cheap?", "after 1856"),
+        para("Tin is rare. Cornwall mined tin for the Romans.", "Who did Cornwall mine tin for?", "the Romans")]}]
+    plain = sentence_training.make_pairs(articles, None, seed=1, progress=False)
+    groups = sentence_training.make_pairs(articles, None, seed=1, progress=False, swap=1.0)
+    third = [g for g in groups if len(g) == 3]
+    assert len(third) == 2 and all(len(g) <= 2 for g in plain)  # "steel" is no name: its question has none
+    for group in third:
+        assert group[2].answer is None and group[2].sentence == group[0].sentence
+        assert group[2].question != group[0].question
+
+
 def span_args(data, out, work) -> list[str]:
     return ["span", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", "10",
             "--layers", "1", "--val-articles", "1", "--val-questions", "4", "--curve", "4", "--batch-questions", "4",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from ..eval.metrics import contains_answer, exact_match, f1
 from ..files import sha256_file, write_model_record
 from ..ingest.chunking import split_sentences
 from .checkpoint import Checkpoint, stopped
-from .onnx_weights import export_int8
+from .onnx_weights import export_int8, init_from_onnx
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
 from .training_data import load_squad, split_articles
 
@@ -62,14 +63,52 @@ class Pair:
 # Data
 
 
-def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progress: bool = True) -> list[list[Pair]]:
+_NAME = re.compile(r"\b(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
+#: a name inside a sentence (after a lower-case word or a comma), not a sentence's first word
+_INNER_NAME = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
+
+
+def swap_pool(paragraph: str, others: list[set[str]]) -> list[str]:
+    """Names and numbers used inside sentences of other paragraphs (``others``: each one's
+    :func:`inner_names`) that ``paragraph`` never mentions (sorted: the pool :func:`swapped` draws from)."""
+    own = set(re.findall(r"[\w'-]+", paragraph))
+    return sorted(set().union(*others) - own)
+
+
+def inner_names(text: str) -> set[str]:
+    """The names and numbers used inside the sentences of ``text`` (not a sentence's first word)."""
+    return set(_INNER_NAME.findall(text))
+
+
+def swapped(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
+    """The question with one of its names or numbers that the sentence holds swapped for one of
+    ``pool`` (:func:`swap_pool`: names and numbers of other paragraphs of the article that its own
+    paragraph never mentions; a number for a number) — a question the sentence no longer
+    answers, like SQuAD 2.0's entity-swap questions; None when no such swap exists. The
+    question's first word is never swapped."""
+    words = set(re.findall(r"[\w'-]+", sentence))
+    found = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() in words]
+    if not found:
+        return None
+    m = rng.choice(found)
+    number = m.group()[0].isdigit()
+    choices = [w for w in pool if w[0].isdigit() == number and w not in question]
+    if not choices:
+        return None
+    return question[: m.start()] + rng.choice(choices) + question[m.end():]
+
+
+def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progress: bool = True,
+               swap: float = 0.0) -> list[list[Pair]]:
     """Up to ``n_questions`` seeded questions (all when ``None``), each as [positive, hard
     negative] (or [positive] when no negative is found); questions whose answer crosses a sentence
     boundary are skipped.
 
     The hard negative is mined by the project's own lexical retriever: the sentence of the
     question's article that BM25 (:class:`qa.index.lexical.BM25Index`, over all the article's sentences)
-    ranks highest for the question, among those that do not contain the answer."""
+    ranks highest for the question, among those that do not contain the answer. With ``swap`` > 0,
+    that share of the questions also gives a third pair: the question with a name or number
+    swapped (:func:`swapped`) over its own answer sentence, a negative."""
     from tqdm import tqdm
 
     from ..index.lexical import BM25Index
@@ -82,6 +121,8 @@ def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progres
         n_questions = len(refs)
     spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
     by_article: dict[int, tuple[list[tuple[int, int, int]], BM25Index]] = {}
+    pools: dict[tuple[int, int], list[str]] = {}
+    names: dict[int, list[set[str]]] = {}
 
     def sentences(a: int, p: int) -> list[tuple[int, int]]:
         if (a, p) not in spans:
@@ -118,6 +159,14 @@ def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progres
             if (p2, s2, e2) != (p, s, e) and not contains_answer(text, [ans["text"]]):
                 pairs.append(Pair(qa["question"], text, None))
                 break
+        if swap and rng.random() < swap:
+            if (a, p) not in pools:
+                if a not in names:
+                    names[a] = [inner_names(para["context"]) for para in paragraphs]
+                pools[(a, p)] = swap_pool(context, [w for n, w in enumerate(names[a]) if n != p])
+            changed = swapped(qa["question"], context[s:e], pools[(a, p)], rng)
+            if changed:
+                pairs.append(Pair(changed, context[s:e], None))
         out.append(pairs)
         bar.update()
     bar.close()
@@ -246,8 +295,12 @@ def train(args) -> dict:
     tokenizer = load_tokenizer(base)
     train_articles, val_articles = split_articles(load_squad(args.train), args.val_articles, args.seed)
     val = make_pairs(val_articles, args.val_questions, args.seed + 1, progress=False)
-    groups = make_pairs(train_articles, args.questions, args.seed)
-    model = build_model(base, args.layers).to(device)
+    groups = make_pairs(train_articles, args.questions, args.seed, swap=args.swap_negatives)
+    model = build_model(base, args.layers)
+    if args.init:
+        missing = init_from_onnx(model, args.init)
+        tqdm.write(f"initialised from {args.init} (not set: {missing or 'none'})", file=sys.stderr)
+    model.to(device)
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     heads = [*model.span.parameters(), *model.has_answer.parameters()]

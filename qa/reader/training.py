@@ -50,6 +50,7 @@ from .training_data import Example, Questions, collate, encode_group, load_squad
 from .windows import best_spans, char_span, encode, load_tokenizer
 
 PASSAGE_MODEL_FILE = "passage-int8.onnx"
+SHIPPED_SENTENCE_MODEL = Path(__file__).resolve().parent.parent / "models" / "reader-int8.onnx"
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "passage"
 
 
@@ -211,8 +212,12 @@ def export(model, out: Path, tokenizer, name: str = PASSAGE_MODEL_FILE) -> Path:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--init", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "reader-int8.onnx",
-                    help="start from this exported reader's weights (default: the shipped sentence model)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this exported reader's weights (passage: default the shipped sentence model; "
+                         "span: default none, the bundled encoder with new heads)")
+    ap.add_argument("--swap-negatives", type=float, default=0.0,
+                    help="span: the share of questions that also give a negative with a name or number swapped "
+                         "(qa.reader.sentence_training.swapped; default 0, the shipped recipe)")
     ap.add_argument("--work", type=Path, default=None,
                     help="checkpoint and log folder; a run resumes from the checkpoint found there "
                          "(default: ~/.cache/qa-train/passage, .../span or .../question)")
