@@ -15,6 +15,7 @@ pytest.importorskip("onnx")
 from qa import train  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
 from qa.reader import sentence_training  # noqa: E402
+from qa.reader import training_data  # noqa: E402
 from qa.reader.training_data import load_squad  # noqa: E402
 from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.reader.sentence import ReaderModel  # noqa: E402
@@ -74,20 +75,20 @@ def test_a_swapped_question_names_what_its_sentence_does_not():
     import random
 
     paragraph = "The Bronze Age began about 3300 BC in the Near East. Copper came first."
-    pool = sentence_training.swap_pool(paragraph, [sentence_training.inner_names(
+    pool = training_data.swap_pool(paragraph, [training_data.inner_names(
         "Iron rusts. Steel was cheap after 1856 in Britain. Rome used the Iron Age tools.")])
     assert pool == ["1856", "Britain", "Iron"]  # inside sentences only ("Steel", "Rome" start theirs)
     sentence = "The Bronze Age began about 3300 BC in the Near East."
-    got = {sentence_training.swapped("When did the Bronze Age begin in the Near East?", sentence, pool,
+    got = {training_data.swapped("When did the Bronze Age begin in the Near East?", sentence, pool,
                                      random.Random(seed)) for seed in range(20)}
     question = "When did the Bronze Age begin in the Near East?"
     assert got <= {question.replace(name, w, 1) for name in ("Bronze", "Age", "Near", "East")
                    for w in ("Britain", "Iron")}  # a name of the question, for a name (not "1856")
     assert len(got) > 2
-    assert sentence_training.swapped("Why 3300 BC?", sentence, pool, random.Random(0)) == "Why 1856 BC?"
+    assert training_data.swapped("Why 3300 BC?", sentence, pool, random.Random(0)) == "Why 1856 BC?"
     # nothing of the question in the sentence, or the question's first word only: no swap
-    assert sentence_training.swapped("Where did Iron rust?", sentence, pool, random.Random(0)) is None
-    assert sentence_training.swapped("Bronze is what?", sentence, pool, random.Random(0)) is None
+    assert training_data.swapped("Where did Iron rust?", sentence, pool, random.Random(0)) is None
+    assert training_data.swapped("Bronze is what?", sentence, pool, random.Random(0)) is None
 
 
 def test_swap_negatives_add_a_third_pair_over_the_answer_sentence(tmp_path):

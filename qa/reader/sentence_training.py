@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from ..ingest.chunking import split_sentences
 from .checkpoint import Checkpoint, stopped
 from .onnx_weights import export_int8, init_from_onnx
 from .sentence import MODEL_FILE, best_spans, encode_pairs, load_tokenizer
-from .training_data import load_squad, split_articles
+from .training_data import inner_names, load_squad, split_articles, swap_pool, swapped
 
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "span"
 
@@ -61,41 +60,6 @@ class Pair:
 
 # ---------------------------------------------------------------------------------------------
 # Data
-
-
-_NAME = re.compile(r"\b(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
-#: a name inside a sentence (after a lower-case word or a comma), not a sentence's first word
-_INNER_NAME = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
-
-
-def swap_pool(paragraph: str, others: list[set[str]]) -> list[str]:
-    """Names and numbers used inside sentences of other paragraphs (``others``: each one's
-    :func:`inner_names`) that ``paragraph`` never mentions (sorted: the pool :func:`swapped` draws from)."""
-    own = set(re.findall(r"[\w'-]+", paragraph))
-    return sorted(set().union(*others) - own)
-
-
-def inner_names(text: str) -> set[str]:
-    """The names and numbers used inside the sentences of ``text`` (not a sentence's first word)."""
-    return set(_INNER_NAME.findall(text))
-
-
-def swapped(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
-    """The question with one of its names or numbers that the sentence holds swapped for one of
-    ``pool`` (:func:`swap_pool`: names and numbers of other paragraphs of the article that its own
-    paragraph never mentions; a number for a number) — a question the sentence no longer
-    answers, like SQuAD 2.0's entity-swap questions; None when no such swap exists. The
-    question's first word is never swapped."""
-    words = set(re.findall(r"[\w'-]+", sentence))
-    found = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() in words]
-    if not found:
-        return None
-    m = rng.choice(found)
-    number = m.group()[0].isdigit()
-    choices = [w for w in pool if w[0].isdigit() == number and w not in question]
-    if not choices:
-        return None
-    return question[: m.start()] + rng.choice(choices) + question[m.end():]
 
 
 def make_pairs(articles: list[dict], n_questions: int | None, seed: int, progress: bool = True,

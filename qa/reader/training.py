@@ -217,7 +217,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "span: default none, the bundled encoder with new heads)")
     ap.add_argument("--swap-negatives", type=float, default=0.0,
                     help="span: the share of questions that also give a negative with a name or number swapped "
-                         "(qa.reader.sentence_training.swapped; default 0, the shipped recipe)")
+                         "(qa.reader.training_data.swapped; default 0, the shipped recipe)")
     ap.add_argument("--work", type=Path, default=None,
                     help="checkpoint and log folder; a run resumes from the checkpoint found there "
                          "(default: ~/.cache/qa-train/passage, .../span or .../question)")

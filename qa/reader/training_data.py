@@ -6,6 +6,8 @@ in turn: the paragraph of its article that BM25 (:class:`qa.index.lexical.BM25In
 without the answer, or its own paragraph with the answer's sentence(s) cut out (a near miss). An
 example is read as one token window (:mod:`qa.reader.windows`) with the answer's first and last
 token as targets; :func:`collate` pads the windows of a step into arrays.
+
+Also the sentence model's optional entity-swap negatives (:func:`swapped`, ``--swap-negatives``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,41 @@ def split_articles(articles: list[dict], val_articles: int, seed: int) -> tuple[
     random.Random(seed).shuffle(order)
     val = set(order[:val_articles])
     return [a for i, a in enumerate(articles) if i not in val], [a for i, a in enumerate(articles) if i in val]
+
+
+_NAME = re.compile(r"\b(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
+#: a name inside a sentence (after a lower-case word or a comma), not a sentence's first word
+_INNER_NAME = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z][A-Za-z'-]*|\d[\d,.]*\d|\d)\b")
+
+
+def swap_pool(paragraph: str, others: list[set[str]]) -> list[str]:
+    """Names and numbers used inside sentences of other paragraphs (``others``: each one's
+    :func:`inner_names`) that ``paragraph`` never mentions (sorted: the pool :func:`swapped` draws from)."""
+    own = set(re.findall(r"[\w'-]+", paragraph))
+    return sorted(set().union(*others) - own)
+
+
+def inner_names(text: str) -> set[str]:
+    """The names and numbers used inside the sentences of ``text`` (not a sentence's first word)."""
+    return set(_INNER_NAME.findall(text))
+
+
+def swapped(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
+    """The question with one of its names or numbers that the sentence holds swapped for one of
+    ``pool`` (:func:`swap_pool`: names and numbers of other paragraphs of the article that its own
+    paragraph never mentions; a number for a number) — a question the sentence no longer
+    answers, like SQuAD 2.0's entity-swap questions; None when no such swap exists. The
+    question's first word is never swapped."""
+    words = set(re.findall(r"[\w'-]+", sentence))
+    found = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() in words]
+    if not found:
+        return None
+    m = rng.choice(found)
+    number = m.group()[0].isdigit()
+    choices = [w for w in pool if w[0].isdigit() == number and w not in question]
+    if not choices:
+        return None
+    return question[: m.start()] + rng.choice(choices) + question[m.end():]
 
 
 @dataclass
