@@ -52,11 +52,11 @@ def evidence(pipeline, question: str, answer) -> dict:
 
 
 def read(args) -> None:
-    sentence_reader.EVIDENCE = evidence
     out = {}
     for half, seed in (("calibration", args.seed), ("test", args.seed + 1)):
         for d in DOMAINS:
-            got, near = sentence_reader.read_half(d, half, args.questions, seed, args.model, args.cache)
+            got, near = sentence_reader.read_half(d, half, args.questions, seed, args.model, args.cache,
+                                                        evidence)
             out[f"{half}/{d}"] = {"answerable": got, "near": near}
             READS.write_text(json.dumps(out))
     print(f"written {READS}", file=sys.stderr)

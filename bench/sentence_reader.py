@@ -51,8 +51,6 @@ from qa.types import ANSWER, TENTATIVE
 
 #: No threshold and the has-answer probability as it comes: every question gets its answer.
 RAW = Calibration(answer=0.0, tentative=0.0)
-#: A function (pipeline, question, answer) -> dict recorded with each read (bench/answerable.py), or None.
-EVIDENCE = None
 
 
 def cut_answer(context: str, golds: list[str]) -> str | None:
@@ -62,7 +60,8 @@ def cut_answer(context: str, golds: list[str]) -> str | None:
     return kept if len(kept) >= 40 and not contains_answer(kept, golds) else None
 
 
-def read_half(domain: str, half: str, n: int, seed: int, model: Path, cache: Path) -> tuple[list[dict], list[dict]]:
+def read_half(domain: str, half: str, n: int, seed: int, model: Path, cache: Path,
+              evidence=None) -> tuple[list[dict], list[dict]]:
     """``n`` seeded questions of a domain-half asked through the product over that half (the
     answer's text, its has-answer logit, EM and F1 against the gold answers), and near misses:
     ``n // 2`` other questions, one per paragraph, asked over the same half with their paragraph's
@@ -99,8 +98,8 @@ def read_half(domain: str, half: str, n: int, seed: int, model: Path, cache: Pat
         text = answer.text or ""
         out = {"logit": math.log(p / (1 - p)), "em": best(exact_match, text, q["answers"]),
                "f1": best(f1, text, q["answers"]), "domain": domain}
-        if EVIDENCE:
-            out["evidence"] = EVIDENCE(pipeline, q["question"], answer)
+        if evidence:  # (pipeline, question, answer) -> dict, recorded with each read (bench/answerable.py)
+            out["evidence"] = evidence(pipeline, q["question"], answer)
         return out
 
     out = [ask(qa, q) for q in asked]

@@ -72,7 +72,7 @@ def z(x: np.ndarray) -> np.ndarray:
 
 def metrics(r: dict, w: float) -> dict:
     ms = np.where(np.isnan(r["maxsim"]), np.nanmin(r["maxsim"], axis=1, keepdims=True), r["maxsim"])
-    score = z(np.nan_to_num(r["fused"], nan=-1e9)) if w == 0 else z(r["fused"]) + w * z(ms)
+    score = z(r["fused"]) + w * z(ms)  # NaN only where no hit: those rows get -inf below
     score = np.where(r["doc"] < 0, -np.inf, score)
     rankings, qrels = {}, {}
     for i in range(len(score)):
