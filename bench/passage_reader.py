@@ -30,7 +30,8 @@ gold paragraph is always among those read (its rank replaces the last when BM25 
 
 **gold**: the question and its own paragraph (all windows), the setting of published reader
 numbers: SQuAD v1.1 dev EM/F1, SQuADShifts test-half F1 per domain, and F1 on answers longer
-than five words.
+than five words. ``--half calibration`` reads the calibration halves instead (no SQuAD dev): held-out
+data on which to choose between two models (``--reader sentence --model other.onnx``).
 """
 
 from __future__ import annotations
@@ -313,12 +314,12 @@ class SentenceModel:
     """The sentence reader's model read the way bench/trained_reader.py reads a paragraph: every
     sentence, the answer from the most likely one."""
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, path: Path | None = None):
         from qa.reader.sentence import MODEL_DIR as SENTENCE_DIR
         from qa.reader.sentence import MODEL_FILE as SENTENCE_FILE
         from qa.reader.sentence import ReaderModel
 
-        self.model = ReaderModel(SENTENCE_DIR / SENTENCE_FILE, bundled_model_path(), threads=threads)
+        self.model = ReaderModel(path or SENTENCE_DIR / SENTENCE_FILE, bundled_model_path(), threads=threads)
 
     def read(self, question: str, context: str):
         sentences = split_sentences(context)
@@ -329,11 +330,11 @@ class SentenceModel:
 
 
 def gold(model: PassageModel, args) -> None:
-    sets = {"SQuAD v1.1 dev": [p for art in load(SQUAD_V1) for p in art["paragraphs"]]}
+    sets = {"SQuAD v1.1 dev": [p for art in load(SQUAD_V1) for p in art["paragraphs"]]} if args.half == "test" else {}
     for domain in DOMAINS:
-        sets[f"SQuADShifts {domain} (test half)"] = halves(domain)[1]
+        sets[f"SQuADShifts {domain} ({args.half} half)"] = halves(domain)[args.half == "test"]
     rows = []
-    sentence = SentenceModel(args.threads) if args.reader == "sentence" else None
+    sentence = SentenceModel(args.threads, args.model) if args.reader == "sentence" else None
     for name, paragraphs in sets.items():
         items = questions(paragraphs, args.limit, args.seed)
         ems, f1s, long_f1, times = [], [], [], []
@@ -473,12 +474,16 @@ def write_record(record_file: Path, key: str, value: dict) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["calibrate", "gold", "tune", "sentences"])
-    ap.add_argument("--model", type=Path, default=MODEL_DIR / MODEL_FILE)
+    ap.add_argument("--model", type=Path, default=None,
+                    help="the reader's model (default: the shipped one; with --reader sentence, the sentence model)")
     ap.add_argument("--questions", type=int, default=400, help="calibrate: questions per domain and half")
     ap.add_argument("--read", type=int, default=3, help="calibrate: passages read per question")
     ap.add_argument("--compare-read", type=lambda s: [int(x) for x in s.split(",")], default=[],
                     help="calibrate: also measure these numbers of passages read (e.g. 3,8)")
     ap.add_argument("--limit", type=int, default=None, help="gold: seeded sample per set (default: all)")
+    ap.add_argument("--half", choices=["test", "calibration"], default="test",
+                    help="gold: SQuADShifts half (calibration: held-out data to choose between models on; "
+                         "SQuAD v1.1 dev is read with the test half only)")
     ap.add_argument("--reader", choices=["passage", "sentence", "combined"], default="passage",
                     help="the passage model; the sentence model sentence by sentence (gold only, for "
                          "comparison); or both (qa.reader.combined: tune, calibrate, gold)")
@@ -520,8 +525,9 @@ def main(argv=None) -> int:
     if args.reader == "combined":
         model, record_file = combined_model(args.threads), RECORD
     else:
-        model = PassageModel(args.model, bundled_model_path(), threads=args.threads)
-        record_file = args.model.with_suffix(".json")
+        path = args.model or MODEL_DIR / MODEL_FILE
+        model = PassageModel(path, bundled_model_path(), threads=args.threads)
+        record_file = path.with_suffix(".json")
     if args.what == "gold":
         gold(model, args)
         return 0
