@@ -1,0 +1,57 @@
+"""The held-out passage-size benchmark (bench/chunking_heldout.py) builds whole-article documents whose
+gold answer spans point at the answer's characters, and splits SQuADShifts into the same halves as the
+other benchmarks."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        yield importlib.import_module("chunking_heldout")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def _article(title: str, contexts: list[tuple[str, str]]) -> dict:
+    paragraphs = []
+    for n, (context, answer) in enumerate(contexts):
+        start = context.index(answer)
+        paragraphs.append({"context": context, "qas": [
+            {"id": f"{title}-{n}", "question": f"what {n}?", "answers": [{"text": answer, "answer_start": start}]}]})
+    return {"title": title, "paragraphs": paragraphs}
+
+
+DATA = [_article("First_one", [("Alpha beta gamma.", "beta"), ("Delta is epsilon.", "epsilon")]),
+        _article("Second", [("Zeta eta theta iota.", "theta iota"), ("Kappa.", "Kappa"), ("Lambda mu.", "mu")])]
+
+
+def test_answer_spans_point_at_the_answer_in_the_article(bench):
+    docs, questions = bench.articles_as_documents(DATA)
+    assert set(docs) == {"a000", "a001"}
+    assert docs["a000"].startswith("First one\n\nAlpha beta gamma.\n\nDelta is epsilon.")
+    assert len(questions) == 5
+    for q in questions:
+        text = docs[q["doc"].removesuffix(".txt")]
+        assert [text[s:e] for s, e in q["spans"]] == q["answers"]
+
+
+def test_kept_paragraphs_select_questions_but_documents_stay_whole(bench):
+    docs, questions = bench.articles_as_documents(DATA, keep={(1, 2)})
+    assert [q["id"] for q in questions] == ["Second-2"]
+    assert "Zeta eta" in docs["a001"] and "Alpha" in docs["a000"]
+
+
+def test_halves_partition_the_paragraphs(bench):
+    cal, test = bench.half(DATA, 0), bench.half(DATA, 1)
+    assert cal.isdisjoint(test)
+    assert cal | test == {(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)}
+    assert len(cal) == 2
