@@ -50,7 +50,7 @@ class Settings:
     #: Passage vectors are the same either way, so switching rebuilds nothing; ignored when ``model``
     #: names another model.
     question_model: str = "auto"
-    #: Passage size and overlap in characters (chosen by measurement, see README).
+    #: Passage size and overlap in characters (chosen on held-out articles, `bench/chunking_heldout.py`; see README).
     chunk_size: int = 1000
     chunk_overlap: int = 200
     #: Embed each passage with its document's title and section heading in front (the passage's text
