@@ -28,31 +28,24 @@ Sets (``--sets``):
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import random
 import sys
 import time
 from pathlib import Path
 
 from beir import write_docs
-from perf_common import CACHE, machine, print_table
-from squad import answers, sample
+from perf_common import CACHE, ROOT, machine, print_table
+from squad import answers, halves_order, sample, squad_data
 
 from qa.config import Settings
 from qa.pipeline import Pipeline
 
-BENCH = Path("/work/shared/benchmarks")
+BENCH = ROOT.parent / "shared" / "benchmarks"
 SHIFTS_NW = BENCH / "training" / "squadshifts_v1.0" / "new_wiki_v1.0.json.gz"
 TRAIN = BENCH / "training" / "squad_v1.1_train_rebuilt" / "train-v1.1.rebuilt.json.gz"
 DEV = BENCH / "squad_v1.1_dev" / "dev-v1.1.json"
 DEFAULT_SETTINGS = ("500/100", "700/140", "1000/200", "1500/300")
 SETS = ("shifts-nw", "squad-train", "shifts-nw-test", "squad-dev")
-
-
-def load_json(path: Path) -> list[dict]:
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        return json.load(f)["data"]
 
 
 def articles_as_documents(data: list[dict], keep: set[tuple[int, int]] | None = None
@@ -82,21 +75,18 @@ def articles_as_documents(data: list[dict], keep: set[tuple[int, int]] | None = 
 
 def half(data: list[dict], which: int) -> set[tuple[int, int]]:
     """The (article, paragraph) pairs of a SQuADShifts half: paragraphs shuffled with seed 0, the
-    first half calibration (0), the second test (1), as ``bench/squad.py`` and ``bench/passage_reader.py``."""
+    first half calibration (0), the second test (1): ``squad.halves_order``, as every benchmark splits it."""
     pairs = [(a, p) for a, article in enumerate(data) for p in range(len(article["paragraphs"]))]
-    order = list(range(len(pairs)))
-    random.Random(0).shuffle(order)
-    mid = len(order) // 2
-    return {pairs[i] for i in (order[:mid] if which == 0 else order[mid:])}
+    return {pairs[i] for i in halves_order(len(pairs))[which]}
 
 
 def dataset(name: str, args) -> tuple[dict[str, str], list[dict]]:
     if name.startswith("shifts-nw"):
-        data = load_json(SHIFTS_NW)
+        data = squad_data(SHIFTS_NW)
         return articles_as_documents(data, half(data, 1 if name.endswith("-test") else 0))
     if name == "squad-train":
-        return articles_as_documents(load_json(TRAIN)[-args.train_articles:])
-    return articles_as_documents(load_json(DEV))
+        return articles_as_documents(squad_data(TRAIN)[-args.train_articles:])
+    return articles_as_documents(squad_data(DEV))
 
 
 def pipeline(docs: dict[str, str], base: Path, size: int, overlap: int) -> Pipeline:
@@ -115,7 +105,7 @@ def answer_passage(qa: Pipeline, questions: list[dict], k: int = 10) -> dict:
     for q in questions:
         hits = qa.search(q["question"], k=k, mode="hybrid")
         rank = next((i + 1 for i, h in enumerate(hits)
-                     if f"{h.passage.doc}" == q["doc"] and any(h.passage.start <= s and e <= h.passage.end
+                     if h.passage.doc == q["doc"] and any(h.passage.start <= s and e <= h.passage.end
                                                                 for s, e in q["spans"])), None)
         ranks.append(rank)
     n = max(len(ranks), 1)

@@ -37,7 +37,6 @@ data on which to choose between two models (``--reader sentence --model other.on
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import statistics
@@ -55,6 +54,7 @@ from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.index.lexical import BM25Index  # noqa: E402
 from qa.eval.metrics import best, contains_answer, exact_match, f1  # noqa: E402
 from qa.reader.passage import MODEL_DIR, MODEL_FILE, Calibration, PassageModel, choose  # noqa: E402
+from squad import halves_order, squad_data as load  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks"
 SHIFTS = BENCH / "training" / "squadshifts_v1.0"
@@ -63,19 +63,11 @@ SQUAD_V1 = BENCH / "squad_v1.1_dev" / "dev-v1.1.json"
 TRAIN = BENCH / "training" / "squad_v1.1_train_rebuilt" / "train-v1.1.rebuilt.json.gz"
 
 
-def load(path: Path) -> list[dict]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)["data"]
-
-
 def halves(domain: str) -> tuple[list[dict], list[dict]]:
     """(calibration, test) paragraphs of a SQuADShifts domain (see the module's notes)."""
     paragraphs = [p for art in load(SHIFTS / f"{domain}_v1.0.json.gz") for p in art["paragraphs"]]
-    order = list(range(len(paragraphs)))
-    random.Random(0).shuffle(order)
-    mid = len(order) // 2
-    return [paragraphs[i] for i in order[:mid]], [paragraphs[i] for i in order[mid:]]
+    calibration, test = halves_order(len(paragraphs))
+    return [paragraphs[i] for i in calibration], [paragraphs[i] for i in test]
 
 
 def questions(paragraphs: list[dict], n: int | None, seed: int = 0) -> list[tuple[int, dict]]:

@@ -46,6 +46,20 @@ from qa.pipeline import Pipeline
 RECALL_AT = (1, 5, 20)
 
 
+def squad_data(path: Path) -> list[dict]:
+    """The ``data`` list of a SQuAD-format file (``.json`` or ``.json.gz``)."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+        return json.load(f)["data"]
+
+
+def halves_order(n: int) -> tuple[list[int], list[int]]:
+    """SQuADShifts' two halves of ``n`` paragraphs (numbered in file order): shuffled with seed 0, the
+    first half for calibration, the second for test — the one split every benchmark uses."""
+    order = list(range(n))
+    random.Random(0).shuffle(order)
+    return order[: n // 2], order[n // 2:]
+
+
 def load_squad(path: Path, doc_ids: dict[str, str] | None = None,
                test_half: bool = False, calibration_half: bool = False) -> tuple[dict[str, str], list[dict]]:
     """Paragraph documents (name -> text) and questions ``{id, question, answers, doc}``.
@@ -56,17 +70,14 @@ def load_squad(path: Path, doc_ids: dict[str, str] | None = None,
     paragraphs shuffled with seed 0 (SQuADShifts' test half in ``bench/passage_reader.py``);
     ``calibration_half``: only the first (its calibration half).
     """
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        data = json.load(f)["data"]
+    data = squad_data(path)
     docs: dict[str, str] = {}
     questions: list[dict] = []
     paragraphs = [(a, p, article, para) for a, article in enumerate(data)
                   for p, para in enumerate(article["paragraphs"])]
     if test_half or calibration_half:
-        order = list(range(len(paragraphs)))
-        random.Random(0).shuffle(order)
-        mid = len(order) // 2
-        paragraphs = [paragraphs[i] for i in sorted(order[mid:] if test_half else order[:mid])]
+        calibration, test = halves_order(len(paragraphs))
+        paragraphs = [paragraphs[i] for i in sorted(test if test_half else calibration)]
     for a, p, article, para in paragraphs:
         title = article["title"].replace("_", " ")
         doc = doc_ids[para["context"]] if doc_ids is not None else f"{a:02d}_{p:03d}"
