@@ -23,6 +23,12 @@ Sets (``--sets``):
 
     python bench/chunking_heldout.py                               # choosing sets, 4 settings
     python bench/chunking_heldout.py --sets shifts-nw-test squad-dev --settings 1000/200 1500/300
+    python bench/chunking_heldout.py --fresh --questions 1500 --settings 700/140 1000/200
+
+``--fresh`` asks questions that the default 400-question sample (seed 0) did not hold, drawn with seed 1, so
+a second look at the choosing sets is not the first one again. Every setting is also compared with the
+default question by question: the mean F1 difference per set and over all sets, with a paired permutation
+test (scipy).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
+from scipy.stats import permutation_test
 
 from beir import write_docs
 from perf_common import CACHE, ROOT, machine, print_table
@@ -113,6 +122,25 @@ def answer_passage(qa: Pipeline, questions: list[dict], k: int = 10) -> dict:
             "MRR@10": sum(1 / r for r in ranks if r) / n}
 
 
+def questions_asked(questions: list[dict], limit: int, fresh: bool) -> list[dict]:
+    """The seeded sample of ``limit`` questions; with ``fresh``, drawn (seed 1) from those the default
+    400-question sample (seed 0) left out."""
+    if not fresh:
+        return sample(questions, limit)
+    seen = {q["id"] for q in sample(questions, 400)}
+    return sample([q for q in questions if q["id"] not in seen], limit, seed=1)
+
+
+def paired(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean of ``a - b`` (in points) and the two-sided p-value of a paired permutation test."""
+    x, y = np.asarray(a), np.asarray(b)
+    if np.allclose(x, y):
+        return 0.0, 1.0
+    test = permutation_test((x, y), lambda u, v: np.mean(u - v), permutation_type="samples",
+                            n_resamples=9999, random_state=0)
+    return 100 * float(np.mean(x - y)), float(test.pvalue)
+
+
 def check_offsets(qa: Pipeline, questions: list[dict]) -> int:
     """How many gold spans do not read as their answer in the indexed documents' text (0 expected)."""
     texts = {d.id: d.text for d in qa.data.documents}
@@ -124,15 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", nargs="+", default=list(DEFAULT_SETTINGS), metavar="SIZE/OVERLAP")
     ap.add_argument("--sets", nargs="+", choices=SETS, default=["shifts-nw", "squad-train"])
     ap.add_argument("--questions", type=int, default=400, help="seeded sample of questions per set")
+    ap.add_argument("--fresh", action="store_true",
+                    help="questions outside the default 400-question sample (seed 1 among the rest)")
     ap.add_argument("--train-articles", type=int, default=40)
     ap.add_argument("--cache", type=Path, default=CACHE / "chunking-articles")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)
     print(machine())
-    results = {}
+    results, f1s = {}, {}
+    default = f"{Settings.chunk_size}/{Settings.chunk_overlap}"
     for name in args.sets:
         docs, questions = dataset(name, args)
-        asked = sample(questions, args.questions)
+        asked = questions_asked(questions, args.questions, args.fresh)
         rows = []
         for setting in args.settings:
             size, overlap = (int(x) for x in setting.split("/"))
@@ -143,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             passages = qa.data.passages
             row = {"size/overlap": setting, "passages": len(passages),
                    "mean chars": sum(len(p.text) for p in passages) / len(passages), **answer_passage(qa, asked)}
-            got = answers(qa, asked, "hybrid", gold_only=False)
+            records: list = []
+            got = answers(qa, asked, "hybrid", gold_only=False, records=records)
+            f1s.setdefault(setting, []).extend(r.f1 for r in records)
+            f1s.setdefault((name, setting), []).extend(r.f1 for r in records)
             row.update({"EM": got["EM"], "F1": got["F1"], "answered or possible": got["sure"] + got["possible"],
                         "ms/q": got["ms_per_q"]})
             rows.append(row)
@@ -151,6 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name}: {len(docs)} articles as documents, {len(asked)} of {len(questions)} questions\n")
         print_table(rows, list(rows[0]))
         results[name] = rows
+    if default in args.settings:
+        compare = []
+        for setting in (x for x in args.settings if x != default):
+            row = {"size/overlap": f"{setting} - {default}"}
+            for key in [*args.sets, "all"]:
+                diff, p = paired(f1s[setting if key == "all" else (key, setting)],
+                                 f1s[default if key == "all" else (key, default)])
+                row[f"{key}: F1 diff"], row[f"{key}: p"] = diff, p
+            compare.append(row)
+        if compare:
+            print(f"\nF1 against {default}, question by question (paired permutation test)\n")
+            print_table(compare, list(compare[0]))
+            results["paired"] = compare
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -130,9 +130,11 @@ def retrieval(qa: Pipeline, questions: list[dict], mode: str, depth: int = max(R
             "ms_per_q": 1000 * seconds / max(len(questions), 1)}
 
 
-def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool) -> dict:
-    """EM, F1, evidence hit and abstention of ``ask`` over the questions (open or given the gold paragraph)."""
-    records = []
+def answers(qa: Pipeline, questions: list[dict], mode: str, gold_only: bool,
+            records: list | None = None) -> dict:
+    """EM, F1, evidence hit and abstention of ``ask`` over the questions (open or given the gold paragraph);
+    each question's scores are also appended to ``records`` when one is given."""
+    records = [] if records is None else records
     t0 = time.perf_counter()
     for q in questions:
         query = EvalQuery(q["id"], q["question"], answers=tuple(q["answers"]), docs=(q["doc"],))

@@ -55,3 +55,23 @@ def test_halves_partition_the_paragraphs(bench):
     assert cal.isdisjoint(test)
     assert cal | test == {(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)}
     assert len(cal) == 2
+
+
+def test_fresh_questions_avoid_the_first_sample(bench):
+    questions = [{"id": f"q{i:04d}"} for i in range(1000)]
+    first = {q["id"] for q in bench.questions_asked(questions, 400, fresh=False)}
+    fresh = bench.questions_asked(questions, 500, fresh=True)
+    assert len(first) == 400 and len(fresh) == 500
+    assert first.isdisjoint(q["id"] for q in fresh)
+
+
+def test_paired_difference_and_test(bench):
+    same = [0.0, 1.0, 0.5] * 20
+    assert bench.paired(same, same) == (0.0, 1.0)
+    better = [1.0] * 40 + [0.0] * 20
+    worse = [0.0] * 40 + [0.0] * 20
+    diff, p = bench.paired(better, worse)
+    assert diff == pytest.approx(100 * 40 / 60)
+    assert p < 0.001
+    diff, p = bench.paired([1.0, 0.0] * 30, [0.0, 1.0] * 30)
+    assert diff == 0.0 and p > 0.5
