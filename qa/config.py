@@ -56,6 +56,10 @@ class Settings:
     #: Embed each passage with its document's title and section heading in front (the passage's text
     #: and offsets stay as they are); changing it rebuilds the index.
     embed_context: bool = False
+    #: BM25 matches the abbreviations a document defines ("National Defense Forces (NDF)") in either form:
+    #: a passage that uses one form also matches the other (its text, offsets and vector unchanged; see
+    #: qa/index/acronyms.py); changing it rebuilds the index.
+    acronyms: bool = False
     #: Retrieval mode and number of passages returned.
     mode: str = "hybrid"
     k: int = 5

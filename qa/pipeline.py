@@ -218,7 +218,7 @@ class Pipeline:
                 s.docs, s.index, self.embedder, s.chunk_size, s.chunk_overlap, batch_size=s.batch_size,
                 max_file_bytes=s.max_file_bytes, progress=progress, show_bar=show_bar, force=force,
                 vectors=VectorSettings.from_settings(s), limits=self.limits, parser=parser,
-                embed_context=s.embed_context, verify=verify,
+                embed_context=s.embed_context, verify=verify, acronyms=s.acronyms,
             )
         self.last_report = report
         return report

@@ -59,6 +59,7 @@ def test_switches_are_booleans_written_in_the_usual_ways(raw, value):
     assert Settings.from_env({"QA_SPELLING": raw}).spelling is value
     assert Settings.from_env({"QA_PARSE_WORKER": raw}).parse_worker is value
     assert Settings.from_env({"QA_EMBED_CONTEXT": raw}).embed_context is value
+    assert Settings.from_env({"QA_ACRONYMS": raw}).acronyms is value
 
 
 def test_spelling_is_on_by_default_and_takes_on_or_off_from_code_too():

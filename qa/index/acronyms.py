@@ -3,7 +3,8 @@
 Reports and papers define an abbreviation once ("the National Defense Forces (NDF)") and then use it
 alone, so a question that spells the name out shares no word with the later passages (and one that
 uses the abbreviation none with a passage that spells it out). The pairs are found by the
-Schwartz & Hearst (2003) algorithm (the ``abbreviations`` package) over the document's sentences; only
+Schwartz & Hearst (2003) algorithm (the ``abbreviations`` package) over the document's paragraphs
+(line wraps undone, so a definition wrapped over two lines is found); only
 abbreviations with at least two capital letters are kept (``IRGC``, ``mRNA``), which leaves out the
 lower-case words in parentheses that the algorithm can take for one.
 
@@ -31,16 +32,16 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def defined(text: str, sentences: Sequence[tuple[int, int]]) -> dict[str, str]:
-    """``{abbreviation: long form}`` defined in ``text`` (its ``sentences``: start, end), each
-    abbreviation's most frequent definition.
+def defined(text: str) -> dict[str, str]:
+    """``{abbreviation: long form}`` defined in ``text``, each abbreviation's most frequent definition.
 
-    >>> defined("The National Defense Forces (NDF) grew. The NDF fought.", [(0, 39), (40, 55)])
+    >>> defined("The National Defense Forces\\n(NDF) grew.\\n\\nThe NDF fought.")
     {'NDF': 'National Defense Forces'}
     """
     from abbreviations.schwartz_hearst import extract_abbreviation_definition_pairs
 
-    lines = "\n".join(_squash(text[s:e]) for s, e in sentences)  # one sentence a line, wraps undone
+    # the algorithm reads a line at a time: one paragraph a line, its wraps undone
+    lines = "\n".join(_squash(block) for block in re.split(r"\n[ \t]*\n", text))
     logging.getLogger("abbreviations").setLevel(logging.WARNING)
     try:
         pairs = extract_abbreviation_definition_pairs(doc_text=lines, most_common_definition=True)
@@ -59,7 +60,7 @@ def token_texts(passages: Sequence[str], pairs: dict[str, str]) -> list[str]:
     """
     if not pairs:
         return list(passages)
-    short_re = {s: re.compile(r"(?<![\w-])" + re.escape(s) + r"(?![\w-])") for s in pairs}
+    short_re = {s: re.compile(r"(?<!\w)" + re.escape(s) + r"(?!\w)") for s in pairs}
     long_re = {s: re.compile(r"\b" + r"\s+".join(map(re.escape, long.split())) + r"\b", re.IGNORECASE)
                for s, long in pairs.items()}
     out = []

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .acronyms import METHOD as acronyms_method
+from .acronyms import defined, token_texts
 from ..ingest.chunking import SPLITTER_VERSION
 from ..config import Settings
 from ..ingest.documents import LoadReport, load_folder, no_documents
@@ -75,15 +77,18 @@ class IndexReport:
 
 
 def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool = False,
-                      pooled: bool = False) -> dict:
-    """How passages and sentences are made and embedded, as the manifest records it (a change
-    rebuilds the index). ``pooled``: sentence vectors pooled from their passage's forward pass."""
+                      pooled: bool = False, acronyms: bool = False) -> dict:
+    """How passages and sentences are made, embedded and tokenised, as the manifest records it (a
+    change rebuilds the index). ``pooled``: sentence vectors pooled from their passage's forward
+    pass; ``acronyms``: BM25 matches the abbreviations a document defines in either form."""
     settings = {"name": "RecursiveCharacterTextSplitter", "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
                 "sentences": "pysbd", "version": SPLITTER_VERSION}
     if embed_context:  # recorded only when on, so indexes built before the setting existed stay valid
         settings["embedded_with"] = "title and section"
     if pooled:
         settings["sentence_vectors"] = "pooled from the passage"
+    if acronyms:  # recorded only when on, as embed_context
+        settings["bm25_abbreviations"] = acronyms_method
     return settings
 
 
@@ -220,6 +225,7 @@ def update_index(
     embed_context: bool = False,
     parser: Parser | None = None,
     verify: bool = False,
+    acronyms: bool = False,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with ``docs_dir``; return what was done.
 
@@ -228,12 +234,13 @@ def update_index(
     documents are read and split by ``parser`` (by default a new one, whose worker process is
     stopped when the update ends), made with the same ``limits``, ``max_file_bytes`` and splitter
     settings. ``verify``: every file of the index is hashed again, not only those changed since they
-    were last verified (damage found is repaired like any other).
+    were last verified (damage found is repaired like any other). ``acronyms``: each passage's BM25
+    words include the other form of the abbreviations its document defines (:mod:`.acronyms`).
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
     splitter = splitter_settings(chunk_size, chunk_overlap, embed_context,
-                                 pooled=bool(getattr(embedder, "pools_sentences", False)))
+                                 pooled=bool(getattr(embedder, "pools_sentences", False)), acronyms=acronyms)
     if parser is not None and parser.chunking != (chunk_size, chunk_overlap):
         raise ValueError("the parser splits with other settings than the index")
     make = partial(Parser, limits, max_file_bytes, (chunk_size, chunk_overlap))
@@ -294,7 +301,7 @@ def update_index(
         if any(d.id not in keep for d in loaded.documents):
             embedder.warm_up()  # only to embed: removing documents needs no model
         part_docs = [d for d in loaded.documents if d.id not in keep or d.id in carried]
-        rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress)
+        rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress, acronyms)
         new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar, ahead)
         dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
         part = rows.part(part_docs, new_pvec, new_svec, dim)
@@ -359,7 +366,7 @@ class _Rows:
 
 
 def _rows(documents: list[Document], keep: set[str], sources: dict, split: dict[str, Split],
-          embed_context: bool, progress: ProgressFn | None) -> _Rows:
+          embed_context: bool, progress: ProgressFn | None, acronyms: bool = False) -> _Rows:
     rows = _Rows()
     for di, doc in enumerate(documents):
         base = len(rows.passages)
@@ -387,7 +394,8 @@ def _rows(documents: list[Document], keep: set[str], sources: dict, split: dict[
             rows.new_docs.append((doc.id, p_slot[0], p_slot[0] + p_slot[1]))
             rows.new_passage_texts.extend(x.texts)
             lo = len(rows.new_token_texts)
-            rows.new_token_texts.extend(p.text for p in doc_passages)
+            texts = [p.text for p in doc_passages]
+            rows.new_token_texts.extend(token_texts(texts, defined(doc.text)) if acronyms else texts)
             rows.token_runs.append((None, lo, len(rows.new_token_texts)))
             first = len(rows.new_sentence_texts)
             rows.new_sentence_texts.extend(x.sentence_texts)
