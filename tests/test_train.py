@@ -6,6 +6,7 @@ produces a model the reader can load.)"""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,7 +144,27 @@ def test_training_exports_a_model_the_reader_loads(tmp_path):
 def passage_args(data, out, work, questions: int) -> list[str]:
     return ["passage", "--train", str(data), "--out", str(out), "--work", str(work), "--questions", str(questions),
             "--batch-questions", "2", "--val-articles", "1", "--val-questions", "2", "--train-tokens", "64",
-            "--no-bf16", "--threads", "1", "--save-every", "1", "--validate-every", "2"]
+            "--no-bf16", "--threads", "1", "--save-every", "1", "--validate-every", "2", "--epochs", "1"]
+
+
+def test_the_passage_command_s_defaults_are_the_shipped_model_s_recipe():
+    from qa.reader.passage import MODEL_DIR
+
+    shipped = json.loads((MODEL_DIR / "passage-int8.json").read_text())["args"]
+    args = vars(train.parse(["passage", "--train", "squad.json.gz"]))
+    for key in ("epochs", "batch_questions", "lr", "head_lr", "train_tokens", "seed", "val_articles", "layers"):
+        assert str(args[key]) == shipped[key], key
+    assert args["questions"] is None and int(shipped["questions"]) >= 87599  # all of SQuAD v1.1 train
+    assert Path(args["init"]).name == Path(shipped["init"]).name
+
+
+def test_each_pass_over_the_questions_has_an_order_of_its_own(tmp_path):
+    from qa.reader.training import plan
+
+    lengths = [7, 3, 9, 1, 4, 8, 2, 6]
+    first, second = plan(8, 2, 13, lengths), plan(8, 2, 14, lengths)
+    assert sorted(n for s in first for n in s) == sorted(n for s in second for n in s) == list(range(8))
+    assert first != second
 
 
 def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loads(tmp_path, capsys):
@@ -159,7 +180,8 @@ def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loa
     capsys.readouterr()
 
     out = tmp_path / "model"
-    assert train.main(passage_args(data, out, work, 8)) == 0  # a longer plan of the same seed goes on
+    # a longer plan of the same seed goes on, its steps built ahead by a worker process
+    assert train.main(passage_args(data, out, work, 8) + ["--workers", "1"]) == 0
     assert "resumed at step 2 of 4" in capsys.readouterr().err
     log = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     assert [(p["step"], p["questions"]) for p in log] == [(2, 4), (4, 8)]

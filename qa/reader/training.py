@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -133,6 +134,24 @@ def shared_norm_loss(logits, ctx, targets, sizes, which: int):
     return torch.stack(losses).mean() if losses else logits.sum() * 0.0
 
 
+class StepBatches:
+    """A step's training arrays by step number (a map-style dataset, so a ``DataLoader``'s worker
+    processes build the steps ahead of the accelerator, in the plan's order)."""
+
+    def __init__(self, data: Questions, tokenizer, steps: list[list[int]], tokens: int):
+        self.data, self.tokenizer, self.steps, self.tokens = data, tokenizer, steps, tokens
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, step: int):
+        return collate([encode_group(self.tokenizer, self.data.pair(n), self.tokens) for n in self.steps[step]])
+
+
+def _as_is(batch):
+    return batch
+
+
 def train(args) -> dict:
     import torch
     from tqdm import tqdm
@@ -150,7 +169,8 @@ def train(args) -> dict:
     val = Questions(val_articles, args.seed + 1)
     n_questions = min(args.questions or len(data), len(data))
     lengths = [len(data.articles[a]["paragraphs"][p]["context"]) for a, p, _ in data.refs[:n_questions]]
-    steps = plan(n_questions, args.batch_questions, args.seed, lengths)
+    # each pass over the questions in an order of its own (a resumed run sees the same plan)
+    steps = [s for e in range(args.epochs) for s in plan(n_questions, args.batch_questions, args.seed + e, lengths)]
 
     model = build_model(base, 6, attention="sdpa")  # exported with "eager" (see run)
     if args.init:
@@ -170,11 +190,14 @@ def train(args) -> dict:
     start = checkpoint.resume(model, optimiser, schedule, device, say=lambda m: tqdm.write(m, file=sys.stderr))
     stop = len(steps) if not args.stop_after else min(len(steps), start + args.stop_after)
 
+    workers = args.workers
+    if workers is None:
+        workers = min(8, (os.cpu_count() or 1) - 1) if device.type == "cuda" else 0
+    batches = torch.utils.data.DataLoader(StepBatches(data, tokenizer, steps, args.train_tokens), batch_size=None,
+                                          sampler=range(start, stop), num_workers=workers, collate_fn=_as_is)
     model.train()
-    bar = tqdm(range(start, stop), desc="train", file=sys.stderr, initial=start, total=len(steps))
-    for step in bar:
-        groups = [encode_group(tokenizer, data.pair(n), args.train_tokens) for n in steps[step]]
-        ids, mask, types, ctx, targets, sizes = collate(groups)
+    bar = tqdm(zip(range(start, stop), batches), desc="train", file=sys.stderr, initial=start, total=len(steps))
+    for step, (ids, mask, types, ctx, targets, sizes) in bar:
         tens = [torch.from_numpy(x).to(device) for x in (ids, mask, types)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             s_log, e_log, has = (x.float() for x in model(*tens))
@@ -226,7 +249,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--train-tokens", type=int, default=256,
                     help="window length while training (a positive's window is one that holds its answer)")
     ap.add_argument("--save-every", type=int, default=25, help="steps between checkpoints")
-    ap.add_argument("--validate-every", type=int, default=160, help="steps between held-out scores (passage; span: --curve)")
+    ap.add_argument("--validate-every", type=int, default=None,
+                    help="passage: steps between held-out scores (default 1790, three in the shipped run; span: --curve)")
+    ap.add_argument("--epochs", type=int, default=None, help="passage: passes over the training questions (default 2)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="passage: processes that build the training steps ahead (default: 0 on the CPU, which "
+                         "trains in the same process; up to 8 with a CUDA device, which would otherwise wait)")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop (saved) after this many steps of this run, without exporting; the same command "
                          "goes on from there (passage and span; for runs longer than a sitting)")
