@@ -34,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "the statement encoder for other queries), bundled, trained, or an .onnx file from "
                         "`python -m qa.train question` (or QA_QUESTION_MODEL)")
     p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
-                   help="answer reader: sentence (default), combined, passage or heuristic (or QA_READER)")
+                   help="answer reader: passage (default), sentence, combined or heuristic (or QA_READER)")
     p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
     p.add_argument("--rerank", type=int, metavar="N",
                    help="rerank the best N passages of a search with the trained model (default 0: off)")

@@ -85,14 +85,14 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
-    #: Reader that picks the answer: ``sentence`` (the default: a small model trained here on SQuAD
-    #: reads the heuristic's best sentences, int8 ONNX; ``trained`` is its old name), ``passage`` (a
-    #: model trained further here reads whole retrieved passages; not yet better, see
-    #: docs/benchmarks.md "Passage reader"), ``combined`` (both models, their span scores summed: better
-    #: answers at four times the reading time, docs/benchmarks.md "The combined reader") or ``heuristic`` (sentence scores and answer-kind rules, no
-    #: model). See qa/models/README.md. A model reader whose bundled model file is missing or
-    #: damaged falls back to ``heuristic`` with a warning.
-    reader: str = "sentence"
+    #: Reader that picks the answer: ``passage`` (the default: a model trained here on all of SQuAD
+    #: reads the top retrieved passages whole, int8 ONNX; docs/benchmarks.md "The passage reader trained
+    #: on all of SQuAD"), ``sentence`` (the earlier default: a smaller-context model reads the heuristic's
+    #: best sentences, about a third of the reading time; ``trained`` is its old name), ``combined`` (both
+    #: models, their span scores summed, docs/benchmarks.md "The combined reader") or ``heuristic``
+    #: (sentence scores and answer-kind rules, no model). See qa/models/README.md. A model reader whose
+    #: bundled model file is missing or damaged falls back to ``heuristic`` with a warning.
+    reader: str = "passage"
     #: The model reader's model: a local ``.onnx`` file exported by ``python -m qa.train`` (``passage``
     #: for the passage reader, ``span`` for the sentence reader). Empty means the bundled one.
     reader_model: str = ""

@@ -1,4 +1,4 @@
-"""``ask`` end to end with the real models (encoder and the default trained reader) on the seeds:
+"""``ask`` end to end with the real models (encoder and the default passage reader) on the seeds:
 a short cited span, abstention, and ``qa ask --json``."""
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ BRAZIL = "What is the population of Brazil?"
 ASSAD_DOC = "001_bccfd2e8e94a07d8.txt"
 
 
-def test_the_default_reader_is_the_shipped_trained_model(seed_pipeline):
-    from qa.reader.sentence import MODEL_DIR, MODEL_FILE, TrainedReader
+def test_the_default_reader_is_the_shipped_passage_model(seed_pipeline):
+    from qa.reader.calibration import Calibration
+    from qa.reader.passage import MODEL_DIR, MODEL_FILE, PassageReader
 
     reader = seed_pipeline.reader
-    assert isinstance(reader, TrainedReader) and reader.model_file == MODEL_DIR / MODEL_FILE
+    assert isinstance(reader, PassageReader) and reader.model_file == MODEL_DIR / MODEL_FILE
+    assert reader.calibration != Calibration()  # the one fitted on SQuADShifts, stored beside the model
     answer = seed_pipeline.ask("Who engineered Syria's rapprochement with Egypt?")
     assert answer.text is not None and 0 < answer.confidence <= 1
     assert answer.confidence >= reader.threshold

@@ -7,6 +7,7 @@ import pytest
 
 from qa.errors import SettingsError
 from qa.config import Settings
+from qa.pipeline import Pipeline
 from qa.retrieval import Ranked, fuse, rrf
 
 MODES = ["dense", "bm25", "hybrid"]
@@ -141,6 +142,16 @@ def test_ask_embeds_the_question_once(fake_pipeline, fake_embedder, mode):
     fake_pipeline.data
     before = fake_embedder.calls
     fake_pipeline.ask("When did the volcano erupt?", mode=mode)
+    # the default passage reader needs no question vector, so BM25 alone embeds nothing
+    assert fake_embedder.calls - before == (0 if mode == "bm25" else 1)
+
+
+def test_the_sentence_reader_embeds_a_bm25_question_once_for_its_sentence_ranking(tmp_path, tiny_docs, fake_embedder):
+    qa = Pipeline(Settings(docs=tiny_docs, index=tmp_path / "index", chunk_size=200, chunk_overlap=40,
+                           reader="sentence"), embedder=fake_embedder)
+    qa.data
+    before = fake_embedder.calls
+    qa.ask("When did the volcano erupt?", mode="bm25")
     assert fake_embedder.calls - before == 1
 
 
