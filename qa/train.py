@@ -59,7 +59,7 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
     if args.what == "passage" and args.init is None:
         args.init = training.SHIPPED_SENTENCE_MODEL  # the shipped passage model started from it
     # the shipped passage model: two passes over all training questions, 32 a step (5,370 steps: 3.5 minutes on
-    # an H200; on the 2-core CPU about 30 s a step, so days, resumable)
+    # an H200; on the 2-core CPU an estimated 25-30 s a step, about 40 hours, resumable)
     if args.batch_questions is None:
         args.batch_questions = 32 if args.what == "passage" else 16
     if args.epochs is None:

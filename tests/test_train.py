@@ -158,13 +158,16 @@ def test_the_passage_command_s_defaults_are_the_shipped_model_s_recipe():
     assert Path(args["init"]).name == Path(shipped["init"]).name
 
 
-def test_each_pass_over_the_questions_has_an_order_of_its_own(tmp_path):
-    from qa.reader.training import plan
+def test_each_pass_over_the_questions_has_an_order_of_its_own():
+    from qa.reader.training import plan_passes
 
     lengths = [7, 3, 9, 1, 4, 8, 2, 6]
-    first, second = plan(8, 2, 13, lengths), plan(8, 2, 14, lengths)
+    steps = plan_passes(8, 2, 13, lengths, passes=2)
+    first, second = steps[:4], steps[4:]
+    assert len(steps) == 8 and all(len(s) == 2 for s in steps)
     assert sorted(n for s in first for n in s) == sorted(n for s in second for n in s) == list(range(8))
     assert first != second
+    assert plan_passes(8, 2, 13, lengths, passes=2) == steps and plan_passes(8, 2, 13, lengths, passes=1) == first
 
 
 def test_passage_training_checkpoints_resumes_and_exports_a_model_the_reader_loads(tmp_path, capsys):

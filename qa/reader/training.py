@@ -116,6 +116,12 @@ def plan(n_questions: int, batch: int, seed: int, lengths: list[int], bucket: in
     return out
 
 
+def plan_passes(n_questions: int, batch: int, seed: int, lengths: list[int], passes: int) -> list[list[int]]:
+    """``passes`` plans one after the other, pass ``e`` with seed ``seed + e``: each pass over the questions in
+    an order of its own, the same for the same arguments (so a resumed run sees the same plan)."""
+    return [step for e in range(passes) for step in plan(n_questions, batch, seed + e, lengths)]
+
+
 def shared_norm_loss(logits, ctx, targets, sizes, which: int):
     """Cross-entropy of the gold start (``which`` 0) or end (1) token over the context tokens of
     all windows of the same question together; questions without an answer token are skipped."""
@@ -169,8 +175,7 @@ def train(args) -> dict:
     val = Questions(val_articles, args.seed + 1)
     n_questions = min(args.questions or len(data), len(data))
     lengths = [len(data.articles[a]["paragraphs"][p]["context"]) for a, p, _ in data.refs[:n_questions]]
-    # each pass over the questions in an order of its own (a resumed run sees the same plan)
-    steps = [s for e in range(args.epochs) for s in plan(n_questions, args.batch_questions, args.seed + e, lengths)]
+    steps = plan_passes(n_questions, args.batch_questions, args.seed, lengths, args.epochs)
 
     model = build_model(base, 6, attention="sdpa")  # exported with "eager" (see run)
     if args.init:
