@@ -525,8 +525,10 @@ def main(argv=None) -> int:
         return 0
     result = calibrate(model, args)
     if args.write:
+        kept = json.loads(record_file.read_text(encoding="utf-8")).get("calibration", {}) if record_file.exists() else {}
+        kept = {k: kept[k] for k in ("stop", "stop_by") if k in kept}  # bench/read_first.py's, chosen after this fit
         write_record(record_file, "calibration", {
-            **result, "fitted_by": f"python bench/passage_reader.py calibrate --reader {args.reader} --write",
+            **kept, **result, "fitted_by": f"python bench/passage_reader.py calibrate --reader {args.reader} --write",
             "questions_per_domain": args.questions, "read": args.read})
     return 0
 

@@ -223,3 +223,97 @@ def test_the_answers_passage_leads_the_evidence_whatever_retrieval_said(tmp_path
         answer = qa.ask(question, k=2)
         assert answer.text == "Lisbon" and [h.passage.doc for h in answer.citations] == ["voyage.txt", "ledger.txt"]
         assert ("reader" in answer.citations[0].ranks) == ordered
+
+
+class ShapeSession:
+    """An ONNX session stand-in that records the shapes it is fed and gives per-token logits equal
+    to the token ids, and the row's token count as its has-answer logit."""
+
+    def __init__(self):
+        self.fed = []
+
+    def run(self, names, feed):
+        ids = feed["input_ids"]
+        self.fed.append(ids.shape)
+        return [ids.astype(np.float32), -ids.astype(np.float32), feed["attention_mask"].sum(1, keepdims=True)]
+
+
+def test_each_window_is_run_alone_without_its_padding():
+    from qa.reader.runtime import run_rows
+
+    windows = encode(TOKENIZER, ["Where?"], ["A short one.", "A somewhat longer passage with more words in it."])
+    session = ShapeSession()
+    start, end, has = run_rows(session, windows.feed(), ["start_logits", "end_logits", "has_answer"])
+    lengths = windows.attention_mask.sum(1)
+    assert session.fed == [(1, int(n)) for n in lengths]  # one row at a time, cut to its own tokens
+    assert start.shape == end.shape == windows.input_ids.shape and has.reshape(-1).tolist() == lengths.tolist()
+    short = int(lengths.min())
+    row = int(np.argmin(lengths))
+    assert (start[row, :short] == windows.input_ids[row, :short]).all()
+    assert (start[row, short:] == -1e4).all() and (end[row, short:] == -1e4).all()  # padding never wins a span
+
+
+@pytest.mark.integration
+def test_a_windows_logits_do_not_depend_on_the_others_read_with_it():
+    """The int8 model quantises activations per tensor: in one padded batch, a short passage's logits
+    moved with its neighbours and the padding. Read window by window, they are its own."""
+    from qa.reader.passage import MODEL_DIR, MODEL_FILE
+
+    model = PassageModel(MODEL_DIR / MODEL_FILE, bundled_model_path())
+    question = "What did the ship carry?"
+    short = DOCS["voyage.txt"].split("\n\n", 1)[1]
+    alone = model.logits(question, [short])
+    together = model.logits(question, [short, LONG])
+    n = int(alone[0].attention_mask[0].sum())
+    assert np.array_equal(alone[1][0, :n], together[1][0, :n]) and alone[3][0] == together[3][0]
+    assert model.spans(question, [short])[0].start == model.spans(question, [short, FILLER])[0].start
+
+
+class CountingModel(StubModel):
+    """:class:`StubModel` that records how many passages each call reads, with a has-answer logit
+    of ``-has`` in windows without the target."""
+
+    def __init__(self, target: str, has: float = 4.0):
+        super().__init__(target, has)
+        self.calls = []
+
+    def logits(self, question, passages, max_windows=4):
+        self.calls.append(len(passages))
+        windows, start, end, has = super().logits(question, passages, max_windows)
+        return windows, start, end, np.where(start.max(axis=1) > 0, has, -has)
+
+
+def reading(tmp_path, model, calibration) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index", chunk_size=300, chunk_overlap=0, mode="bm25")
+    return Pipeline(s, embedder=FakeEmbedder(), reader=PassageReader(s, model=model, calibration=calibration))
+
+
+def test_a_sure_answer_in_the_first_passage_ends_the_reading(tmp_path):
+    model = CountingModel("Lisbon", has=4.0)  # confidence sigmoid(4) = 0.98 wherever Lisbon is
+    qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1, stop=0.9))
+    question = "Where did the ship leave Lisbon for, asked the night staff?"
+    hits = qa.search(question)
+    assert len(hits) >= 3 and "Lisbon" in hits[0].passage.text  # the first passage retrieved holds it
+    answer = qa.ask(question)
+    assert model.calls == [1]  # only that passage was read
+    assert answer.text == "Lisbon" and answer.status == "answer" and answer.citations[0].rank == 1
+
+
+def test_an_unsure_first_passage_reads_the_others_and_may_answer_from_them(tmp_path):
+    model = CountingModel("Zanzibar archipelago", has=4.0)  # only in the ledger's last passage
+    qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1, stop=0.9))
+    question = "Item 12, item 13, item 14 and item 15 of the inventory: where was it buried?"
+    hits = qa.search(question)
+    assert "Zanzibar" not in hits[0].passage.text  # the first passage has no answer: sigmoid(-4) < stop
+    assert any("Zanzibar archipelago" in h.passage.text for h in hits[1:3])
+    answer = qa.ask(question)
+    assert model.calls == [1, 2]  # passage 1, then the other two
+    assert answer.text == "Zanzibar archipelago" and answer.citations[0].rank > 1
+
+
+def test_without_a_stop_every_passage_is_read(tmp_path):
+    model = CountingModel("Lisbon", has=4.0)
+    qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1))  # stop 2.0: never
+    qa.ask("Where did the ship leave Lisbon for, asked the night staff?")
+    assert model.calls == [1, 2]

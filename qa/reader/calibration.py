@@ -28,6 +28,9 @@ class Calibration:
     answer: float = 0.5  #: at or above: an answer
     tentative: float = 0.2  #: at or above: a possible answer; below: none
     rank: float = 0.0  #: taken off a span's score per place its passage stands below the first retrieved
+    #: (the passage reader's) an answer this sure from the first passage alone ends the reading: the
+    #: passages below it are not read (above 1: they always are)
+    stop: float = 2.0
 
     def confidence(self, has_logit: float, span_score: float) -> float:
         """The probability that the answer is right, from the window's has-answer logit and the

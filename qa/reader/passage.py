@@ -3,8 +3,10 @@
 The model (``python -m qa.train passage``; int8 ONNX in ``qa/models/``, see its card) reads
 ``[CLS] question [SEP] passage [SEP]`` windows of at most 384 tokens (a longer passage in
 overlapping windows, :mod:`qa.reader.windows`) and gives, per window, start/end logits over the
-passage's tokens and a has-answer logit. The top :data:`READ_PASSAGES` passages of the retrieval
-are read in one batch. Training normalised the span scores over all of a question's windows
+passage's tokens and a has-answer logit. The first retrieved passage is read first; when the
+answer found there is at least ``Calibration.stop`` sure, reading ends, else the next passages up
+to :data:`READ_PASSAGES` are read too (each window on its own, :func:`qa.reader.runtime.run_rows`;
+``bench/read_first.py`` measured both choices on held-out data). Training normalised the span scores over all of a question's windows
 together, so the best span anywhere (start + end logit, at most 64 tokens: a clause, a list, a
 definition), less ``Calibration.rank`` per place its passage stands below the first retrieved, is
 the answer; its passage is cited first, and the sentence(s) around it are given for context.
@@ -19,14 +21,14 @@ as a possible answer; below, only the passages are shown.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .answers import abstain, answer_in, state
 from .calibration import Calibration
-from .runtime import load_tokenizer, open_session
+from .runtime import load_tokenizer, open_session, run_rows
 from .windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -58,7 +60,7 @@ class PassageModel:
         windows = encode(self.tokenizer, [question], passages, max_windows=max_windows)
         if len(windows) == 0:
             return windows, np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0)
-        start, end, has = self.session.run(["start_logits", "end_logits", "has_answer"], windows.feed())
+        start, end, has = run_rows(self.session, windows.feed(), ["start_logits", "end_logits", "has_answer"])
         return windows, start, end, has.reshape(-1).astype(np.float64)
 
     def spans(self, question: str, passages: list[str],
@@ -112,8 +114,6 @@ def order_by_reader(hits, spans: list[WindowSpan], read: int, calibration: Calib
     """The first ``read`` hits in the reader's order — each passage's best confidence over its windows,
     ties (and passages with no span) in retrieval order — then the rest as retrieved; ranks renumbered,
     the reader's rank kept in ``ranks["reader"]``. Also returns ``where[i]``: the new place of hit ``i``."""
-    from dataclasses import replace
-
     best = np.full(read, -np.inf)
     for sp in spans:
         best[sp.passage] = max(best[sp.passage], calibration.confidence(sp.has_answer, sp.score))
@@ -173,8 +173,11 @@ class PassageReader:
     def read(self, question: str, qvec, retrieval, data, k: int):
         hits = retrieval.hits
         top = hits[: self.read_passages]
-        spans = self.passage_spans(question, top, data)
+        spans = self.passage_spans(question, top[:1], data)
         best, confidence = choose(spans, self.calibration)
+        if len(top) > 1 and confidence < self.calibration.stop:  # not sure enough: read the others too
+            spans += [replace(sp, passage=sp.passage + 1) for sp in self.passage_spans(question, top[1:], data)]
+            best, confidence = choose(spans, self.calibration)
         status = state(confidence, self.answer_threshold, self.threshold)
         where = list(range(len(top)))
         if self.order_evidence and len(top) > 1:
