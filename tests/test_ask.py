@@ -25,6 +25,7 @@ def test_the_default_reader_is_the_shipped_passage_model(seed_pipeline):
     reader = seed_pipeline.reader
     assert isinstance(reader, PassageReader) and reader.model_file == MODEL_DIR / MODEL_FILE
     assert reader.calibration != Calibration()  # the one fitted on SQuADShifts, stored beside the model
+    assert reader.calibration.answer <= reader.calibration.stop <= 1  # a sure first passage ends the reading
     answer = seed_pipeline.ask("Who engineered Syria's rapprochement with Egypt?")
     assert answer.text is not None and 0 < answer.confidence <= 1
     assert answer.confidence >= reader.threshold
