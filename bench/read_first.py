@@ -1,12 +1,11 @@
 """Reading the first passage first: stop there when its answer is sure enough, else read the rest.
 
-The passage reader reads the top 3 retrieved passages in one batch (``READ_PASSAGES``); its time is
-the reading (``bench/query_latency.py``), proportional to the tokens read. A span from a later
+Until 2026-12-04 the passage reader read the top 3 retrieved passages (``READ_PASSAGES``) in one
+padded batch; its time is the reading (``bench/query_latency.py``), proportional to the tokens read. A span from a later
 passage must beat the first passage's best by ``Calibration.rank`` per place to be chosen, so when
 the first passage already gives a confident answer the others rarely change it. This measures,
 for each exit threshold ``t``, what reading passage 1 alone first — and passages 2-3 only when its
-answer's confidence is below ``t`` — does to the answers and to the time, against reading all 3
-together (the product's behaviour until then).
+answer's confidence is below ``t`` — does to the answers and to the time, against reading all 3.
 
 Data: each SQuADShifts domain's half (the split of ``bench/passage_reader.py``), every question asked
 over the 3 paragraphs of its domain-half that BM25 ranks highest, as ``calibrate`` asks them (the
@@ -43,8 +42,8 @@ from qa.eval.metrics import best, f1  # noqa: E402
 from qa.index.embedding import bundled_model_path  # noqa: E402
 from qa.index.lexical import BM25Index  # noqa: E402
 from qa.reader.passage import (MAX_WINDOWS, MODEL_DIR, MODEL_FILE, Calibration, PassageModel,  # noqa: E402
-                               WindowSpan, choose)
-from qa.reader.windows import MAX_ANSWER_TOKENS, best_spans, char_span, encode  # noqa: E402
+                               choose, window_spans)
+from qa.reader.windows import encode  # noqa: E402
 
 THRESHOLDS = (1.01, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
@@ -53,12 +52,7 @@ def batched_spans(model: PassageModel, question: str, texts: list[str]):
     """``PassageModel.spans`` as it was until 2026-12-04: all windows in one padded batch."""
     windows = encode(model.tokenizer, [question], texts, max_windows=MAX_WINDOWS)
     start, end, has = model.session.run(["start_logits", "end_logits", "has_answer"], windows.feed())
-    out = []
-    for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, MAX_ANSWER_TOKENS)):
-        if np.isfinite(score):
-            s, e = char_span(windows, w, a, b)
-            out.append(WindowSpan(int(windows.owner[w]), s, e, score, float(has.reshape(-1)[w])))
-    return sorted(out, key=lambda sp: -sp.score)
+    return window_spans(windows, start, end, has.reshape(-1))
 
 
 def reads(model: PassageModel, half: int, n: int, seed: int, k: int):

@@ -66,13 +66,7 @@ class PassageModel:
     def spans(self, question: str, passages: list[str],
               max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[WindowSpan]:
         """The best span of every window, best score first (``score`` and ``has_answer`` are logits)."""
-        windows, start, end, has = self.logits(question, passages)
-        out = []
-        for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
-            if np.isfinite(score):
-                s, e = char_span(windows, w, a, b)
-                out.append(WindowSpan(int(windows.owner[w]), s, e, score, float(has[w])))
-        return sorted(out, key=lambda sp: -sp.score)
+        return window_spans(*self.logits(question, passages), max_answer_tokens)
 
     def has_answer_logits(self, question: str, passages: list[str]) -> np.ndarray:
         """Has-answer logit of each passage (its best window's): the reranker's use."""
@@ -80,6 +74,17 @@ class PassageModel:
         best = np.full(len(passages), -np.inf)
         np.maximum.at(best, windows.owner, has)
         return best
+
+
+def window_spans(windows, start, end, has, max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[WindowSpan]:
+    """The best span of every window from the model's logits (``has``: one has-answer logit a
+    window), best score first; windows without a passage token give none."""
+    out = []
+    for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
+        if np.isfinite(score):
+            s, e = char_span(windows, w, a, b)
+            out.append(WindowSpan(int(windows.owner[w]), s, e, score, float(has[w])))
+    return sorted(out, key=lambda sp: -sp.score)
 
 
 def model_path(settings) -> Path:
@@ -173,10 +178,13 @@ class PassageReader:
     def read(self, question: str, qvec, retrieval, data, k: int):
         hits = retrieval.hits
         top = hits[: self.read_passages]
-        spans = self.passage_spans(question, top[:1], data)
+        # with a stop, the first passage alone; without (stop above 1), all in one call, as the combined
+        # reader needs: it weighs the sentences of all the passages it is given against each other
+        first = 1 if self.calibration.stop <= 1 else len(top)
+        spans = self.passage_spans(question, top[:first], data)
         best, confidence = choose(spans, self.calibration)
-        if len(top) > 1 and confidence < self.calibration.stop:  # not sure enough: read the others too
-            spans += [replace(sp, passage=sp.passage + 1) for sp in self.passage_spans(question, top[1:], data)]
+        if first < len(top) and confidence < self.calibration.stop:  # not sure enough: read the others too
+            spans += [replace(sp, passage=sp.passage + first) for sp in self.passage_spans(question, top[first:], data)]
             best, confidence = choose(spans, self.calibration)
         status = state(confidence, self.answer_threshold, self.threshold)
         where = list(range(len(top)))
