@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--base", type=Path, default=CACHE / "seeds", help="where the seed copy and its index live")
     ap.add_argument("--encoders", nargs="+", default=["torch", "onnx"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--read-threads", nargs="+", type=int, default=[Settings.read_threads],
+                    help="threads of the reader model (Settings.read_threads)")
     ap.add_argument("--readers", nargs="+", default=[Settings.reader], choices=READERS)
     ap.add_argument("--question-models", nargs="+", default=[Settings.question_model],
                     help="question encoders (Settings.question_model): auto, bundled, trained or an .onnx file")
@@ -104,9 +106,11 @@ def main() -> None:
     for threads in args.threads:
         model = floor_encoder(threads)
         for encoder in args.encoders:
-            for reader, question_model in ((r, q) for r in args.readers for q in args.question_models):
+            for reader, question_model, read_threads in ((r, q, t) for r in args.readers
+                                                         for q in args.question_models for t in args.read_threads):
                 qa = Pipeline(settings.replace(encoder=encoder, query_threads=threads, reader=reader,
-                                               rerank=args.rerank, question_model=question_model))
+                                               rerank=args.rerank, question_model=question_model,
+                                               read_threads=read_threads))
                 qa.warm_up()
                 times = measure(qa, model, threads, questions, args.repeat)
                 floor = stats_ms(times["floor"])
@@ -114,9 +118,10 @@ def main() -> None:
                     if key in times:
                         st = stats_ms(times[key])
                         rows.append({"encoder": encoder, "questions": question_model, "reader": reader,
-                                     "threads": threads, "stage": key, "median ms": st["median"], "p95 ms": st["p95"],
+                                     "threads": threads, "read threads": read_threads, "stage": key,
+                                     "median ms": st["median"], "p95 ms": st["p95"],
                                      "x floor (median)": st["median"] / floor["median"]})
-    print_table(rows, ["encoder", "questions", "reader", "threads", "stage", "median ms", "p95 ms",
+    print_table(rows, ["encoder", "questions", "reader", "threads", "read threads", "stage", "median ms", "p95 ms",
                        "x floor (median)"])
 
 

@@ -85,6 +85,11 @@ class Settings:
     #: Torch threads for one question (1 avoids oversubscription on small machines) and for indexing (0: torch default).
     query_threads: int = 1
     index_threads: int = 0
+    #: Threads a reader model runs one question on (ONNX Runtime's intra-op threads, told not to spin-wait,
+    #: so a core that another process holds costs a share of it, not a stall): on 2 cores, 2 read a
+    #: passage in 45 ms against 71 ms on one, and 58 ms with the other core busy (docs/benchmarks.md,
+    #: "Reading on two threads").
+    read_threads: int = 2
     #: Reader that picks the answer: ``passage`` (the default: a model trained here on all of SQuAD
     #: reads the top retrieved passages whole, int8 ONNX; docs/benchmarks.md "The passage reader trained
     #: on all of SQuAD"), ``sentence`` (the earlier default: a smaller-context model reads the heuristic's
@@ -180,6 +185,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1")
+        if self.read_threads < 1:
+            raise SettingsError(f"read_threads must be 1 or more, got {self.read_threads}")
         if self.read_passages < 0:
             raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
         if not isinstance(self.spelling, bool):  # "on"/"off", as the CLI's flag and older callers give it

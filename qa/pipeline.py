@@ -171,7 +171,7 @@ class Pipeline:
             raise ModelError(f"rerank needs the trained reader's model: {reason}")
         from .index.embedding import bundled_model_path
 
-        return ReaderModel(model_path(self.settings), bundled_model_path(), self.settings.query_threads)
+        return ReaderModel(model_path(self.settings), bundled_model_path(), self.settings.read_threads)
 
     @property
     def data(self) -> store.IndexData:

@@ -36,6 +36,7 @@ def test_environment_then_flags():
         ({"QA_CHUNK_SIZE": "10"}, "chunk_size must be at least 50"),
         ({"QA_CHUNK_OVERLAP": "1000"}, "chunk_overlap must be between"),
         ({"QA_ABSTAIN_THRESHOLD": "2"}, "abstain_threshold must be between"),
+        ({"QA_READ_THREADS": "0"}, "read_threads must be 1 or more"),
     ],
 )
 def test_bad_values_are_settings_errors(env, message):

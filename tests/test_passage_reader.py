@@ -269,6 +269,22 @@ def test_a_windows_logits_do_not_depend_on_the_others_read_with_it():
     assert model.spans(question, [short])[0].start == model.spans(question, [short, FILLER])[0].start
 
 
+@pytest.mark.integration
+def test_the_reader_runs_on_the_read_threads_setting_with_the_same_logits(tmp_path):
+    """``read_threads`` sets the model's threads (without spin-waiting, so a busy core is not held);
+    the logits are the one-thread logits, so the calibration still holds."""
+    from qa.reader.passage import MODEL_DIR, MODEL_FILE
+
+    reader = PassageReader(Settings(docs=tmp_path, index=tmp_path / "index", read_threads=2))
+    options = reader.model.session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    one = PassageModel(MODEL_DIR / MODEL_FILE, bundled_model_path(), threads=1)
+    question, passages = "What did the ship carry?", [DOCS["voyage.txt"], LONG]
+    for a, b in zip(one.logits(question, passages)[1:], reader.model.logits(question, passages)[1:]):
+        assert np.array_equal(a, b)
+
+
 class CountingModel(StubModel):
     """:class:`StubModel` that records how many passages each call reads, with a has-answer logit
     of ``-has`` in windows without the target."""

@@ -203,7 +203,7 @@ class CombinedReader(PassageReader):
             if self._model is None:
                 from ..index.embedding import bundled_model_path
 
-                tokenizer, threads = bundled_model_path(), self.settings.query_threads
+                tokenizer, threads = bundled_model_path(), self.settings.read_threads
                 self._model = CombinedModel(PassageModel(passage.model_path(self.settings), tokenizer, threads),
                                             ReaderModel(sentence.model_path(self.settings), tokenizer, threads),
                                             self.weights)

@@ -165,7 +165,7 @@ class PassageReader:
             if self._model is None:
                 from ..index.embedding import bundled_model_path
 
-                self._model = PassageModel(self.model_file, bundled_model_path(), self.settings.query_threads)
+                self._model = PassageModel(self.model_file, bundled_model_path(), self.settings.read_threads)
         return self._model
 
     def warm_up(self, data, embedder) -> None:

@@ -32,6 +32,10 @@ def open_session(model_file: Path, threads: int, command: str):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(threads, 1)
     options.inter_op_num_threads = 1
+    # no spin-waiting between the threads' shares of an operator: with another process on a core, a
+    # spinning thread holds its own core while it waits for the busy one (90 ms a passage on 2 threads
+    # against 59 ms without spinning and 71 ms on one thread, docs/benchmarks.md "Reading on two threads")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files

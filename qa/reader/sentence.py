@@ -207,7 +207,7 @@ class TrainedReader:
             if self._model is None:
                 from ..index.embedding import bundled_model_path
 
-                self._model = ReaderModel(self.model_file, bundled_model_path(), self.settings.query_threads)
+                self._model = ReaderModel(self.model_file, bundled_model_path(), self.settings.read_threads)
         return self._model
 
     def candidates(self, question: str, qvec: np.ndarray, retrieval, data):
