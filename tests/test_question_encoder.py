@@ -27,7 +27,15 @@ from qa.index.embedding import (  # noqa: E402
     statement_model_path,
     trained_question_model_path,
 )
-from qa.index.question_training import Squad, blend, dense_scores, fixed_passage_loss, load_articles, mine_negatives  # noqa: E402
+from qa.index.question_training import (  # noqa: E402
+    Squad,
+    answer_paragraphs,
+    blend,
+    dense_scores,
+    fixed_passage_loss,
+    load_articles,
+    mine_negatives,
+)
 from qa.pipeline import Pipeline  # noqa: E402
 
 QUESTION = "Whose help was the victory in Aleppo credited to?"
@@ -85,6 +93,40 @@ def test_the_loss_ranks_the_own_paragraph_and_keeps_questions_near_the_bundled_m
                                fixed, 2.0)([{"column": "q"}, {"column": "s"}], with_statements)
     assert kept["ranking"] == pytest.approx(float(right["ranking"]), abs=1e-6)  # the statement is not a paragraph
     assert kept["statements"] == pytest.approx(0.0, abs=1e-6) and moved["statements"] == pytest.approx(1.0)
+
+
+def test_corpus_negatives_rank_against_every_paragraph_but_those_left_out():
+    import torch
+
+    passages = np.eye(4, dtype=np.float32)
+    anchors = np.eye(4, dtype=np.float32)[[0]]
+
+    class Fixed(torch.nn.Module):
+        def forward(self, features):
+            return {"sentence_embedding": torch.tensor([[1.0, 0, 0, 1.0]])}  # as near paragraph 3 as its own, 0
+
+    def ranking(labels):
+        return float(fixed_passage_loss(Fixed(), passages, anchors, 20.0, 0.0, corpus=True)([{}], torch.tensor(labels))
+                     ["ranking"])
+
+    # every paragraph counts, not only the row's: paragraph 3 ties with the own one, so about log(2)
+    assert ranking([[0, 0, 0]]) == pytest.approx(np.log(2), abs=1e-3)
+    assert ranking([[0, 0, 3]]) < 1e-5  # paragraph 3 left out (it holds the answer): only 1 and 2, far, remain
+
+
+def test_paragraphs_of_the_article_holding_an_answer_are_left_out(tmp_path):
+    articles, _ = load_articles(squad_file(tmp_path / "train.json"), 1)
+    data = Squad(articles)
+    left = answer_paragraphs(data, limit=3)
+    assert left.shape == (len(data.questions), 3)
+    for i, row in enumerate(left):
+        gold = data.gold[i]
+        for j in row[row != gold]:
+            assert data.article[j] == data.article[gold]
+            assert any(a.lower() in data.paragraphs[j].lower() for a in data.answers[i])
+        same = [j for j, a in enumerate(data.article) if a == data.article[gold] and j != gold]
+        holding = [j for j in same if any(a.lower() in data.paragraphs[j].lower() for a in data.answers[i])]
+        assert sorted(row[row != gold].tolist()) == holding[:3]
 
 
 def question_args(data, out, work, questions: int) -> list[str]:

@@ -25,11 +25,13 @@ def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarra
 
 
 def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float,
-                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0):
+                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0, corpus: bool = False):
     """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
     negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``; with
     ``fixed`` (the bundled model's vectors of statements), the features hold a second column of statements
-    and each row ends with its statement's index into ``fixed``."""
+    and each row ends with its statement's index into ``fixed``. With ``corpus``, the own paragraph is
+    ranked against every row of ``passages`` and the row's other indices are paragraphs left out (a
+    repeat of the own paragraph is padding)."""
     import torch
     from torch import nn
 
@@ -45,10 +47,18 @@ def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: 
         def forward(self, features, labels):
             q = nn.functional.normalize(self.model(features[0])["sentence_embedding"].float(), dim=-1)
             labels = labels.to(q.device)
-            paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]
-            columns, where = torch.unique(paragraphs, return_inverse=True)
-            scores = scale * q @ self.passages[columns].T
-            ranking = nn.functional.cross_entropy(scores, where[:, 0])
+            if corpus:  # in float32 even under bfloat16 autocast: thousands of near scores are told apart
+                with torch.autocast(q.device.type, enabled=False):
+                    scores = scale * q @ self.passages.T
+                own, left_out = labels[:, 1], labels[:, 2:]
+                scores = scores.scatter(1, left_out, torch.where(left_out == own[:, None], scores.gather(1, left_out),
+                                                                 torch.finfo(scores.dtype).min))
+                ranking = nn.functional.cross_entropy(scores, own)
+            else:
+                paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]
+                columns, where = torch.unique(paragraphs, return_inverse=True)
+                scores = scale * q @ self.passages[columns].T
+                ranking = nn.functional.cross_entropy(scores, where[:, 0])
             drift = (1 - (q * self.anchors[labels[:, 0]]).sum(-1)).mean()
             losses = {"ranking": ranking, "anchor": anchor * drift}
             if fixed is not None:

@@ -12,7 +12,10 @@ sentence-transformers ranking loss with the passage side fixed:
 - ranking: cross-entropy of each question's own paragraph against every other paragraph of the step (the
   batch's own paragraphs, in-batch negatives, and for each question ``--negatives`` paragraphs that BM25
   (:class:`qa.index.lexical.BM25Index`) ranks highest over all of SQuAD train without holding the answer),
-  cosine similarities times ``--scale``;
+  cosine similarities times ``--scale``; with ``--corpus-negatives``, against *every* training paragraph
+  instead (the passage side is fixed, so the whole corpus costs one product of the step's question vectors
+  with the cached paragraph vectors, no memory for more passages through the model), less the paragraphs of
+  the question's own article that hold one of its answers (likely right too);
 - anchor: ``--anchor`` x (1 - cosine) between the question's new vector and the bundled model's, so
   questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them;
 - statements (off unless ``--statement-anchor`` is given: it measured no better, docs/benchmarks.md):
@@ -66,13 +69,15 @@ class Squad:
         self.questions: list[str] = []
         self.answers: list[list[str]] = []
         self.gold: list[int] = []
-        for article in articles:
+        self.article: list[int] = []  #: each paragraph's article
+        for n, article in enumerate(articles):
             for para in article["paragraphs"]:
                 for qa in para["qas"]:
                     self.questions.append(qa["question"].strip())
                     self.answers.append([a["text"] for a in qa["answers"]])
                     self.gold.append(len(self.paragraphs))
                 self.paragraphs.append(para["context"])
+                self.article.append(n)
 
 
 def load_articles(path: Path, val_articles: int) -> tuple[list[dict], list[dict]]:
@@ -88,6 +93,8 @@ def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
     ``k``, the row is filled with its own paragraph, which the loss ignores as a negative."""
     from .lexical import BM25Index
 
+    if k == 0:
+        return np.empty((len(data.questions), 0), dtype=np.int64)
     bm25 = BM25Index.build(data.paragraphs)
     lowered = [p.lower() for p in data.paragraphs]
     out = np.empty((len(data.questions), k), dtype=np.int64)
@@ -98,6 +105,21 @@ def mine_negatives(data: Squad, k: int, depth: int = 30) -> np.ndarray:
         answers = [a.lower() for a in data.answers[i] if a.strip()]
         picked = [int(j) for j in top if j != data.gold[i] and not any(a in lowered[j] for a in answers)][:k]
         out[i] = picked + [data.gold[i]] * (k - len(picked))
+    return out
+
+
+def answer_paragraphs(data: Squad, limit: int = 8) -> np.ndarray:
+    """For each question, up to ``limit`` other paragraphs of its article that hold one of its answers
+    (``--corpus-negatives`` leaves them out of its negatives), the row filled with its own paragraph."""
+    lowered = [p.lower() for p in data.paragraphs]
+    by_article: dict[int, list[int]] = {}
+    for j, a in enumerate(data.article):
+        by_article.setdefault(a, []).append(j)
+    out = np.empty((len(data.questions), limit), dtype=np.int64)
+    for i, gold in enumerate(data.gold):
+        answers = [a.lower() for a in data.answers[i] if a.strip()]
+        held = [j for j in by_article[data.article[gold]] if j != gold and any(a in lowered[j] for a in answers)]
+        out[i] = held[:limit] + [gold] * (limit - len(held[:limit]))
     return out
 
 
@@ -172,7 +194,10 @@ def train(args) -> dict:
     print("held out, bundled model:", val_before, flush=True)
 
     order = np.random.default_rng(args.seed).permutation(len(data.questions))[: args.questions or None]
-    labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], squad.negatives[order]], axis=1)
+    if args.corpus_negatives and args.statement_anchor > 0:
+        raise SystemExit("--corpus-negatives and --statement-anchor cannot be combined")
+    others = answer_paragraphs(data)[order] if args.corpus_negatives else squad.negatives[order]
+    labels = np.concatenate([order[:, None], np.asarray(data.gold)[order][:, None], others], axis=1)
     columns = {"question": [data.questions[i] for i in order]}
     fixed = None
     if args.statement_anchor > 0:
@@ -186,10 +211,11 @@ def train(args) -> dict:
     model = SentenceTransformer(str(bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
                                 local_files_only=True)
     loss = fixed_passage_loss(model, squad.passages, squad.anchors, args.scale, args.anchor, fixed,
-                              args.statement_anchor)
+                              args.statement_anchor, corpus=args.corpus_negatives)
     # one folder of checkpoints per recipe (a longer plan of the same recipe resumes; another recipe starts anew)
     recipe = json.dumps([args.lr, args.anchor, args.scale, args.batch, args.negatives, args.statement_anchor,
-                         args.statement_paragraphs if fixed is not None else 0, args.val_articles, args.seed])
+                         args.statement_paragraphs if fixed is not None else 0, args.val_articles, args.seed]
+                        + (["corpus"] if args.corpus_negatives else []))
     checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=args.batch,
@@ -298,6 +324,9 @@ def export(model_dir: Path, out: Path, check: list[str], name: str = QUESTION_MO
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--negatives", type=int, default=5, help="question: BM25-mined negatives per question")
+    ap.add_argument("--corpus-negatives", action="store_true",
+                    help="question: rank each question's paragraph against every training paragraph (less the "
+                         "paragraphs of its article that hold an answer) instead of the step's and BM25's")
     ap.add_argument("--anchor", type=float, default=0.1,
                     help="question: weight of staying near the bundled model's question vector")
     ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
