@@ -105,13 +105,16 @@ def test_corpus_negatives_rank_against_every_paragraph_but_those_left_out():
         def forward(self, features):
             return {"sentence_embedding": torch.tensor([[1.0, 0, 0, 1.0]])}  # as near paragraph 3 as its own, 0
 
-    def ranking(labels):
-        return float(fixed_passage_loss(Fixed(), passages, anchors, 20.0, 0.0, corpus=True)([{}], torch.tensor(labels))
-                     ["ranking"])
+    def ranking(labels, nearest=4):
+        return float(fixed_passage_loss(Fixed(), passages, anchors, 20.0, 0.0, corpus=nearest)(
+            [{}], torch.tensor(labels))["ranking"])
 
     # every paragraph counts, not only the row's: paragraph 3 ties with the own one, so about log(2)
     assert ranking([[0, 0, 0]]) == pytest.approx(np.log(2), abs=1e-3)
     assert ranking([[0, 0, 3]]) < 1e-5  # paragraph 3 left out (it holds the answer): only 1 and 2, far, remain
+    # the nearest one other paragraph: 3 (the tie), found among all; with 3 left out, one of the far ones
+    assert ranking([[0, 0, 0]], nearest=1) == pytest.approx(np.log(2), abs=1e-3)
+    assert ranking([[0, 0, 3]], nearest=1) < 1e-5
 
 
 def test_paragraphs_of_the_article_holding_an_answer_are_left_out(tmp_path):

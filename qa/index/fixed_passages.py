@@ -25,13 +25,14 @@ def embed_cached(embedder, texts: list[str], work: Path, name: str) -> np.ndarra
 
 
 def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: float, anchor: float,
-                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0, corpus: bool = False):
+                       fixed: np.ndarray | None = None, statement_anchor: float = 0.0, corpus: int = 0):
     """The loss module for sentence-transformers' trainer: labels are rows of ``[question, own paragraph,
     negatives...]`` indices into ``anchors`` (the bundled model's question vectors) and ``passages``; with
     ``fixed`` (the bundled model's vectors of statements), the features hold a second column of statements
-    and each row ends with its statement's index into ``fixed``. With ``corpus``, the own paragraph is
-    ranked against every row of ``passages`` and the row's other indices are paragraphs left out (a
-    repeat of the own paragraph is padding)."""
+    and each row ends with its statement's index into ``fixed``. With ``corpus`` > 0, the own paragraph is
+    ranked against the ``corpus`` rows of ``passages`` nearest the question's vector (all of them when
+    ``corpus`` is as many), and the row's other indices are paragraphs left out (a repeat of the own
+    paragraph is padding)."""
     import torch
     from torch import nn
 
@@ -51,8 +52,13 @@ def fixed_passage_loss(model, passages: np.ndarray, anchors: np.ndarray, scale: 
                 with torch.autocast(q.device.type, enabled=False):
                     scores = scale * q @ self.passages.T
                 own, left_out = labels[:, 1], labels[:, 2:]
+                low = torch.finfo(scores.dtype).min
                 scores = scores.scatter(1, left_out, torch.where(left_out == own[:, None], scores.gather(1, left_out),
-                                                                 torch.finfo(scores.dtype).min))
+                                                                 low))
+                if corpus < len(self.passages) - 1:  # the nearest others, found among all
+                    nearest = scores.scatter(1, own[:, None], low).topk(corpus, dim=1).indices
+                    scores = torch.cat([scores.gather(1, own[:, None]), scores.gather(1, nearest)], dim=1)
+                    own = torch.zeros_like(own)
                 ranking = nn.functional.cross_entropy(scores, own)
             else:
                 paragraphs = labels[:, 1:-1] if fixed is not None else labels[:, 1:]

@@ -12,10 +12,11 @@ sentence-transformers ranking loss with the passage side fixed:
 - ranking: cross-entropy of each question's own paragraph against every other paragraph of the step (the
   batch's own paragraphs, in-batch negatives, and for each question ``--negatives`` paragraphs that BM25
   (:class:`qa.index.lexical.BM25Index`) ranks highest over all of SQuAD train without holding the answer),
-  cosine similarities times ``--scale``; with ``--corpus-negatives``, against *every* training paragraph
-  instead (the passage side is fixed, so the whole corpus costs one product of the step's question vectors
-  with the cached paragraph vectors, no memory for more passages through the model), less the paragraphs of
-  the question's own article that hold one of its answers (likely right too);
+  cosine similarities times ``--scale``; with ``--corpus-negatives N``, against the N training paragraphs
+  nearest the question by the encoder being trained instead (every paragraph is scored each step: the passage
+  side is fixed, so the whole corpus costs one product of the step's question vectors with the cached
+  paragraph vectors, no memory for more passages through the model), less the paragraphs of the question's
+  own article that hold one of its answers (likely right too); N as many as the paragraphs: all of them;
 - anchor: ``--anchor`` x (1 - cosine) between the question's new vector and the bundled model's, so
   questions unlike SQuAD's (claims, keywords, other domains) stay near where the bundled model put them;
 - statements (off unless ``--statement-anchor`` is given: it measured no better, docs/benchmarks.md):
@@ -215,7 +216,7 @@ def train(args) -> dict:
     # one folder of checkpoints per recipe (a longer plan of the same recipe resumes; another recipe starts anew)
     recipe = json.dumps([args.lr, args.anchor, args.scale, args.batch, args.negatives, args.statement_anchor,
                          args.statement_paragraphs if fixed is not None else 0, args.val_articles, args.seed]
-                        + (["corpus"] if args.corpus_negatives else []))
+                        + ([f"corpus-{args.corpus_negatives}"] if args.corpus_negatives else []))
     checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=args.batch,
@@ -324,9 +325,10 @@ def export(model_dir: Path, out: Path, check: list[str], name: str = QUESTION_MO
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--negatives", type=int, default=5, help="question: BM25-mined negatives per question")
-    ap.add_argument("--corpus-negatives", action="store_true",
-                    help="question: rank each question's paragraph against every training paragraph (less the "
-                         "paragraphs of its article that hold an answer) instead of the step's and BM25's")
+    ap.add_argument("--corpus-negatives", type=int, default=0,
+                    help="question: rank each question's paragraph against the N training paragraphs nearest it "
+                         "by the encoder being trained (less the paragraphs of its article that hold an answer; "
+                         "100000: all of them) instead of the step's and BM25's; 0 (default): off")
     ap.add_argument("--anchor", type=float, default=0.1,
                     help="question: weight of staying near the bundled model's question vector")
     ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
