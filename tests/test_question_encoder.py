@@ -117,19 +117,20 @@ def test_corpus_negatives_rank_against_every_paragraph_but_those_left_out():
     assert ranking([[0, 0, 3]], nearest=1) < 1e-5
 
 
-def test_paragraphs_of_the_article_holding_an_answer_are_left_out(tmp_path):
-    articles, _ = load_articles(squad_file(tmp_path / "train.json"), 1)
-    data = Squad(articles)
-    left = answer_paragraphs(data, limit=3)
-    assert left.shape == (len(data.questions), 3)
-    for i, row in enumerate(left):
-        gold = data.gold[i]
-        for j in row[row != gold]:
-            assert data.article[j] == data.article[gold]
-            assert any(a.lower() in data.paragraphs[j].lower() for a in data.answers[i])
-        same = [j for j, a in enumerate(data.article) if a == data.article[gold] and j != gold]
-        holding = [j for j in same if any(a.lower() in data.paragraphs[j].lower() for a in data.answers[i])]
-        assert sorted(row[row != gold].tolist()) == holding[:3]
+def test_paragraphs_of_the_article_holding_an_answer_are_left_out():
+    def para(context, question="", answer=""):
+        return {"context": context, "qas": [{"question": question, "answers": [{"text": answer}]}] if question else []}
+
+    data = Squad([
+        {"paragraphs": [para("The ship left Lisbon in 1497.", "When did the ship leave?", "1497"),
+                        para("In 1497 the crew was small."),   # its article, holds the answer: left out
+                        para("The crew came home later."),      # its article, no answer: a negative
+                        para("Lisbon was a busy port in 1497.")]},  # holds it too (cut by a limit of 1)
+        {"paragraphs": [para("Another story of 1497.")]},       # another article: a negative
+    ])
+    assert data.article == [0, 0, 0, 0, 1]
+    assert answer_paragraphs(data, limit=3).tolist() == [[1, 3, 0]]  # padded with its own paragraph
+    assert answer_paragraphs(data, limit=1).tolist() == [[1]]
 
 
 def question_args(data, out, work, questions: int) -> list[str]:
