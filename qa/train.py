@@ -3,6 +3,7 @@
     python -m qa.train passage --train SQUAD_TRAIN.json.gz    # the passage reader (qa.reader.training)
     python -m qa.train span --train SQUAD_TRAIN.json.gz       # the sentence reader (qa.reader.sentence_training)
     python -m qa.train question --train SQUAD_TRAIN.json.gz   # the question encoder (qa.index.question_training)
+    python -m qa.train encoder --train SQUAD_TRAIN.json.gz --claims SCIFACT  # both sides (qa.index.encoder_training)
     python -m qa.train export --checkpoint W.safetensors      # export saved sentence-model weights again
 
 Each command's defaults reproduce the shipped model (see qa/models/README.md).
@@ -13,16 +14,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .index import question_training
+from .index import encoder_training, question_training
 from .reader import sentence_training, training
 
 
 def parser() -> argparse.ArgumentParser:
     """The command's arguments (``bench/question_claims.py`` reads a training recipe through them too)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["passage", "span", "question", "export"],
+    ap.add_argument("what", choices=["passage", "span", "question", "encoder", "export"],
                     help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
                          "question: train (or resume) the question encoder and export it; "
+                         "encoder: train (or resume) one encoder for passages and queries and export it; "
                          "span: train (or resume) the has-answer + span model of qa.reader.sentence and export it; "
                          "export: only export the weights of --checkpoint (of a model of --layers layers)")
     ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
@@ -47,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=13)
     training.add_arguments(ap)
     question_training.add_arguments(ap)
+    encoder_training.add_arguments(ap)
     return ap
 
 
@@ -67,11 +70,15 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
     if args.validate_every is None:
         args.validate_every = 1790
     if args.lr is None:
-        args.lr = {"question": 5e-5}.get(args.what, 1e-4)
+        args.lr = {"question": 5e-5, "encoder": 2e-5}.get(args.what, 1e-4)
     if args.val_articles is None:
-        args.val_articles = 40 if args.what == "question" else 8
+        args.val_articles = 40 if args.what in ("question", "encoder") else 8
+    if args.negatives is None:
+        args.negatives = 1 if args.what == "encoder" else 5
+    if args.batch is None:
+        args.batch = 256 if args.what == "encoder" else 64
     if args.work is None:
-        args.work = {"question": question_training.DEFAULT_WORK,
+        args.work = {"question": question_training.DEFAULT_WORK, "encoder": encoder_training.DEFAULT_WORK,
                      "span": sentence_training.DEFAULT_WORK}.get(args.what, training.DEFAULT_WORK)
     return args
 
@@ -84,12 +91,14 @@ def main(argv=None) -> int:
         if not args.checkpoint:
             ap.error("export needs --checkpoint")
         return sentence_training.export_checkpoint(args)
-    if not args.train:
+    if not args.train and not (args.what == "encoder" and args.prepared):
         ap.error(f"{args.what} needs --train")
     if args.what == "passage":
         return training.run(args)
     if args.what == "question":
         return question_training.run(args)
+    if args.what == "encoder":
+        return encoder_training.run(args)
     return sentence_training.run(args)
 
 

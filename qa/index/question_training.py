@@ -324,7 +324,8 @@ def export(model_dir: Path, out: Path, check: list[str], name: str = QUESTION_MO
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--negatives", type=int, default=5, help="question: BM25-mined negatives per question")
+    ap.add_argument("--negatives", type=int, default=None,
+                    help="question, encoder: BM25-mined negatives per question (default 5; encoder: 1)")
     ap.add_argument("--corpus-negatives", type=int, default=0,
                     help="question: rank each question's paragraph against the N training paragraphs nearest it "
                          "by the encoder being trained (less the paragraphs of its article that hold an answer; "
@@ -332,7 +333,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--anchor", type=float, default=0.1,
                     help="question: weight of staying near the bundled model's question vector")
     ap.add_argument("--scale", type=float, default=20.0, help="question: similarity scale of the ranking loss")
-    ap.add_argument("--batch", type=int, default=64, help="question: questions per step")
+    ap.add_argument("--batch", type=int, default=None, help="question, encoder: questions per step (64; encoder: 256)")
     ap.add_argument("--statement-anchor", type=float, default=0.0,
                     help="question: weight of keeping the bundled model's vector of statements (default 0: off; "
                          "1.0 measured in docs/benchmarks.md, no better)")

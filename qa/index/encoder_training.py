@@ -1,0 +1,236 @@
+"""Train one encoder for both sides, passages and queries, from all-MiniLM-L6-v2; export int8 ONNX.
+
+    python -m qa.train encoder \\
+        --train ../shared/benchmarks/training/squad_v1.1_train_rebuilt/train-v1.1.rebuilt.json.gz \\
+        --claims ../shared/benchmarks/beir_scifact
+
+The question encoders (:mod:`qa.index.question_training`, :mod:`qa.index.claim_training`) move only the query
+side towards the bundled model's passage vectors; their held-out score stopped rising near MRR@10 0.79
+(docs/benchmarks.md). Here the passage side is trained too, so an index built with this model is a new index.
+Data, the same as the question encoder's with the claims mixed in rather than a second stage:
+
+- SQuAD v1.1 train questions of all but the last ``--val-articles`` articles, each with its paragraph and
+  ``--negatives`` paragraphs that BM25 ranks highest over SQuAD train without holding an answer
+  (:func:`qa.index.question_training.mine_negatives`);
+- BEIR SciFact **train** claims but ``--claims-held-out`` (a seeded sample, never trained on), each with the
+  passage of a supporting abstract that BM25 ranks highest (abstracts split as the index splits them) and BM25's
+  best passages of other abstracts; repeated ``--claim-repeat`` times, so claims are not drowned by questions.
+
+Loss: sentence-transformers' ``MultipleNegativesRankingLoss`` (in-batch and hard negatives, scale ``--scale``),
+its trainer, batches without duplicate texts, bfloat16 on a GPU. The data is prepared once (BM25 mining) and
+cached in ``--work``, with checkpoints every ``--save-every`` steps; the same command resumes.
+
+Held out, before and after training, for every weight-space blend of ``--held-out-blends`` between the
+initial and the trained weights (Wortsman et al. 2022): the held-out SQuAD articles' questions searched among
+their paragraphs, and the held-out claims searched among all SciFact passages (an abstract scores its best
+passage), both by dense vectors alone. ``--blend`` is the blend exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..files import sha256_file, write_model_record
+from .question_training import Squad, dense_scores, load_articles, mine_negatives
+
+ENCODER_MODEL_FILE = "encoder-int8.onnx"
+DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "encoder"
+
+
+def prepare(args, work: Path) -> dict:
+    """The training rows and the held-out sets (a JSON object: ``texts``, each text once, and rows of indices
+    into it), built once and cached in ``work`` under the data files' checksums and the settings that shape
+    them; or read from ``--prepared`` (a file an earlier run wrote, on this machine or another)."""
+    if args.prepared:
+        with gzip.open(args.prepared, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    train_sha256 = sha256_file(args.train)
+    key = hashlib.sha256(json.dumps([train_sha256, sha256_file(Path(args.claims) / "qrels" / "train.tsv"),
+                                     args.val_articles, args.negatives, args.claims_held_out, args.seed]).encode())
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"prepared-{key.hexdigest()[:12]}.json.gz"
+    if path.exists():
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    from .claim_training import Claims
+    from .lexical import BM25Index
+
+    t0 = time.perf_counter()
+    train_articles, val_articles = load_articles(args.train, args.val_articles)
+    data, val = Squad(train_articles), Squad(val_articles)
+    negatives = mine_negatives(data, args.negatives)
+    claims = Claims(Path(args.claims), args.claims_held_out, args.seed)
+    texts = data.paragraphs + data.questions + claims.passages + [claims.text[q] for q in claims.fit]
+    questions, passages = len(data.paragraphs), len(data.paragraphs) + len(data.questions)
+    claim_text = {q: passages + len(claims.passages) + i for i, q in enumerate(claims.fit)}
+    rows = [[questions + i, g, *negs] for i, (g, negs) in enumerate(zip(data.gold, negatives.tolist()))]
+    bm25 = BM25Index.build(claims.passages)
+    doc = np.asarray(claims.passage_doc)
+    claim_rows = []
+    for qid in claims.fit:
+        gold = claims.gold[qid]
+        scores = bm25.scores(claims.text[qid])
+        order = np.argsort(-scores, kind="stable")
+        others = [passages + int(j) for j in order[:30] if doc[j] not in gold][: args.negatives]
+        for d in sorted(gold):
+            own = np.flatnonzero(doc == d)
+            if len(own) and len(others) == args.negatives:
+                claim_rows.append([claim_text[qid], passages + int(own[np.argmax(scores[own])]), *others])
+    prepared = {
+        "train_sha256": train_sha256, "texts": texts, "rows": rows, "claim_rows": claim_rows,
+        "val": {"questions": val.questions, "paragraphs": val.paragraphs, "gold": val.gold},
+        "claims_held_out": {"claims": [claims.text[q] for q in claims.held_out],
+                            "gold": [sorted(claims.gold[q]) for q in claims.held_out],
+                            "passages": list(range(passages, passages + len(claims.passages))),
+                            "passage_doc": claims.passage_doc},
+    }
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump(prepared, f)
+    print(f"prepared {len(rows)} question rows and {len(claim_rows)} claim rows in {time.perf_counter() - t0:.0f} s",
+          flush=True)
+    return prepared
+
+
+def held_out_scores(model, prepared: dict, sets=("squad", "claims"), batch_size: int = 256) -> dict[str, float]:
+    """Dense scores of ``model`` (a SentenceTransformer) on the held-out ``sets``: SQuAD's recall@1, @5 and
+    MRR@10, and the claims' nDCG@10 over SciFact's abstracts (scikit-learn's ``ndcg_score``) and recall@10."""
+    from sklearn.metrics import ndcg_score
+
+    def enc(texts):
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+
+    out = {}
+    if "squad" in sets:
+        val = prepared["val"]
+        out.update({f"squad_{k}": v for k, v in dense_scores(enc(val["questions"]), enc(val["paragraphs"]),
+                                                             val["gold"]).items()})
+    if "claims" not in sets:
+        return out
+    held = prepared["claims_held_out"]
+    sims = enc(held["claims"]) @ enc([prepared["texts"][i] for i in held["passages"]]).T
+    docs, where = np.unique(np.asarray(held["passage_doc"]), return_inverse=True)
+    best = np.full((len(sims), len(docs)), -np.inf, dtype=np.float32)
+    np.maximum.at(best.T, where, sims.T)  # an abstract scores its best passage
+    relevant = np.zeros_like(best)
+    column = {d: i for i, d in enumerate(docs.tolist())}
+    for r, gold in enumerate(held["gold"]):
+        relevant[r, [column[d] for d in gold if d in column]] = 1
+    top10 = np.argsort(-best, axis=1)[:, :10]
+    out["claims_nDCG@10"] = round(float(ndcg_score(relevant, best, k=10)), 4)
+    out["claims_R@10"] = round(float(np.mean([relevant[r, top10[r]].sum() / max(relevant[r].sum(), 1)
+                                              for r in range(len(best))])), 4)
+    return out
+
+
+def blend_state(initial: dict, trained: dict, weight: float) -> dict:
+    """Weights ``initial + weight x (trained - initial)`` (floating tensors; the rest as trained)."""
+    return {k: (initial[k] + weight * (v - initial[k])) if v.is_floating_point() else v for k, v in trained.items()}
+
+
+def train(args) -> dict:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.training_args import (BatchSamplers,
+                                                                          SentenceTransformerTrainingArguments)
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .embedding import bundled_model_path
+
+    if not args.claims and not args.prepared:
+        raise SystemExit("encoder needs --claims (a BEIR SciFact folder: its train claims are trained on)")
+    torch.manual_seed(args.seed)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    prepared = prepare(args, work)
+    init = Path(args.init) if args.init else bundled_model_path()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = SentenceTransformer(str(init), device=device, local_files_only=True)
+    model.float()
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.eval()
+    before = held_out_scores(model, prepared, args.held_out_sets)
+    print("held out, initial model:", before, flush=True)
+
+    rng = np.random.default_rng(args.seed)
+    questions = prepared["rows"]
+    if args.questions:  # a seeded sample of the training questions
+        questions = [questions[i] for i in sorted(rng.permutation(len(questions))[: args.questions].tolist())]
+    rows = questions + prepared["claim_rows"] * args.claim_repeat
+    order = rng.permutation(len(rows))
+    texts = prepared["texts"]
+    columns = ["anchor", "positive"] + [f"negative_{i + 1}" for i in range(len(rows[0]) - 2)]
+    dataset = Dataset.from_dict({c: [texts[rows[i][n]] for i in order] for n, c in enumerate(columns)})
+    loss = MultipleNegativesRankingLoss(model, scale=args.scale)
+    recipe = json.dumps([prepared["train_sha256"], len(rows), len(rows[0]) - 2, str(init), args.lr, args.scale,
+                         args.batch, args.claim_repeat, args.epochs, args.seed])
+    checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
+    training_args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch,
+        learning_rate=args.lr, warmup_steps=0.1, use_cpu=device == "cpu", lr_scheduler_type="linear",
+        weight_decay=0.01, bf16=args.bf16, seed=args.seed, data_seed=args.seed, dataloader_drop_last=True,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_num_workers=args.workers or 0,
+        save_strategy="steps", save_steps=args.save_every, save_total_limit=2, logging_steps=25,
+        report_to="none", disable_tqdm=False)
+    model.train()
+    trainer = SentenceTransformerTrainer(model=model, args=training_args, train_dataset=dataset, loss=loss)
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    minutes = (time.perf_counter() - t0) / 60
+    model.eval()
+    trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    blends = {}
+    for weight in args.held_out_blends:
+        model.load_state_dict(blend_state(initial, trained, weight))
+        blends[str(weight)] = held_out_scores(model, prepared, args.held_out_sets)
+        print(f"held out, blend {weight}:", blends[str(weight)], flush=True)
+    model.load_state_dict(blend_state(initial, trained, args.blend))
+    final = work / "final"
+    model.save(str(final))
+    return {"final": final, "check": prepared["val"]["questions"][:200],
+            "rows": len(questions), "claim_rows": len(prepared["claim_rows"]), "claim_repeat": args.claim_repeat,
+            "steps": len(rows) // args.batch * args.epochs, "minutes_this_run": round(minutes, 1),
+            "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "resumed_from": str(last) if last else None, "blend": args.blend,
+            "held_out": {"initial": before, "blends": blends}}
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--claim-repeat", type=int, default=8,
+                    help="encoder: times each SciFact train claim's rows are in the training data")
+    ap.add_argument("--held-out-blends", type=lambda s: [float(x) for x in s.split(",")], default=[0.5, 0.75, 1.0],
+                    help="encoder: blends of the initial and trained weights scored on the held-out sets")
+    ap.add_argument("--held-out-sets", type=lambda s: s.split(","), default=["squad", "claims"],
+                    help="encoder: held-out sets scored, squad and/or claims (claims embeds all 14,854 SciFact "
+                         "passages: about 13 minutes on a 2-core CPU)")
+    ap.add_argument("--prepared", type=Path, default=None,
+                    help="encoder: the prepared data an earlier run wrote in its --work (prepared-*.json.gz), "
+                         "instead of preparing it from --train and --claims")
+    ap.add_argument("--export", action=argparse.BooleanOptionalAction, default=True,
+                    help="encoder: export the int8 ONNX model and its record into --out")
+
+
+def run(args) -> int:
+    """Train (or resume) and export ``encoder-int8.onnx`` with its record into ``--out``."""
+    from .question_training import export
+
+    result = train(args)
+    final = result.pop("final")
+    check = result.pop("check")
+    if args.export:
+        int8, cosine = export(final, args.out, check, ENCODER_MODEL_FILE)
+        result["onnx_int8_min_cosine"] = cosine
+        write_model_record(int8, args, result)
+    else:
+        print(json.dumps(result, indent=1))
+    (Path(args.work) / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,135 @@
+"""``python -m qa.train encoder``: one encoder trained on both sides (passages and queries), on a tiny SQuAD file
+and a tiny BEIR folder: the prepared rows, the held-out scores, the blends, checkpoints and the int8 export."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from test_question_encoder import beir_folder  # noqa: E402
+from test_train import squad_file  # noqa: E402
+
+from qa import train  # noqa: E402
+from qa.files import sha256_file  # noqa: E402
+from qa.index import encoder_training  # noqa: E402
+from qa.index.embedding import OnnxEncoder, SentenceTransformerEmbedder, bundled_model_path  # noqa: E402
+from qa.index.encoder_training import blend_state, held_out_scores, prepare  # noqa: E402
+
+
+def encoder_args(tmp_path, *extra: str) -> list[str]:
+    return ["encoder", "--train", str(squad_file(tmp_path / "train.json")), "--claims",
+            str(beir_folder(tmp_path / "scifact")), "--work", str(tmp_path / "work"), "--val-articles", "1",
+            "--claims-held-out", "1", "--negatives", "1", "--batch", "4", "--claim-repeat", "2", "--no-bf16",
+            "--save-every", "1", "--lr", "1e-4", *extra]
+
+
+def test_prepared_rows_point_at_their_own_passage_and_a_negative_without_the_answer(tmp_path, monkeypatch):
+    args = train.parse(encoder_args(tmp_path))
+    prepared = prepare(args, args.work)
+    texts = prepared["texts"]
+    assert len(texts) == len(set(texts))  # each text once; rows are indices
+    assert len(prepared["rows"]) == 8  # the questions of the training articles (the last article held out)
+    squad = json.loads((tmp_path / "train.json").read_text())["data"]
+    answer_of = {qa["question"]: (p["context"], qa["answers"][0]["text"])
+                 for article in squad[:-1] for p in article["paragraphs"] for qa in p["qas"]}
+    for question, positive, negative in prepared["rows"]:
+        context, answer = answer_of[texts[question]]
+        assert texts[positive] == context
+        assert negative != positive and answer.lower() not in texts[negative].lower()
+    held = prepared["val"]
+    assert held["questions"] == [qa["question"] for p in squad[-1]["paragraphs"] for qa in p["qas"]]
+    assert [held["paragraphs"][g] for g in held["gold"]] == [p["context"] for p in squad[-1]["paragraphs"]
+                                                            for _ in p["qas"]]
+    claims = prepared["claims_held_out"]
+    assert len(claims["claims"]) == 1 and len(claims["passages"]) == len(claims["passage_doc"])
+    doc_of = dict(zip(claims["passages"], claims["passage_doc"]))
+    gold = {"Vitamin D deficiency causes bone loss.": {"11", "15"}, "Sleep helps memory.": {"12", "15"},
+            "Statins lower cholesterol.": {"13"}, "A malaria vaccine protects children.": {"14"},
+            "Coffee causes heart disease.": {"16"}}
+    assert claims["claims"][0] in gold and [set(g) for g in claims["gold"]] == [gold[claims["claims"][0]]]
+    trained = {texts[row[0]] for row in prepared["claim_rows"]}
+    assert claims["claims"][0] not in trained and len(trained) == 4  # the held-out claim is never trained on
+    for claim, positive, negative in prepared["claim_rows"]:
+        assert doc_of[positive] in gold[texts[claim]] and doc_of[negative] not in gold[texts[claim]]
+    # prepared once: a second call reads the cache and mines nothing
+    monkeypatch.setattr(encoder_training, "mine_negatives", lambda *a: pytest.fail("mined again"))
+    assert prepare(args, args.work) == prepared
+    (cached,) = args.work.glob("prepared-*.json.gz")
+    with gzip.open(cached, "rt", encoding="utf-8") as f:
+        assert json.load(f)["train_sha256"] == sha256_file(args.train)
+
+
+class FixedModel:
+    """Encodes each text as the vector given for it."""
+
+    def __init__(self, vectors: dict[str, list[float]]):
+        self.vectors = vectors
+
+    def encode(self, texts, **_):
+        rows = np.asarray([self.vectors[t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_held_out_scores_rank_questions_among_paragraphs_and_abstracts_by_their_best_passage():
+    prepared = {
+        "texts": ["a1", "a2", "b1", "c1"],
+        "val": {"questions": ["q1", "q2"], "paragraphs": ["p1", "p2"], "gold": [0, 0]},
+        "claims_held_out": {"claims": ["c"], "gold": [["A"]], "passages": [0, 1, 2, 3],
+                            "passage_doc": ["A", "A", "B", "C"]},
+    }
+    model = FixedModel({"q1": [1, 0], "q2": [0, 1], "p1": [1, 0.1], "p2": [0.1, 1],
+                        "c": [1, 0], "a1": [0, 1], "a2": [1, 0.05], "b1": [1, 0.2], "c1": [-1, 0.1]})
+    scores = held_out_scores(model, prepared)
+    # q1's paragraph first, q2's second: R@1 0.5, MRR 0.75
+    assert scores["squad_R@1"] == 0.5 and scores["squad_R@5"] == 1.0 and scores["squad_MRR@10"] == 0.75
+    # abstract A scores its best passage (a2, nearer than b1) and comes first: its weak passage a1 does not count
+    assert scores["claims_nDCG@10"] == 1.0 and scores["claims_R@10"] == 1.0
+    model.vectors["a2"] = [0, 1]  # now B is first, A second
+    assert held_out_scores(model, prepared)["claims_nDCG@10"] == pytest.approx(1 / np.log2(3), abs=1e-4)
+    assert set(held_out_scores(model, prepared, ["squad"])) == {"squad_R@1", "squad_R@5", "squad_MRR@10"}
+
+
+def test_a_blend_is_the_given_share_of_the_way_from_the_initial_weights():
+    torch = pytest.importorskip("torch")
+    initial = {"w": torch.zeros(2), "steps": torch.tensor([0])}
+    trained = {"w": torch.tensor([2.0, -4.0]), "steps": torch.tensor([7])}
+    mixed = blend_state(initial, trained, 0.25)
+    assert mixed["w"].tolist() == [0.5, -1.0] and mixed["steps"].tolist() == [7]  # integers are not blended
+
+
+@pytest.mark.integration
+def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_encoder_for_both_sides(tmp_path):
+    argv = encoder_args(tmp_path, "--out", str(tmp_path / "model"), "--held-out-blends", "0.5,1")
+    assert train.main(argv) == 0
+    record = json.loads((tmp_path / "model" / "encoder-int8.json").read_text())
+    held = record["held_out"]
+    assert set(held["blends"]) == {"0.5", "1.0"}
+    assert set(held["initial"]) == {"squad_R@1", "squad_R@5", "squad_MRR@10", "claims_nDCG@10", "claims_R@10"}
+    (prepared,) = (tmp_path / "work").glob("prepared-*.json.gz")
+    with gzip.open(prepared, "rt", encoding="utf-8") as f:
+        claim_rows = len(json.load(f)["claim_rows"])
+    assert record["rows"] == 8 and record["claim_rows"] == claim_rows >= 4 and record["claim_repeat"] == 2
+    assert record["steps"] == (8 + claim_rows * 2) // 4 and record["resumed_from"] is None
+    assert record["model_sha256"] == sha256_file(tmp_path / "model" / "encoder-int8.onnx")
+    assert record["onnx_int8_min_cosine"] > 0.97
+    assert list((tmp_path / "work").glob("checkpoints-*/checkpoint-*"))  # the same command resumes from these
+    # the exported model encodes queries and passages alike, and training moved it from the bundled model
+    encoder = OnnxEncoder(tmp_path / "model" / "encoder-int8.onnx", bundled_model_path(), threads=1)
+    encoder.load()
+    text = "Where does the Nile end?"
+    vector = encoder.encode([text])[0]
+    bundled = SentenceTransformerEmbedder(backend="torch", threads=1).encode([text])[0]
+    assert 0.8 < float(vector @ bundled) < 0.9999
+
+    # the prepared data alone (as another machine would get it) trains the same recipe: it resumes
+    again = ["encoder", "--prepared", str(prepared), "--work", str(tmp_path / "work"), "--no-export", "--batch", "4",
+             "--claim-repeat", "2", "--no-bf16", "--lr", "1e-4", "--held-out-sets", "squad", "--held-out-blends", "1"]
+    assert train.main(again) == 0
+    result = json.loads((tmp_path / "work" / "result.json").read_text())
+    assert result["resumed_from"] and set(result["held_out"]["blends"]["1.0"]) == {"squad_R@1", "squad_R@5",
+                                                                                   "squad_MRR@10"}
