@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from perf_common import CACHE, machine, print_table
+from perf_common import CACHE, machine, model_suffix, print_table
 
 from qa.config import Settings
 from qa.eval import document_ranking
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure hybrid with this many passages reranked by the trained model")
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
+    ap.add_argument("--model", default=Settings.model,
+                    help="embedding model (Settings.model): a local sentence-transformers folder; default the bundled")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -120,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         chunk_size, overlap = args.chunk_size, args.chunk_overlap
         default = (chunk_size, overlap) == (Settings.chunk_size, Settings.chunk_overlap)
         index = base / ("index" if default else f"index-{chunk_size}-{overlap}")
+    index = index.with_name(index.name + model_suffix(args.model))
     qa = Pipeline(Settings(docs=write_docs(corpus, base), index=index, chunk_size=chunk_size,
-                           chunk_overlap=overlap, question_model=args.question_model))
+                           chunk_overlap=overlap, question_model=args.question_model, model=args.model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     n_passages = len(qa.data.passages)

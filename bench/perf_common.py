@@ -4,6 +4,7 @@ seed and SciFact document folders (built once and cached under ``QA_BENCH_CACHE`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -120,3 +121,10 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("|" + "|".join("---" for _ in columns) + "|")
     for row in rows:
         print("| " + " | ".join(fmt(row.get(c, "")) for c in columns) + " |")
+
+
+def model_suffix(model: str) -> str:
+    """The index folder's suffix for an embedding model other than the bundled one (none for it)."""
+    if not model:
+        return ""
+    return "-model-" + hashlib.sha256(str(Path(model).expanduser().resolve()).encode()).hexdigest()[:8]

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from beir import write_docs
-from perf_common import CACHE, ROOT, machine, print_table
+from perf_common import CACHE, ROOT, machine, model_suffix, print_table
 
 from qa.config import READERS, Settings
 from qa.eval import EvalQuery, answer_metrics, answer_scores, document_ranking, retrieval_metrics
@@ -102,13 +102,14 @@ def sample(questions: list[dict], limit: int | None, seed: int = 0) -> list[dict
 
 def squad_pipeline(docs: dict[str, str], cache: Path, chunk_size: int, chunk_overlap: int,
                    name: str = "squad-v1.1-dev", reader: str = Settings.reader,
-                   question_model: str = Settings.question_model) -> Pipeline:
-    """The paragraphs written under ``cache/name`` and indexed with the given passage size (cached)."""
+                   question_model: str = Settings.question_model, model: str = Settings.model) -> Pipeline:
+    """The paragraphs written under ``cache/name`` and indexed with the given passage size and embedding model
+    (cached; an index of its own for each)."""
     base = cache / name
     default = (chunk_size, chunk_overlap) == (Settings.chunk_size, Settings.chunk_overlap)
-    index = base / ("index" if default else f"index-{chunk_size}-{chunk_overlap}")
+    index = base / (("index" if default else f"index-{chunk_size}-{chunk_overlap}") + model_suffix(model))
     qa = Pipeline(Settings(docs=write_docs(docs, base), index=index, chunk_size=chunk_size,
-                           chunk_overlap=chunk_overlap, reader=reader, question_model=question_model))
+                           chunk_overlap=chunk_overlap, reader=reader, question_model=question_model, model=model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     print(f"index {index} ready in {time.perf_counter() - t0:.0f} s: {len(docs)} documents, "
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
+    ap.add_argument("--model", default=Settings.model,
+                    help="embedding model (Settings.model): a local sentence-transformers folder; default the bundled")
     ap.add_argument("--abstain-threshold", type=float,
                     help="the reader's possible-answer threshold (Settings.abstain_threshold; default: the "
                          "reader's own); 0 gives every question an answer, to compare the answers themselves")
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     docs, questions = load_squad(args.v1, test_half=args.test_half)
     name = f"{args.v1.name.split('.json')[0]}-test-half" if args.test_half else "squad-v1.1-dev"
     qa = squad_pipeline(docs, args.cache, args.chunk_size, args.chunk_overlap, name=name, reader=args.reader,
-                        question_model=args.question_model)
+                        question_model=args.question_model, model=args.model)
     if args.abstain_threshold is not None:
         qa = Pipeline(qa.settings.replace(abstain_threshold=args.abstain_threshold))
     if args.read_passages:
