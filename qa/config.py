@@ -40,7 +40,8 @@ class Settings:
     #: Question encoder: ``onnx`` (the default: the bundled model with int8 weights on ONNX Runtime,
     #: about 2x faster per question and no torch import when answering) or ``torch``. Passages are
     #: always embedded by torch, so switching needs no re-indexing. Falls back to torch with a
-    #: warning when its packages are missing; a model named by ``model`` always uses torch.
+    #: warning when its packages are missing; a model named by ``model`` uses torch unless its folder holds
+    #: ``encoder-int8.onnx`` (written there by ``python -m qa.train encoder``), which is used likewise.
     encoder: str = "onnx"
     #: What encodes questions for the bundled model's passages: ``auto`` (the default: queries worded as
     #: questions by ``trained``, anything else, such as claims or keywords, by ``bundled``; chosen on

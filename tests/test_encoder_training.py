@@ -126,6 +126,15 @@ def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_enco
     bundled = SentenceTransformerEmbedder(backend="torch", threads=1).encode([text])[0]
     assert 0.8 < float(vector @ bundled) < 0.9999
 
+    # the saved folder, named as the model, encodes questions with the export it holds, as torch does
+    final = tmp_path / "work" / "final"
+    assert (final / "encoder-int8.onnx").read_bytes() == (tmp_path / "model" / "encoder-int8.onnx").read_bytes()
+    own = SentenceTransformerEmbedder(model=str(final), threads=1)
+    assert own.backend == "onnx" and not own.routing
+    question = own.encode_query(text)
+    assert own._model is None  # no torch for a question
+    assert float(question @ own.encode([text])[0]) > 0.97
+
     # the prepared data alone (as another machine would get it) trains the same recipe: it resumes
     again = ["encoder", "--prepared", str(prepared), "--work", str(tmp_path / "work"), "--no-export", "--batch", "4",
              "--claim-repeat", "2", "--no-bf16", "--lr", "1e-4", "--held-out-sets", "squad", "--held-out-blends", "1"]
@@ -133,3 +142,18 @@ def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_enco
     result = json.loads((tmp_path / "work" / "result.json").read_text())
     assert result["resumed_from"] and set(result["held_out"]["blends"]["1.0"]) == {"squad_R@1", "squad_R@5",
                                                                                    "squad_MRR@10"}
+
+
+def test_a_model_of_ones_own_encodes_questions_by_torch_unless_its_folder_holds_an_export(tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    for item in bundled_model_path().iterdir():
+        (folder / item.name).symlink_to(item)
+    plain = SentenceTransformerEmbedder(model=str(folder))
+    assert plain.backend == "torch" and plain.question_file is None and not plain.routing
+    (folder / "encoder-int8.onnx").write_bytes(b"not a model")  # damaged: a warning, then torch
+    damaged = SentenceTransformerEmbedder(model=str(folder), threads=1)
+    assert damaged.backend == "onnx" and not damaged.routing
+    with pytest.warns(RuntimeWarning, match="encoder-int8.onnx"):
+        vector = damaged.encode_query("Where does the Nile end?")
+    assert damaged.backend == "torch" and vector.shape == (384,)  # never the bundled model's export instead

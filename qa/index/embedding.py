@@ -15,8 +15,10 @@ torch import on the query path, and question vectors within cosine 0.999 of torc
 passage vectors (always computed by torch, at index time) stay valid and an index serves either
 encoder (the manifest records the model, not the encoder). ``encoder="torch"`` encodes questions
 with torch too. When the ONNX packages are missing or the file cannot be loaded, questions fall
-back to torch with a warning; a model named by ``QA_MODEL`` has no ONNX export and always uses
-torch. See docs/benchmarks.md.
+back to torch with a warning. A model named by ``QA_MODEL`` uses torch, unless its folder holds
+``encoder-int8.onnx`` (the int8 export ``python -m qa.train encoder`` writes into the folder it
+saves, :mod:`qa.index.encoder_training`): then its questions are encoded by that file, likewise.
+See docs/benchmarks.md.
 
 A question encoder trained here (``question_model="trained"``, ``qa/models/question-int8.onnx``, made by
 ``python -m qa.train question``, see :mod:`qa.index.question_training`) encodes questions into the bundled
@@ -49,6 +51,9 @@ from ..protocols import Embedder  # noqa: F401 - the protocol embedders follow
 from .question_form import is_question
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+#: The int8 ONNX export that a model folder of one's own may hold (``python -m qa.train encoder`` writes it into the
+#: folder it saves): it encodes that model's questions, as the bundled model's export does for it.
+OWN_EXPORT = "encoder-int8.onnx"
 
 log = logging.getLogger("qa")
 
@@ -174,7 +179,10 @@ class SentenceTransformerEmbedder:
         self.question_named = False
         #: ``question_model="auto"``: only queries worded as questions go to ``question_file``; the others
         #: (claims, keywords) to the statement encoder (:func:`qa.index.question_form.is_question`).
-        self.routes = question_model == "auto"
+        self.routes = question_model == "auto" and self.model_id == DEFAULT_MODEL_ID
+        #: Another model whose folder holds its int8 ONNX export (``python -m qa.train encoder``): questions are
+        #: encoded by it on ONNX Runtime, never by the bundled model's export.
+        self.own_export = self.model_id != DEFAULT_MODEL_ID and (self.path / OWN_EXPORT).is_file()
         if question_model not in ("", "bundled"):
             if self.model_id != DEFAULT_MODEL_ID:
                 log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
@@ -183,9 +191,11 @@ class SentenceTransformerEmbedder:
                 self.question_file = trained_question_model_path()
             else:
                 self.question_file, self.question_named = Path(question_model).expanduser(), True
-        if backend == "onnx" and self.model_id != DEFAULT_MODEL_ID:
-            log.info("questions are encoded by torch: the onnx encoder exists only for the bundled %s",
-                     DEFAULT_MODEL_ID)
+        if backend == "onnx" and self.own_export:
+            self.question_file = self.path / OWN_EXPORT
+        elif backend == "onnx" and self.model_id != DEFAULT_MODEL_ID:
+            log.info("questions are encoded by torch: %s holds no %s (the int8 export of `python -m qa.train "
+                     "encoder`)", self.path, OWN_EXPORT)
             backend = "torch"
         self._asked = backend
         if self.question_file is not None:
@@ -222,14 +232,14 @@ class SentenceTransformerEmbedder:
             if self._onnx is not None:
                 return
             files = [self.question_file] if self.question_file is not None else []
-            if self._asked == "onnx":
+            if self._asked == "onnx" and self.model_id == DEFAULT_MODEL_ID:
                 files.append(None)  # the bundled model's export
             for file in files:
                 try:
                     encoder = OnnxEncoder(file or onnx_model_path(), self.path, threads=self.threads)
                     try:
                         encoder.load()
-                        if encoder.dim != 384:
+                        if encoder.dim != 384 and not self.own_export:  # an own model's export is its own size
                             raise ValueError(f"it gives {encoder.dim}-dimensional vectors, the passages have 384")
                     except Exception as exc:  # noqa: BLE001 - any load failure is the same message
                         raise ModelError(

@@ -23,7 +23,9 @@ cached in ``--work``, with checkpoints every ``--save-every`` steps; the same co
 Held out, before and after training, for every weight-space blend of ``--held-out-blends`` between the
 initial and the trained weights (Wortsman et al. 2022): the held-out SQuAD articles' questions searched among
 their paragraphs, and the held-out claims searched among all SciFact passages (an abstract scores its best
-passage), both by dense vectors alone. ``--blend`` is the blend exported.
+passage), both by dense vectors alone. ``--blend`` is the blend saved (``--work``/final, a sentence-transformers
+folder that ``QA_MODEL`` can name: a new index) and exported (``--export``: ``encoder-int8.onnx`` and its record
+into ``--out``, and the same file into the saved folder, where it encodes that model's questions).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import sha256_file, write_model_record
+from .embedding import OWN_EXPORT
 from .question_training import Squad, dense_scores, load_articles, mine_negatives
 
-ENCODER_MODEL_FILE = "encoder-int8.onnx"
+ENCODER_MODEL_FILE = OWN_EXPORT
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "encoder"
 
 
@@ -227,9 +230,13 @@ def run(args) -> int:
     final = result.pop("final")
     check = result.pop("check")
     if args.export:
+        import shutil
+
         int8, cosine = export(final, args.out, check, ENCODER_MODEL_FILE)
         result["onnx_int8_min_cosine"] = cosine
         write_model_record(int8, args, result)
+        # the saved folder encodes its questions with the export when named as QA_MODEL (qa.index.embedding)
+        shutil.copyfile(int8, final / OWN_EXPORT)
     else:
         print(json.dumps(result, indent=1))
     (Path(args.work) / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
