@@ -67,13 +67,13 @@ class Claims:
                     self.passage_doc.append(row["_id"])
 
 
-def claim_rows(claims: Claims, claim_vectors: np.ndarray, passage_vectors: np.ndarray, negatives: int,
+def claim_rows(claims: Claims, claim_vectors: np.ndarray | None, passage_vectors: np.ndarray | None, negatives: int,
                depth: int = 30) -> np.ndarray:
     """One row per (trained claim, supporting abstract): ``[claim, positive passage, negatives...]``, the
     claim an index into ``claims.fit``, passages into ``claims.passages``. The positive is the abstract's
-    passage closest to the claim by the bundled model; the negatives are the passages BM25 ranks highest
-    among the first ``depth`` that belong to no supporting abstract (the row is filled with the positive when
-    short, which the loss ignores as a negative)."""
+    passage closest to the claim by the given vectors (without them: the one BM25 ranks highest); the negatives
+    are the passages BM25 ranks highest among the first ``depth`` that belong to no supporting abstract (the row
+    is filled with the positive when short, which the fixed-passage loss ignores as a negative)."""
     from .lexical import BM25Index
 
     bm25 = BM25Index.build(claims.passages)
@@ -85,11 +85,12 @@ def claim_rows(claims: Claims, claim_vectors: np.ndarray, passage_vectors: np.nd
         top = np.argpartition(-scores, depth)[:depth] if depth < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         picked = [int(j) for j in top if doc[j] not in gold][:negatives]
+        closeness = scores if claim_vectors is None else passage_vectors @ claim_vectors[i]
         for d in sorted(gold):
             own = np.flatnonzero(doc == d)
             if not len(own):
                 continue
-            positive = int(own[np.argmax(passage_vectors[own] @ claim_vectors[i])])
+            positive = int(own[np.argmax(closeness[own])])
             rows.append([i, positive] + picked + [positive] * (negatives - len(picked)))
     return np.asarray(rows, dtype=np.int64)
 

@@ -34,6 +34,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -43,7 +44,6 @@ from ..files import sha256_file, write_model_record
 from .embedding import OWN_EXPORT
 from .question_training import Squad, dense_scores, load_articles, mine_negatives
 
-ENCODER_MODEL_FILE = OWN_EXPORT
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "encoder"
 
 
@@ -62,30 +62,22 @@ def prepare(args, work: Path) -> dict:
     if path.exists():
         with gzip.open(path, "rt", encoding="utf-8") as f:
             return json.load(f)
-    from .claim_training import Claims
-    from .lexical import BM25Index
+    from . import claim_training
 
     t0 = time.perf_counter()
     train_articles, val_articles = load_articles(args.train, args.val_articles)
     data, val = Squad(train_articles), Squad(val_articles)
     negatives = mine_negatives(data, args.negatives)
-    claims = Claims(Path(args.claims), args.claims_held_out, args.seed)
+    claims = claim_training.Claims(Path(args.claims), args.claims_held_out, args.seed)
     texts = data.paragraphs + data.questions + claims.passages + [claims.text[q] for q in claims.fit]
     questions, passages = len(data.paragraphs), len(data.paragraphs) + len(data.questions)
-    claim_text = {q: passages + len(claims.passages) + i for i, q in enumerate(claims.fit)}
     rows = [[questions + i, g, *negs] for i, (g, negs) in enumerate(zip(data.gold, negatives.tolist()))]
-    bm25 = BM25Index.build(claims.passages)
-    doc = np.asarray(claims.passage_doc)
-    claim_rows = []
-    for qid in claims.fit:
-        gold = claims.gold[qid]
-        scores = bm25.scores(claims.text[qid])
-        order = np.argsort(-scores, kind="stable")
-        others = [passages + int(j) for j in order[:30] if doc[j] not in gold][: args.negatives]
-        for d in sorted(gold):
-            own = np.flatnonzero(doc == d)
-            if len(own) and len(others) == args.negatives:
-                claim_rows.append([claim_text[qid], passages + int(own[np.argmax(scores[own])]), *others])
+    # the claims' rows as the statement encoder's stage makes them (the positive: BM25's best passage of the
+    # abstract), less those short of negatives: a positive repeated as its own negative would be a false one here
+    claim_text = passages + len(claims.passages)
+    claim_rows = [[claim_text + claim, passages + positive, *(passages + n for n in others)]
+                  for claim, positive, *others in claim_training.claim_rows(claims, None, None, args.negatives).tolist()
+                  if positive not in others]
     prepared = {
         "train_sha256": train_sha256, "texts": texts, "rows": rows, "claim_rows": claim_rows,
         "val": {"questions": val.questions, "paragraphs": val.paragraphs, "gold": val.gold},
@@ -230,9 +222,7 @@ def run(args) -> int:
     final = result.pop("final")
     check = result.pop("check")
     if args.export:
-        import shutil
-
-        int8, cosine = export(final, args.out, check, ENCODER_MODEL_FILE)
+        int8, cosine = export(final, args.out, check, OWN_EXPORT)
         result["onnx_int8_min_cosine"] = cosine
         write_model_record(int8, args, result)
         # the saved folder encodes its questions with the export when named as QA_MODEL (qa.index.embedding)
