@@ -10,6 +10,10 @@ recall@100 (the IR recall: share of a query's relevant documents found) and MRR@
     python bench/beir.py /work/shared/benchmarks/beir_scifact                # passages of 1000/200
     python bench/beir.py /work/shared/benchmarks/beir_scifact --whole-docs   # one passage per document
     python bench/beir.py /work/shared/benchmarks/beir_scifact --limit 30 --modes bm25
+    python bench/beir.py /work/shared/benchmarks/beir_scifact --held-out-claims  # the trainers' held-out claims
+
+``--held-out-claims``: the SciFact **train** claims that the encoder trainers hold out and never train on (the
+same seeded split, ``qa.index.claim_training.Claims``): where encoders for claims are chosen; test is for reports.
 """
 
 from __future__ import annotations
@@ -106,11 +110,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
     ap.add_argument("--model", default=Settings.model,
                     help="embedding model (Settings.model): a local sentence-transformers folder; default the bundled")
+    ap.add_argument("--held-out-claims", type=int, nargs="?", const=200, default=0, metavar="N",
+                    help="the N (default 200) SciFact train claims the encoder trainers hold out (seed 13): "
+                         "the selection set, instead of --split")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
+    if args.held_out_claims:
+        from qa.index.claim_training import Claims
+
+        args.split = "train"
 
     name = args.data.name.removeprefix("beir_")
     corpus, queries, qrels = load_beir(args.data, args.split)
+    if args.held_out_claims:
+        queries = {q: queries[q] for q in Claims(args.data, args.held_out_claims, 13, passages=False).held_out}
     if args.limit:
         keep = sorted(random.Random(0).sample(sorted(queries), min(args.limit, len(queries))))
         queries = {q: queries[q] for q in keep}
@@ -145,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print("hybrid + rerank: " + ", ".join(f"{m} {scores[m]:.4f}" for m in METRICS), file=sys.stderr)
 
     chunking = "whole documents" if args.whole_docs else f"chunks {chunk_size}/{overlap}"
-    print(f"\nBEIR {name}, {args.split} split, {len(queries)} queries, {len(corpus)} documents, {n_passages} "
+    split = f"{args.split} split (held-out claims)" if args.held_out_claims else f"{args.split} split"
+    print(f"\nBEIR {name}, {split}, {len(queries)} queries, {len(corpus)} documents, {n_passages} "
           f"passages ({chunking}), {k_passages} passages searched per query")
     print(machine())
     print_table(rows, ["mode", *METRICS, "ms_per_query", "reference nDCG@10"])

@@ -57,8 +57,9 @@ def write_model_record(int8: Path, args, result: dict) -> dict:
     import json
     import time
 
+    train = getattr(args, "train", None)  # none: trained from prepared data (its checksum in ``result``), or no SQuAD
     record = {"trained": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
-              "train_sha256": sha256_file(args.train), "model_sha256": sha256_file(int8),
+              "train_sha256": sha256_file(train) if train else None, "model_sha256": sha256_file(int8),
               "model_mb": round(int8.stat().st_size / 2**20, 1), **result}
     int8.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k != "val_titles"}, indent=1))

@@ -4,6 +4,7 @@
     python -m qa.train span --train SQUAD_TRAIN.json.gz       # the sentence reader (qa.reader.sentence_training)
     python -m qa.train question --train SQUAD_TRAIN.json.gz   # the question encoder (qa.index.question_training)
     python -m qa.train encoder --train SQUAD_TRAIN.json.gz --claims SCIFACT  # both sides (qa.index.encoder_training)
+    python -m qa.train statement --model FOLDER --claims SCIFACT  # its statement encoder (qa.index.statement_training)
     python -m qa.train export --checkpoint W.safetensors      # export saved sentence-model weights again
 
 Each command's defaults reproduce the shipped model (see qa/models/README.md).
@@ -14,17 +15,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .index import encoder_training, question_training
+from .index import encoder_training, question_training, statement_training
 from .reader import sentence_training, training
 
 
 def parser() -> argparse.ArgumentParser:
     """The command's arguments (``bench/question_claims.py`` reads a training recipe through them too)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["passage", "span", "question", "encoder", "export"],
+    ap.add_argument("what", choices=["passage", "span", "question", "encoder", "statement", "export"],
                     help="passage: train (or resume) the passage reader of qa.reader.passage and export it; "
                          "question: train (or resume) the question encoder and export it; "
                          "encoder: train (or resume) one encoder for passages and queries and export it; "
+                         "statement: train (or resume) the statement encoder of --model (a folder encoder saved) "
+                         "and export it into that folder; "
                          "span: train (or resume) the has-answer + span model of qa.reader.sentence and export it; "
                          "export: only export the weights of --checkpoint (of a model of --layers layers)")
     ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
@@ -50,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     training.add_arguments(ap)
     question_training.add_arguments(ap)
     encoder_training.add_arguments(ap)
+    statement_training.add_arguments(ap)
     return ap
 
 
@@ -79,6 +83,7 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
         args.batch = 256 if args.what == "encoder" else 64
     if args.work is None:
         args.work = {"question": question_training.DEFAULT_WORK, "encoder": encoder_training.DEFAULT_WORK,
+                     "statement": statement_training.DEFAULT_WORK,
                      "span": sentence_training.DEFAULT_WORK}.get(args.what, training.DEFAULT_WORK)
     return args
 
@@ -91,6 +96,8 @@ def main(argv=None) -> int:
         if not args.checkpoint:
             ap.error("export needs --checkpoint")
         return sentence_training.export_checkpoint(args)
+    if args.what == "statement":
+        return statement_training.run(args)
     if not args.train and not (args.what == "encoder" and args.prepared):
         ap.error(f"{args.what} needs --train")
     if args.what == "passage":

@@ -157,3 +157,84 @@ def test_a_model_of_ones_own_encodes_questions_by_torch_unless_its_folder_holds_
     with pytest.warns(RuntimeWarning, match="encoder-int8.onnx"):
         vector = damaged.encode_query("Where does the Nile end?")
     assert damaged.backend == "torch" and vector.shape == (384,)  # never the bundled model's export instead
+
+
+def own_folder(tmp_path):
+    """A model folder of one's own with its int8 export: the bundled model's files (linked) and its export."""
+    from qa.index.embedding import onnx_model_path
+
+    folder = tmp_path / "own"
+    folder.mkdir()
+    for item in bundled_model_path().iterdir():
+        (folder / item.name).symlink_to(item)
+    (folder / "encoder-int8.onnx").write_bytes(onnx_model_path().read_bytes())
+    return folder
+
+
+@pytest.mark.integration
+def test_a_statement_encoder_is_trained_for_a_model_of_ones_own_and_gets_its_claims(tmp_path):
+    folder = own_folder(tmp_path)
+    argv = ["statement", "--model", str(folder), "--claims", str(beir_folder(tmp_path / "scifact")), "--work",
+            str(tmp_path / "work"), "--claims-held-out", "1", "--negatives", "1", "--batch", "4", "--claim-epochs",
+            "3", "--claim-lr", "1e-4", "--no-bf16", "--save-every", "1"]
+    assert train.main(argv) == 0
+    statement = folder / "statement-int8.onnx"
+    record = json.loads((folder / "statement-int8.json").read_text())
+    assert record["model_sha256"] == sha256_file(statement) and record["onnx_int8_min_cosine"] > 0.97
+    assert record["claims"]["replayed_questions"] == 0 and record["claims"]["claims_held_out"] == 1
+    assert record["claims"]["claims"] == 4 and record["claims"]["steps"] >= 3
+
+    claim, question = "Vitamin D deficiency causes bone loss.", "What causes bone loss?"
+    by_statement, by_export = OnnxEncoder(statement, folder, threads=1), OnnxEncoder(folder / "encoder-int8.onnx",
+                                                                                     folder, threads=1)
+    by_statement.load()
+    by_export.load()
+    assert not np.allclose(by_statement.encode([claim])[0], by_export.encode([claim])[0], atol=1e-3)  # it moved
+    auto = SentenceTransformerEmbedder(model=str(folder), question_model="auto", threads=1)
+    assert auto.routing
+    assert np.allclose(auto.encode_query(claim), by_statement.encode([claim])[0], atol=1e-6)
+    assert auto.encodes_as_statement(claim)  # the statements' fusion weight
+    assert np.allclose(auto.encode_query(question), by_export.encode([question])[0], atol=1e-6)
+    assert not auto.encodes_as_statement(question) and auto._model is None  # no torch for either
+    assert not SentenceTransformerEmbedder(model=str(folder), question_model="bundled").routing
+
+    # a second run never replaces the file; a folder without its own export gets no statement encoder
+    before = statement.read_bytes()
+    with pytest.raises(SystemExit, match="exists: rename or move it first"):
+        train.main(argv)
+    assert statement.read_bytes() == before
+    (folder / "encoder-int8.onnx").unlink()
+    with pytest.raises(SystemExit, match="holds no encoder-int8.onnx"):
+        train.main(argv)
+    assert not SentenceTransformerEmbedder(model=str(folder), question_model="auto").routing
+
+
+def test_a_damaged_statement_encoder_of_ones_own_falls_back_to_the_folders_export(tmp_path):
+    folder = own_folder(tmp_path)
+    (folder / "statement-int8.onnx").write_bytes(b"not a model")
+    auto = SentenceTransformerEmbedder(model=str(folder), question_model="auto", threads=1)
+    assert auto.routing
+    claim = "Vitamin D deficiency causes bone loss."
+    with pytest.warns(RuntimeWarning, match="statement onnx encoder.*own export"):
+        vector = auto.encode_query(claim)
+    export = OnnxEncoder(folder / "encoder-int8.onnx", folder, threads=1)
+    export.load()
+    assert np.allclose(vector, export.encode([claim])[0], atol=1e-6)
+    assert not auto.encodes_as_statement(claim) and auto._model is None  # never the bundled model's, nor torch
+
+
+def test_a_second_stage_takes_the_questions_after_the_first_stages_in_the_same_seeded_order():
+    from qa.index.encoder_training import sample
+
+    rows = [[i, 100 + i] for i in range(20)]
+    first = sample(rows, 6, 0, np.random.default_rng(13))
+    second = sample(rows, 4, 6, np.random.default_rng(13))
+    assert len(first) == 6 and len(second) == 4 and not {r[0] for r in first} & {r[0] for r in second}
+    both = sample(rows, 10, 0, np.random.default_rng(13))
+    assert sorted(first + second) == both  # the two stages together: the first 10 of the order
+    assert sample(rows, None, 0, np.random.default_rng(13)) == rows
+    assert sample(rows, None, 18, np.random.default_rng(13)) == [r for r in rows if r not in sample(
+        rows, 18, 0, np.random.default_rng(13))]
+    # asked for torch: torch encodes every query of the folder's, never the bundled model's question encoder
+    by_torch = SentenceTransformerEmbedder(model=str(folder), backend="torch", question_model="auto")
+    assert by_torch.backend == "torch" and by_torch.question_file is None and not by_torch.routing

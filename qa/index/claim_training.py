@@ -104,8 +104,9 @@ def recipe_folder(work: Path, args) -> Path:
 
 def train_claims(args, model, squad, bundled, work: Path) -> dict:
     """Continue training ``model`` (a SentenceTransformer trained on the questions of ``squad``, the
-    first stage's :class:`qa.index.question_training.SquadInputs`) on the claims of ``args.claims``;
-    returns what the model's record says of it."""
+    first stage's :class:`qa.index.question_training.SquadInputs`) on the claims of ``args.claims``, against
+    the passage vectors of ``bundled`` (the embedder whose index the encoder serves); returns what the model's
+    record says of it. ``squad`` None: the claims alone (no questions replayed)."""
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer
@@ -118,12 +119,17 @@ def train_claims(args, model, squad, bundled, work: Path) -> dict:
     passage_vectors = embed_cached(bundled, claims.passages, work, "scifact-passages")
     claim_vectors = embed_cached(bundled, [claims.text[q] for q in claims.fit], work, "scifact-claims")
     rows = claim_rows(claims, claim_vectors, passage_vectors, args.negatives)
-    # one index space: SQuAD's questions then the claims, SQuAD's paragraphs then the abstracts' passages
-    rows[:, 0] += len(squad.data.questions)
-    rows[:, 1:] += len(squad.data.paragraphs)
     rng = np.random.default_rng(args.seed)
     replay = np.empty((0, rows.shape[1]), dtype=np.int64)
-    if args.claim_replay > 0:
+    if squad is None:
+        questions, passages, anchors = [], passage_vectors, claim_vectors
+    else:  # one index space: SQuAD's questions then the claims, SQuAD's paragraphs then the abstracts' passages
+        rows[:, 0] += len(squad.data.questions)
+        rows[:, 1:] += len(squad.data.paragraphs)
+        questions = squad.data.questions
+        passages = np.concatenate([squad.passages, passage_vectors])
+        anchors = np.concatenate([squad.anchors, claim_vectors])
+    if squad is not None and args.claim_replay > 0:
         n = int(round(args.claim_replay * len(rows) * args.claim_epochs))
         picked = rng.permutation(len(squad.data.questions))[:n]
         replay = np.concatenate([picked[:, None], np.asarray(squad.data.gold)[picked][:, None],
@@ -131,10 +137,9 @@ def train_claims(args, model, squad, bundled, work: Path) -> dict:
     # every epoch of claims once, each shuffled with its share of replayed questions
     labels = np.concatenate([np.tile(rows, (args.claim_epochs, 1)), replay])
     labels = labels[rng.permutation(len(labels))]
-    texts = squad.data.questions + [claims.text[q] for q in claims.fit]
+    texts = questions + [claims.text[q] for q in claims.fit]
     dataset = Dataset.from_dict({"question": [texts[i] for i in labels[:, 0]], "label": labels.tolist()})
-    loss = fixed_passage_loss(model, np.concatenate([squad.passages, passage_vectors]),
-                              np.concatenate([squad.anchors, claim_vectors]), args.scale, args.anchor)
+    loss = fixed_passage_loss(model, passages, anchors, args.scale, args.anchor)
     folder = recipe_folder(work, args)
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(folder), num_train_epochs=1, per_device_train_batch_size=args.batch,

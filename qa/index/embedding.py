@@ -54,6 +54,9 @@ DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #: The int8 ONNX export that a model folder of one's own may hold (``python -m qa.train encoder`` writes it into the
 #: folder it saves): it encodes that model's questions, as the bundled model's export does for it.
 OWN_EXPORT = "encoder-int8.onnx"
+#: The statement encoder's file: in qa/models for the bundled model, and in a model folder of one's own beside its
+#: export (``python -m qa.train statement --model FOLDER``, :mod:`qa.index.statement_training`).
+STATEMENT_FILE = "statement-int8.onnx"
 
 log = logging.getLogger("qa")
 
@@ -111,7 +114,7 @@ def trained_question_model_path() -> Path:
 def statement_model_path() -> Path:
     """The encoder for queries that are not questions, trained here further on claims (``python -m qa.train
     question --claims``): ``question_model="auto"`` sends claims, statements and keywords to it."""
-    return Path(__file__).resolve().parent.parent / "models" / "statement-int8.onnx"
+    return Path(__file__).resolve().parent.parent / "models" / STATEMENT_FILE
 
 
 class OnnxEncoder:
@@ -177,16 +180,20 @@ class SentenceTransformerEmbedder:
         #: and whether the user named it (then a failure to load it is an error, not a fallback).
         self.question_file: Path | None = None
         self.question_named = False
-        #: ``question_model="auto"``: only queries worded as questions go to ``question_file``; the others
-        #: (claims, keywords) to the statement encoder (:func:`qa.index.question_form.is_question`).
-        self.routes = question_model == "auto" and self.model_id == DEFAULT_MODEL_ID
+        own = self.model_id != DEFAULT_MODEL_ID
         #: Another model whose folder holds its int8 ONNX export (``python -m qa.train encoder``): questions are
-        #: encoded by it on ONNX Runtime, never by the bundled model's export.
-        self.own_export = self.model_id != DEFAULT_MODEL_ID and (self.path / OWN_EXPORT).is_file()
+        #: encoded by it on ONNX Runtime, never by the bundled model's export; with a statement encoder of its own
+        #: beside it (``python -m qa.train statement``), ``auto`` routes that model's queries as the bundled's.
+        self.own_export = own and (self.path / OWN_EXPORT).is_file()
+        self.statement_file = self.path / STATEMENT_FILE if own else statement_model_path()
+        #: ``question_model="auto"``: only queries worded as questions go to ``question_file``; the others
+        #: (claims, keywords) to ``statement_file`` (:func:`qa.index.question_form.is_question`).
+        self.routes = question_model == "auto" and (not own or (self.own_export and self.statement_file.is_file()))
         if question_model not in ("", "bundled"):
-            if self.model_id != DEFAULT_MODEL_ID:
-                log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
-                         question_model, DEFAULT_MODEL_ID)
+            if own:
+                if not self.routes:
+                    log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
+                             question_model, DEFAULT_MODEL_ID)
             elif question_model in ("trained", "auto"):
                 self.question_file = trained_question_model_path()
             else:
@@ -266,26 +273,30 @@ class SentenceTransformerEmbedder:
     def _load_other_onnx(self) -> OnnxEncoder | None:
         """The encoder of queries that are not questions, loaded once (by ``warm_up``, or at the first such
         query, so that one question asked from the command line never pays for it): the statement encoder,
-        else (with a warning when it cannot be loaded) the bundled model's ONNX export. None when torch was
-        asked for, or, with a warning, when neither loads: torch encodes them then."""
+        else (with a warning when it cannot be loaded) the model's own ONNX export (the bundled model's, or the
+        folder's ``encoder-int8.onnx``). None when torch was asked for, or, with a warning, when neither loads:
+        torch encodes them then."""
         if self._other_tried:
             return self._onnx_other
         with self._lock:
             if not self._other_tried and self._asked == "onnx":
                 problems = []
-                for file in (statement_model_path, onnx_model_path):
+                own = self.model_id != DEFAULT_MODEL_ID
+                dim = (self._onnx.dim if self._onnx is not None else None) if own else 384
+                fallback = (lambda: self.path / OWN_EXPORT) if own else onnx_model_path
+                for name, file in (("statement", lambda: self.statement_file), ("own" if own else "bundled", fallback)):
                     try:
                         encoder = OnnxEncoder(file(), self.path, threads=self.threads)
                         encoder.load()
-                        if encoder.dim != 384:
-                            raise ValueError(f"it gives {encoder.dim}-dimensional vectors, the passages have 384")
+                        if dim is not None and encoder.dim != dim:
+                            raise ValueError(f"it gives {encoder.dim}-dimensional vectors, the passages have {dim}")
                         self._onnx_other = encoder
                         break
                     except Exception as exc:  # noqa: BLE001 - any load failure is the same message
-                        problems.append(f"cannot load the {'statement' if file is statement_model_path else 'bundled'}"
-                                        f" onnx encoder ({exc})")
+                        problems.append(f"cannot load the {name} onnx encoder ({exc})")
                 if problems:
-                    instead = "the bundled model" if self._onnx_other is not None else "torch (slower start)"
+                    instead = ("torch (slower start)" if self._onnx_other is None
+                               else f"the model's own export ({OWN_EXPORT})" if own else "the bundled model")
                     warnings.warn(f"{'; '.join(problems)}; queries that are not questions are encoded by {instead} "
                                   "instead", RuntimeWarning, stacklevel=4)
             self._other_tried = True
@@ -295,7 +306,7 @@ class SentenceTransformerEmbedder:
         """Whether ``encode_query(text)`` gave ``text`` to the statement encoder (``auto``, a query not worded as
         a question, the statement file loaded): such a query has its own fusion weight
         (``Settings.statement_fusion_weight``); after a fallback to the bundled model it has the questions'."""
-        return (self.routing and self._onnx_other is not None and self._onnx_other.model_file == statement_model_path()
+        return (self.routing and self._onnx_other is not None and self._onnx_other.model_file == self.statement_file
                 and not is_question(text))
 
     @property

@@ -124,6 +124,15 @@ def held_out_scores(model, prepared: dict, sets=("squad", "claims"), batch_size:
     return out
 
 
+def sample(rows: list, n: int | None, start: int, rng: np.random.Generator) -> list:
+    """``n`` rows (all: None) from ``start`` on in one seeded order of ``rows`` (in their own order): a second stage
+    that starts where the first's ``n`` ended sees none of its rows."""
+    if not n and not start:
+        return rows
+    picked = rng.permutation(len(rows))[start:][: n or None]
+    return [rows[i] for i in sorted(picked.tolist())]
+
+
 def blend_state(initial: dict, trained: dict, weight: float) -> dict:
     """Weights ``initial + weight x (trained - initial)`` (floating tensors; the rest as trained)."""
     return {k: (initial[k] + weight * (v - initial[k])) if v.is_floating_point() else v for k, v in trained.items()}
@@ -156,9 +165,7 @@ def train(args) -> dict:
     print("held out, initial model:", before, flush=True)
 
     rng = np.random.default_rng(args.seed)
-    questions = prepared["rows"]
-    if args.questions:  # a seeded sample of the training questions
-        questions = [questions[i] for i in sorted(rng.permutation(len(questions))[: args.questions].tolist())]
+    questions = sample(prepared["rows"], args.questions, args.questions_from, rng)
     rows = questions + prepared["claim_rows"] * args.claim_repeat
     order = rng.permutation(len(rows))
     texts = prepared["texts"]
@@ -166,7 +173,8 @@ def train(args) -> dict:
     dataset = Dataset.from_dict({c: [texts[rows[i][n]] for i in order] for n, c in enumerate(columns)})
     loss = MultipleNegativesRankingLoss(model, scale=args.scale)
     recipe = json.dumps([prepared["train_sha256"], len(rows), len(rows[0]) - 2, str(init), args.lr, args.scale,
-                         args.batch, args.claim_repeat, args.epochs, args.seed])
+                         args.batch, args.claim_repeat, args.epochs, args.seed]
+                        + ([args.questions_from] if args.questions_from else []))
     checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch,
@@ -191,8 +199,9 @@ def train(args) -> dict:
     model.load_state_dict(blend_state(initial, trained, args.blend))
     final = work / "final"
     model.save(str(final))
-    return {"final": final, "check": prepared["val"]["questions"][:200],
-            "rows": len(questions), "claim_rows": len(prepared["claim_rows"]), "claim_repeat": args.claim_repeat,
+    return {"final": final, "check": prepared["val"]["questions"][:200], "train_sha256": prepared["train_sha256"],
+            "rows": len(questions), "questions_from": args.questions_from, "claim_rows": len(prepared["claim_rows"]),
+            "claim_repeat": args.claim_repeat,
             "steps": len(rows) // args.batch * args.epochs, "minutes_this_run": round(minutes, 1),
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
             "resumed_from": str(last) if last else None, "blend": args.blend,
@@ -202,6 +211,9 @@ def train(args) -> dict:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--claim-repeat", type=int, default=8,
                     help="encoder: times each SciFact train claim's rows are in the training data")
+    ap.add_argument("--questions-from", type=int, default=0,
+                    help="encoder: skip this many questions of the seeded order before taking --questions (a second "
+                         "stage from --init on questions the first did not see: the first's --questions)")
     ap.add_argument("--held-out-blends", type=lambda s: [float(x) for x in s.split(",")], default=[0.5, 0.75, 1.0],
                     help="encoder: blends of the initial and trained weights scored on the held-out sets")
     ap.add_argument("--held-out-sets", type=lambda s: s.split(","), default=["squad", "claims"],
