@@ -221,6 +221,9 @@ def test_a_damaged_statement_encoder_of_ones_own_falls_back_to_the_folders_expor
     export.load()
     assert np.allclose(vector, export.encode([claim])[0], atol=1e-6)
     assert not auto.encodes_as_statement(claim) and auto._model is None  # never the bundled model's, nor torch
+    # asked for torch: torch encodes every query of the folder's, never the bundled model's question encoder
+    by_torch = SentenceTransformerEmbedder(model=str(folder), backend="torch", question_model="auto")
+    assert by_torch.backend == "torch" and by_torch.question_file is None and not by_torch.routing
 
 
 def test_a_second_stage_takes_the_questions_after_the_first_stages_in_the_same_seeded_order():
@@ -235,6 +238,3 @@ def test_a_second_stage_takes_the_questions_after_the_first_stages_in_the_same_s
     assert sample(rows, None, 0, np.random.default_rng(13)) == rows
     assert sample(rows, None, 18, np.random.default_rng(13)) == [r for r in rows if r not in sample(
         rows, 18, 0, np.random.default_rng(13))]
-    # asked for torch: torch encodes every query of the folder's, never the bundled model's question encoder
-    by_torch = SentenceTransformerEmbedder(model=str(folder), backend="torch", question_model="auto")
-    assert by_torch.backend == "torch" and by_torch.question_file is None and not by_torch.routing
