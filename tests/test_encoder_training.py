@@ -206,6 +206,8 @@ def test_a_statement_encoder_is_trained_for_a_model_of_ones_own_and_gets_its_cla
     (folder / "encoder-int8.onnx").unlink()
     with pytest.raises(SystemExit, match="holds no encoder-int8.onnx"):
         train.main(argv)
+    with pytest.raises(SystemExit, match="is not a folder"):
+        train.main(["statement", "--model", str(tmp_path / "absent")] + argv[3:])
     assert not SentenceTransformerEmbedder(model=str(folder), question_model="auto").routing
 
 

@@ -51,6 +51,8 @@ def run(args) -> int:
         raise SystemExit("statement needs --model (a model folder of one's own) and --claims (a BEIR SciFact folder)")
     model_dir = Path(args.model).expanduser()
     target = model_dir / STATEMENT_FILE
+    if not model_dir.is_dir():
+        raise SystemExit(f"{model_dir} is not a folder: name the folder python -m qa.train encoder saved")
     if not (model_dir / OWN_EXPORT).is_file():
         raise SystemExit(f"{model_dir} holds no {OWN_EXPORT}: queries are routed to a statement encoder only beside "
                          "the folder's own question export (python -m qa.train encoder writes it)")
