@@ -111,19 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=Settings.model,
                     help="embedding model (Settings.model): a local sentence-transformers folder; default the bundled")
     ap.add_argument("--held-out-claims", type=int, nargs="?", const=200, default=0, metavar="N",
-                    help="the N (default 200) SciFact train claims the encoder trainers hold out (seed 13): "
+                    help="the N (default 200) SciFact train claims the encoder trainers hold out (their seed): "
                          "the selection set, instead of --split")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     if args.held_out_claims:
         from qa.index.claim_training import Claims
+        from qa.train import parser
 
         args.split = "train"
 
     name = args.data.name.removeprefix("beir_")
     corpus, queries, qrels = load_beir(args.data, args.split)
     if args.held_out_claims:
-        queries = {q: queries[q] for q in Claims(args.data, args.held_out_claims, 13, passages=False).held_out}
+        seed = parser().get_default("seed")  # the trainers' split
+        queries = {q: queries[q] for q in Claims(args.data, args.held_out_claims, seed, passages=False).held_out}
     if args.limit:
         keep = sorted(random.Random(0).sample(sorted(queries), min(args.limit, len(queries))))
         queries = {q: queries[q] for q in keep}

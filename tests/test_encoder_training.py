@@ -145,10 +145,7 @@ def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_enco
 
 
 def test_a_model_of_ones_own_encodes_questions_by_torch_unless_its_folder_holds_an_export(tmp_path):
-    folder = tmp_path / "own"
-    folder.mkdir()
-    for item in bundled_model_path().iterdir():
-        (folder / item.name).symlink_to(item)
+    folder = own_folder(tmp_path, export=False)
     plain = SentenceTransformerEmbedder(model=str(folder))
     assert plain.backend == "torch" and plain.question_file is None and not plain.routing
     (folder / "encoder-int8.onnx").write_bytes(b"not a model")  # damaged: a warning, then torch
@@ -159,15 +156,17 @@ def test_a_model_of_ones_own_encodes_questions_by_torch_unless_its_folder_holds_
     assert damaged.backend == "torch" and vector.shape == (384,)  # never the bundled model's export instead
 
 
-def own_folder(tmp_path):
-    """A model folder of one's own with its int8 export: the bundled model's files (linked) and its export."""
+def own_folder(tmp_path, export: bool = True):
+    """A model folder of one's own: the bundled model's files (linked), with its int8 export unless ``export`` is
+    false."""
     from qa.index.embedding import onnx_model_path
 
     folder = tmp_path / "own"
     folder.mkdir()
     for item in bundled_model_path().iterdir():
         (folder / item.name).symlink_to(item)
-    (folder / "encoder-int8.onnx").write_bytes(onnx_model_path().read_bytes())
+    if export:
+        (folder / "encoder-int8.onnx").write_bytes(onnx_model_path().read_bytes())
     return folder
 
 

@@ -180,7 +180,7 @@ class SentenceTransformerEmbedder:
         #: and whether the user named it (then a failure to load it is an error, not a fallback).
         self.question_file: Path | None = None
         self.question_named = False
-        own = self.model_id != DEFAULT_MODEL_ID
+        self._own = own = self.model_id != DEFAULT_MODEL_ID
         #: Another model whose folder holds its int8 ONNX export (``python -m qa.train encoder``): questions are
         #: encoded by it on ONNX Runtime, never by the bundled model's export; with a statement encoder of its own
         #: beside it (``python -m qa.train statement``), ``auto`` routes that model's queries as the bundled's.
@@ -281,7 +281,7 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if not self._other_tried and self._asked == "onnx":
                 problems = []
-                own = self.model_id != DEFAULT_MODEL_ID
+                own = self._own
                 dim = (self._onnx.dim if self._onnx is not None else None) if own else 384
                 fallback = (lambda: self.path / OWN_EXPORT) if own else onnx_model_path
                 for name, file in (("statement", lambda: self.statement_file), ("own" if own else "bundled", fallback)):

@@ -60,7 +60,8 @@ def run(args) -> int:
         raise SystemExit(f"{target} exists: rename or move it first (it is not replaced)")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    work = Path(args.work) / sha256_file(weights_file(model_dir))[:12]
+    weights_sha256 = sha256_file(weights_file(model_dir))
+    work = Path(args.work) / weights_sha256[:12]
     work.mkdir(parents=True, exist_ok=True)
     args.claim_replay = 0.0  # recorded as trained: no questions
     embedder = SentenceTransformerEmbedder(str(model_dir), backend="torch", index_threads=args.threads)
@@ -75,7 +76,7 @@ def run(args) -> int:
         raise SystemExit(f"{target} appeared while training: the export is left at {int8}")
     int8.replace(target)
     write_model_record(target, args, {"claims": info, "onnx_int8_min_cosine": cosine,
-                                      "model_weights_sha256": sha256_file(weights_file(model_dir))})
+                                      "model_weights_sha256": weights_sha256})
     return 0
 
 
