@@ -171,6 +171,25 @@ def own_folder(tmp_path, export: bool = True):
 
 
 @pytest.mark.integration
+def test_documents_are_removed_and_restored_with_a_model_of_ones_own_not_loaded_to_do_it(tmp_path, tiny_docs):
+    from qa.config import Settings
+    from qa.index import store
+    from qa.pipeline import Pipeline
+
+    settings = Settings(docs=tiny_docs, index=tmp_path / "index", model=str(own_folder(tmp_path)))
+    Pipeline(settings).index()
+    dim = store.read_manifest(settings.index)["model"]["dim"]
+    fresh = Pipeline(settings)  # its model not loaded: the vectors' size is the index's
+    before = {d.id for d in fresh.documents()}
+    fresh.remove(["volcanoes.md"])
+    assert {d.id for d in fresh.documents()} == before - {"volcanoes.md"} and not (tiny_docs / "volcanoes.md").exists()
+    assert store.read_manifest(settings.index)["model"]["dim"] == dim == 384
+    Pipeline(settings).restore(["volcanoes.md"])
+    assert {d.id for d in Pipeline(settings).documents()} == before
+    assert Pipeline(settings).search("When did the volcano erupt?", k=1)[0].passage.doc == "volcanoes.md"
+
+
+@pytest.mark.integration
 def test_a_statement_encoder_is_trained_for_a_model_of_ones_own_and_gets_its_claims(tmp_path):
     folder = own_folder(tmp_path)
     argv = ["statement", "--model", str(folder), "--claims", str(beir_folder(tmp_path / "scifact")), "--work",

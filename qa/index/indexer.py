@@ -132,7 +132,7 @@ def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressF
 
 
 def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn | None,
-                show_bar: bool, ahead: EmbedAhead | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+                show_bar: bool, ahead: EmbedAhead | None, dim: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Vectors of the new passages and sentences, and how many sentence vectors were pooled.
 
     An embedder that pools (``pools_sentences``) gives each sentence the mean of its tokens in its
@@ -140,8 +140,7 @@ def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn |
     so no text is embedded twice; a sentence it cannot pool (past the model's token limit) and every
     sentence of another embedder is embedded alone. A sentence in the overlap of two passages takes
     its first passage's vector. Documents ``ahead`` embedded while the folder was read are not
-    embedded again."""
-    dim = embedder.dim
+    embedded again. ``dim``: the vectors' size."""
     if not getattr(embedder, "pools_sentences", False):
         encode = partial(embedder.encode, batch_size=batch_size)
         pvec = _embed(encode, rows.new_passage_texts, batch_size, "passages", progress, show_bar, dim)
@@ -164,7 +163,6 @@ def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn |
             ready.append((lo, *got))
     items = [(rows.new_passage_texts[i], rows.new_sentence_spans[i]) for i in todo]
     embedded = _embed(encode_pooling, items, batch_size, "passages", progress, show_bar, dim)
-    dim = embedded.shape[1] if len(embedded) else (ready[0][1].shape[1] if ready else max(embedder.dim, 0))
     pvec = np.zeros((len(rows.new_passage_texts), dim), dtype=np.float32)
     by_row: list = [None] * len(rows.new_passage_texts)
     pvec[todo] = embedded.reshape(-1, dim)
@@ -302,8 +300,13 @@ def update_index(
             embedder.warm_up()  # only to embed: removing documents needs no model
         part_docs = [d for d in loaded.documents if d.id not in keep or d.id in carried]
         rows = _rows(part_docs, keep, current[1] if current else {}, split, embed_context, progress, acronyms)
-        new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar, ahead)
-        dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"]
+        # the vectors' size: the model's when loaded, else the index's (a model of one's own is not loaded just
+        # to remove documents), else loaded to learn it (an index of nothing yet records it too)
+        dim = embedder.dim if embedder.dim > 0 else manifest["model"]["dim"] if current is not None else 0
+        if dim <= 0:
+            embedder.warm_up()
+            dim = embedder.dim
+        new_pvec, new_svec, pooled = _embed_rows(embedder, rows, batch_size, progress, show_bar, ahead, dim)
         part = rows.part(part_docs, new_pvec, new_svec, dim)
         # an unchanged document keeps the time it was indexed; the others get the time of this update
         indexed = {d: manifest["documents"][d]["indexed"] for d in keep if "indexed" in manifest["documents"][d]}
