@@ -31,7 +31,9 @@ def parser() -> argparse.ArgumentParser:
                          "span: train (or resume) the has-answer + span model of qa.reader.sentence and export it; "
                          "export: only export the weights of --checkpoint (of a model of --layers layers)")
     ap.add_argument("--train", type=Path, help="SQuAD v1.1 format training file (.json or .json.gz)")
-    ap.add_argument("--out", type=Path, default=Path("qa/models"), help="folder for reader-int8.onnx and its record")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder for the exported model and its record (default qa/models; encoder: the model folder "
+                         "it writes whole, qa/models/encoder, the shipped default model, so name a new one)")
     ap.add_argument("--questions", type=int, default=None,
                     help="training questions (a seeded sample; default: all of the training articles')")
     ap.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
@@ -81,6 +83,8 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
         args.negatives = 1 if args.what == "encoder" else 5
     if args.batch is None:
         args.batch = 256 if args.what == "encoder" else 64
+    if args.out is None:
+        args.out = Path("qa/models/encoder") if args.what == "encoder" else Path("qa/models")
     if args.work is None:
         args.work = {"question": question_training.DEFAULT_WORK, "encoder": encoder_training.DEFAULT_WORK,
                      "statement": statement_training.DEFAULT_WORK,
@@ -91,7 +95,8 @@ def parse(argv=None, ap: argparse.ArgumentParser | None = None) -> argparse.Name
 def main(argv=None) -> int:
     ap = parser()
     args = parse(argv, ap)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what != "encoder":  # the encoder's folder is written whole at the end (qa.index.encoder_training.run)
+        args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "export":
         if not args.checkpoint:
             ap.error("export needs --checkpoint")

@@ -96,6 +96,16 @@ TINY_DOCS = {
 
 
 @pytest.fixture
+def bundled_model(monkeypatch):
+    """The bundled all-MiniLM-L6-v2 as the default model, for tests of its own encoders (its int8 export, the
+    question and statement encoders trained for its passages), whether or not a model trained here for both
+    sides is shipped as the default (qa/models/encoder)."""
+    from qa.index import embedding
+
+    monkeypatch.setattr(embedding, "SHIPPED_MODEL_DIR", embedding.SHIPPED_MODEL_DIR.with_name("none-shipped"))
+
+
+@pytest.fixture
 def tiny_docs(tmp_path: Path) -> Path:
     return write_docs(tmp_path / "docs", TINY_DOCS)
 

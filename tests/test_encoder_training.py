@@ -103,8 +103,22 @@ def test_a_blend_is_the_given_share_of_the_way_from_the_initial_weights():
 
 
 @pytest.mark.integration
-def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_encoder_for_both_sides(tmp_path):
-    argv = encoder_args(tmp_path, "--out", str(tmp_path / "model"), "--held-out-blends", "0.5,1")
+def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_encoder_for_both_sides(tmp_path,
+                                                                                                  monkeypatch):
+    from qa.index import statement_training
+
+    # the statement stage's own settings are the statement command's defaults (checked), made small for the tiny data
+    defaults = train.parse(["statement", "--model", "m", "--claims", "c"])
+    assert statement_training.STAGE_SETTINGS == {"negatives": defaults.negatives, "batch": defaults.batch}
+    monkeypatch.setattr(statement_training, "STAGE_SETTINGS", {"negatives": 1, "batch": 4})
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "mine.txt").write_text("a file of the user's")
+    argv = encoder_args(tmp_path, "--out", str(model), "--held-out-blends", "0.5,1", "--claim-epochs", "2")
+    with pytest.raises(SystemExit, match="is not empty"):  # refused before any training: nothing is replaced
+        train.main(argv)
+    assert [p.name for p in model.iterdir()] == ["mine.txt"] and not (tmp_path / "work").exists()
+    (model / "mine.txt").unlink()
     assert train.main(argv) == 0
     record = json.loads((tmp_path / "model" / "encoder-int8.json").read_text())
     held = record["held_out"]
@@ -126,14 +140,33 @@ def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_enco
     bundled = SentenceTransformerEmbedder(backend="torch", threads=1).encode([text])[0]
     assert 0.8 < float(vector @ bundled) < 0.9999
 
-    # the saved folder, named as the model, encodes questions with the export it holds, as torch does
-    final = tmp_path / "work" / "final"
-    assert (final / "encoder-int8.onnx").read_bytes() == (tmp_path / "model" / "encoder-int8.onnx").read_bytes()
-    own = SentenceTransformerEmbedder(model=str(final), threads=1)
-    assert own.backend == "onnx" and not own.routing
+    # the folder written is a model to name or ship: float16 weights, both exports with their records, its id
+    from safetensors import safe_open
+
+    from qa.index.embedding import model_record_id, resolve_model
+
+    with safe_open(str(model / "model.safetensors"), "pt") as f:
+        assert {str(f.get_tensor(k).dtype) for k in f.keys() if "embeddings" in k} == {"torch.float16"}
+    assert not (model / "README.md").exists() and not (tmp_path / "model.partial").exists()
+    shipped = json.loads((model / "qa-model.json").read_text())
+    assert shipped["weights_sha256"] == sha256_file(model / "model.safetensors") == record["model_weights_sha256"]
+    assert model_record_id(model) == shipped["id"] == "qa-encoder-" + shipped["weights_sha256"][:12]
+    assert shipped["base"] == "sentence-transformers/all-MiniLM-L6-v2" and shipped["statement_encoder"] is True
+    statement = json.loads((model / "statement-int8.json").read_text())
+    assert statement["model_sha256"] == sha256_file(model / "statement-int8.onnx")
+    assert statement["model_weights_sha256"] == shipped["weights_sha256"]  # trained against these passage vectors
+    assert statement["args"]["negatives"] == "1" and statement["args"]["batch"] == "4"  # the stage's settings
+    assert statement["claims"]["replayed_questions"] == 0 and statement["claims"]["claims_held_out"] == 1
+    assert resolve_model(str(model)) == (str(model.resolve()), model)  # named by path: its path, as any folder
+
+    # named as the model, it encodes questions with its export and claims with its statement encoder, no torch
+    own = SentenceTransformerEmbedder(model=str(model), question_model="auto", threads=1)
+    assert own.backend == "onnx" and own.routing
     question = own.encode_query(text)
-    assert own._model is None  # no torch for a question
+    claim = own.encode_query("Vitamin D deficiency causes bone loss.")
+    assert own._model is None and own.encodes_as_statement("Vitamin D deficiency causes bone loss.")
     assert float(question @ own.encode([text])[0]) > 0.97
+    assert claim.shape == question.shape == (384,)
 
     # the prepared data alone (as another machine would get it) trains the same recipe: it resumes
     again = ["encoder", "--prepared", str(prepared), "--work", str(tmp_path / "work"), "--no-export", "--batch", "4",
@@ -258,3 +291,35 @@ def test_a_second_stage_takes_the_questions_after_the_first_stages_in_the_same_s
     assert sample(rows, None, 0, np.random.default_rng(13)) == rows
     assert sample(rows, None, 18, np.random.default_rng(13)) == [r for r in rows if r not in sample(
         rows, 18, 0, np.random.default_rng(13))]
+
+
+def test_a_model_folder_shipped_in_qa_models_is_the_default_and_the_bundled_model_can_still_be_named(
+        tmp_path, monkeypatch):
+    from qa.errors import ModelError
+    from qa.index import embedding
+    from qa.index.embedding import DEFAULT_MODEL_ID, resolve_model
+
+    shipped = tmp_path / "models" / "encoder"
+    monkeypatch.setattr(embedding, "SHIPPED_MODEL_DIR", shipped)
+    assert resolve_model("") == (DEFAULT_MODEL_ID, bundled_model_path())  # none shipped: the bundled model
+    shipped.mkdir(parents=True)  # an empty folder (an export that never finished) is not a model
+    assert resolve_model("")[0] == DEFAULT_MODEL_ID
+
+    folder = own_folder(tmp_path)
+    for item in folder.iterdir():
+        (shipped / item.name).symlink_to(item.resolve())
+    (shipped / "qa-model.json").write_text(json.dumps({"id": "qa-encoder-0123456789ab"}))
+    assert resolve_model("") == ("qa-encoder-0123456789ab", shipped)  # the same id wherever qa is installed
+    for name in ("all-MiniLM-L6-v2", DEFAULT_MODEL_ID):
+        assert resolve_model(name) == (DEFAULT_MODEL_ID, bundled_model_path())
+    default = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    assert default.model_id == "qa-encoder-0123456789ab" and default.question_file == shipped / "encoder-int8.onnx"
+    assert not default.routing  # no statement encoder in this folder: every query by its export
+    assert SentenceTransformerEmbedder(model="all-MiniLM-L6-v2", question_model="auto").routing  # the bundled's own
+
+    (shipped / "qa-model.json").write_text("{not json")
+    with pytest.raises(ModelError, match="qa-model.json.*cannot be read.*QA_MODEL=all-MiniLM-L6-v2"):
+        resolve_model("")
+    (shipped / "qa-model.json").unlink()
+    with pytest.raises(ModelError, match="cannot be read"):  # weights without their record: never a silent guess
+        resolve_model("")

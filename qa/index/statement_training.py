@@ -40,13 +40,6 @@ def weights_file(model_dir: Path) -> Path:
 
 
 def run(args) -> int:
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    from .claim_training import Claims, train_claims
-    from .embedding import SentenceTransformerEmbedder
-    from .question_training import export
-
     if not args.model or not args.claims:
         raise SystemExit("statement needs --model (a model folder of one's own) and --claims (a BEIR SciFact folder)")
     model_dir = Path(args.model).expanduser()
@@ -58,6 +51,33 @@ def run(args) -> int:
                          "the folder's own question export (python -m qa.train encoder writes it)")
     if target.exists():
         raise SystemExit(f"{target} exists: rename or move it first (it is not replaced)")
+    train_into(model_dir, args)
+    return 0
+
+
+#: The statement command's own settings where the encoder command's differ (``qa.train.parse``'s defaults).
+STAGE_SETTINGS = {"negatives": 5, "batch": 64}
+
+
+def stage_args(args, model_dir: Path):
+    """The arguments of ``python -m qa.train statement --model model_dir`` for the statement stage that
+    ``python -m qa.train encoder`` runs after its own: this command's defaults where the encoder's differ (5 BM25
+    negatives a claim, 64 a step), its work in the encoder's (``statement``), the rest (seed, threads, claims and
+    their split, learning rate and passes) as given."""
+    return argparse.Namespace(**{**vars(args), **STAGE_SETTINGS, "what": "statement", "model": model_dir,
+                                 "work": Path(args.work) / "statement"})
+
+
+def train_into(model_dir: Path, args) -> None:
+    """Train the statement encoder of ``model_dir`` and write it and its record into the folder."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from .claim_training import Claims, train_claims
+    from .embedding import SentenceTransformerEmbedder
+    from .question_training import export
+
+    target = model_dir / STATEMENT_FILE
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     weights_sha256 = sha256_file(weights_file(model_dir))
@@ -77,7 +97,6 @@ def run(args) -> int:
     int8.replace(target)
     write_model_record(target, args, {"claims": info, "onnx_int8_min_cosine": cosine,
                                       "model_weights_sha256": weights_sha256})
-    return 0
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
