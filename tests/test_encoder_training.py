@@ -119,6 +119,10 @@ def test_encoder_training_scores_held_out_blends_checkpoints_and_exports_an_enco
         train.main(argv)
     assert [p.name for p in model.iterdir()] == ["mine.txt"] and not (tmp_path / "work").exists()
     (model / "mine.txt").unlink()
+    (tmp_path / "model.partial").mkdir()  # as an interrupted export leaves it: never removed unasked
+    with pytest.raises(SystemExit, match="model.partial exists"):
+        train.main(argv)
+    (tmp_path / "model.partial").rmdir()
     assert train.main(argv) == 0
     record = json.loads((tmp_path / "model" / "encoder-int8.json").read_text())
     held = record["held_out"]

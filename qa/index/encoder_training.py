@@ -255,17 +255,18 @@ def run(args) -> int:
     from .question_training import export
 
     out = Path(args.out)
+    # written beside, then moved into place: an interrupted export never leaves a half folder at --out
+    partial = out.with_name(out.name + ".partial")
     if args.export and out.is_dir() and any(out.iterdir()):
         raise SystemExit(f"{out} is not empty: name a new or empty --out (the model folder is written there whole, "
                          "and nothing is replaced)")
+    if args.export and partial.exists():
+        raise SystemExit(f"{partial} exists (left by an interrupted export?): remove it, then run this again "
+                         "(training resumes from its checkpoints)")
     result = train(args)
     final = result.pop("final")
     check = result.pop("check")
     if args.export:
-        # written beside, then moved into place: an interrupted export never leaves a half folder at --out
-        partial = out.with_name(out.name + ".partial")
-        if partial.exists():
-            shutil.rmtree(partial)  # an interrupted export's
         partial.mkdir(parents=True)
         weights = write_folder(final, partial)
         int8, cosine = export(partial, partial, check, OWN_EXPORT)
