@@ -180,3 +180,14 @@ def test_skipped_files_are_reported(folders, fake_embedder):
     report = index(docs, folder, fake_embedder)
     assert report.skipped and report.skipped[0][0] == "bad.txt"
     assert report.lines()[0].startswith("skipped bad.txt: not valid UTF-8")
+
+
+def test_the_report_counts_one_thing_in_the_singular():
+    from qa.index.indexer import IndexReport
+
+    one = IndexReport(added=["a.txt"], passages=1, embedded_passages=1, pooled_sentences=1, wrote=True, seconds=0.5)
+    assert one.lines() == ["added 1: a.txt", "indexed 1 document, 1 passage (1 passage embedded, the vectors of their "
+                                             "1 sentence taken from the same pass) in 0.5 s"]
+    two = IndexReport(added=["a.txt", "b.txt"], passages=2, embedded_passages=2, embedded_sentences=3, wrote=True)
+    assert two.lines()[-1] == "indexed 2 documents, 2 passages (2 passages and 3 sentences embedded) in 0.0 s"
+    assert IndexReport(unchanged=["a.txt"], passages=1).lines() == ["index is up to date: 1 document, 1 passage"]

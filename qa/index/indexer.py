@@ -61,19 +61,26 @@ class IndexReport:
                 out.append(f"{label} {len(names)}: {', '.join(names)}")
         if self.wrote:
             out.append(
-                f"indexed {len(self.added) + len(self.changed) + len(self.unchanged)} documents, "
-                f"{self.passages} passages ({self._embedded()}) in {self.seconds:.1f} s"
+                f"indexed {_count(len(self.added) + len(self.changed) + len(self.unchanged), 'document')}, "
+                f"{_count(self.passages, 'passage')} ({self._embedded()}) in {self.seconds:.1f} s"
             )
         else:
-            out.append(f"index is up to date: {len(self.unchanged)} documents, {self.passages} passages")
+            out.append(f"index is up to date: {_count(len(self.unchanged), 'document')}, "
+                       f"{_count(self.passages, 'passage')}")
         return out
 
     def _embedded(self) -> str:
         if not self.pooled_sentences:
-            return f"{self.embedded_passages} passages and {self.embedded_sentences} sentences embedded"
-        alone = f", {self.embedded_sentences} sentences embedded alone" if self.embedded_sentences else ""
-        return (f"{self.embedded_passages} passages embedded, the vectors of their {self.pooled_sentences} "
-                f"sentences taken from the same pass{alone}")
+            return (f"{_count(self.embedded_passages, 'passage')} and {_count(self.embedded_sentences, 'sentence')} "
+                    "embedded")
+        alone = f", {_count(self.embedded_sentences, 'sentence')} embedded alone" if self.embedded_sentences else ""
+        return (f"{_count(self.embedded_passages, 'passage')} embedded, the vectors of their "
+                f"{_count(self.pooled_sentences, 'sentence')} taken from the same pass{alone}")
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 passage``, ``2 passages``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool = False,

@@ -281,7 +281,7 @@ def render_header(documents: list[DocumentInfo] | None, status: str = "") -> str
     else:
         passages = sum(d.passages for d in documents)
         line = (f'Answers are quoted from <span class="qa-doc-count">{len(documents):,} document'
-                f'{"s" if len(documents) != 1 else ""}</span> ({passages:,} passages); '
+                f'{"s" if len(documents) != 1 else ""}</span> ({passages:,} passage{"s" if passages != 1 else ""}); '
                 "every answer shows the passages it comes from.")
     return f'<header class="qa-header"><h1>Ask the documents</h1><p>{line}</p>{status}</header>'
 
