@@ -240,7 +240,8 @@ def cmd_list(args) -> int:
     for d in docs:
         pages = f"{d.pages:>4} pages" if d.pages else " " * 9
         indexed = (d.indexed or "")[:16].replace("T", " ")
-        print(f"{show(d.id)}  {d.kind:<8}  {pages}  {d.passages:>4} passage{'s' if d.passages != 1 else ' '}  {indexed:<16}  {show(d.title)}")
+        passages = f"{d.passages:>4} passage{'s' if d.passages != 1 else ' '}"
+        print(f"{show(d.id)}  {d.kind:<8}  {pages}  {passages}  {indexed:<16}  {show(d.title)}")
     return 0
 
 
