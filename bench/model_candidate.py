@@ -62,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in rows.items():
         print(f"| {name} ({resolve_model(args.default if name == 'default' else args.model)[0]}) | "
               + " | ".join(f"{v:.4f}" for v in row.values()) + " |")
-    short = [k for k in rows["default"] if rows["candidate"][k] < rows["default"][k]]
-    print("\ncandidate for the default: " + ("yes (at least the default on each)" if not short
-                                             else "no: below the default on " + ", ".join(short)))
+    print("\ncandidate for the default: " + verdict(rows["default"], rows["candidate"]))
     return 0
+
+
+def verdict(default: dict[str, float], candidate: dict[str, float]) -> str:
+    """The rule: at least the default on every number (a tie passes), else which numbers fall short."""
+    short = [k for k in default if candidate[k] < default[k]]
+    return "yes (at least the default on each)" if not short else "no: below the default on " + ", ".join(short)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""bench/model_candidate.py: the rule that decides whether a trained model folder may become the default reads the
+held-out SQuAD number of the blend the folder saved, and passes a candidate only when it is at least the default on
+every number."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        yield importlib.import_module("model_candidate")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_held_out_squad_reads_the_blend_the_folder_saved(bench, tmp_path):
+    (tmp_path / "qa-model.json").write_text(json.dumps({"id": "qa-encoder-0123456789ab"}), encoding="utf-8")
+    (tmp_path / "encoder-int8.json").write_text(json.dumps({"blend": 0.75, "held_out": {"blends": {
+        "0.5": {"squad_MRR@10": 0.70}, "0.75": {"squad_MRR@10": 0.81}, "1.0": {"squad_MRR@10": 0.80}}}}),
+        encoding="utf-8")
+    assert bench.held_out_squad(str(tmp_path)) == 0.81
+
+
+def test_held_out_squad_of_the_bundled_model_is_its_question_encoders_record(bench):
+    shipped = json.loads(bench.QUESTION_RECORD.read_text(encoding="utf-8"))["held_out"]["trained"]["MRR@10"]
+    assert bench.held_out_squad("all-MiniLM-L6-v2") == shipped
+
+
+def test_a_candidate_must_reach_the_default_on_every_number(bench):
+    default = {"squad": 0.79, "claims dense": 0.82, "claims hybrid": 0.84}
+    assert bench.verdict(default, dict(default)).startswith("yes")
+    assert bench.verdict(default, {"squad": 0.90, "claims dense": 0.85, "claims hybrid": 0.90}).startswith("yes")
+    assert bench.verdict(default, {"squad": 0.81, "claims dense": 0.819, "claims hybrid": 0.85}) == \
+        "no: below the default on claims dense"
