@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
     p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
-    p.add_argument("--model", help="local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--model", help="local sentence-transformers model folder (default: the model shipped in "
+                   "qa/models/encoder when there is one, else the bundled all-MiniLM-L6-v2, which "
+                   "all-MiniLM-L6-v2 always names)")
     p.add_argument("--encoder", choices=("torch", "onnx"),
                    help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
     p.add_argument("--question-model", metavar="M",
