@@ -401,3 +401,40 @@ def test_seed_retrieval_does_not_regress(seed_pipeline):
     assert recall5 >= SEED_HYBRID_RECALL_AT_5 - MARGIN, format_text(result)
     assert result.modes["hybrid"].retrieval["recall@10"] >= recall5
     assert not [w for w in result.warnings if "no indexed passage" in w]
+
+
+_CONCURRENT = """
+import json, threading
+from qa.eval import compare_rankings, retrieval_metrics
+relevant = {str(i): {i} for i in range(60)}
+runs = {str(i): list(range(i - i % 7, i - i % 7 + 20)) for i in range(60)}
+other = {q: ranked[::-1] for q, ranked in runs.items()}
+results, errors = [], []
+def work():
+    try:
+        for _ in range(4):
+            results.append(retrieval_metrics(relevant, runs))
+            compare_rankings(relevant, {"a": runs, "b": other})
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"errors": errors, "results": results}))
+"""
+
+
+def test_metrics_from_several_threads_at_once_keep_the_process_alive():
+    """ranx's kernels are numba parallel functions: two threads in one at once (the app's warm-up beside a
+    user's evaluation, two users evaluating) aborted the whole process, compiled or not."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _CONCURRENT], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["errors"] == []
+    alone = retrieval_metrics({str(i): {i} for i in range(60)},
+                              {str(i): list(range(i - i % 7, i - i % 7 + 20)) for i in range(60)})
+    assert len(out["results"]) == 16 and all(r == pytest.approx(alone) for r in out["results"])
+    assert 0 < alone["recall@1"] < alone["recall@5"] <= 1

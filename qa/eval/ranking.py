@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from typing import Sequence
@@ -14,6 +15,11 @@ RANK_DEPTH = 10
 COMPARED = ("recall@5", "mrr@10", "ndcg@10")
 STAT_TEST = "fisher"
 MAX_P = 0.05
+
+#: ranx's kernels are numba ``parallel=True`` functions, and numba's default threading layer (workqueue)
+#: aborts the whole process when two Python threads enter one at the same time: the app's metric warm-up
+#: beside a user's evaluation, or two users evaluating at once. Every ranx call here holds this lock.
+_RANX_LOCK = threading.Lock()
 
 
 def _ranx_names(depth: int) -> dict[str, str]:
@@ -55,7 +61,7 @@ def retrieval_metrics(relevant: dict[str, set], rankings: dict[str, Sequence],
         return {ours: 0.0 for ours in names}
     from ranx import evaluate as ranx_evaluate
 
-    with warnings.catch_warnings():
+    with _RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's unsafe-cast notice inside ranx's hit_rate
         per_query = ranx_evaluate(qrels, run, list(names.values()), return_mean=False,
                                   make_comparable=True, save_results_in_run=False)
@@ -75,7 +81,7 @@ def compare_rankings(relevant: dict[str, set], runs: dict[str, dict[str, Sequenc
             return Significance(test=STAT_TEST, max_p=MAX_P)
         ranx_runs.append(run)
     names = {ours: ours.replace("recall@", "hit_rate@") for ours in COMPARED}
-    with warnings.catch_warnings():
+    with _RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = compare(qrels, ranx_runs, list(names.values()), stat_test=STAT_TEST, max_p=MAX_P,
                          make_comparable=True).to_dict()
