@@ -8,8 +8,11 @@ test session in a temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import re
+import sys
 import shutil
 from pathlib import Path
 
@@ -30,6 +33,16 @@ SEEDS = ROOT / "seeds"
 SEED_QUERIES = ROOT / "tests" / "data" / "seed_queries.jsonl"
 
 _WORD = re.compile(r"\w+")
+
+
+@contextlib.contextmanager
+def bench_script(name: str):
+    """A script of bench/ (not a package) imported as a module, with bench/ on the path for the while."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
 
 
 class FakeEmbedder:

@@ -4,21 +4,16 @@ other benchmarks."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        yield importlib.import_module("chunking_heldout")
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    with bench_script("chunking_heldout") as module:
+        yield module
 
 
 def _article(title: str, contexts: list[tuple[str, str]]) -> dict:

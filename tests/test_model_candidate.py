@@ -4,22 +4,17 @@ every number."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        yield importlib.import_module("model_candidate")
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    with bench_script("model_candidate") as module:
+        yield module
 
 
 def test_held_out_squad_reads_the_blend_the_folder_saved(bench, tmp_path):
