@@ -43,6 +43,16 @@ def test_passage_offsets_slice_the_document_exactly(text, size_overlap, kind):
     assert all(i in covered for i, c in enumerate(text) if not c.isspace())
 
 
+def test_a_piece_its_neighbour_holds_whole_is_not_a_passage_of_its_own():
+    """langchain's splitter returns "0...0\r\n# Heading" and then the same start with the text after it: the first
+    would be a passage inside the second, shown twice in the evidence (found by the property above)."""
+    text = "\n" + "0" * 46 + "\r\n# Heading\n" + "x" * 242
+    doc = make_document("random.txt", text, kind="text")
+    passages = split_passages(doc, 300, 100)
+    assert [(p.start, p.end) for p in passages] == [(1, 301)]
+    assert passages[0].text == text[1:] and passages[0].ordinal == 0
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=RANDOM_TEXT)
 def test_sentence_spans_are_inside_trimmed_and_disjoint(text):

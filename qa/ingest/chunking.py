@@ -129,10 +129,19 @@ def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[P
     head_offsets = [o for o, _ in heads]
     passages: list[Passage] = []
     pieces = [piece for piece in splitter.split_text(doc.text) if piece.strip()]
+    spans: list[tuple[int, int, str]] = []
     for piece, start in zip(pieces, _offsets(doc.text, pieces, chunk_overlap)):
         if start < 0:  # pragma: no cover - the splitter only returns substrings
             raise AssertionError(f"passage text not found in {doc.id}")
         end = start + len(piece)
+        # langchain's merge can return a piece that its neighbour holds whole (the same start, shorter):
+        # a passage inside another adds no text, only a duplicate in the evidence
+        while spans and start <= spans[-1][0] and spans[-1][1] <= end:
+            spans.pop()
+        if spans and spans[-1][0] <= start and end <= spans[-1][1]:
+            continue
+        spans.append((start, end, piece))
+    for start, end, piece in spans:
         # the section is the last heading above the passage, or the one on its first line
         i = bisect.bisect_right(head_offsets, start + len(piece.split("\n", 1)[0])) - 1
         section = heads[i][1] if i >= 0 else None
