@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): bundled, trained or an .onnx file")
     ap.add_argument("--model", default=Settings.model,
-                    help="embedding model (Settings.model): a local sentence-transformers folder; default the default model")
+                    help="embedding model (Settings.model): a local sentence-transformers folder; default: the shipped "
+                         "qa/models/encoder when there is one, else the bundled all-MiniLM-L6-v2")
     ap.add_argument("--held-out-claims", type=int, nargs="?", const=200, default=0, metavar="N",
                     help="the N (default 200) SciFact train claims the encoder trainers hold out (their seed): "
                          "the selection set, instead of --split")

@@ -33,38 +33,24 @@ from qa.index.embedding import resolve_model
 from qa.pipeline import Pipeline
 
 MODES = ("dense", "hybrid")
+BEIR_METRICS = {"ndcg@10": "ndcg@10", "recall@10": "recall@10"}
+SQUAD_METRICS = {"R@1": "hit_rate@1", "R@5": "hit_rate@5", "MRR@10": "mrr@10"}
 
 
-def squad_scores(qa: Pipeline, questions: list[dict], mode: str) -> dict[str, np.ndarray]:
-    """Per question: R@1, R@5 and MRR@10 of the gold paragraph."""
-    per_doc = len(qa.data.passages) / max(len(qa.data.documents), 1)
-    k = min(1000, math.ceil(10 * per_doc * 2))
-    ranks = []
-    for q in questions:
-        docs = document_ranking(qa.search(q["question"], k=k, mode=mode))[:10]
-        ranks.append(docs.index(q["doc"]) + 1 if q["doc"] in docs else 11)
-    r = np.asarray(ranks)
-    return {"R@1": (r == 1).astype(float), "R@5": (r <= 5).astype(float),
-            "MRR@10": np.where(r <= 10, 1.0 / r, 0.0)}
-
-
-def beir_scores(qa: Pipeline, queries: dict[str, str], qrels: dict, mode: str) -> dict[str, np.ndarray]:
-    """Per claim: nDCG@10 and recall@10 (ranx)."""
+def per_query(qa: Pipeline, queries: dict[str, str], relevant: dict[str, dict[str, int]], mode: str, depth: int,
+              metrics: dict[str, str]) -> dict[str, np.ndarray]:
+    """Per query, ranx's ``metrics`` (our name -> ranx's) of the documents ``mode`` ranks, ``depth`` deep
+    (a document ranks where its best passage does; ids without ``.txt``)."""
     from ranx import Qrels, Run, evaluate
 
     per_doc = len(qa.data.passages) / max(len(qa.data.documents), 1)
-    k = min(1000, math.ceil(100 * per_doc * 2))
+    k = min(1000, math.ceil(depth * per_doc * 2))
     run = {}
     for qid, text in queries.items():
-        docs = document_ranking(qa.search(text, k=k, mode=mode))[:100]
+        docs = document_ranking(qa.search(text, k=k, mode=mode))[:depth]
         run[qid] = {d.removesuffix(".txt"): float(len(docs) - i) for i, d in enumerate(docs)} or {"-": 0.0}
-    ids = list(queries)
-    good = Qrels({q: qrels[q] for q in ids})
-    out = {}
-    for metric in ("ndcg@10", "recall@10"):
-        per = evaluate(good, Run(run), metric, return_mean=False, make_comparable=True)
-        out[metric] = np.asarray([float(v) for v in per])
-    return out
+    scores = evaluate(Qrels(relevant), Run(run), list(metrics.values()), return_mean=False, make_comparable=True)
+    return {ours: np.asarray(scores[theirs], dtype=float) for ours, theirs in metrics.items()}
 
 
 def compare(name: str, before: dict[str, np.ndarray], after: dict[str, np.ndarray], mode: str) -> dict:
@@ -93,23 +79,26 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets:
         if name == "scifact":
             corpus, queries, qrels = load_beir(args.beir, "test")
+            judged = {q: qrels[q] for q in queries}
             base = args.cache / "scifact"
             scores = {}
             for who, model in models.items():
                 qa = Pipeline(Settings(docs=write_beir_docs(corpus, base), index=base / ("index" + model_suffix(model)),
                                        model=model))
                 qa.warm_up(show_bar=sys.stderr.isatty())
-                scores[who] = {m: beir_scores(qa, queries, qrels, m) for m in MODES}
+                scores[who] = {m: per_query(qa, queries, judged, m, 100, BEIR_METRICS) for m in MODES}
         else:
             path, index_name, limit = ((SQUAD_V1, "squad-v1.1-dev", args.questions) if name == "squad-dev" else
                                        (SHIFTS / f"{name}_v1.0.json.gz", f"{name}_v1.0-test-half", args.shift_questions))
             docs, questions = load_squad(path, test_half=name != "squad-dev")
             asked = sample(questions, limit, 0)
+            texts = {q["id"]: q["question"] for q in asked}
+            gold = {q["id"]: {q["doc"].removesuffix(".txt"): 1} for q in asked}
             scores = {}
             for who, model in models.items():
                 qa = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name,
                                     model=model)
-                scores[who] = {m: squad_scores(qa, asked, m) for m in MODES}
+                scores[who] = {m: per_query(qa, texts, gold, m, 10, SQUAD_METRICS) for m in MODES}
         for mode in MODES:
             rows.append(compare(name, scores["default"][mode], scores["candidate"][mode], mode))
     for metrics in (("ndcg@10", "recall@10"), ("R@1", "R@5", "MRR@10")):
