@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                 qa.warm_up(show_bar=sys.stderr.isatty())
                 scores[who] = {m: per_query(qa, queries, judged, m, 100, BEIR_METRICS) for m in MODES}
         else:
-            path, index_name, limit = ((SQUAD_V1, "squad-v1.1-dev", args.questions) if name == "squad-dev" else
-                                       (SHIFTS / f"{name}_v1.0.json.gz", f"{name}_v1.0-test-half", args.shift_questions))
+            path, index_name, limit = (
+                (SQUAD_V1, "squad-v1.1-dev", args.questions) if name == "squad-dev"
+                else (SHIFTS / f"{name}_v1.0.json.gz", f"{name}_v1.0-test-half", args.shift_questions))
             docs, questions = load_squad(path, test_half=name != "squad-dev")
             asked = sample(questions, limit, 0)
             texts = {q["id"]: q["question"] for q in asked}
