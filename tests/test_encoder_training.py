@@ -297,6 +297,57 @@ def test_a_second_stage_takes_the_questions_after_the_first_stages_in_the_same_s
         rows, 18, 0, np.random.default_rng(13))]
 
 
+def test_anchor_passages_are_the_training_claims_abstracts_whole_less_any_a_held_out_claim_cites(tmp_path):
+    from qa.index.encoder_training import anchor_passages
+
+    args = train.parse(encoder_args(tmp_path))
+    prepared = prepare(args, args.work)
+    held = prepared["claims_held_out"]
+    doc_of = dict(zip(held["passages"], held["passage_doc"]))
+    anchors = anchor_passages(prepared)
+    positives = {doc_of[row[1]] for row in prepared["claim_rows"]}
+    held_docs = {d for gold in held["gold"] for d in gold}
+    assert anchors and {doc_of[p] for p in anchors} == positives - held_docs
+    # an abstract anchored is anchored whole (the long one is several passages), and no held-out evidence is in
+    assert all(p in anchors for p in held["passages"] if doc_of[p] in positives - held_docs)
+    assert not held_docs & {doc_of[p] for p in anchors}
+    # a held-out claim's abstract that a training claim also cites is left out too
+    held["gold"] = [sorted(positives)[:1]]
+    assert sorted(positives)[0] not in {doc_of[p] for p in anchor_passages(prepared)}
+
+
+@pytest.mark.integration
+def test_anchored_training_adds_batches_of_anchor_passages_and_keeps_them_nearer_the_initial_model(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from qa.index.encoder_training import anchor_passages
+
+    common = ["--no-export", "--held-out-sets", "squad", "--held-out-blends", "1", "--epochs", "3"]
+    argv = encoder_args(tmp_path, *common)
+    plain_work, anchored_work = tmp_path / "plain", tmp_path / "anchored"
+    argv[argv.index("--work") + 1] = str(plain_work)
+    assert train.main(argv) == 0
+    argv[argv.index("--work") + 1] = str(anchored_work)
+    assert train.main(argv + ["--anchor-repeat", "4"]) == 0
+    plain = json.loads((plain_work / "result.json").read_text())
+    anchored = json.loads((anchored_work / "result.json").read_text())
+    prepared = prepare(train.parse(argv), anchored_work)
+    n = len(anchor_passages(prepared)) * 4
+    assert plain["anchor_passages"] == 0 and anchored["anchor_passages"] == n
+    assert anchored["steps"] == plain["steps"] + n // 4 * 3  # --batch 4, three epochs
+    # the anchored model's passage vectors of those abstracts stay nearer the bundled model's than the plain one's
+    texts = [prepared["texts"][i] for i in anchor_passages(prepared)]
+    bundled = SentenceTransformer(str(bundled_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+
+    def drift(work):
+        vectors = SentenceTransformer(str(work / "final"), device="cpu").encode(texts, normalize_embeddings=True)
+        return float(np.mean(1 - np.sum(vectors * bundled, axis=1)))
+
+    assert drift(anchored_work) < drift(plain_work)
+    # a recipe of its own: the anchored run's checkpoints are not the plain run's
+    assert {p.name for p in anchored_work.glob("checkpoints-*")}.isdisjoint(p.name for p in plain_work.glob("checkpoints-*"))
+
+
 def test_a_model_folder_shipped_in_qa_models_is_the_default_and_the_bundled_model_can_still_be_named(
         tmp_path, monkeypatch):
     from qa.errors import ModelError

@@ -127,6 +127,16 @@ def held_out_scores(model, prepared: dict, sets=("squad", "claims"), batch_size:
     return out
 
 
+def anchor_passages(prepared: dict) -> list[int]:
+    """Text indices of the passages the passage side is kept near the initial model on (``--anchor-repeat``): every
+    passage of the abstracts that the training claims' rows take as positives, less the abstracts any held-out claim
+    cites (no held-out claim's evidence is seen, not even without its claim)."""
+    held = prepared["claims_held_out"]
+    doc_of = dict(zip(held["passages"], held["passage_doc"]))
+    docs = {doc_of[row[1]] for row in prepared["claim_rows"]} - {d for gold in held["gold"] for d in gold}
+    return [p for p in held["passages"] if doc_of[p] in docs]
+
+
 def sample(rows: list, n: int | None, start: int, rng: np.random.Generator) -> list:
     """``n`` rows (all: None) from ``start`` on in one seeded order of ``rows`` (in their own order): a second stage
     that starts where the first's ``n`` ended sees none of its rows."""
@@ -145,7 +155,7 @@ def train(args) -> dict:
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss, MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import (BatchSamplers,
                                                                           SentenceTransformerTrainingArguments)
     from transformers.trainer_utils import get_last_checkpoint
@@ -175,9 +185,20 @@ def train(args) -> dict:
     columns = ["anchor", "positive"] + [f"negative_{i + 1}" for i in range(len(rows[0]) - 2)]
     dataset = Dataset.from_dict({c: [texts[rows[i][n]] for i in order] for n, c in enumerate(columns)})
     loss = MultipleNegativesRankingLoss(model, scale=args.scale)
+    anchors = [texts[i] for i in anchor_passages(prepared)] * args.anchor_repeat
+    if anchors:
+        # the passage side kept near the initial model on scientific abstracts: its own vectors of them, before
+        # training, are the targets of sentence-transformers' embedding distillation (Euclidean distance, as in
+        # EmbedDistill), in batches of their own beside the question and claim rows'
+        targets = model.encode(anchors, batch_size=256, normalize_embeddings=True, convert_to_numpy=True)
+        anchor_order = rng.permutation(len(anchors))
+        dataset = {"pairs": dataset, "anchors": Dataset.from_dict({"text": [anchors[i] for i in anchor_order],
+                                                                   "label": targets[anchor_order].tolist()})}
+        loss = {"pairs": loss, "anchors": EmbedDistillLoss(model, distance_metric="l2")}
     recipe = json.dumps([prepared["train_sha256"], len(rows), len(rows[0]) - 2, str(init), args.lr, args.scale,
                          args.batch, args.claim_repeat, args.epochs, args.seed]
-                        + ([args.questions_from] if args.questions_from else []))
+                        + ([args.questions_from] if args.questions_from else [])
+                        + (["anchors", len(anchors)] if anchors else []))
     checkpoints = work / f"checkpoints-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch,
@@ -204,8 +225,8 @@ def train(args) -> dict:
     model.save(str(final))
     return {"final": final, "check": prepared["val"]["questions"][:200], "train_sha256": prepared["train_sha256"],
             "rows": len(questions), "questions_from": args.questions_from, "claim_rows": len(prepared["claim_rows"]),
-            "claim_repeat": args.claim_repeat,
-            "steps": len(rows) // args.batch * args.epochs, "minutes_this_run": round(minutes, 1),
+            "claim_repeat": args.claim_repeat, "anchor_passages": len(anchors),
+            "steps": (len(rows) // args.batch + len(anchors) // args.batch) * args.epochs, "minutes_this_run": round(minutes, 1),
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
             "resumed_from": str(last) if last else None, "blend": args.blend,
             "held_out": {"initial": before, "blends": blends}}
@@ -214,6 +235,9 @@ def train(args) -> dict:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--claim-repeat", type=int, default=8,
                     help="encoder: times each SciFact train claim's rows are in the training data")
+    ap.add_argument("--anchor-repeat", type=int, default=0,
+                    help="encoder: keep the passage side near the initial model on the training claims' abstracts "
+                         "(their passages, this many times each, with the initial model's vectors as targets; 0: off)")
     ap.add_argument("--questions-from", type=int, default=0,
                     help="encoder: skip this many questions of the seeded order before taking --questions (a second "
                          "stage from --init on questions the first did not see: the first's --questions)")
