@@ -345,7 +345,8 @@ def test_anchored_training_adds_batches_of_anchor_passages_and_keeps_them_nearer
 
     assert drift(anchored_work) < drift(plain_work)
     # a recipe of its own: the anchored run's checkpoints are not the plain run's
-    assert {p.name for p in anchored_work.glob("checkpoints-*")}.isdisjoint(p.name for p in plain_work.glob("checkpoints-*"))
+    plain_runs = {p.name for p in plain_work.glob("checkpoints-*")}
+    assert plain_runs and plain_runs.isdisjoint(p.name for p in anchored_work.glob("checkpoints-*"))
 
 
 def test_a_model_folder_shipped_in_qa_models_is_the_default_and_the_bundled_model_can_still_be_named(

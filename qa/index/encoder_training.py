@@ -17,7 +17,10 @@ Data, the same as the question encoder's with the claims mixed in rather than a 
   best passages of other abstracts; repeated ``--claim-repeat`` times, so claims are not drowned by questions.
 
 Loss: sentence-transformers' ``MultipleNegativesRankingLoss`` (in-batch and hard negatives, scale ``--scale``),
-its trainer, batches without duplicate texts, bfloat16 on a GPU. The data is prepared once (BM25 mining) and
+its trainer, batches without duplicate texts, bfloat16 on a GPU. With ``--anchor-repeat`` N, batches of a second
+kind keep the passage side near the initial model on scientific text: every passage of the abstracts the training
+claims are trained against (less those a held-out claim cites), N times, with the initial model's own vectors of
+them as targets (sentence-transformers' ``EmbedDistillLoss``, Euclidean distance; Kim et al. 2023, EmbedDistill). The data is prepared once (BM25 mining) and
 cached in ``--work``, with checkpoints every ``--save-every`` steps; the same command resumes.
 
 Held out, before and after training, for every weight-space blend of ``--held-out-blends`` between the
