@@ -20,8 +20,9 @@ Loss: sentence-transformers' ``MultipleNegativesRankingLoss`` (in-batch and hard
 its trainer, batches without duplicate texts, bfloat16 on a GPU. With ``--anchor-repeat`` N, batches of a second
 kind keep the passage side near the initial model on scientific text: every passage of the abstracts the training
 claims are trained against (less those a held-out claim cites), N times, with the initial model's own vectors of
-them as targets (sentence-transformers' ``EmbedDistillLoss``, Euclidean distance; Kim et al. 2023, EmbedDistill). The data is prepared once (BM25 mining) and
-cached in ``--work``, with checkpoints every ``--save-every`` steps; the same command resumes.
+them as targets (sentence-transformers' ``EmbedDistillLoss``, Euclidean distance; Kim et al. 2023, EmbedDistill).
+The data is prepared once (BM25 mining) and cached in ``--work``, with checkpoints every ``--save-every`` steps;
+the same command resumes.
 
 Held out, before and after training, for every weight-space blend of ``--held-out-blends`` between the
 initial and the trained weights (Wortsman et al. 2022): the held-out SQuAD articles' questions searched among
@@ -229,7 +230,8 @@ def train(args) -> dict:
     return {"final": final, "check": prepared["val"]["questions"][:200], "train_sha256": prepared["train_sha256"],
             "rows": len(questions), "questions_from": args.questions_from, "claim_rows": len(prepared["claim_rows"]),
             "claim_repeat": args.claim_repeat, "anchor_passages": len(anchors),
-            "steps": (len(rows) // args.batch + len(anchors) // args.batch) * args.epochs, "minutes_this_run": round(minutes, 1),
+            "steps": (len(rows) // args.batch + len(anchors) // args.batch) * args.epochs,
+            "minutes_this_run": round(minutes, 1),
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
             "resumed_from": str(last) if last else None, "blend": args.blend,
             "held_out": {"initial": before, "blends": blends}}
