@@ -15,7 +15,7 @@ from ..types import Document, Passage
 
 #: Raised whenever passage or sentence boundaries change for the same text, so that an index built
 #: before is rebuilt instead of being mixed with new passages.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3  # 3: a piece its neighbour holds whole is dropped (commit c49ba1b)
 #: Longest sentence kept in one piece; longer runs (tables, text without punctuation) are cut.
 MAX_SENTENCE_CHARS = 600
 #: Longest text given to pysbd at once: its time grows with the square of the length (a 300 kB
