@@ -94,6 +94,28 @@ def test_held_out_scores_rank_questions_among_paragraphs_and_abstracts_by_their_
     assert set(held_out_scores(model, prepared, ["squad"])) == {"squad_R@1", "squad_R@5", "squad_MRR@10"}
 
 
+def test_the_initial_models_held_out_scores_are_measured_once_and_read_again_on_resuming(tmp_path):
+    from qa.index.encoder_training import initial_scores
+
+    prepared = {"train_sha256": "abc", "texts": [],
+                "val": {"questions": ["q1", "q2"], "paragraphs": ["p1", "p2"], "gold": [0, 1]}}
+    init = tmp_path / "init"
+    init.mkdir()
+    (init / "model.safetensors").write_bytes(b"weights")
+    model = FixedModel({"q1": [1, 0], "q2": [0, 1], "p1": [1, 0.1], "p2": [0.1, 1]})
+    first = initial_scores(model, prepared, ["squad"], tmp_path, init)
+    assert first["squad_R@1"] == 1.0
+
+    class Refuses:
+        def encode(self, *a, **k):
+            raise AssertionError("measured again")
+
+    assert initial_scores(Refuses(), prepared, ["squad"], tmp_path, init) == first  # read back, not measured
+    (init / "model.safetensors").write_bytes(b"other weights")  # another initial model: measured anew
+    with pytest.raises(AssertionError, match="measured again"):
+        initial_scores(Refuses(), prepared, ["squad"], tmp_path, init)
+
+
 def test_a_blend_is_the_given_share_of_the_way_from_the_initial_weights():
     torch = pytest.importorskip("torch")
     initial = {"w": torch.zeros(2), "steps": torch.tensor([0])}

@@ -141,6 +141,20 @@ def anchor_passages(prepared: dict) -> list[int]:
     return [p for p in held["passages"] if doc_of[p] in docs]
 
 
+def initial_scores(model, prepared: dict, sets, work: Path, init: Path) -> dict[str, float]:
+    """The initial model's held-out scores, kept in ``work`` once measured: a resumed run does not measure them
+    again (minutes on a CPU). Keyed by the initial weights' checksum, the held-out data and the sets."""
+    weights = next((init / n for n in ("model.safetensors", "pytorch_model.bin") if (init / n).is_file()), None)
+    key = hashlib.sha256(json.dumps([sha256_file(weights) if weights else str(init), prepared["train_sha256"],
+                                     len(prepared["val"]["questions"]), sorted(sets)]).encode()).hexdigest()[:12]
+    path = work / f"initial-held-out-{key}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    scores = held_out_scores(model, prepared, sets)
+    path.write_text(json.dumps(scores) + "\n", encoding="utf-8")
+    return scores
+
+
 def sample(rows: list, n: int | None, start: int, rng: np.random.Generator) -> list:
     """``n`` rows (all: None) from ``start`` on in one seeded order of ``rows`` (in their own order): a second stage
     that starts where the first's ``n`` ended sees none of its rows."""
@@ -178,7 +192,7 @@ def train(args) -> dict:
     model.float()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.eval()
-    before = held_out_scores(model, prepared, args.held_out_sets)
+    before = initial_scores(model, prepared, args.held_out_sets, work, init)
     print("held out, initial model:", before, flush=True)
 
     rng = np.random.default_rng(args.seed)
