@@ -132,7 +132,10 @@ def check_compatible(manifest: dict, model_id: str, splitter: dict) -> str | Non
     if manifest["model"]["id"] != model_id:
         return f"index was built with model {manifest['model']['id']!r}, settings name {model_id!r}"
     if manifest["splitter"] != splitter:
-        return f"splitter settings changed ({manifest['splitter']} -> {splitter})"
+        old = manifest["splitter"]
+        changed = ", ".join(f"{k}: {old.get(k, 'none')} -> {splitter.get(k, 'none')}"
+                            for k in sorted(set(old) | set(splitter), key=str) if old.get(k) != splitter.get(k))
+        return f"splitter settings changed ({changed})"
     return None
 
 
