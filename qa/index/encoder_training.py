@@ -144,8 +144,9 @@ def anchor_passages(prepared: dict) -> list[int]:
 def initial_scores(model, prepared: dict, sets, work: Path, init: Path) -> dict[str, float]:
     """The initial model's held-out scores, kept in ``work`` once measured: a resumed run does not measure them
     again (minutes on a CPU). Keyed by the initial weights' checksum, the held-out data and the sets."""
-    weights = next((init / n for n in ("model.safetensors", "pytorch_model.bin") if (init / n).is_file()), None)
-    key = hashlib.sha256(json.dumps([sha256_file(weights) if weights else str(init), prepared["train_sha256"],
+    from .statement_training import weights_file
+
+    key = hashlib.sha256(json.dumps([sha256_file(weights_file(init)), prepared["train_sha256"],
                                      len(prepared["val"]["questions"]), sorted(sets)]).encode()).hexdigest()[:12]
     path = work / f"initial-held-out-{key}.json"
     if path.is_file():
