@@ -111,6 +111,9 @@ def test_the_initial_models_held_out_scores_are_measured_once_and_read_again_on_
             raise AssertionError("measured again")
 
     assert initial_scores(Refuses(), prepared, ["squad"], tmp_path, init) == first  # read back, not measured
+    other_articles = {**prepared, "val": {**prepared["val"], "questions": ["q3", "q4"]}}  # as many, not the same
+    with pytest.raises(AssertionError, match="measured again"):
+        initial_scores(Refuses(), other_articles, ["squad"], tmp_path, init)
     (init / "model.safetensors").write_bytes(b"other weights")  # another initial model: measured anew
     with pytest.raises(AssertionError, match="measured again"):
         initial_scores(Refuses(), prepared, ["squad"], tmp_path, init)

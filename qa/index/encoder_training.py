@@ -143,11 +143,18 @@ def anchor_passages(prepared: dict) -> list[int]:
 
 def initial_scores(model, prepared: dict, sets, work: Path, init: Path) -> dict[str, float]:
     """The initial model's held-out scores, kept in ``work`` once measured: a resumed run does not measure them
-    again (minutes on a CPU). Keyed by the initial weights' checksum, the held-out data and the sets."""
+    again (minutes on a CPU). Keyed by the initial weights' checksum, the sets and the held-out texts themselves
+    (other held-out articles or claims of the same number are measured anew)."""
     from .statement_training import weights_file
 
-    key = hashlib.sha256(json.dumps([sha256_file(weights_file(init)), prepared["train_sha256"],
-                                     len(prepared["val"]["questions"]), sorted(sets)]).encode()).hexdigest()[:12]
+    held = {}
+    if "squad" in sets:
+        held["squad"] = prepared["val"]
+    if "claims" in sets:
+        claims = prepared["claims_held_out"]
+        held["claims"] = {**claims, "texts": [prepared["texts"][i] for i in claims["passages"]]}
+    key = hashlib.sha256(json.dumps([sha256_file(weights_file(init)), sorted(sets), held],
+                                    sort_keys=True).encode()).hexdigest()[:12]
     path = work / f"initial-held-out-{key}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
