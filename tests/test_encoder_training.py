@@ -404,3 +404,33 @@ def test_a_model_folder_shipped_in_qa_models_is_the_default_and_the_bundled_mode
     (shipped / "qa-model.json").unlink()
     with pytest.raises(ModelError, match="cannot be read"):  # weights without their record: never a silent guess
         resolve_model("")
+
+
+@pytest.mark.integration
+def test_the_shipped_model_is_whole_loads_offline_and_encodes_each_kind_of_query_with_its_own_file(monkeypatch):
+    """qa/models/encoder as installed: its record names its weights, each export its own record, and with no hub
+    reachable (offline variables set, no network needed) it embeds passages by torch and queries by ONNX."""
+    from qa.index.embedding import MODEL_RECORD, SHIPPED_MODEL_DIR, resolve_model
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    record = json.loads((SHIPPED_MODEL_DIR / MODEL_RECORD).read_text())
+    weights = sha256_file(SHIPPED_MODEL_DIR / "model.safetensors")
+    assert record["weights_sha256"] == weights and record["id"] == "qa-encoder-" + weights[:12]
+    for export in ("encoder-int8", "statement-int8"):
+        made = json.loads((SHIPPED_MODEL_DIR / f"{export}.json").read_text())
+        assert made["model_sha256"] == sha256_file(SHIPPED_MODEL_DIR / f"{export}.onnx")
+        assert made["model_weights_sha256"] == weights  # exported from, and trained against, these weights
+    assert resolve_model("") == (record["id"], SHIPPED_MODEL_DIR)
+
+    embedder = SentenceTransformerEmbedder(question_model="auto", threads=1)
+    embedder.warm_up()
+    assert embedder.routing and embedder._model is None  # queries need no torch
+    question, claim = "Where does the Nile end?", "Vitamin D deficiency causes bone loss."
+    q = embedder.encode_query(question)
+    assert not embedder.encodes_as_statement(question) and embedder.encodes_as_statement(claim)
+    c = embedder.encode_query(claim)
+    passages = embedder.encode([question, claim])  # torch, the index's side
+    assert passages.shape == (2, 384) and np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-4)
+    assert float(q @ passages[0]) > 0.97  # its int8 export agrees with its torch weights
+    assert 0.5 < float(c @ passages[1]) < 0.999  # the statement encoder: the same space, its own weights
