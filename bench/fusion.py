@@ -20,6 +20,7 @@ documents) and ``seeds`` (tests/data/seed_queries.jsonl over seeds/).
     python bench/fusion.py --question-model trained   # questions encoded by the encoder trained here
     python bench/fusion.py --candidate-depths 20 30 75 100   # also candidates per side (QA_CANDIDATES)
     python bench/fusion.py --routes             # a weight per route of question_model=auto (see below)
+    python bench/fusion.py --model FOLDER       # another embedding model (an index of its own per set)
 
 ``--routes``: ``auto`` encodes questions and other queries (claims) with different encoders, so the dense side's
 share is chosen apart for each, within the product's fusion (``Settings.fusion``): for questions on
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from beir import load_beir, write_docs
-from perf_common import CACHE, SEED_QUERIES, SEEDS, machine, print_table
+from perf_common import CACHE, SEED_QUERIES, SEEDS, machine, model_suffix, print_table
 
 from qa.config import FUSIONS, Settings
 from qa.index.lexical import B, K1
@@ -149,10 +150,24 @@ def question_model_key(question_model: str) -> str:
     return sha256_file(Path(question_model))[:10]
 
 
+def embedding_model_key(model: str) -> str:
+    """A short name of the embedding model (its id: for a folder trained here, the checksum of its weights), so the
+    candidates of each model, the default included, are cached apart."""
+    import hashlib
+
+    from qa.index.embedding import MODEL_RECORD, model_record_id, resolve_model
+
+    model_id, folder = resolve_model(model)
+    if (folder / MODEL_RECORD).exists():
+        model_id = model_record_id(folder)
+    return hashlib.sha256(model_id.encode()).hexdigest()[:8]
+
+
 def candidates(name: str, args) -> dict:
     """Per query: dense and BM25 candidates (passage ids, scores), passage -> document, the qrels."""
     tag = "-context" if args.context else ""
     questions = "" if args.question_model == "bundled" else f"-q{question_model_key(args.question_model)}"
+    questions += f"-m{embedding_model_key(args.model)}"
     bm25 = f"-k{K1:g}-b{B:g}"  # BM25's parameters move its candidates and scores
     subset = "-held" if name == "scifact-train" else ""  # the claims the statement encoder did not train on
     out = args.cache / f"fusion-candidates-{name}{subset}-{args.depth}{tag}{questions}{bm25}.npz"
@@ -162,8 +177,8 @@ def candidates(name: str, args) -> dict:
         info = json.loads(meta.read_text())
         return {"arrays": arrays, **info}
     docs, index, queries, qrels = dataset(name, args)
-    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + tag), embed_context=args.context,
-                           question_model=args.question_model))
+    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + tag + model_suffix(args.model)),
+                           embed_context=args.context, question_model=args.question_model, model=args.model))
     t0 = time.perf_counter()
     qa.warm_up(show_bar=sys.stderr.isatty())
     data = qa.data
@@ -264,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--context", action="store_true", help="passages embedded with their title and section")
     ap.add_argument("--question-model", default=Settings.question_model,
                     help="question encoder (Settings.question_model): auto, bundled, trained or an .onnx file")
+    ap.add_argument("--model", default=Settings.model,
+                    help="embedding model: a local folder (default: the default model)")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
