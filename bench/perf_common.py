@@ -124,7 +124,11 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
 
 
 def model_suffix(model: str) -> str:
-    """The index folder's suffix for an embedding model other than the bundled one (none for it)."""
-    if not model:
+    """The index folder's suffix for an embedding model other than the bundled one (none for it): ``""`` is the
+    default model, the folder shipped in qa/models/encoder, which gets the suffix of its folder."""
+    from qa.index.embedding import DEFAULT_MODEL_ID, resolve_model
+
+    model_id, folder = resolve_model(model)
+    if model_id == DEFAULT_MODEL_ID:
         return ""
-    return "-model-" + hashlib.sha256(str(Path(model).expanduser().resolve()).encode()).hexdigest()[:8]
+    return "-model-" + hashlib.sha256(str(folder.expanduser().resolve()).encode()).hexdigest()[:8]
