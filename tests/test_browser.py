@@ -84,6 +84,20 @@ def ask(page, url: str, question: str) -> None:
     page.locator("#qa-answer .qa-answer, #qa-answer .qa-error").first.wait_for(timeout=60_000)
 
 
+def test_a_page_opened_on_a_ready_index_never_says_it_is_being_indexed(page, seed_url):
+    """The page as first sent does not know the collection's state yet: it says it is checking, never that the
+    collection is being indexed, and then shows what it answers from."""
+    import urllib.request
+
+    with urllib.request.urlopen(seed_url.rstrip("/") + "/config", timeout=60) as response:
+        sent = response.read().decode("utf-8")
+    assert "Checking the collection" in sent and "being indexed" not in sent
+    page.goto(seed_url)
+    header = page.locator("#qa-header")
+    expect(header).to_contain_text("Answers are quoted from 5 documents", timeout=60_000)
+    expect(header).not_to_contain_text("Checking the collection")
+
+
 def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
     expected = seed_pipeline.ask(FEBRUARY)
 

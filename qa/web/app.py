@@ -258,7 +258,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                  "run them in the Evaluate tab"], "Marked " + ("right." if right else "wrong."))
 
     with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
-        header = gr.HTML(r.render_header(None), elem_id="qa-header")
+        header = gr.HTML(r.render_header(None, checking=True), elem_id="qa-header")
         timer = gr.Timer(1.0, active=True)
         with gr.Tabs():
             with gr.Tab("Ask", id="ask") as ask_tab:

@@ -274,9 +274,12 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     )
 
 
-def render_header(documents: list[DocumentInfo] | None, status: str = "") -> str:
-    """The page's title and what it answers from now; ``status`` (HTML) shows start-up progress."""
-    if documents is None:
+def render_header(documents: list[DocumentInfo] | None, status: str = "", checking: bool = False) -> str:
+    """The page's title and what it answers from now; ``status`` (HTML) shows start-up progress. ``checking``: the
+    page as first sent, before its first look at the collection (which may be ready or still being indexed)."""
+    if checking:
+        line = "Checking the collection ..."
+    elif documents is None:
         line = "The collection is being indexed; questions are answered as soon as it is ready."
     else:
         passages = sum(d.passages for d in documents)
