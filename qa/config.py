@@ -25,6 +25,8 @@ READER_ALIASES = {"trained": "sentence"}
 VECTOR_BACKENDS = ("faiss", "qdrant")
 #: Ways hybrid retrieval fuses BM25 and dense (qa.retrieval.fuse).
 FUSIONS = ("rrf", "minmax", "zscore", "tmm")
+#: What a hybrid candidate only one retriever returned gets from the other: its real score there, or that side's floor.
+FUSION_MISSING = ("score", "floor")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class Settings:
     #: to the statement encoder (chosen apart, on held-out SciFact train claims and held-out SQuAD questions
     #: asked as keywords: bench/fusion.py --routes).
     statement_fusion_weight: float = 0.6
+    #: What a passage only one side returned gets from the other side: that side's lowest candidate score
+    #: (``floor``) or its real score there (``score``: its BM25 score, its vector's similarity). ``score`` ranks
+    #: held-out SQuAD questions better and SciFact claims and SQuADShifts' Reddit and Amazon questions worse, so the
+    #: floor stays (``python bench/fusion_missing.py``; docs/benchmarks.md).
+    fusion_missing: str = "floor"
     #: Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
     rrf_k: int = 60
     #: How many candidates each retriever contributes before fusion (hybrid z-scores are taken over
@@ -170,6 +177,8 @@ class Settings:
             raise SettingsError(f"unknown reader {self.reader!r}: use one of {', '.join(READERS)}")
         if self.fusion not in FUSIONS:
             raise SettingsError(f"unknown fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
+        if self.fusion_missing not in FUSION_MISSING:
+            raise SettingsError(f"unknown fusion_missing {self.fusion_missing!r}: use one of {', '.join(FUSION_MISSING)}")
         for name in ("fusion_weight", "statement_fusion_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")

@@ -323,7 +323,8 @@ class Pipeline:
         statement = getattr(self.embedder, "encodes_as_statement", None)  # only the routing embedder has it
         if qvec is not None and statement is not None and statement(dense_q or q):
             weight = s.statement_fusion_weight  # encoded by the statement encoder: its own share
-        result = retrieve(data, q, qvec, pool or k, mode, docs, s.candidates, s.rrf_k, s.fusion, weight)
+        result = retrieve(data, q, qvec, pool or k, mode, docs, s.candidates, s.rrf_k, s.fusion, weight,
+                          s.fusion_missing)
         timings.update(result.timings)
         return qvec, result, timings
 

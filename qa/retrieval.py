@@ -9,6 +9,7 @@ The question vector is computed once by the caller and passed in; nothing here r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,10 +60,19 @@ def dense_search(index: IndexData, qvec: np.ndarray, k: int, allowed: np.ndarray
 
 
 def bm25_search(index: IndexData, question: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
-    scores = index.bm25.scores(question)
+    return _bm25_top(index.bm25.scores(question), k, allowed)
+
+
+def _bm25_top(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
     ranked = _top(scores, k, allowed)
     keep = ranked.scores > 0  # passages sharing no word with the question are not BM25 results
     return Ranked(ranked.ids[keep], ranked.scores[keep])
+
+
+def dense_scorer(index: IndexData, qvec: np.ndarray) -> "Scorer":
+    """The question's inner product with given passages' vectors (the dense search's score)."""
+    q = np.asarray(qvec, dtype=np.float32).ravel()
+    return lambda ids: np.asarray(index.passage_vectors[ids], dtype=np.float32) @ q
 
 
 #: The lowest score each retriever can give, for ``tmm``: cosine similarity and BM25.
@@ -91,8 +101,22 @@ def _order(fused: dict[int, float], ranks: dict[int, dict[str, int]], k: int) ->
     return [(p, fused[p], ranks[p]) for p in order[:k]]
 
 
-def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None) -> tuple[np.ndarray, float]:
-    """Scores mapped to a common scale, and the value a passage the retriever did not return gets.
+@dataclass(frozen=True)
+class Scale:
+    """One side's scores on the common scale: ``(score - offset) * factor + base``; ``floor`` is what a passage
+    the side did not return gets when its own score is not known."""
+
+    offset: float
+    factor: float
+    base: float
+    floor: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return (np.asarray(scores, dtype=np.float64) - self.offset) * self.factor + self.base
+
+
+def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None) -> Scale:
+    """How a side's scores map to a common scale, and its floor.
 
     The scale comes from the first ``depth`` scores (all when ``None``), so a deeper candidate list
     does not move it; deeper candidates may fall below the floor, and a passage not returned at all
@@ -101,40 +125,51 @@ def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None) -> t
     s = scores.astype(np.float64)
     top = s[:depth] if depth else s
     if kind == "zscore":
-        sd = top.std()
-        z = (s - top.mean()) / sd if sd > 0 else np.zeros_like(s)
-        return z, float(min(z[: len(top)].min(), z[-1]))
+        sd = float(top.std())
+        if sd <= 0:
+            return Scale(0.0, 0.0, 0.0, 0.0)
+        mean = float(top.mean())
+        return Scale(mean, 1.0 / sd, 0.0, (min(float(top.min()), float(s[-1])) - mean) / sd)
     low = _FLOOR[name] if kind == "tmm" else float(top.min())
     span = float(top.max()) - low
-    norm = (s - low) / span if span > 0 else np.ones_like(s)
-    return norm, float(min(0.0, norm[-1]))
+    if span <= 0:  # nothing to tell the candidates apart: all at 1
+        return Scale(0.0, 0.0, 1.0, 0.0)
+    return Scale(low, 1.0 / span, 0.0, min(0.0, (float(s[-1]) - low) / span))
+
+
+#: The real scores of given passages on one side: ``(passage ids) -> scores``.
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 
 def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: float = 0.5,
-         rrf_k: int = 60, depth: int | None = None) -> list[tuple[int, float, dict[str, int]]]:
+         rrf_k: int = 60, depth: int | None = None,
+         scorers: dict[str, Scorer] | None = None) -> list[tuple[int, float, dict[str, int]]]:
     """Hybrid ranking of the dense and BM25 candidates: ``weight`` is the dense side's share
     (0.5 with ``rrf`` is plain reciprocal-rank fusion); score normalisation looks at each side's
-    first ``depth`` candidates. Returns ``(passage, score, ranks)``, best first."""
+    first ``depth`` candidates. A passage only one side returned gets the other side's real score when
+    ``scorers`` has that side (``"dense"`` or ``"bm25"``), its floor otherwise; reciprocal-rank fusion
+    looks at ranks only. Returns ``(passage, score, ranks)``, best first."""
     if kind not in FUSIONS:
         raise ValueError(f"unknown fusion {kind!r}: use one of {', '.join(FUSIONS)}")
     weights = {"dense": weight, "bm25": 1.0 - weight}
     rankings = {"dense": dense, "bm25": lexical}
     if kind == "rrf":
         return rrf(rankings, k, rrf_k, {n: 2 * w for n, w in weights.items()})
-    normalised: dict[str, tuple[dict[int, float], float]] = {}
     ranks: dict[int, dict[str, int]] = {}
     for name, ranked in rankings.items():
-        ids = ranked.ids.tolist()
-        for r, pid in enumerate(ids, start=1):
+        for r, pid in enumerate(ranked.ids.tolist(), start=1):
             ranks.setdefault(pid, {})[name] = r
-        if ids:
-            norm, missing = _normalise(name, ranked.scores, kind, depth)
-            normalised[name] = (dict(zip(ids, norm.tolist())), missing)
-        else:
-            normalised[name] = ({}, 0.0)
-    # a passage that only one side returned gets the other side's floor
-    fused = {pid: sum(weights[n] * values.get(pid, missing) for n, (values, missing) in normalised.items())
-             for pid in ranks}
+    fused = dict.fromkeys(ranks, 0.0)
+    for name, ranked in rankings.items():
+        if not len(ranked.ids):
+            continue  # a side with no candidates adds nothing (0 to every passage)
+        scale = _normalise(name, ranked.scores, kind, depth)
+        values = dict(zip(ranked.ids.tolist(), scale(ranked.scores).tolist()))
+        others = [pid for pid in ranks if pid not in values]
+        if others and scorers and name in scorers:
+            values.update(zip(others, scale(scorers[name](np.asarray(others, dtype=np.int64))).tolist()))
+        for pid in fused:
+            fused[pid] += weights[name] * values.get(pid, scale.floor)
     return _order(fused, ranks, k)
 
 
@@ -149,8 +184,10 @@ def retrieve(
     rrf_k: int = 60,
     fusion: str = "rrf",
     fusion_weight: float = 0.5,
+    fusion_missing: str = "floor",
 ) -> Retrieval:
-    """Top-``k`` hits for the question in the given mode, optionally only from ``docs``."""
+    """Top-``k`` hits for the question in the given mode, optionally only from ``docs``. In hybrid, a candidate only
+    one side returned gets the other side's real score (``fusion_missing="score"``) or its floor (``"floor"``)."""
     timings: dict[str, float] = {}
     allowed = index.passage_ids_for(docs) if docs else None
     pool = max(k, candidates)
@@ -161,11 +198,14 @@ def retrieve(
         timings["dense_search"] = time.perf_counter() - t
     if mode in ("bm25", "hybrid"):
         t = time.perf_counter()
-        lexical = bm25_search(index, question, pool if mode == "hybrid" else k, allowed)
+        lexical_all = index.bm25.scores(question)
+        lexical = _bm25_top(lexical_all, pool if mode == "hybrid" else k, allowed)
         timings["bm25"] = time.perf_counter() - t
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k, candidates)
+        scorers = ({"dense": dense_scorer(index, qvec), "bm25": lexical_all.__getitem__}
+                   if fusion_missing == "score" else None)
+        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k, candidates, scorers)
         hits = [Hit(index.passages[p], s, r, "hybrid", rk, p) for r, (p, s, rk) in enumerate(fused, start=1)]
         timings["fusion"] = time.perf_counter() - t
     else:

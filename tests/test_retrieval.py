@@ -64,6 +64,37 @@ def test_minmax_fusion_by_hand():
     assert fused[0][2] == {"dense": 2, "bm25": 1}
 
 
+def test_minmax_fusion_with_real_scores_by_hand():
+    """A passage one side did not return gets that side's real score on the side's scale, not its floor."""
+    dense = scored([(3, 0.9), (1, 0.7), (2, 0.5)])   # scale: (s - 0.5) / 0.4
+    lexical = scored([(1, 10.0), (4, 6.0), (2, 2.0)])  # scale: (s - 2) / 8
+    real = {"dense": {4: 0.6}.__getitem__, "bm25": {3: 4.0}.__getitem__}
+    scorers = {side: (lambda ids, f=f: np.array([f(int(i)) for i in ids])) for side, f in real.items()}
+    fused = fuse(dense, lexical, 10, "minmax", 0.3, scorers=scorers)
+    scores = {p: s for p, s, _ in fused}
+    assert scores[3] == pytest.approx(0.3 * 1.0 + 0.7 * 0.25)  # BM25 4.0: 0.25 where its floor gave 0
+    assert scores[4] == pytest.approx(0.3 * 0.25 + 0.7 * 0.5)  # dense 0.6: 0.25 where its floor gave 0
+    assert scores[1] == pytest.approx(0.3 * 0.5 + 0.7 * 1.0) and scores[2] == pytest.approx(0.0)
+    assert [p for p, _, _ in fused] == [1, 3, 4, 2]  # 3 now above 4: the floor put it below
+    assert fused[1][2] == {"dense": 1}  # ranks still say which side returned it
+    only_bm25 = fuse(dense, lexical, 10, "minmax", 0.3, scorers={"bm25": scorers["bm25"]})
+    assert {p: s for p, s, _ in only_bm25}[4] == pytest.approx(0.7 * 0.5)  # no dense scorer: dense's floor
+    assert fuse(dense, lexical, 10, "rrf", 0.3, scorers=scorers) == fuse(dense, lexical, 10, "rrf", 0.3)
+
+
+def test_zscore_fusion_scores_a_one_sided_candidate_by_its_real_score():
+    dense = scored([(1, 0.9), (2, 0.7), (3, 0.5)])
+    lexical = scored([(4, 9.0), (2, 3.0)])
+    bm25_real = {1: 0.0, 3: 2.0}
+    fused = fuse(dense, lexical, 10, "zscore", 0.5,
+                 scorers={"bm25": lambda ids: np.array([bm25_real[int(i)] for i in ids])})
+    d, b = np.array([0.9, 0.7, 0.5]), np.array([9.0, 3.0])
+    z_d = {p: (v - d.mean()) / d.std() for p, v in zip((1, 2, 3), d)}
+    z_b = {p: (v - b.mean()) / b.std() for p, v in ((4, 9.0), (2, 3.0), (1, 0.0), (3, 2.0))}
+    z_d[4] = z_d[3]  # no dense scorer: the dense floor, its lowest candidate
+    assert {p: s for p, s, _ in fused} == pytest.approx({p: 0.5 * z_d[p] + 0.5 * z_b[p] for p in (1, 2, 3, 4)})
+
+
 def test_fusion_with_one_side_empty_keeps_the_other_order():
     dense = scored([(5, 0.4), (6, 0.3)])
     for kind in ("rrf", "minmax", "zscore", "tmm"):
@@ -183,3 +214,40 @@ def test_queries_that_are_not_questions_are_fused_with_their_own_weight(fake_pip
     with pytest.raises(SettingsError, match="statement_fusion_weight"):
         Settings(statement_fusion_weight=-0.1)
     assert Settings.from_env({"QA_STATEMENT_FUSION_WEIGHT": "0.4"}).statement_fusion_weight == 0.4
+
+
+def test_hybrid_scores_every_candidate_on_both_sides_when_told(fake_pipeline):
+    """With ``fusion_missing="score"`` candidates one side returned alone are scored by the other side too: a
+    passage's fused score is the weighted sum of its real z-scores, computed here from the whole index (z over each
+    side's first 2 candidates); by default (``floor``) they get the other side's lowest candidate's."""
+    from qa.retrieval import dense_scorer
+
+    question = "Which European river flows through ten countries of Europe?"
+    fake_pipeline.settings = fake_pipeline.settings.replace(candidates=2, fusion="zscore", fusion_weight=0.5,
+                                                            fusion_missing="score")
+    data = fake_pipeline.data
+    qvec = fake_pipeline.embedder.encode_query(question)
+    rows = np.arange(len(data.passages))
+    dense_all = dense_scorer(data, qvec)(rows)
+    found = {h.row: h.score for h in fake_pipeline.search(question, k=10, mode="dense")}
+    assert dense_all[list(found)] == pytest.approx(list(found.values()), abs=1e-5)  # the dense search's scores
+    bm25_all = data.bm25.scores(question)
+    z = {}
+    for name, s, top in (("dense", dense_all, np.sort(dense_all)[::-1][:2]),
+                         ("bm25", bm25_all, np.sort(bm25_all[bm25_all > 0])[::-1][:2])):
+        top = top.astype(np.float64)
+        z[name] = (s - top.mean()) / top.std()
+    hits = fake_pipeline.search(question, k=10, mode="hybrid")
+    one_sided = [h for h in hits if "bm25" not in h.ranks]
+    assert one_sided  # BM25 returns only passages sharing a word; dense returns every passage
+    for h in hits:
+        assert h.score == pytest.approx(0.5 * z["dense"][h.row] + 0.5 * z["bm25"][h.row], abs=1e-5)
+    assert Settings().fusion_missing == "floor"
+    fake_pipeline.settings = fake_pipeline.settings.replace(fusion_missing="floor")
+    floored = {h.row: h.score for h in fake_pipeline.search(question, k=10, mode="hybrid")}
+    for h in one_sided:  # the floor: BM25's lower candidate of two, z = -1; its real score, 0, is below it
+        assert floored[h.row] == pytest.approx(0.5 * z["dense"][h.row] - 0.5, abs=1e-5)
+        assert floored[h.row] > h.score
+    with pytest.raises(SettingsError, match="fusion_missing"):
+        Settings(fusion_missing="zero")
+    assert Settings.from_env({"QA_FUSION_MISSING": "floor"}).fusion_missing == "floor"
