@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from qa.errors import QAError
 from qa.web.app import build_app
 from qa.web.evaluate import MAX_QUERY_FILE_BYTES, check_query_file, render_query_detail, run_evaluation
-from qa.web.highlight import highlight, question_stems, term_spans
+from qa.web.highlight import heading_spans, highlight, question_stems, term_spans
 from qa.web.render import per_query_rows, render_answer, render_evidence
 
 OUR_TAGS = re.compile(r'</?(mark|b|span)( class="[a-z-]+")?>')
@@ -46,7 +46,7 @@ def elements(markup: str) -> list[str]:
     return parser.started
 
 
-span_kinds = st.sampled_from(["passage", "sentence", "answer", "term"])
+span_kinds = st.sampled_from(["heading", "markup", "passage", "sentence", "answer", "term"])
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab <>&\"'/=x\n")), max_size=60),
@@ -64,6 +64,16 @@ def test_highlight_keeps_one_mark_around_an_answer_that_contains_terms():
 
     assert out.count("<mark>") == 1
     assert re.search(r"<mark>(.*)</mark>", out).group(1) == '<b class="qa-term">February</b> 2016'
+
+
+def test_markdown_heading_lines_are_set_apart_and_their_marks_dimmed_not_removed():
+    text = "One sentence.\n\n#### Coup <proofing>\n\nNot # a heading. ## Nor this.\n   ### Indented"
+    out = highlight(text, heading_spans(text))
+
+    assert '<span class="qa-heading"><span class="qa-md">#### </span>Coup &lt;proofing&gt;</span>' in out
+    assert '<span class="qa-heading"><span class="qa-md">   ### </span>Indented</span>' in out
+    assert out.count("qa-heading") == 2 and "Not # a heading. ## Nor this." in out
+    assert html.unescape(OUR_TAGS.sub("", out)) == text  # the text as it is, offsets intact
 
 
 def test_term_spans_mark_words_sharing_a_stem_with_the_question():

@@ -27,7 +27,7 @@ WRAPPED_MAX_WIDTH = 150
 #: A Markdown heading line. The closing ``#``s and spaces are stripped with ``rstrip``, not by the
 #: pattern: ``(.+?)[ \t#]*$`` backtracks quadratically on a heading holding a long run of spaces or
 #: ``#`` (an HTML ``<h1>`` of 200,000 ``#`` took 105 s); ``(.+)$`` is linear.
-_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+)$", re.M)
+MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+)$", re.M)
 _TERMINAL = ".!?:;,\"”’')]"
 
 
@@ -58,8 +58,8 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     followed by a blank line, so a wrapped line that starts a sentence never counts.
     """
     text = doc.text
-    if doc.kind in ("markdown", "html") or _MD_HEADING.search(text):
-        return [(m.start(1), _heading_text(m.group(1))) for m in _MD_HEADING.finditer(text)]
+    if doc.kind in ("markdown", "html") or MD_HEADING.search(text):
+        return [(m.start(1), _heading_text(m.group(1))) for m in MD_HEADING.finditer(text)]
     found: list[tuple[int, str]] = []
     prev = ""
     offset = 0

@@ -12,10 +12,13 @@ import re
 from typing import Iterable
 
 from ..index.lexical import tokenize
+from ..ingest.chunking import MD_HEADING
 
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
-#: terms inside either).
+#: terms inside either; a Markdown heading line holds its ``#`` marks).
 TAGS = {
+    "heading": ('<span class="qa-heading">', "</span>"),
+    "markup": ('<span class="qa-md">', "</span>"),
     "passage": ('<span class="qa-in-passage">', "</span>"),
     "sentence": ('<span class="qa-sentence">', "</span>"),
     "answer": ("<mark>", "</mark>"),
@@ -66,6 +69,20 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
         out.append(html.escape(text[a:b]))
     out.extend(TAGS[k][1] for k in reversed(opened))
     return "".join(out)
+
+
+def heading_spans(text: str) -> list[tuple[int, int, str]]:
+    """The Markdown heading lines of ``text`` (as the chunker finds sections) and their ``#`` marks, which are
+    shown, as they are in the document, but dimmed.
+
+    >>> t = "#### Purges\\nText"
+    >>> [(t[s:e], k) for s, e, k in heading_spans(t)]
+    [('#### Purges', 'heading'), ('#### ', 'markup')]
+    """
+    spans = []
+    for m in MD_HEADING.finditer(text):
+        spans += [(m.start(), m.end(), "heading"), (m.start(), m.start(1), "markup")]
+    return spans
 
 
 def _parts(word: str) -> list[str]:
