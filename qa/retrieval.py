@@ -165,9 +165,10 @@ def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: floa
             continue  # a side with no candidates adds nothing (0 to every passage)
         scale = _normalise(name, ranked.scores, kind, depth)
         values = dict(zip(ranked.ids.tolist(), scale(ranked.scores).tolist()))
-        others = [pid for pid in ranks if pid not in values]
-        if others and scorers and name in scorers:
-            values.update(zip(others, scale(scorers[name](np.asarray(others, dtype=np.int64))).tolist()))
+        if scorers and name in scorers:  # the passages only the other side returned, scored by this one
+            others = [pid for pid in ranks if pid not in values]
+            if others:
+                values.update(zip(others, scale(scorers[name](np.asarray(others, dtype=np.int64))).tolist()))
         for pid in fused:
             fused[pid] += weights[name] * values.get(pid, scale.floor)
     return _order(fused, ranks, k)
