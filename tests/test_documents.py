@@ -53,6 +53,31 @@ def test_title_falls_back_to_first_non_empty_line(text, title):
     assert doc.author in (None, "X") and doc.date is None
 
 
+CAPTION = ("Iraqi women walk past a poster depicting images of Iran's Supreme Leader Ayatollah Ali Khamenei at "
+           "al-Firdous Square in Baghdad February 12, 2014")
+
+
+@pytest.mark.parametrize(
+    "text, title",
+    [
+        # a web article saved as text: photo caption, date, then the headline standing alone
+        (f"{CAPTION}\n\nSeptember 02, 2014\n\nHe's Just Not That Into Us: The Supreme Leader's Strategy\n\n"
+         f"{CAPTION}. (Reuters)\n\nPolicy discussions in Washington continue.\n",
+         "He's Just Not That Into Us: The Supreme Leader's Strategy"),
+        ("September 02, 2014\n\nThe Headline\n\nBody text follows here.\n", "The Headline"),
+        # hard-wrapped prose: a line that starts with a capital is not a title unless it stands alone
+        (" these, the Middle East stands out as one of the most crisis-prone\nregions in the world. During\n"
+         "Syria. This non-state actor has posed\nsignificant threats to the region.\n", "x.txt"),
+        # a standalone line too far down is the body's, not a title
+        (f"{CAPTION}\n\n" + "".join(f"line {i} of the body goes on,\n\n" for i in range(6)) + "Late Heading\n\nx\n",
+         "x.txt"),
+        ("2014-09-02\n", "x.txt"),  # a date alone is no title
+    ],
+)
+def test_a_title_is_found_past_a_caption_or_a_date_but_never_in_running_text(text, title):
+    assert make_document("x.txt", text).title == title
+
+
 def test_front_matter_offset_points_at_the_body():
     text = "---\r\ntitle: T\r\n---\r\nbody"
     meta, start = parse_front_matter(text)

@@ -1,6 +1,7 @@
 """A document's title when its metadata has none: the first heading of Markdown, else the first
-line only when it looks like a title (not a sentence fragment or a photo caption); otherwise the
-caller falls back to the file name.
+line when it looks like a title (not a sentence fragment or a photo caption), else a line of the
+first few that stands alone between blank lines and looks like one (not a date: web articles saved
+as text often open with a photo caption and a date); otherwise the caller falls back to the file name.
 
 >>> title_from_text("# Eruptions\\n\\nThe volcano erupted.", "markdown")
 'Eruptions'
@@ -8,6 +9,9 @@ caller falls back to the file name.
 'Rivers of Europe'
 >>> title_from_text(" these, the Middle East stands out as one of the most crisis-prone\\nregions")
 ''
+>>> title_from_text("A long photo caption that runs on and on, in lower case, about the picture\\n\\n"
+...                 "September 02, 2014\\n\\nHe's Just Not That Into Us\\n\\nThe article begins.")
+"He's Just Not That Into Us"
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from __future__ import annotations
 #: Most words in a line taken as a title.
 MAX_TITLE_WORDS = 30
 
+
+#: How many non-blank lines from the top a title standing alone between blank lines may be found in.
+TITLE_SEARCH_LINES = 5
 
 #: A line longer than this (in words) is a title only when written in Title Case.
 SHORT_TITLE_WORDS = 12
@@ -60,9 +67,25 @@ def markdown_heading(line: str) -> str | None:
     return body.rstrip("#").rstrip() or body
 
 
+def is_date(line: str) -> bool:
+    """A line that is a date and nothing else ("September 02, 2014", "2014-09-02"), by dateutil's parser.
+
+    >>> is_date("September 02, 2014"), is_date("Rivers of Europe"), is_date("He's Just Not That Into Us")
+    (True, False, False)
+    """
+    from dateutil import parser
+
+    try:
+        parser.parse(line, fuzzy=False)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def title_from_text(text: str, kind: str = "text") -> str:
     """The title found in the body ``text`` (front matter already removed), or ``""``."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    all_lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in all_lines if line]
     if kind == "markdown":
         for line in lines:
             heading = markdown_heading(line)
@@ -71,4 +94,17 @@ def title_from_text(text: str, kind: str = "text") -> str:
     if not lines:
         return ""
     first = lines[0].lstrip("#").strip()
-    return first if looks_like_title(first) else ""
+    if looks_like_title(first) and not is_date(first):
+        return first
+    seen = 0
+    for i, line in enumerate(all_lines):  # a line standing alone between blank lines, near the top
+        if not line:
+            continue
+        seen += 1
+        if seen > TITLE_SEARCH_LINES:
+            break
+        alone = i > 0 and not all_lines[i - 1] and (i + 1 == len(all_lines) or not all_lines[i + 1])
+        candidate = line.lstrip("#").strip()
+        if seen > 1 and alone and looks_like_title(candidate) and not is_date(candidate):
+            return candidate
+    return ""
