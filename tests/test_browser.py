@@ -113,6 +113,11 @@ def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
     terms = {t.lower() for t in page.locator("#qa-evidence .qa-term").all_inner_texts()}
     assert {"reconsidering", "commitment"} <= terms
     assert "001_bccfd2e8e94a07d8.txt" in page.locator("#qa-evidence").inner_text()
+    # no source opened and no feedback said yet: their empty slots leave no band above the evidence
+    expect(page.locator("#qa-source")).to_be_hidden()
+    expect(page.locator("#qa-mark-status")).to_be_hidden()
+    gap = page.locator("#qa-evidence").bounding_box()["y"] - page.locator("#qa-mark").bounding_box()["y"]
+    assert gap < page.locator("#qa-mark").bounding_box()["height"] + 40
 
     # the card opens its whole document, scrolled to the passage, the answer marked in it
     page.locator("#qa-evidence .qa-card-answer").get_by_role("button", name="Open in the document").click()
