@@ -68,9 +68,8 @@ CAPTION = ("Iraqi women walk past a poster depicting images of Iran's Supreme Le
         # hard-wrapped prose: a line that starts with a capital is not a title unless it stands alone
         (" these, the Middle East stands out as one of the most crisis-prone\nregions in the world. During\n"
          "Syria. This non-state actor has posed\nsignificant threats to the region.\n", "x.txt"),
-        # a standalone line too far down is the body's, not a title
-        (f"{CAPTION}\n\n" + "".join(f"line {i} of the body goes on,\n\n" for i in range(6)) + "Late Heading\n\nx\n",
-         "x.txt"),
+        # a line alone further down is a section heading, not the title
+        (f"{CAPTION}\n\nthe body goes on,\n\nand on,\n\nIntroduction\n\nx\n", "x.txt"),
         ("2014-09-02\n", "x.txt"),  # a date alone is no title
     ],
 )

@@ -20,8 +20,9 @@ from __future__ import annotations
 MAX_TITLE_WORDS = 30
 
 
-#: How many non-blank lines from the top a title standing alone between blank lines may be found in.
-TITLE_SEARCH_LINES = 5
+#: How many non-blank lines from the top a title standing alone between blank lines may be found in (a caption
+#: and a date may come first; further down, a short line alone is a section heading).
+TITLE_SEARCH_LINES = 3
 
 #: A line longer than this (in words) is a title only when written in Title Case.
 SHORT_TITLE_WORDS = 12
