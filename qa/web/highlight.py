@@ -54,12 +54,24 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
     'a <mark>&lt;b&gt;</mark> c'
     """
     n = len(text)
-    spans = [(max(s, 0), min(e, n), k) for s, e, k in spans if min(e, n) > max(s, 0)]
+    spans = [(max(s, 0), min(e, n), k) for s, e, k in spans if min(e, n) > max(s, 0) and k in TAGS]
     cuts = sorted({0, n, *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    # a sweep over the cuts: how many spans of each kind cover the piece (linear in cuts + spans; a document's
+    # every heading is a span in the source view)
+    starts: dict[int, list[str]] = {}
+    ends: dict[int, list[str]] = {}
+    for s, e, k in spans:
+        starts.setdefault(s, []).append(k)
+        ends.setdefault(e, []).append(k)
+    covering = dict.fromkeys(_ORDER, 0)
     out: list[str] = []
     opened: list[str] = []
     for a, b in zip(cuts, cuts[1:]):
-        want = [k for k in _ORDER if any(s <= a and b <= e for s, e, kind in spans if kind == k)]
+        for k in ends.get(a, ()):
+            covering[k] -= 1
+        for k in starts.get(a, ()):
+            covering[k] += 1
+        want = [k for k in _ORDER if covering[k] > 0]
         keep = 0
         while keep < min(len(opened), len(want)) and opened[keep] == want[keep]:
             keep += 1
