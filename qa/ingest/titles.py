@@ -85,27 +85,21 @@ def is_date(line: str) -> bool:
 
 def title_from_text(text: str, kind: str = "text") -> str:
     """The title found in the body ``text`` (front matter already removed), or ``""``."""
-    all_lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in all_lines if line]
+    lines = [line.strip() for line in text.splitlines()]
     if kind == "markdown":
-        for line in lines:
+        for line in filter(None, lines):
             heading = markdown_heading(line)
             if heading:
                 return heading
-    if not lines:
-        return ""
-    first = lines[0].lstrip("#").strip()
-    if looks_like_title(first) and not is_date(first):
-        return first
     seen = 0
-    for i, line in enumerate(all_lines):  # a line standing alone between blank lines, near the top
+    for i, line in enumerate(lines):  # the first line, or one standing alone between blank lines near the top
         if not line:
             continue
         seen += 1
         if seen > TITLE_SEARCH_LINES:
             break
-        alone = i > 0 and not all_lines[i - 1] and (i + 1 == len(all_lines) or not all_lines[i + 1])
+        alone = i > 0 and not lines[i - 1] and (i + 1 == len(lines) or not lines[i + 1])
         candidate = line.lstrip("#").strip()
-        if seen > 1 and alone and looks_like_title(candidate) and not is_date(candidate):
+        if (seen == 1 or alone) and looks_like_title(candidate) and not is_date(candidate):
             return candidate
     return ""
