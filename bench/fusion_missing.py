@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=Settings.model, help="embedding model: a local folder (default: the default)")
     ap.add_argument("--cache", type=Path, default=CACHE)
     args = ap.parse_args(argv)
-    args.context, args.question_model = False, Settings.question_model  # as bench/fusion.py's dataset() expects
     print(machine())
     rows = [row for name in args.sets for row in run_set(name, args)]
     print_table(rows, ["set", "queries", "fusion_missing", *METRICS, "p MRR@10", "p R@5"])
