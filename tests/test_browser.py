@@ -118,6 +118,10 @@ def test_answer_with_highlighted_evidence(page, seed_url, seed_pipeline):
     expect(page.locator("#qa-mark-status")).to_be_hidden()
     gap = page.locator("#qa-evidence").bounding_box()["y"] - page.locator("#qa-mark").bounding_box()["y"]
     assert gap < page.locator("#qa-mark").bounding_box()["height"] + 40
+    # the examples sit right under the line that introduces them (no band of an empty line box between)
+    line = page.get_by_text("Try one of these:", exact=True).bounding_box()
+    first = page.locator(".qa-example").first.bounding_box()
+    assert 0 <= first["y"] - (line["y"] + line["height"]) < 24
 
     # the card opens its whole document, scrolled to the passage, the answer marked in it
     page.locator("#qa-evidence .qa-card-answer").get_by_role("button", name="Open in the document").click()

@@ -271,7 +271,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 examples = _examples(s)
                 example_buttons = []
                 if examples:
-                    gr.Markdown("Try one of these:", elem_classes="qa-legend")
+                    gr.Markdown("Try one of these:", elem_classes="qa-try")
                     with gr.Row(elem_classes="qa-examples"):
                         for q in examples:
                             example_buttons.append((q, gr.Button(q, size="sm", variant="secondary",
