@@ -74,12 +74,18 @@ class _LightImports(importlib.abc.MetaPathFinder):
 _FINDER = _LightImports()
 
 
+# ``sys.meta_path`` is replaced, never changed in place: an import in another thread may be walking the list at
+# that moment (the app's server imports its protocol modules while the index loads, and bm25s with it), and
+# removing the finder from the list under that walk would skip the finder after it: that import would fail as if
+# its module were not installed.
+
+
 def install() -> None:
     _FINDER.pending = {n for n in HIDDEN if n not in sys.modules}
     if _FINDER.pending and _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
+        sys.meta_path = [_FINDER, *sys.meta_path]
 
 
 def uninstall() -> None:
     if _FINDER in sys.meta_path:
-        sys.meta_path.remove(_FINDER)
+        sys.meta_path = [f for f in sys.meta_path if f is not _FINDER]
