@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -47,6 +48,9 @@ def port_problem(host: str, port: int) -> str | None:
         return str(exc)
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":  # as the server itself binds (uvicorn): a port whose last connections are still in
+            # TIME_WAIT, just after the app was stopped, is free to listen on; one listened on is still refused
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(address)
         except OSError as exc:

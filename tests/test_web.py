@@ -192,6 +192,34 @@ def test_a_taken_port_fails_at_once(tmp_path):
     assert elapsed < 2.0, f"{elapsed:.1f} s"
 
 
+def test_a_port_just_given_up_is_free_again(tmp_path):
+    """The app stopped a moment ago: its port's last connections are in TIME_WAIT for a minute. The server binds
+    it anyway (SO_REUSEADDR, as uvicorn does), so the check before it must not call it taken."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from app import port_problem
+    finally:
+        sys.path.remove(str(ROOT))
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the app's server listens
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, _ = server.accept()
+            conn.close()  # the server's side closes first: its end of the connection waits in TIME_WAIT
+            client.recv(1)
+    with socket.socket() as plain:  # the state this test is about: a bind without SO_REUSEADDR is refused
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))
+    assert port_problem("127.0.0.1", port) is None
+    with socket.socket() as taken:  # listened on: still taken
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        assert port_problem("127.0.0.1", port)
+
+
 def test_marked_file_lines_are_json(tmp_path):
     path = tmp_path / "marks.jsonl"
     save_mark(path, {"id": "x", "question": "<b>?</b>", "answers": []})
