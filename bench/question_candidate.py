@@ -10,6 +10,7 @@ Choosing sets: the SQuADShifts *calibration* halves (each domain indexed alone).
 SQuAD v1.1 dev (2,067 paragraphs). The rule that uses these numbers is written in docs/benchmarks.md before the run.
 
     python bench/question_candidate.py /tmp/qtrain-lr1e4/question-int8.onnx --questions 600
+    python bench/question_candidate.py CANDIDATE --sets new_wiki-calibration reddit-calibration amazon_reviews-calibration
 """
 
 from __future__ import annotations
@@ -54,10 +55,14 @@ def main(argv=None) -> int:
     ap.add_argument("candidate", type=Path)
     ap.add_argument("--questions", type=int, default=600)
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--sets", nargs="+", choices=list(sets()), default=list(sets()),
+                    help="the sets to run (default: all; the choosing sets are the *-calibration ones)")
     args = ap.parse_args(argv)
     print(machine())
     rows = []
     for name, (path, index_name, half) in sets().items():
+        if name not in args.sets:
+            continue
         docs, questions = load_squad(path, test_half=half == "test", calibration_half=half == "calibration")
         asked = sample(questions, args.questions, 0)
         shipped = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name)

@@ -50,6 +50,16 @@ def sha256_file(path: Path) -> str:
 __all__ = ["atomic_write_bytes", "fsync_dir", "sha256_file"]
 
 
+def weights_file(model_dir: Path) -> Path:
+    """The folder's weights (sentence-transformers saves ``model.safetensors``; older folders
+    ``pytorch_model.bin``)."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    raise SystemExit(f"{model_dir} holds no model.safetensors: name a sentence-transformers folder "
+                     "(python -m qa.train encoder saves one)")
+
+
 def write_model_record(int8: Path, args, result: dict) -> dict:
     """The training record beside an exported model (``x.onnx`` -> ``x.json``): the date, the command's
     arguments, checksums of the training data and of the model, its size, and ``result``; printed too

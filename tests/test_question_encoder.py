@@ -168,6 +168,44 @@ def test_question_training_checkpoints_resumes_and_exports_an_encoder(tmp_path):
     assert 0.9 < float(vector @ bundled) < 0.99999  # trained a little: moved, but near where it started
 
 
+@pytest.mark.integration
+def test_question_training_of_a_model_folder_of_ones_own_starts_from_it_and_keeps_its_passages(tmp_path):
+    """``--model FOLDER``: the folder's question side trained against the folder's own passage vectors, anchored to
+    its own question vectors; the bundled model is not what it starts from or stays near."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    base = tmp_path / "own"
+    shutil.copytree(bundled_model_path(), base)
+    weights = load_file(str(base / "model.safetensors"))
+    torch.manual_seed(0)
+    save_file({k: (v + 0.01 * torch.randn_like(v)).contiguous() if v.is_floating_point() else v
+               for k, v in weights.items()}, str(base / "model.safetensors"))
+    data, work, out = squad_file(tmp_path / "train.json"), tmp_path / "work", tmp_path / "out"
+    args = question_args(data, out, work, 4) + ["--model", str(base), "--statement-anchor", "0"]
+    assert train.main(args) == 0
+    record = json.loads((out / "question-int8.json").read_text())
+    assert set(record["held_out"]) >= {"base", "trained"} and "bundled" not in record["held_out"]
+    (base_work,) = work.glob("base-*")  # the folder's vectors cached apart from the bundled model's
+    assert base_work.name == f"base-{sha256_file(base / 'model.safetensors')[:12]}"
+    assert any(base_work.glob("paragraphs-*.npy")) and not any(work.glob("paragraphs-*.npy"))
+
+    trained = embedding.OnnxEncoder(out / "question-int8.onnx", base)
+    trained.load()
+    vector = trained.encode([QUESTION])[0]
+    own = SentenceTransformerEmbedder(str(base), backend="torch", threads=1).encode([QUESTION])[0]
+    bundled = SentenceTransformerEmbedder(str(bundled_model_path()), backend="torch", threads=1).encode([QUESTION])[0]
+    assert float(own @ bundled) < 0.9  # the folder's model is not the bundled one
+    assert float(vector @ own) > 0.97 and float(vector @ own) > float(vector @ bundled) + 0.05
+
+    for extra, message in ((["--claims", str(tmp_path)], "statement --model"), (["--blend", "0.5"], "blends"),
+                           (["--out", "qa/models"], "name --out")):
+        with pytest.raises(SystemExit, match=message):
+            train.main(args + extra)
+    with pytest.raises(SystemExit, match="not a folder"):
+        train.main(question_args(data, out, work, 4) + ["--model", str(tmp_path / "missing")])
+
+
 def test_a_blend_lies_between_the_bundled_and_trained_weights(tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import sha256_file, write_model_record
+from ..files import sha256_file, weights_file, write_model_record
 from .embedding import OWN_EXPORT
 from .question_training import Squad, dense_scores, load_articles, mine_negatives
 
@@ -145,7 +145,6 @@ def initial_scores(model, prepared: dict, sets, work: Path, init: Path) -> dict[
     """The initial model's held-out scores, kept in ``work`` once measured: a resumed run does not measure them
     again (minutes on a CPU). Keyed by the initial weights' checksum, the sets and the held-out texts themselves
     (other held-out articles or claims of the same number are measured anew)."""
-    from .statement_training import weights_file
 
     held = {}
     if "squad" in sets:

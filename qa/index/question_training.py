@@ -35,6 +35,13 @@ With ``--claims`` (a BEIR SciFact folder) a second stage, :mod:`qa.index.claim_t
 trained model on SciFact's train claims and is exported beside it as ``statement-int8.onnx``, the encoder
 ``question_model="auto"`` gives queries that are not questions; ``question-int8.onnx`` stays the first stage's.
 
+With ``--model FOLDER`` (a model folder of one's own, such as the default model that ``python -m qa.train
+encoder`` trained for both sides on 6,000 questions), the same recipe trains *that* folder's question side against
+the folder's own passage vectors, which stay fixed, anchored to the folder's own question vectors: the questions the
+both-sides run had no time for, at the cost of encoding questions only (an index the folder built stays valid). The
+export is ``question-int8.onnx`` in ``--out`` (never ``qa/models``), to be scored by ``bench/question_candidate.py``
+before it takes the place of the folder's ``encoder-int8.onnx``.
+
 The training loop is sentence-transformers' trainer (checkpoints every ``--save-every`` steps in
 ``--work``; the same command resumes from the last one; a CUDA device is used when present). The last
 ``--val-articles`` articles of the file are held out (the articles ``bench/fusion.py`` tunes fusion on):
@@ -52,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import write_model_record
+from ..files import sha256_file, weights_file, write_model_record
 from .fixed_passages import embed_cached, fixed_passage_loss  # noqa: F401 - both stages use them
 
 QUESTION_MODEL_FILE = "question-int8.onnx"
@@ -186,13 +193,15 @@ def train(args) -> dict:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    work = Path(args.work)
+    base = base_model(args)
+    work = Path(args.work) if base is None else Path(args.work) / f"base-{sha256_file(weights_file(base))[:12]}"
     work.mkdir(parents=True, exist_ok=True)
-    bundled = SentenceTransformerEmbedder("", backend="torch", index_threads=args.threads)
+    # the model whose passage vectors stay fixed and whose question vectors anchor the trained ones
+    bundled = SentenceTransformerEmbedder(str(base or ""), backend="torch", index_threads=args.threads)
     squad = SquadInputs(args, bundled, work)
     data, val = squad.data, squad.val
     val_before = dense_scores(squad.val_anchors, squad.val_passages, val.gold)
-    print("held out, bundled model:", val_before, flush=True)
+    print(f"held out, {'the base model' if base else 'bundled model'}:", val_before, flush=True)
 
     order = np.random.default_rng(args.seed).permutation(len(data.questions))[: args.questions or None]
     if args.corpus_negatives and args.statement_anchor > 0:
@@ -209,7 +218,7 @@ def train(args) -> dict:
         labels = np.concatenate([labels, cycle[:, None]], axis=1)
     dataset = Dataset.from_dict({**columns, "label": labels.tolist()})
 
-    model = SentenceTransformer(str(bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
+    model = SentenceTransformer(str(base or bundled_model_path()), device="cuda" if torch.cuda.is_available() else "cpu",
                                 local_files_only=True)
     loss = fixed_passage_loss(model, squad.passages, squad.anchors, args.scale, args.anchor, fixed,
                               args.statement_anchor, corpus=args.corpus_negatives)
@@ -233,7 +242,7 @@ def train(args) -> dict:
     val_after = squad.held_out_scores(model)
     print("held out, trained:", val_after, flush=True)
     held_out = {"articles": args.val_articles, "questions": len(val.questions), "paragraphs": len(val.paragraphs),
-                "bundled": val_before, "trained": val_after}
+                "base" if base else "bundled": val_before, "trained": val_after}
     model.save(str(work / "final"))  # the question encoder (bench/question_claims.py goes on from it)
     claims = None
     if args.claims:
@@ -243,10 +252,27 @@ def train(args) -> dict:
         claims["held_out_squad"] = squad.held_out_scores(model)
         print("held out, after the claims:", claims["held_out_squad"], flush=True)
         model.save(str(work / "statement"))
-    return {"check": val.questions[:200], "val": (val.questions, squad.val_passages, val.gold),
+    return {"check": val.questions[:200], "val": (val.questions, squad.val_passages, val.gold), "work": work,
             "questions": int(len(order)), "minutes_this_run": round(minutes, 1),
             "resumed_from": str(last) if last else None, "statements": 0 if fixed is None else len(fixed),
             "held_out": held_out, **({"claims": claims} if claims else {})}
+
+
+def base_model(args) -> Path | None:
+    """With ``--model FOLDER`` (a model folder of one's own, e.g. ``python -m qa.train encoder``'s), the folder
+    whose question side is trained against its own passage vectors; ``None`` for the bundled model."""
+    if not getattr(args, "model", None):
+        return None
+    base = Path(args.model).expanduser()
+    if not base.is_dir():
+        raise SystemExit(f"{base} is not a folder: name a sentence-transformers model folder")
+    weights_file(base)  # a clear message when the folder holds no weights
+    if args.claims or args.blend < 1.0:
+        raise SystemExit("--model trains the folder's question side alone: the claims stage of a folder is "
+                         "`python -m qa.train statement --model FOLDER`, and blends are towards the bundled model")
+    if Path(args.out).resolve() == Path("qa/models").resolve():
+        raise SystemExit("--model: name --out (qa/models holds the bundled model's question encoder)")
+    return base
 
 
 def blend(model_dir: Path, weight: float, out: Path) -> Path:
@@ -360,7 +386,7 @@ def run(args) -> int:
     claims = result.pop("claims", None)
     check = result.pop("check")
     questions, passages, gold = result.pop("val")
-    final = Path(args.work) / "final"
+    final = result.pop("work") / "final"  # with --model, in the folder's own part of --work
     result["blend"] = args.blend
     if args.blend < 1.0:
         from sentence_transformers import SentenceTransformer

@@ -23,20 +23,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..files import sha256_file, write_model_record
+from ..files import sha256_file, weights_file, write_model_record
 from .embedding import OWN_EXPORT, STATEMENT_FILE
 
 DEFAULT_WORK = Path.home() / ".cache" / "qa-train" / "statement"
-
-
-def weights_file(model_dir: Path) -> Path:
-    """The folder's weights (sentence-transformers saves ``model.safetensors``; older folders
-    ``pytorch_model.bin``)."""
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        if (model_dir / name).is_file():
-            return model_dir / name
-    raise SystemExit(f"{model_dir} holds no model.safetensors: name a sentence-transformers folder "
-                     "(python -m qa.train encoder saves one)")
 
 
 def run(args) -> int:
@@ -102,4 +92,5 @@ def train_into(model_dir: Path, args) -> None:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--model", type=Path, default=None,
                     help="statement: the model folder of one's own (with its encoder-int8.onnx) to train a "
-                         "statement encoder for")
+                         "statement encoder for; question: the model folder whose question side is trained "
+                         "against its own passage vectors (default: the bundled model)")
