@@ -1,8 +1,9 @@
 """A candidate question encoder routed as ``auto`` routes, against the shipped one, on hybrid retrieval.
 
-``auto`` sends queries worded as questions to the trained question encoder (``qa/models/question-int8.onnx``)
-and the rest to the statement encoder; here the first is swapped for ``CANDIDATE`` (an ``.onnx`` file of
-``python -m qa.train question``), the rest unchanged. Document level (a paragraph ranks where its best passage
+``auto`` sends queries worded as questions to the model's question encoder (the default model's
+``encoder-int8.onnx``; with ``--model all-MiniLM-L6-v2``, ``qa/models/question-int8.onnx``) and the rest to its
+statement encoder; here the first is swapped for ``CANDIDATE`` (an ``.onnx`` file of ``python -m qa.train question``,
+with ``--model FOLDER`` for a folder's own), the rest unchanged. Document level (a paragraph ranks where its best passage
 does), ``--questions`` seeded questions a set: R@1, R@5, MRR@10, and the paired permutation test of R@5 and
 MRR@10.
 
@@ -55,6 +56,9 @@ def main(argv=None) -> int:
     ap.add_argument("candidate", type=Path)
     ap.add_argument("--questions", type=int, default=600)
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--model", default=Settings.model,
+                    help="the embedding model whose question encoder the candidate is set against (default: the "
+                         "default model)")
     ap.add_argument("--sets", nargs="+", choices=list(sets()), default=list(sets()),
                     help="the sets to run (default: all; the choosing sets are the *-calibration ones)")
     args = ap.parse_args(argv)
@@ -65,9 +69,11 @@ def main(argv=None) -> int:
             continue
         docs, questions = load_squad(path, test_half=half == "test", calibration_half=half == "calibration")
         asked = sample(questions, args.questions, 0)
-        shipped = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name)
+        shipped = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name,
+                                 model=args.model)
         before = metrics(ranks(shipped, asked))
-        trial = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name)
+        trial = squad_pipeline(docs, args.cache, Settings.chunk_size, Settings.chunk_overlap, name=index_name,
+                               model=args.model)
         assert trial.embedder.routes, "auto routing expected"
         trial.embedder.question_file, trial.embedder._onnx = args.candidate, None  # loaded again, from the candidate
         q0 = asked[0]["question"]
