@@ -197,8 +197,8 @@ def train(args) -> dict:
     work = Path(args.work) if base is None else Path(args.work) / f"base-{sha256_file(weights_file(base))[:12]}"
     work.mkdir(parents=True, exist_ok=True)
     # the model whose passage vectors stay fixed and whose question vectors anchor the trained ones
-    bundled = SentenceTransformerEmbedder(str(base or ""), backend="torch", index_threads=args.threads)
-    squad = SquadInputs(args, bundled, work)
+    start = SentenceTransformerEmbedder(str(base or ""), backend="torch", index_threads=args.threads)
+    squad = SquadInputs(args, start, work)
     data, val = squad.data, squad.val
     val_before = dense_scores(squad.val_anchors, squad.val_passages, val.gold)
     print(f"held out, {'the base model' if base else 'bundled model'}:", val_before, flush=True)
@@ -212,7 +212,7 @@ def train(args) -> dict:
     fixed = None
     if args.statement_anchor > 0:
         texts = statements(data.paragraphs, args.statement_paragraphs, args.seed)
-        fixed = embed_cached(bundled, texts, work, "statements")
+        fixed = embed_cached(start, texts, work, "statements")
         cycle = np.arange(len(order)) % len(texts)
         columns["statement"] = [texts[i] for i in cycle]
         labels = np.concatenate([labels, cycle[:, None]], axis=1)
@@ -248,7 +248,7 @@ def train(args) -> dict:
     if args.claims:
         from .claim_training import train_claims
 
-        claims = train_claims(args, model, squad, bundled, work)
+        claims = train_claims(args, model, squad, start, work)
         claims["held_out_squad"] = squad.held_out_scores(model)
         print("held out, after the claims:", claims["held_out_squad"], flush=True)
         model.save(str(work / "statement"))
@@ -270,7 +270,7 @@ def base_model(args) -> Path | None:
     if args.claims or args.blend < 1.0:
         raise SystemExit("--model trains the folder's question side alone: the claims stage of a folder is "
                          "`python -m qa.train statement --model FOLDER`, and blends are towards the bundled model")
-    if Path(args.out).resolve() == Path("qa/models").resolve():
+    if Path(args.out).resolve() in (Path("qa/models").resolve(), Path(__file__).resolve().parent.parent / "models"):
         raise SystemExit("--model: name --out (qa/models holds the bundled model's question encoder)")
     return base
 
