@@ -36,13 +36,14 @@ _WORD = re.compile(r"\w+")
 
 
 @contextlib.contextmanager
-def bench_script(name: str):
-    """A script of bench/ (not a package) imported as a module, with bench/ on the path for the while."""
-    sys.path.insert(0, str(ROOT / "bench"))
+def bench_script(name: str, folder: Path = ROOT / "bench"):
+    """A script of bench/ (or of ``folder``, e.g. the root's app.py; not a package) imported as a module, with its
+    folder on the path for the while."""
+    sys.path.insert(0, str(folder))
     try:
         yield importlib.import_module(name)
     finally:
-        sys.path.remove(str(ROOT / "bench"))
+        sys.path.remove(str(folder))
 
 
 class FakeEmbedder:

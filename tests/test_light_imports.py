@@ -10,8 +10,8 @@ from qa import _imports
 def test_taking_the_hook_out_never_disturbs_an_import_walking_the_finders():
     """An import walks ``sys.meta_path`` finder by finder (importlib's ``_find_spec``). When bm25s' first import
     takes the hook out while an import in another thread is half-way through that walk (the app's server imports
-    its protocol modules while the index loads), the walk must still meet every other finder: one skipped was
-    the path finder, and the server's import failed as if uvicorn were not installed."""
+    its protocol modules while the index loads), the walk must still meet every other finder: the one after the
+    hook was skipped, and the server's import failed as if its module were not installed."""
     saved, pending = sys.meta_path, _imports._FINDER.pending
     try:
         _imports._FINDER.pending = {"bm25s"}  # as before bm25s is first imported

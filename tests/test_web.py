@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_DOCS, FakeEmbedder, write_docs
+from conftest import ROOT, TINY_DOCS, FakeEmbedder, bench_script, write_docs
 from qa.config import Settings
 from qa.eval import answer_scores, load_queries, parse_query
 from qa.pipeline import Pipeline
@@ -196,14 +196,11 @@ def test_a_taken_port_fails_at_once(tmp_path):
     assert elapsed < 2.0, f"{elapsed:.1f} s"
 
 
-def test_a_port_just_given_up_is_free_again(tmp_path):
+def test_a_port_just_given_up_is_free_again():
     """The app stopped a moment ago: its port's last connections are in TIME_WAIT for a minute. The server binds
     it anyway (SO_REUSEADDR, as uvicorn does), so the check before it must not call it taken."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from app import port_problem
-    finally:
-        sys.path.remove(str(ROOT))
+    with bench_script("app", ROOT) as app:
+        port_problem = app.port_problem
     with socket.socket() as server:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the app's server listens
         server.bind(("127.0.0.1", 0))
