@@ -10,6 +10,7 @@ from qa.index import store
 from qa.ingest.chunking import SPLITTER_VERSION, split_passages, split_sentences
 from qa.ingest.documents import load_folder
 from qa.index.indexer import update_index
+from qa.ingest.titles import RULE as TITLE_RULE
 
 
 def index(docs, folder, embedder, size=200, overlap=40, **kw):
@@ -192,3 +193,85 @@ def test_the_report_counts_one_thing_in_the_singular():
     two = IndexReport(added=["a.txt", "b.txt"], passages=2, embedded_passages=2, embedded_sentences=3, wrote=True)
     assert two.lines()[-1] == "indexed 2 documents, 2 passages (2 passages and 3 sentences embedded) in 0.0 s"
     assert IndexReport(unchanged=["a.txt"], passages=1).lines() == ["index is up to date: 1 document, 1 passage"]
+
+
+def older_title_rule(monkeypatch, rule: str, title=None):
+    """Titles found by another version of the title rules: ``title`` (text, kind -> title), in this
+    process (the parser runs in it, so the patch reaches it)."""
+    monkeypatch.setattr("qa.index.indexer.TITLE_RULE", rule)
+    monkeypatch.setattr("qa.index.store.TITLE_RULE", rule)
+    if title is not None:
+        monkeypatch.setattr("qa.ingest.documents.title_from_text", title)
+
+
+def in_process():
+    from qa.ingest.parsing import Parser
+
+    return Parser(chunking=(200, 40), in_process=True)
+
+
+def test_titles_found_by_older_rules_are_found_again_without_embedding(folders, fake_embedder, monkeypatch):
+    docs, folder = folders
+    with monkeypatch.context() as patch:  # an index made by a version whose rules found no title in plain text
+        older_title_rule(patch, "0", lambda text, kind="text": "")
+        with in_process() as parser:
+            index(docs, folder, fake_embedder, parser=parser)
+    old = store.load(folder)
+    assert old.document("rivers.txt").title == "rivers.txt"
+    assert {p.title for p in old.passages if p.doc == "rivers.txt"} == {"rivers.txt"}
+    before, segments = fake_embedder.encoded, old.segments
+
+    report = index(docs, folder, fake_embedder)
+    assert report.retitled == ["rivers.txt", "sub/coffee.txt"]  # volcanoes.md: its heading, by either rule
+    assert "new title for 2: rivers.txt, sub/coffee.txt" in report.lines()
+    assert fake_embedder.encoded == before and not report.embedded_passages
+    new = store.load(folder)
+    assert new.segments == segments and new.generation != old.generation  # a new manifest, no segment written
+    assert new.manifest["titles"] == TITLE_RULE
+    assert new.document("rivers.txt").title == "Rivers of Europe"
+    assert {p.title for p in new.passages if p.doc == "rivers.txt"} == {"Rivers of Europe"}
+    assert new.document("volcanoes.md").title == old.document("volcanoes.md").title
+    np.testing.assert_array_equal(np.asarray(new.passage_vectors), np.asarray(old.passage_vectors))
+
+    again = index(docs, folder, fake_embedder)  # the stored documents are read with their new titles
+    assert not again.retitled and store.load(folder).generation == new.generation
+
+
+def test_a_changed_file_and_a_title_found_again_in_one_update(folders, fake_embedder, monkeypatch):
+    docs, folder = folders
+    with monkeypatch.context() as patch:
+        older_title_rule(patch, "0", lambda text, kind="text": "")
+        with in_process() as parser:
+            index(docs, folder, fake_embedder, parser=parser)
+    (docs / "sub" / "coffee.txt").write_text("Coffee\n\nCoffee reached Venice in 1570.\n", encoding="utf-8")
+    report = index(docs, folder, fake_embedder)
+    assert report.changed == ["sub/coffee.txt"] and report.retitled == ["rivers.txt"]
+    data = store.load(folder)
+    assert [data.document(d).title for d in ("rivers.txt", "sub/coffee.txt")] == ["Rivers of Europe", "Coffee"]
+    assert {p.title for p in data.passages if p.doc == "rivers.txt"} == {"Rivers of Europe"}
+    assert data.manifest["documents"]["rivers.txt"]["title"] == "Rivers of Europe"
+    assert not index(docs, folder, fake_embedder).wrote
+
+
+def test_a_title_found_again_is_embedded_again_when_titles_are_embedded(folders, fake_embedder, monkeypatch):
+    docs, folder = folders
+    with monkeypatch.context() as patch:
+        older_title_rule(patch, "0", lambda text, kind="text": "")
+        with in_process() as parser:
+            index(docs, folder, fake_embedder, parser=parser, embed_context=True)
+    recorder = Recorder()
+    report = index(docs, folder, recorder, embed_context=True)
+    assert report.changed == ["rivers.txt", "sub/coffee.txt"] and not report.retitled
+    assert any(t.startswith("Rivers") for t in recorder.texts)
+    assert store.load(folder).document("rivers.txt").title == "Rivers of Europe"
+
+
+def test_an_index_of_the_current_title_rules_is_not_read_again(folders, fake_embedder, monkeypatch):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    read = []
+    monkeypatch.setattr("qa.ingest.documents.title_from_text",
+                        lambda text, kind="text": read.append(kind) or "")
+    with in_process() as parser:
+        assert not index(docs, folder, fake_embedder, parser=parser).retitled
+    assert read == []  # unchanged files keep their stored documents: none parsed

@@ -23,6 +23,7 @@ from .acronyms import defined, token_texts
 from ..ingest.chunking import SPLITTER_VERSION
 from ..config import Settings
 from ..ingest.documents import LoadReport, load_folder, no_documents
+from ..ingest.titles import RULE as TITLE_RULE
 from ..errors import IndexProblem, SettingsError
 from ..ingest.formats import Limits
 from ..ingest.parsing import Parser, Split, using
@@ -39,6 +40,8 @@ class IndexReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: unchanged documents whose title was found again (another title rule: :data:`qa.ingest.titles.RULE`)
+    retitled: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     reason: str | None = None  #: why everything was rebuilt, if it was
     passages: int = 0
@@ -56,7 +59,8 @@ class IndexReport:
         out += [entry.line() for entry in self.trashed]
         if self.reason:
             out.append(f"rebuilding the whole index: {self.reason}")
-        for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
+        for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed),
+                             ("new title for", self.retitled)):
             if names:
                 out.append(f"{label} {len(names)}: {', '.join(names)}")
         if self.wrote:
@@ -99,7 +103,11 @@ def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool =
     return settings
 
 
-def plan(documents: list[Document], manifest: dict | None, reason: str | None) -> IndexReport:
+def plan(documents: list[Document], manifest: dict | None, reason: str | None,
+         embed_context: bool = False) -> IndexReport:
+    """What an update does: documents added, changed (their content hash differs), unchanged (of
+    which ``retitled``: the title differs, or when titles are embedded (``embed_context``), changed)
+    and removed; everything is added when ``reason`` says why the index is rebuilt."""
     report = IndexReport(reason=reason)
     old = {} if (manifest is None or reason) else manifest.get("documents", {})
     for d in documents:
@@ -107,6 +115,10 @@ def plan(documents: list[Document], manifest: dict | None, reason: str | None) -
             report.added.append(d.id)
         elif old[d.id].get("sha256") != d.sha256:
             report.changed.append(d.id)
+        elif old[d.id].get("title") != d.title:
+            (report.changed if embed_context else report.retitled).append(d.id)
+            if not embed_context:
+                report.unchanged.append(d.id)
         else:
             report.unchanged.append(d.id)
     current = {d.id for d in documents}
@@ -250,8 +262,6 @@ def update_index(
         raise ValueError("the parser splits with other settings than the index")
     make = partial(Parser, limits, max_file_bytes, (chunk_size, chunk_overlap))
     with store.write_lock(index_dir, timeout=lock_timeout), using(parser, make) as parser:
-        # files that did not change keep the text stored with the index (not read again)
-        known = None if force else store.stored_documents(index_dir)
         reason = "rebuild requested" if force else None
         moved = None  #: why the vector index moves to another backend
         current = None  #: the index's segments (by name) and where each document's rows are, verified
@@ -259,6 +269,10 @@ def update_index(
             manifest = store.read_manifest(index_dir)
         except IndexProblem as exc:
             manifest, reason = None, str(exc)
+        # files that did not change keep the text stored with the index (not read again), unless their
+        # titles were found by other rules than this program's
+        retitle = manifest is not None and manifest.get("titles") != TITLE_RULE
+        known = None if force or retitle else store.stored_documents(index_dir)
         if manifest is not None and reason is None:
             reason = store.check_compatible(manifest, embedder.model_id, splitter)
         # new and changed documents are embedded while the rest are still read (a pooling embedder)
@@ -282,16 +296,18 @@ def update_index(
                 current = segs, dict(zip(manifest["documents"], src))
             except IndexProblem as exc:
                 reason = str(exc)
-        report = plan(loaded.documents, manifest, reason)
+        report = plan(loaded.documents, manifest, reason, embed_context)
         keep = set(report.unchanged) if current is not None else set()
         readable = len(loaded.documents)
         split = _split(parser, loaded, keep, docs_dir, ahead.splits if ahead else {})
         if len(loaded.documents) < readable:  # some could not be split: skipped
-            report = plan(loaded.documents, manifest, reason)
+            report = plan(loaded.documents, manifest, reason, embed_context)
         report.skipped = loaded.skipped
         if moved and current is not None:
             report.reason = f"{moved} (stored vectors reused)"
         elif manifest is not None and current is not None and not (report.added or report.changed or report.removed):
+            if report.retitled or retitle:  # a new manifest, nothing else written
+                manifest = store.retitle(index_dir, manifest, titles(loaded.documents, report))
             store.remove_leftovers(index_dir, keep=set(current[0]), vectors=vectors)
             report.passages = manifest.get("passage_count", 0)
             report.seconds = time.perf_counter() - t0
@@ -325,7 +341,7 @@ def update_index(
         else:
             written = store.update(index_dir, manifest, [d.id for d in loaded.documents],
                                    part if part.documents else None, model, splitter, indexed=indexed,
-                                   vectors=vectors)
+                                   vectors=vectors, titles=titles(loaded.documents, report))
         if moved:  # the vectors left the other backend: drop what it still holds
             replace(vectors, backend=manifest_backend(manifest)).drop(sorted(current[0]))
         report.passages = written["passage_count"]
@@ -335,6 +351,12 @@ def update_index(
         report.wrote = True
         report.seconds = time.perf_counter() - t0
         return report
+
+
+def titles(documents: list[Document], report: IndexReport) -> dict[str, str]:
+    """The new titles of the report's retitled documents, by id."""
+    retitled = set(report.retitled)
+    return {d.id: d.title for d in documents if d.id in retitled}
 
 
 class _Rows:

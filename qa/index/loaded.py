@@ -9,7 +9,7 @@ segments already loaded by this process are reused (:func:`qa.index.segments.ope
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import IndexProblem
 from ..types import Document, Passage
 from .lexical import BM25Index, TokenTable
-from .manifest import REBUILD, backend_problem, read_manifest, segment_of, segments, version_problem
+from .manifest import REBUILD, backend_problem, read_manifest, segment_of, segments, titled, version_problem
 from .segments import Segment, hold, open_segment
 from .vectors import _NONE, Excluded, VectorIndex, VectorSettings
 
@@ -249,10 +249,14 @@ def _whole(segs: dict[str, Segment], src) -> bool:
 def _assemble(folder: Path, manifest: dict, segs: dict[str, Segment], src, mmap: bool,
               vectors: VectorSettings | None) -> IndexData:
     dim = manifest["model"]["dim"]
-    documents = [s.documents[s.doc_index[doc_id]] for doc_id, (s, *_) in zip(manifest["documents"], src)]
+    documents = [titled(manifest, s.documents[s.doc_index[doc_id]])
+                 for doc_id, (s, *_) in zip(manifest["documents"], src)]
     passages: list[Passage] = []
-    for s, plo, phi, _, _ in src:
-        passages.extend(s.passages[plo:phi])
+    for doc, (s, plo, phi, _, _) in zip(documents, src):
+        rows = s.passages[plo:phi]
+        if rows and rows[0].title != doc.title:  # a title found again since the segment was written
+            rows = [replace(p, title=doc.title) for p in rows]
+        passages.extend(rows)
     counts = np.array([shi - slo for *_, slo, shi in src], dtype=np.int64)
     starts = _starts(src)
     if src and counts.sum():

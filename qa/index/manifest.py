@@ -16,10 +16,12 @@ import json
 import re
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import IndexProblem
 from ..files import atomic_write_bytes
+from ..types import Document
 from .vectors import manifest_backend
 
 FORMAT_VERSION = 2
@@ -98,6 +100,13 @@ def segments(manifest: dict) -> list[dict]:
         return [{"name": manifest["generation"], "files": manifest["files"], "passages": manifest["passage_count"],
                  "sentences": manifest.get("sentence_count", -1), "index_type": manifest.get("index_type")}]
     return manifest["segments"]
+
+
+def titled(manifest: dict, doc: Document) -> Document:
+    """``doc`` (as a segment stored it) with the title the manifest gives it, which is newer: the
+    titles of unchanged documents are found again without writing their segment anew."""
+    title = manifest.get("documents", {}).get(doc.id, {}).get("title")
+    return replace(doc, title=title) if isinstance(title, str) and title and title != doc.title else doc
 
 
 def segment_of(manifest: dict, doc_id: str) -> str:

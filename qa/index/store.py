@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import IndexProblem
 from ..files import atomic_write_bytes, sha256_file  # noqa: F401 - part of this module's interface
+from ..ingest.titles import RULE as TITLE_RULE
 from ..types import Document, Passage
 from . import segments as _segments
 from .lexical import TokenTable
@@ -38,7 +39,7 @@ from .loaded import IndexData, Rows, load, open_segments, sources, verified  # n
 from .locks import check_space, estimate_bytes, write_lock, write_problem  # noqa: F401
 from .manifest import (  # noqa: F401
     FORMAT_VERSION, MANIFEST, REBUILD, backend_problem, check_compatible, current_segments, new_name,
-    read_manifest, segment_of, segments, version_problem, write_manifest,
+    read_manifest, segment_of, segments, titled, version_problem, write_manifest,
 )
 from .segments import (  # noqa: F401
     MARKER, VERIFIED, discard, file_digest, is_own_segment, read_documents, recorded_digest, remove_leftovers,
@@ -77,7 +78,7 @@ def stored_documents(folder: Path) -> dict[str, Document]:
             seg = folder / entry["name"]
             if recorded_digest(seg / "documents.jsonl") != entry["files"].get("documents.jsonl"):
                 return {}
-            out.update((d.id, d) for d in read_documents(seg)
+            out.update((d.id, titled(manifest, d)) for d in read_documents(seg)
                        if d.id in manifest["documents"] and segment_of(manifest, d.id) == entry["name"])
         return out
     except (IndexProblem, OSError, ValueError, KeyError, TypeError):  # no index, or one being replaced
@@ -131,15 +132,17 @@ def save(
 
 def update(folder: Path, manifest: dict | None, order: list[str], part: Part | None, model: dict, splitter: dict,
            exact_limit: int = EXACT_LIMIT, indexed: dict[str, str] | None = None,
-           vectors: VectorSettings = VectorSettings()) -> dict:
+           vectors: VectorSettings = VectorSettings(), titles: dict[str, str] | None = None) -> dict:
     """Write ``part`` (when there is one) as a new segment, then the manifest: the documents of
     ``order`` in that order, each in the new segment when ``part`` holds it, else where ``manifest``
     (the current one) has it. Segments no document is left in are dropped. Call with
     :func:`write_lock` held.
 
     ``indexed`` gives the time each document was indexed (default: now, for a document of ``part``;
-    as before for the others). Raises :class:`IndexWriteError` (disk full, read-only) after removing
-    what it wrote: the previous index stays whole and in use.
+    as before for the others); ``titles`` new titles of documents left where they are (found again
+    by this program's title rules, :data:`qa.ingest.titles.RULE`, which the manifest records). Raises
+    :class:`IndexWriteError` (disk full, read-only) after removing what it wrote: the previous index
+    stays whole and in use.
     """
     folder.mkdir(parents=True, exist_ok=True)
     previous = current_segments(folder)
@@ -165,7 +168,7 @@ def update(folder: Path, manifest: dict | None, order: list[str], part: Part | N
                 part.sentence_vectors, tokens, vectors, exact_limit)
             entries.append(entry)
         new_manifest = _manifest(manifest, order, part, per_doc, entries, vector_entry, model, splitter,
-                                 created, indexed or {})
+                                 created, indexed or {}, titles or {})
         write_manifest(folder, new_manifest)
     except OSError as exc:
         if seg is not None:
@@ -180,7 +183,21 @@ def update(folder: Path, manifest: dict | None, order: list[str], part: Part | N
     return new_manifest
 
 
-def _manifest(old, order, part, per_doc, entries, vector_entry, model, splitter, created, indexed) -> dict:
+def retitle(folder: Path, manifest: dict, titles: dict[str, str]) -> dict:
+    """Give documents of the index new ``titles`` (by id) and record this program's title rules,
+    writing a new manifest only: every segment stays as it is (a document's stored title is read
+    through the manifest's, :func:`qa.index.manifest.titled`). Call with :func:`write_lock` held."""
+    new_manifest = dict(manifest, generation=new_name("gen"), titles=TITLE_RULE,
+                        documents={doc_id: dict(info, title=titles.get(doc_id, info.get("title")))
+                                   for doc_id, info in manifest["documents"].items()})
+    try:
+        write_manifest(folder, new_manifest)
+    except OSError as exc:
+        raise write_problem(folder, exc) from None
+    return new_manifest
+
+
+def _manifest(old, order, part, per_doc, entries, vector_entry, model, splitter, created, indexed, titles) -> dict:
     import faiss
 
     new_docs = {d.id: d for d in part.documents} if part is not None else {}
@@ -193,6 +210,8 @@ def _manifest(old, order, part, per_doc, entries, vector_entry, model, splitter,
         else:
             info = dict(old["documents"][doc_id])
             info["segment"] = segment_of(old, doc_id)
+            if doc_id in titles:
+                info["title"] = titles[doc_id]
             documents[doc_id] = info
     used = {info["segment"] for info in documents.values()}
     kept = [e for e in entries if e["name"] in used] or entries[-1:]
@@ -205,6 +224,7 @@ def _manifest(old, order, part, per_doc, entries, vector_entry, model, splitter,
         "vectors": vector_entry,
         "model": model,
         "splitter": splitter,
+        "titles": TITLE_RULE,
         "passage_count": sum(info["passages"] for info in documents.values()),
         "segments": kept,
         "documents": documents,

@@ -16,6 +16,10 @@ as text often open with a photo caption and a date); otherwise the caller falls 
 
 from __future__ import annotations
 
+#: The version of the rules in this module. An index records the version its titles were found by; one found
+#: by another has them found again at its next update (each file read once more, nothing embedded again).
+RULE = "2"
+
 #: Most words in a line taken as a title.
 MAX_TITLE_WORDS = 30
 
