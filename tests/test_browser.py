@@ -194,6 +194,12 @@ def test_evaluate_an_uploaded_query_file_and_inspect_a_query(page, seed_url, tmp
     )
     page.goto(seed_url)
     page.get_by_role("tab", name="Evaluate").click()
+    # the upload box's floating label leaves its icon clear, and the boxes of the row line up
+    label = page.locator("#qa-query-file label").first.bounding_box()
+    icon = page.locator("#qa-query-file [data-testid=upload-icon]").bounding_box()
+    assert icon["y"] >= label["y"] + label["height"]
+    tops = [page.locator(box).bounding_box()["y"] for box in ("#qa-eval-source", "#qa-query-file")]
+    assert abs(tops[0] - tops[1]) < 4
     page.locator("#qa-query-file input[type=file]").set_input_files(str(queries))
     page.get_by_label("Upload a file").wait_for()
     expect(page.get_by_label("Upload a file")).to_be_checked()

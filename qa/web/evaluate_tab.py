@@ -104,7 +104,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
         "Answers marked right or wrong in the Ask tab are saved in this format and can be run here."
     )
     sources = [SHIPPED, UPLOADED] if SEED_QUERIES.exists() else [UPLOADED]
-    with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row", elem_id="qa-eval-row"):
         source = gr.Radio(sources, value=sources[0], label="Queries", scale=2, elem_id="qa-eval-source")
         upload = gr.File(file_types=[".jsonl"], type="filepath", scale=2, height=140, elem_id="qa-query-file",
                          label=f"Query file (.jsonl, up to {MAX_QUERY_FILE_BYTES // 1024:,} KB)")
