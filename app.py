@@ -83,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(settings)
         warmup = Warmup(pipeline)
         app = build_app(pipeline, warmup)
-        _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
+        try:
+            _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
+        except OSError as exc:  # the port was taken between the check above and now, or the server failed to bind
+            print(f"app: error: cannot listen on {settings.host}:{settings.port} ({exc}); "
+                  "choose another port with --port or QA_PORT", file=sys.stderr)
+            return 1
         print(f"Serving on {url} (Ctrl+C to stop); indexing {settings.docs} in the background ...",
               file=sys.stderr)
         warmup.wait()
@@ -96,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"app: error: cannot listen on {settings.host}:{settings.port} ({exc}); "
-              "choose another port with --port or QA_PORT", file=sys.stderr)
+    except OSError as exc:  # not the port: a file or folder the app could not read or write
+        print(f"app: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -112,3 +112,30 @@ def test_app_without_documents_exits_with_a_clear_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "app: error:" in err and "Traceback" not in err
+
+
+def test_an_os_error_before_serving_is_reported_as_it_is_not_as_the_port(tmp_path, capsys, monkeypatch):
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "style.css"))
+
+    monkeypatch.setattr("qa.web.app.build_app", unreadable)
+    (tmp_path / "docs").mkdir()
+    code = load_app_module().main(["--docs", str(tmp_path / "docs"), "--index", str(tmp_path / "index"),
+                                   "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "app: error: [Errno 13] Permission denied" in err and "style.css" in err
+    assert "cannot listen" not in err and "--port" not in err
+
+
+def test_a_port_the_server_cannot_bind_is_reported_as_the_port(tmp_path, capsys, monkeypatch):
+    def taken(*args, **kwargs):
+        raise OSError("Cannot find empty port in range: 7861-7861")
+
+    monkeypatch.setattr("qa.web.app.launch", taken)
+    (tmp_path / "docs").mkdir()
+    code = load_app_module().main(["--docs", str(tmp_path / "docs"), "--index", str(tmp_path / "index"),
+                                   "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "app: error: cannot listen on 127.0.0.1:0 (Cannot find empty port" in err and "--port" in err
