@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
+from .types import shown_section
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,8 +176,9 @@ def _cite(hit) -> str:
     where = f"{show(p.doc)} [{p.start}:{p.end}]"
     if p.page:
         where += f" p. {p.page}"
-    if p.section:
-        where += f" § {show(p.section)}"
+    section = shown_section(p.section, p.title)
+    if section:
+        where += f" § {show(section)}"
     return where
 
 

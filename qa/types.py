@@ -96,6 +96,18 @@ class Passage:
         return cls(d["doc"], title, d["ordinal"], start, end, text, d.get("section"), d.get("page"))
 
 
+def shown_section(section: str | None, title: str | None) -> str | None:
+    """The section heading worth showing beside the document's title: ``None`` when it only repeats
+    the title (a plain-text document's title line is also the heading of its first passages).
+
+    >>> shown_section("Results", "A study"), shown_section("A study", "A study"), shown_section(None, "A study")
+    ('Results', None, None)
+    """
+    if not section or " ".join(section.split()).casefold() == " ".join((title or "").split()).casefold():
+        return None
+    return section
+
+
 @dataclass(frozen=True)
 class Sentence:
     doc: str

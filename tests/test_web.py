@@ -225,3 +225,32 @@ def test_marked_file_lines_are_json(tmp_path):
     path = tmp_path / "marks.jsonl"
     save_mark(path, {"id": "x", "question": "<b>?</b>", "answers": []})
     assert json.loads(path.read_text().splitlines()[0])["question"] == "<b>?</b>"
+
+
+def test_a_section_heading_that_only_repeats_the_title_is_not_shown_again(tmp_path):
+    from qa.cli import _cite
+
+    docs = write_docs(tmp_path / "docs", {
+        "tides.md": "# Tides\n\nHigh water comes twice a day at Brest.\n\n## Spring tides\n\n"
+                    "Spring tides follow the new moon and the full moon.\n",
+        # a web page saved as text: a caption, a date, then the title, which also heads the text below it
+        "port.txt": "A photo caption of the harbour at dawn, in lower case, about the picture\n\n"
+                    "September 02, 2014\n\nThe Port of Brest\n\nThe port of Brest shelters the Atlantic fleet.\n",
+    })
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index", chunk_size=60, chunk_overlap=10),
+                  embedder=FakeEmbedder())
+    first, port = (next(h for h in qa.search(q, k=10, mode="bm25") if h.passage.doc == d)
+                   for q, d in (("high water twice", "tides.md"), ("Atlantic fleet", "port.txt")))
+    spring = next(h for h in qa.search("spring tides new moon", k=10, mode="bm25")
+                  if h.passage.section == "Spring tides")
+    assert first.passage.section == first.passage.title == "Tides"
+    assert port.passage.section == port.passage.title == "The Port of Brest"
+    evidence = render_evidence([first, spring, port], "tides", None, qa.data)
+    assert "§ Tides" not in evidence and "§ The Port of Brest" not in evidence and "§ Spring tides" in evidence
+    assert "§" not in _cite(first) + _cite(port) and _cite(spring).endswith("§ Spring tides")
+    at = first.passage.text.index("twice a day") + first.passage.start
+    answer = Answer(text="twice a day", confidence=0.9, span=Span("tides.md", at, at + 11), citations=(first,), cited=1, status=ANSWER,
+                    title=first.passage.title, section=first.passage.section)
+    assert "§" not in answer_as_text(answer) and "§" not in render_answer(answer, qa.data)
+    headed = _with(answer, section="Spring tides")
+    assert "§ Spring tides" in answer_as_text(headed) and "§ Spring tides" in render_answer(headed, qa.data)

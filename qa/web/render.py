@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
-from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit
+from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, shown_section
 from .highlight import heading_spans, highlight, question_stems, term_spans
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def answer_as_text(answer: Answer, question: str = "") -> str:
     label = "A" if answer.status == ANSWER else f"Possible answer (confidence {answer.confidence:.2f})"
     lines.append(f"{label}: {answer.text}")
     where = [f"\u201c{answer.title}\u201d" if answer.title else None, answer.doc,
-             f"§ {answer.section}" if answer.section else None, f"p. {answer.page}" if answer.page else None]
+             f"§ {section}" if (section := shown_section(answer.section, answer.title)) else None,
+             f"p. {answer.page}" if answer.page else None]
     lines.append("Source: " + ", ".join(w for w in where if w))
     if answer.sentence:
         lines.append(f"Quote: \u201c{' '.join(answer.sentence.split())}\u201d")
@@ -177,8 +178,8 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
             sentence = highlight(answer.sentence, [(answer.start - shift, answer.end - shift, "answer")])
             sentence = f'<blockquote class="qa-quote">{sentence}</blockquote>'
         page = answer.page or _page_of(p.doc, answer.start, data, p.page)
-        section = answer.section or p.section
         title = answer.title or p.title
+        section = shown_section(answer.section or p.section, title)
         n = answer.cited
         body = (
             f'<p class="qa-answer-text">{_e(answer.text)} {_open(n, f"[{n}]", "qa-open qa-cite")}</p>'
@@ -226,7 +227,8 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
     badges = [name for name, on in (("relevant", relevant), ("answer", is_answer)) if on]
     badge = "".join(f'<span class="qa-badge qa-badge-{b}">{b}</span>' for b in badges)
     badge = f'<span class="qa-badges">{badge}</span>' if badge else ""
-    section = f" · § {_e(short_title(p.section, 60))}" if p.section else ""
+    section = shown_section(p.section, p.title)
+    section = f" · § {_e(short_title(section, 60))}" if section else ""
     pages = _pages(p.page, _page_of(p.doc, max(p.end - 1, p.start), data, p.page))
     return (
         f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
