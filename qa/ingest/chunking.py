@@ -43,7 +43,7 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     )
 
 
-def _wrap_width(lines: list[str]) -> int:
+def wrap_width(lines: list[str]) -> int:
     """The width text is hard-wrapped at: the 90th percentile of the lengths of non-blank lines."""
     widths = sorted(len(line.rstrip()) for line in lines if line.strip())
     return widths[int(len(widths) * 0.9)] if widths else 0
@@ -64,7 +64,7 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     prev = ""
     offset = 0
     lines = text.splitlines(keepends=True)
-    wrapped = _wrap_width(lines) <= WRAPPED_MAX_WIDTH
+    wrapped = wrap_width(lines) <= WRAPPED_MAX_WIDTH
     for i, line in enumerate(lines):
         stripped = line.strip()
         prev_ends = (not prev) or prev[-1] in ".!?\"”:"
@@ -173,7 +173,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     gap = False  # a blank line follows the open block
     offset = 0
     lines = text.splitlines(keepends=True)
-    wrap_width = _wrap_width(lines)
+    width = wrap_width(lines)
     for line in lines:
         stripped = line.rstrip()
         if not stripped.strip():
@@ -187,8 +187,8 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             if block_start is None:
                 block_start = offset + (len(line) - len(line.lstrip()))
             block_end = offset + len(stripped)
-            short = wrap_width and len(stripped) < 0.75 * wrap_width
-            if wrap_width > WRAPPED_MAX_WIDTH or short or stripped[-1] in ".!?\"”":
+            short = width and len(stripped) < 0.75 * width
+            if width > WRAPPED_MAX_WIDTH or short or stripped[-1] in ".!?\"”":
                 spans.append((block_start, block_end))
                 block_start = None
         offset += len(line)

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from ..index.store import IndexData
 from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, shown_section
 from .highlight import heading_spans, highlight, question_stems, term_spans
+from .reflow import reflow
 
 if TYPE_CHECKING:
     from ..eval.records import Evaluation, QueryResult
@@ -235,7 +236,7 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
         f'<header><span class="qa-num">[{n}]</span> {_title(p.title, "h3")}{badge}</header>'
         f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
         f"{_chars(p.start, p.end)} · {_e(_score(hit))}</p>"
-        f'<div class="qa-text">{highlight(p.text, spans)}</div>'
+        f'<div class="qa-text">{highlight(reflow(p.text), spans)}</div>'
         f'<p class="qa-card-tools">{_open(n, "Open in the document")}</p></article>'
     )
 
@@ -273,7 +274,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
         f'<section class="qa-source-view" aria-label="Source [{int(n)}]" data-cite="{int(n)}">'
         f'<h2 class="qa-label">Source [{int(n)}]</h2>'
         f'<p class="qa-source">{_title(doc.title)} · <code>{_e(doc.id)}</code> · {where}.{image}</p>'
-        f'<div class="qa-text qa-source-text" tabindex="0">{highlight(doc.text, spans)}</div></section>'
+        f'<div class="qa-text qa-source-text" tabindex="0">{highlight(reflow(doc.text), spans)}</div></section>'
     )
 
 
