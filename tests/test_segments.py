@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, FakeEmbedder
 from qa.index import store
 from qa.index.indexer import update_index
+from qa.ingest.titles import RULE as TITLE_RULE
 from qa.index import lexical
 from qa.index.lexical import K1, B, BM25Index, TokenTable, tokenize
 from qa.retrieval import retrieve
@@ -220,7 +221,7 @@ def _as_format_1(folder: Path) -> None:
     model.save(str(gen / "bm25"))
     for name in TokenTable.FILES:
         (gen / name).unlink()
-    del manifest["segments"]
+    del manifest["segments"], manifest["titles"]  # neither was recorded then
     for info in manifest["documents"].values():
         del info["segment"]
     manifest.update(format=1, generation=generation, sentence_count=sum(1 for _ in np.load(gen / "sentences.npy")),
@@ -240,10 +241,18 @@ def test_an_index_of_format_1_loads_answers_the_same_and_is_rewritten_by_the_nex
     assert b.manifest["format"] == 1 and b.segments == ["gen-20240101000000-0123abcd"]
     queries = [(p.text[:60], np.asarray(a.passage_vectors[i])) for i, p in enumerate(a.passages[:4])]
     assert_same_results(_results(a, queries), _results(b, queries))
-    assert _index(docs, legacy).wrote is False  # nothing changed: used as it is
+    shutil.copytree(legacy, tmp_path / "legacy-2")
+    # its titles are found again by today's rules: rewritten in today's format, nothing embedded again
+    rewritten = _index(docs, tmp_path / "legacy-2")
+    assert rewritten.wrote and rewritten.embedded_passages == 0 and not rewritten.reason
+    again = store.load(tmp_path / "legacy-2")
+    assert again.manifest["format"] == store.FORMAT_VERSION and again.manifest["titles"] == TITLE_RULE
+    assert_same_results(_results(a, queries), _results(again, queries))
+    assert _index(docs, tmp_path / "legacy-2").wrote is False
+    # an update with a change rewrites it too, the others' vectors carried over
     (docs / "tea.md").write_text("# Tea\n\nTea reached Europe in the 17th century.\n", encoding="utf-8")
     report = _index(docs, legacy)
-    assert report.added == ["tea.md"] and report.embedded_passages == 1  # the others' vectors are carried over
+    assert report.added == ["tea.md"] and report.embedded_passages == 1
     data = store.load(legacy)
     assert data.manifest["format"] == store.FORMAT_VERSION and len(data.segments) == 1
     assert sorted(p.name for p in legacy.iterdir() if p.name != store.VERIFIED) == sorted(

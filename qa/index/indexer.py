@@ -105,9 +105,10 @@ def splitter_settings(chunk_size: int, chunk_overlap: int, embed_context: bool =
 
 def plan(documents: list[Document], manifest: dict | None, reason: str | None,
          embed_context: bool = False) -> IndexReport:
-    """What an update does: documents added, changed (their content hash differs), unchanged (of
-    which ``retitled``: the title differs, or when titles are embedded (``embed_context``), changed)
-    and removed; everything is added when ``reason`` says why the index is rebuilt."""
+    """What an update does: documents added, changed (their content hash differs), unchanged and
+    removed; everything is added when ``reason`` says why the index is rebuilt. An unchanged document
+    whose title differs from the manifest's is also ``retitled`` (a new manifest gives it the title),
+    or, when titles are embedded with the passages (``embed_context``), changed instead."""
     report = IndexReport(reason=reason)
     old = {} if (manifest is None or reason) else manifest.get("documents", {})
     for d in documents:
@@ -305,7 +306,9 @@ def update_index(
         report.skipped = loaded.skipped
         if moved and current is not None:
             report.reason = f"{moved} (stored vectors reused)"
-        elif manifest is not None and current is not None and not (report.added or report.changed or report.removed):
+        elif manifest is not None and current is not None and not (report.added or report.changed or report.removed) \
+                and not (manifest["format"] != store.FORMAT_VERSION and (report.retitled or retitle)):
+            # (an index of format 1 given new titles is rewritten in the format of today, nothing embedded again)
             if report.retitled or retitle:  # a new manifest, nothing else written
                 manifest = store.retitle(index_dir, manifest, titles(loaded.documents, report))
             store.remove_leftovers(index_dir, keep=set(current[0]), vectors=vectors)
