@@ -216,3 +216,25 @@ def test_evaluate_an_uploaded_query_file_and_inspect_a_query(page, seed_url, tmp
     expect(detail.locator(".qa-detail-q")).to_have_text(FEBRUARY, timeout=30_000)
     expect(detail.locator(".qa-badge-relevant").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_documents_tab_fits_a_desktop_and_a_phone(browser, seed_url, width):
+    """The collection table keeps its titles readable and scrolls in its own box on a phone (the page does not);
+    the upload box's label leaves its icon clear."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(seed_url)
+        page.get_by_role("tab", name="Documents").click()
+        table = page.locator("#qa-doc-table")
+        expect(table).to_contain_text("Prisoners Of Assad", timeout=60_000)
+        title = table.get_by_role("columnheader", name="title").first.bounding_box()
+        assert title["width"] >= 300, title
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], widths
+        label = page.locator("#qa-doc-upload label").first.bounding_box()
+        icon = page.locator("#qa-doc-upload [data-testid=upload-icon]").bounding_box()
+        assert icon["y"] >= label["y"] + label["height"], (label, icon)
+        page.screenshot(path=str(ARTIFACTS / f"documents-{width}.png"), full_page=True)
+    finally:
+        page.close()
