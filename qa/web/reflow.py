@@ -4,11 +4,11 @@ text to the width of the card instead of showing a narrow ragged column.
 
 A break is replaced by one space (``\\r\\n`` by two), so the text keeps its length and every offset
 into it (the answer, the passage, the question's words) still marks the same characters. A break
-stays where it means something: after a short line (a paragraph's last line, a heading, an address),
-before a blank, indented (by a tab or two spaces: one is a stray) or list line, before a short line that follows a sentence's end and does not end
-one itself (a heading), around a Markdown heading or table row, and everywhere in
-text whose lines are not wrapped at a width (few lines, or lines longer than
-:data:`qa.ingest.chunking.WRAPPED_MAX_WIDTH`).
+stays where it means something: after a short line (a paragraph's last line, a heading, an address);
+before a blank, indented (by a tab or two spaces: one is a stray) or list line; inside a code fence;
+before a short line that follows a sentence's end and does not end one itself (a heading); around a
+Markdown heading or table row; and everywhere in text whose lines are not wrapped at a width (few
+lines, or lines longer than :data:`qa.ingest.chunking.WRAPPED_MAX_WIDTH`).
 
 >>> reflow("Lighthouses guide ships past the\\nreefs of the Iroise Sea, by night.\\n"
 ...        "Penmarch\\nThe Phare d'Eckmuhl was lit\\nin 1897: 307 steps lead to its lantern.")
@@ -28,9 +28,9 @@ FULL_LINE = 0.6
 MIN_LINES = 3
 #: Narrowest wrap width taken for prose (narrower: a list, a table, verse).
 MIN_WIDTH = 30
-#: A line that starts a list item, a table row or a Markdown heading or block.
 #: How a sentence ends (with its closing quote or bracket).
 _ENDS = tuple(".!?:;\"\u201d')")
+#: A line that starts a list item, a table row or a Markdown heading or block.
 _BLOCK = re.compile(r"[-*+\u2022\u2013>]\s|\d{1,3}[.)]\s|[|#]")
 
 
@@ -42,13 +42,17 @@ def reflow(text: str) -> str:
     if sum(bool(line.strip()) for line in lines) < MIN_LINES or not MIN_WIDTH <= width <= WRAPPED_MAX_WIDTH:
         return text
     out = []
+    fenced = False  #: inside a Markdown code fence, whose lines are kept as they are
     for i, line in enumerate(lines[:-1]):
         bare, nxt = line.rstrip("\r"), lines[i + 1]
+        if bare.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
         # a passage may start mid-line: its first line is short but goes on
         full = len(bare.rstrip()) >= FULL_LINE * width or (i == 0 and bare[:1].islower())
         heading = (bare.rstrip().endswith(_ENDS) and len(nxt.rstrip()) < FULL_LINE * width
                    and not nxt.rstrip().endswith(_ENDS))
-        joined = (full and not heading and bare.strip() and nxt.strip() and not nxt.startswith(("  ", "\t"))
+        joined = (full and not heading and not fenced and bare.strip() and nxt.strip()
+                  and not nxt.startswith(("  ", "\t")) and not nxt.lstrip().startswith(("```", "~~~"))
                   and not _BLOCK.match(bare.lstrip()) and not _BLOCK.match(nxt))
         out.append(bare + " " * (len(line) - len(bare) + 1) if joined else line + "\n")
     out.append(lines[-1])
