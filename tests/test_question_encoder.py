@@ -225,7 +225,8 @@ def test_a_blend_lies_between_the_bundled_and_trained_weights(tmp_path):
         blend(trained, 1.5, tmp_path / "bad")
 
 
-def test_the_shipped_question_encoder_loads_offline_without_torch(no_network):
+@pytest.mark.usefixtures("no_network")
+def test_the_shipped_question_encoder_loads_offline_without_torch():
     enc = SentenceTransformerEmbedder(question_model="trained", threads=1)
     enc.warm_up()
     assert enc.backend == "onnx" and enc.question_file == trained_question_model_path()
@@ -249,7 +250,8 @@ def test_which_queries_read_as_questions():
         assert not is_question(text), text
 
 
-def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_statement_one(no_network):
+@pytest.mark.usefixtures("no_network")
+def test_auto_encodes_questions_by_the_trained_encoder_and_other_queries_by_the_statement_one():
     auto = SentenceTransformerEmbedder(question_model="auto", threads=1)
     trained = SentenceTransformerEmbedder(question_model="trained", threads=1)
     statement = SentenceTransformerEmbedder(question_model=str(statement_model_path()), threads=1)
