@@ -116,12 +116,12 @@ def plan(documents: list[Document], manifest: dict | None, reason: str | None,
             report.added.append(d.id)
         elif old[d.id].get("sha256") != d.sha256:
             report.changed.append(d.id)
-        elif old[d.id].get("title") != d.title:
-            (report.changed if embed_context else report.retitled).append(d.id)
-            if not embed_context:
-                report.unchanged.append(d.id)
+        elif old[d.id].get("title") != d.title and embed_context:  # the title is in the text embedded
+            report.changed.append(d.id)
         else:
             report.unchanged.append(d.id)
+            if old[d.id].get("title") != d.title:
+                report.retitled.append(d.id)
     current = {d.id for d in documents}
     report.removed = sorted(set(old) - current)
     return report
@@ -304,12 +304,13 @@ def update_index(
         if len(loaded.documents) < readable:  # some could not be split: skipped
             report = plan(loaded.documents, manifest, reason, embed_context)
         report.skipped = loaded.skipped
+        new_titles = bool(report.retitled) or retitle
+        # an index of format 1 given new titles is rewritten in the format of today (nothing embedded again)
         if moved and current is not None:
             report.reason = f"{moved} (stored vectors reused)"
         elif manifest is not None and current is not None and not (report.added or report.changed or report.removed) \
-                and not (manifest["format"] != store.FORMAT_VERSION and (report.retitled or retitle)):
-            # (an index of format 1 given new titles is rewritten in the format of today, nothing embedded again)
-            if report.retitled or retitle:  # a new manifest, nothing else written
+                and not (new_titles and manifest["format"] != store.FORMAT_VERSION):
+            if new_titles:  # a new manifest, nothing else written
                 manifest = store.retitle(index_dir, manifest, titles(loaded.documents, report))
             store.remove_leftovers(index_dir, keep=set(current[0]), vectors=vectors)
             report.passages = manifest.get("passage_count", 0)
