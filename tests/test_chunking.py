@@ -128,6 +128,38 @@ def test_plain_text_headings_become_sections():
     assert sections["The year began quietly. Sales rose in spring."] == "Introduction"
 
 
+@pytest.mark.parametrize("name, kind, heading", [("r.txt", "text", "Conclusion"),
+                                                  ("r.md", "markdown", "## Conclusion")])
+def test_a_heading_starts_the_passage_of_its_section(name, kind, heading):
+    """The splitter packs a short heading with the text above it; the passage would end with the next section's
+    heading. It ends before the heading, and the heading starts the next passage, whose section it is."""
+    above = "Intro\n\n" + "The argument goes on. " * 18 + "It ends here."
+    below = "In short, the evidence holds. " * 12
+    text = f"{above}\n\n{heading}\n\n{below}\n"
+    doc = make_document(name, text, kind=kind)
+    passages = split_passages(doc, 450, 0)
+    assert [p.text for p in passages] == [above, f"{heading}\n\n{below.rstrip()}"]
+    assert passages[1].section == "Conclusion"
+    assert all(doc.text[p.start:p.end] == p.text for p in passages)
+
+
+def test_headings_one_after_another_start_the_next_passage_together():
+    above = "The argument goes on. " * 18 + "It ends here."
+    below = "In short, the evidence holds. " * 10
+    text = f"{above}\n\n## Part two\n\n### Conclusion\n\n{below}\n"
+    passages = split_passages(make_document("r.md", text, kind="markdown"), 450, 0)
+    assert [p.text for p in passages] == [above, f"## Part two\n\n### Conclusion\n\n{below.rstrip()}"]
+    assert passages[1].section == "Part two"
+
+
+def test_a_heading_stays_where_the_next_passage_has_no_room_for_it():
+    above = "The argument goes on. " * 18 + "It ends here."
+    below = "In short, the evidence holds. " * 15 + "Done."  # 455 characters: no room for the heading too
+    text = f"{above}\n\nConclusion\n\n{below}\n"
+    passages = split_passages(make_document("r.txt", text), 460, 0)
+    assert [p.text for p in passages] == [f"{above}\n\nConclusion", below]
+
+
 def test_wrapped_lines_are_not_headings():
     doc = next(d for d in load_folder(SEEDS).documents if d.id.startswith("002_"))
     assert [h for _, h in headings(doc)] == ["Materials and Methods", "Results and Discussion", "Conclusion"]

@@ -15,7 +15,7 @@ from ..types import Document, Passage
 
 #: Raised whenever passage or sentence boundaries change for the same text, so that an index built
 #: before is rebuilt instead of being mixed with new passages.
-SPLITTER_VERSION = 3  # 3: a piece its neighbour holds whole is dropped (commit c49ba1b)
+SPLITTER_VERSION = 4  # 3: a piece its neighbour holds whole is dropped; 4: a heading starts its section's passage
 #: Longest sentence kept in one piece; longer runs (tables, text without punctuation) are cut.
 MAX_SENTENCE_CHARS = 600
 #: Longest text given to pysbd at once: its time grows with the square of the length (a 300 kB
@@ -122,6 +122,51 @@ def _offsets(text: str, pieces: list[str], chunk_overlap: int) -> list[int]:
     return starts
 
 
+def _drop_contained(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans without those a neighbour holds whole. langchain's merge can return a piece that its
+    neighbour holds (the same start, shorter): a passage inside another adds no text, only a
+    duplicate in the evidence."""
+    kept: list[tuple[int, int]] = []
+    for start, end in spans:
+        while kept and start <= kept[-1][0] and kept[-1][1] <= end:
+            kept.pop()
+        if not (kept and kept[-1][0] <= start and end <= kept[-1][1]):
+            kept.append((start, end))
+    return kept
+
+
+def _heading_leads(text: str, spans: list[tuple[int, int]], head_offsets: list[int],
+                   chunk_size: int) -> list[tuple[int, int]]:
+    """Spans where a section heading starts the passage after it instead of ending the one before.
+
+    The splitter packs a short heading line with the text above it, so a passage could end with the
+    next section's heading ("... the end of the argument.\n\nConclusion"). Such a passage now ends
+    before the heading's line, and the next passage starts at it — when the next one does not hold
+    the heading already and still fits ``chunk_size`` with it; otherwise both stay as they were, so
+    every character stays in some passage.
+    """
+    spans = list(spans)
+    for i in range(len(spans) - 1):
+        start, end = spans[i]
+        next_start, next_end = spans[i + 1]
+        cuts = []  # where each heading line at the passage's end starts, the last one first
+        k = bisect.bisect_left(head_offsets, end) - 1  # the last heading starting inside the span
+        while k >= 0 and head_offsets[k] > start:
+            line = text.rfind("\n", 0, head_offsets[k]) + 1  # where the heading's line starts
+            if line <= start or "\n" in text[line:cuts[-1] if cuts else end].strip():
+                break  # text follows the heading's line
+            cuts.append(line)
+            k -= 1
+        # as many of them as the next passage has room for; none if they are all this passage holds
+        fits = [c for c in cuts if text[start:c].strip() and (next_start <= c or next_end - c <= chunk_size)]
+        if not fits:
+            continue
+        cut = fits[-1]
+        spans[i] = (start, start + len(text[start:cut].rstrip()))
+        spans[i + 1] = (min(next_start, cut), next_end)
+    return spans
+
+
 def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Passage]:
     """Cut a document into passages with exact offsets and the section heading above each."""
     splitter = _splitter(chunk_size, chunk_overlap)
@@ -129,19 +174,14 @@ def split_passages(doc: Document, chunk_size: int, chunk_overlap: int) -> list[P
     head_offsets = [o for o, _ in heads]
     passages: list[Passage] = []
     pieces = [piece for piece in splitter.split_text(doc.text) if piece.strip()]
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int]] = []
     for piece, start in zip(pieces, _offsets(doc.text, pieces, chunk_overlap)):
         if start < 0:  # pragma: no cover - the splitter only returns substrings
             raise AssertionError(f"passage text not found in {doc.id}")
-        end = start + len(piece)
-        # langchain's merge can return a piece that its neighbour holds whole (the same start, shorter):
-        # a passage inside another adds no text, only a duplicate in the evidence
-        while spans and start <= spans[-1][0] and spans[-1][1] <= end:
-            spans.pop()
-        if spans and spans[-1][0] <= start and end <= spans[-1][1]:
-            continue
-        spans.append((start, end, piece))
-    for start, end, piece in spans:
+        spans.append((start, start + len(piece)))
+    spans = _drop_contained(_heading_leads(doc.text, _drop_contained(spans), head_offsets, chunk_size))
+    for start, end in spans:
+        piece = doc.text[start:end]
         # the section is the last heading above the passage, or the one on its first line
         i = bisect.bisect_right(head_offsets, start + len(piece.split("\n", 1)[0])) - 1
         section = heads[i][1] if i >= 0 else None
