@@ -115,15 +115,18 @@ class Scale:
         return (np.asarray(scores, dtype=np.float64) - self.offset) * self.factor + self.base
 
 
-def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None) -> Scale:
+def _normalise(name: str, scores: np.ndarray, kind: str, depth: int | None, zeros: int = 0) -> Scale:
     """How a side's scores map to a common scale, and its floor.
 
     The scale comes from the first ``depth`` scores (all when ``None``), so a deeper candidate list
     does not move it; deeper candidates may fall below the floor, and a passage not returned at all
-    scores no higher than the last one returned.
+    scores no higher than the last one returned. ``zeros``: how many more of the first ``depth`` passages
+    score 0 (BM25's passages sharing no word with the query, which it does not return).
     """
     s = scores.astype(np.float64)
     top = s[:depth] if depth else s
+    if zeros > 0:
+        top = np.concatenate([top, np.zeros(zeros)])
     if kind == "zscore":
         sd = float(top.std())
         if sd <= 0:
@@ -143,12 +146,18 @@ Scorer = Callable[[np.ndarray], np.ndarray]
 
 def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: float = 0.5,
          rrf_k: int = 60, depth: int | None = None,
-         scorers: dict[str, Scorer] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+         scorers: dict[str, Scorer] | None = None,
+         searched: int | None = None) -> list[tuple[int, float, dict[str, int]]]:
     """Hybrid ranking of the dense and BM25 candidates: ``weight`` is the dense side's share
     (0.5 with ``rrf`` is plain reciprocal-rank fusion); score normalisation looks at each side's
     first ``depth`` candidates. A passage only one side returned gets the other side's real score when
     ``scorers`` has that side (``"dense"`` or ``"bm25"``), its floor otherwise; reciprocal-rank fusion
-    looks at ranks only. Returns ``(passage, score, ranks)``, best first."""
+    looks at ranks only. Returns ``(passage, score, ranks)``, best first.
+
+    ``searched``: how many passages BM25 scored. BM25 returns only passages sharing a word with the query,
+    so when it returned fewer than ``depth``, the rest of its first ``depth`` score 0, and its scale counts
+    them: a name found in one passage alone stands far above BM25's zeros, where a scale of its one score
+    would have none (a standard deviation of 0) and leave that passage below every dense candidate."""
     if kind not in FUSIONS:
         raise ValueError(f"unknown fusion {kind!r}: use one of {', '.join(FUSIONS)}")
     weights = {"dense": weight, "bm25": 1.0 - weight}
@@ -163,7 +172,10 @@ def fuse(dense: Ranked, lexical: Ranked, k: int, kind: str = "rrf", weight: floa
     for name, ranked in rankings.items():
         if not len(ranked.ids):
             continue  # a side with no candidates adds nothing (0 to every passage)
-        scale = _normalise(name, ranked.scores, kind, depth)
+        zeros = 0
+        if name == "bm25" and searched is not None:
+            zeros = max(0, (searched if depth is None else min(depth, searched)) - len(ranked.ids))
+        scale = _normalise(name, ranked.scores, kind, depth, zeros)
         values = dict(zip(ranked.ids.tolist(), scale(ranked.scores).tolist()))
         if scorers and name in scorers:  # the passages only the other side returned, scored by this one
             others = [pid for pid in ranks if pid not in values]
@@ -206,7 +218,8 @@ def retrieve(
     if mode == "hybrid":
         scorers = ({"dense": dense_scorer(index, qvec), "bm25": lexical_all.__getitem__}
                    if fusion_missing == "score" else None)
-        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k, candidates, scorers)
+        searched = len(allowed) if allowed is not None else len(lexical_all)
+        fused = fuse(dense, lexical, k, fusion, fusion_weight, rrf_k, candidates, scorers, searched)
         hits = [Hit(index.passages[p], s, r, "hybrid", rk, p) for r, (p, s, rk) in enumerate(fused, start=1)]
         timings["fusion"] = time.perf_counter() - t
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 
+from conftest import FakeEmbedder, write_docs
 from qa.errors import SettingsError
 from qa.config import Settings
 from qa.pipeline import Pipeline
@@ -93,6 +95,40 @@ def test_zscore_fusion_scores_a_one_sided_candidate_by_its_real_score():
     z_b = {p: (v - b.mean()) / b.std() for p, v in ((4, 9.0), (2, 3.0), (1, 0.0), (3, 2.0))}
     z_d[4] = z_d[3]  # no dense scorer: the dense floor, its lowest candidate
     assert {p: s for p, s, _ in fused} == pytest.approx({p: 0.5 * z_d[p] + 0.5 * z_b[p] for p in (1, 2, 3, 4)})
+
+
+def test_zscore_scale_of_bm25_counts_the_passages_it_did_not_return_by_hand():
+    """BM25 returns only passages sharing a word with the query; the rest of its first ``depth`` score 0, and its
+    scale counts them: one match of 6.0 among 4 is z = (6 - 1.5) / sd([6, 0, 0, 0])."""
+    dense = scored([(1, 0.9), (2, 0.7), (3, 0.5)])
+    lexical = scored([(4, 6.0)])
+    fused = {p: s for p, s, _ in fuse(dense, lexical, 10, "zscore", 0.5, depth=4, searched=10)}
+    b = np.array([6.0, 0.0, 0.0, 0.0])
+    z_b = {4: (6.0 - b.mean()) / b.std(), "floor": (0.0 - b.mean()) / b.std()}
+    d = np.array([0.9, 0.7, 0.5])
+    z_d = {p: (v - d.mean()) / d.std() for p, v in zip((1, 2, 3), d)}
+    assert fused[4] == pytest.approx(0.5 * z_d[3] + 0.5 * z_b[4])  # not among dense's: its floor
+    assert fused[1] == pytest.approx(0.5 * z_d[1] + 0.5 * z_b["floor"])
+    # without knowing how many passages BM25 searched, its one score has no spread and adds nothing
+    assert {p: s for p, s, _ in fuse(dense, lexical, 10, "zscore", 0.5, depth=4)}[4] == pytest.approx(0.5 * z_d[3])
+
+
+def test_a_name_only_bm25_finds_leads_the_hybrid_search(tmp_path):
+    """A name in one passage alone, which the embedding does not know: BM25 returns that passage only, and hybrid
+    search must put it first (it fell below every dense candidate when BM25's scale was its one score)."""
+
+    class NameBlind(FakeEmbedder):
+        def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+            return super().encode([re.sub(r"(?i)priya|natarajan", "", t) for t in texts], batch_size, progress)
+
+    files = {f"note{i:02d}.txt": f"Note {i}\n\nThe committee met on day {i} and discussed the harbour's budget."
+             for i in range(30)}
+    files["bakery.txt"] = "Bakery\n\nThe owner, Priya Natarajan, opened the bakery in Leeds in 2015."
+    qa = Pipeline(Settings(docs=write_docs(tmp_path / "docs", files), index=tmp_path / "index"), embedder=NameBlind())
+    assert [h.passage.doc for h in qa.search("Priya Natarajan", k=3, mode="bm25")] == ["bakery.txt"]
+    assert qa.search("Priya Natarajan", k=3, mode="dense")[0].passage.doc != "bakery.txt"
+    assert qa.search("Priya Natarajan", k=3, mode="hybrid")[0].passage.doc == "bakery.txt"
+    assert qa.search("Who opened the bakery owned by Priya Natarajan?", k=3)[0].passage.doc == "bakery.txt"
 
 
 def test_fusion_with_one_side_empty_keeps_the_other_order():
