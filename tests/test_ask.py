@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, write_docs
+from qa.config import Settings
+from qa.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +76,18 @@ def test_cli_ask_json(seed_index_dir, seed_pipeline):
     assert result["citations"] and all(set(c) == hit_keys for c in result["citations"])
     cited = result["citations"][result["cited"] - 1]
     assert cited["doc"] == ASSAD_DOC and cited["start"] <= result["start"] < result["end"] <= cited["end"]
+
+
+def test_an_answer_cites_the_section_it_sits_in(tmp_path):
+    """A passage is labelled with the section it starts in; an answer under a later heading of the same passage
+    cites that heading, not the passage's."""
+    text = ("# Mount Kerrigan\n\nMount Kerrigan is a stratovolcano that rises 3,412 metres above sea level.\n\n"
+            "## Eruptions\n\nIts last major eruption occurred in 1783, burying the village of Arndale under ash.\n\n"
+            "## Monitoring\n\nThe observatory is run by the Kerrigan Geological Institute, founded in 1951.\n")
+    qa = Pipeline(Settings(docs=write_docs(tmp_path / "docs", {"volcano.md": text}), index=tmp_path / "index"))
+    answer = qa.ask("When did Mount Kerrigan last erupt?")
+    assert answer.text == "1783"
+    assert answer.citations[answer.cited - 1].passage.section == "Mount Kerrigan"  # one passage holds all three
+    assert answer.section == "Eruptions"
+    assert qa.ask("When was the Kerrigan Geological Institute founded?").section == "Monitoring"
+

@@ -89,6 +89,26 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     return found
 
 
+@lru_cache(maxsize=32)
+def _heading_index(doc: Document) -> tuple[list[int], list[str]]:
+    heads = headings(doc)
+    return [o for o, _ in heads], [h for _, h in heads]
+
+
+def section_at(doc: Document, offset: int) -> str | None:
+    """The heading of the section holding ``offset`` (the last heading starting at or before it), or ``None``.
+    A passage's section is the one it starts in; an answer further down may sit under a later heading.
+
+    >>> from qa.ingest.documents import make_document
+    >>> doc = make_document("v.md", "# Kerrigan\\n\\nA volcano.\\n\\n## Eruptions\\n\\nIt erupted in 1783.", kind="markdown")
+    >>> section_at(doc, doc.text.index("1783")), section_at(doc, doc.text.index("volcano"))
+    ('Eruptions', 'Kerrigan')
+    """
+    offsets, texts = _heading_index(doc)
+    i = bisect.bisect_right(offsets, offset) - 1
+    return texts[i] if i >= 0 else None
+
+
 def _heading_text(line: str) -> str:
     """A heading's text without its closing ``#``s (``# Title ##``), as CommonMark reads it."""
     bare = line.rstrip(" \t#\r")

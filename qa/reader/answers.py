@@ -3,6 +3,7 @@ the one lookup of an index sentence row (:func:`sentence_at`)."""
 
 from __future__ import annotations
 
+from ..ingest.chunking import section_at
 from ..types import ANSWER, TENTATIVE, Answer, Span
 
 NO_ANSWER = "The documents do not seem to answer this."
@@ -39,7 +40,8 @@ def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: t
     citations, cited = cite_first(hits, k, hit_pos)
     return Answer(text=doc.text[start:end], confidence=confidence, span=Span(doc.id, start, end),
                   sentence=doc.text[s:e], sentence_span=Span(doc.id, s, e), citations=citations, cited=cited,
-                  status=status, title=doc.title, section=hit.passage.section, page=doc.page_at(start))
+                  status=status, title=doc.title, section=section_at(doc, start) or hit.passage.section,
+                  page=doc.page_at(start))
 
 
 def sentence_at(data, row: int) -> tuple[int, int, str]:
