@@ -96,6 +96,55 @@ def test_best_spans_masks_non_context_tokens_and_limits_the_length():
     assert best_spans(start, end, np.zeros_like(ctx))[0][2] == float("-inf")
 
 
+TABLE = ("## Supplies\n\n| Item | Quantity per month | Supplier |\n|------|------|------|\n"
+         "| Kerosene | 120 litres | Harbor Oil Co. |\n\nThe keeper orders them by post.")
+
+
+def test_markup_and_blank_lines_are_walls_no_answer_crosses():
+    windows = encode(TOKENIZER, ["Who supplies kerosene?"], [TABLE])
+    ctx = np.flatnonzero(windows.context[0])
+    pieces = [TABLE[a:b] for a, b in windows.offsets[0, ctx]]
+    markup = [TABLE[a:b] for a, b in windows.offsets[0, ctx[windows.markup[0, ctx]]]]
+    assert set(markup) == {"#", "|", "-"} and markup.count("#") == 2 and markup.count("|") == 12
+    assert "".join(markup).count("-") == 18  # the row of dashes under the header
+    assert not windows.markup[0, ctx[pieces.index("Harbor")]]
+    walled = [TABLE[a:b] for a, b in windows.offsets[0, ctx[windows.walls[0, ctx]]]]
+    assert "The" in walled  # a blank line before "The keeper"
+    # logits that would pick "Supplier | ... | Harbor Oil Co" across the table's lines: the decoder may not
+    start = np.zeros(windows.input_ids.shape)
+    end = np.zeros(windows.input_ids.shape)
+    start[0, ctx[pieces.index("supplier") if "supplier" in pieces else pieces.index("Supplier")]] = 8.0
+    end[0, ctx[len(pieces) - 1 - pieces[::-1].index("Co")]] = 8.0
+    (a, b, _), = best_spans(start, end, windows.context)
+    assert (windows.offsets[0, a, 0], windows.offsets[0, b, 1]) == (TABLE.index("Supplier"), TABLE.index(". |"))
+    (a, b, _), = best_spans(start, end, windows.context, walls=windows.walls, markup=windows.markup)
+    answer = TABLE[windows.offsets[0, a, 0]:windows.offsets[0, b, 1]]
+    assert "|" not in answer and "\n" not in answer
+
+
+def test_the_reader_answers_from_one_table_cell(tmp_path):
+    class Across(StubModel):  # points from the header's "Supplier" to the last row's "Co"
+        def logits(self, question, passages, max_windows=4):
+            windows, start, end, has = super().logits(question, passages, max_windows)
+            for w in range(len(windows)):
+                text = passages[windows.owner[w]]
+                for t in np.flatnonzero(windows.context[w]):
+                    a, b = windows.offsets[w, t]
+                    if text[a:b] == "Supplier":
+                        start[w, t] = 8.0
+                    if text[a:b] == "Harbor":
+                        start[w, t] = 6.0
+                    if text[a:b] == "Co":
+                        end[w, t] = 8.0
+            return windows, start, end, has
+
+    docs = write_docs(tmp_path / "docs", {"handbook.md": "# Handbook\n\n" + TABLE + "\n"})
+    s = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(s, model=Across("nothing here"), calibration=Calibration(answer=0.8, tentative=0.3))
+    answer = Pipeline(s, embedder=FakeEmbedder(), reader=reader).ask("Who supplies kerosene?")
+    assert answer.text == "Harbor Oil Co"
+
+
 def test_an_answer_in_the_second_window_of_a_long_passage(tmp_path):
     qa = pipeline(tmp_path, StubModel("Zanzibar archipelago"), chunk_size=20000, chunk_overlap=0)
     answer = qa.ask("Where was the treasure buried?")

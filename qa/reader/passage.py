@@ -80,7 +80,8 @@ def window_spans(windows, start, end, has, max_answer_tokens: int = MAX_ANSWER_T
     """The best span of every window from the model's logits (``has``: one has-answer logit a
     window), best score first; windows without a passage token give none."""
     out = []
-    for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens)):
+    for w, (a, b, score) in enumerate(best_spans(start, end, windows.context, max_answer_tokens,
+                                                 windows.walls, windows.markup)):
         if np.isfinite(score):
             s, e = char_span(windows, w, a, b)
             out.append(WindowSpan(int(windows.owner[w]), s, e, score, float(has[w])))

@@ -12,6 +12,7 @@ Decoding (:func:`best_spans`) works on plain arrays, so it is tested with hand-b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,10 @@ class Windows:
     context: np.ndarray  #: bool: the token belongs to the passage (the only place an answer can be)
     offsets: np.ndarray  #: (windows, tokens, 2): each token's character span in its passage; (0, 0) elsewhere
     owner: np.ndarray  #: position (in the passages given) of the passage each window reads
+    #: bool: an answer may not run from the token before to this one (a blank line between them, or markup)
+    walls: np.ndarray | None = None
+    #: bool: the token is markup, never part of an answer (a Markdown table's ``|``, a heading's ``#``)
+    markup: np.ndarray | None = None
 
     def feed(self) -> dict[str, np.ndarray]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
@@ -41,6 +46,43 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.owner)
+
+
+#: A Markdown table's line: it starts with ``|``, or it is the row of dashes under the header.
+_TABLE_LINE = re.compile(r"^[ \t]*(\|.*|:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)+\|?)[ \t]*$", re.M)
+#: The row of dashes under a table's header (``|---|:--:|``).
+_DELIMITER_ROW = re.compile(r"[ \t]*\|?([ \t]*:?-+:?[ \t]*\|?)+[ \t]*")
+_HEADING_MARKS = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]", re.M)
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
+def markup_chars(text: str) -> np.ndarray:
+    """bool per character of ``text``: Markdown markup that no answer holds — the ``|`` of table lines, the
+    row of dashes under a table's header, and the ``#`` marks of headings.
+
+    >>> t = "## Supplies\\n| Item | Supplier |\\n|---|---|\\n| Kerosene | Harbor Oil |\\nA | B"
+    >>> "".join(c for c, m in zip(t, markup_chars(t)) if m)
+    '##||||---|---||||'
+    """
+    marks = np.zeros(len(text), dtype=bool)
+    for m in _TABLE_LINE.finditer(text):
+        line = m.group(0)
+        every = _DELIMITER_ROW.fullmatch(line) is not None
+        marks[[m.start() + i for i, c in enumerate(line) if c == "|" or (every and not c.isspace())]] = True
+    for m in _HEADING_MARKS.finditer(text):
+        marks[m.start(1): m.end(1)] = True
+    return marks
+
+
+def _walls(text: str, spans: list[tuple[int, int]]) -> tuple[list[bool], list[bool]]:
+    """Per token (character ``spans`` in ``text``): a wall before it (a blank line since the token before, or
+    markup on either side), and whether it is markup."""
+    chars = markup_chars(text)
+    markup = [bool(chars[a:b].any()) for a, b in spans]
+    walls = [False] * len(spans)
+    for t in range(1, len(spans)):
+        walls[t] = markup[t] or markup[t - 1] or bool(_BLANK_LINE.search(text, spans[t - 1][1], spans[t][0]))
+    return walls, markup
 
 
 def window_starts(n_tokens: int, room: int, stride: int = STRIDE) -> list[int]:
@@ -71,19 +113,21 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
                                                                         add_special_tokens=False)):
         q_cache[q] = enc.ids[:MAX_QUESTION_TOKENS]
     p_enc = tokenizer.encode_batch(passages, add_special_tokens=False)
-    rows, n_q, offs, owner = [], [], [], []
+    rows, n_q, offs, owner, walls = [], [], [], [], []
     for i, (q, p) in enumerate(zip(questions, p_enc)):
         q_ids = q_cache[q]
         room = max_tokens - len(q_ids) - 3
         starts = window_starts(len(p.ids), room, stride)
         if max_windows:
             starts = starts[:max_windows]
+        p_walls, p_markup = _walls(passages[i], p.offsets)
         for s in starts:
             ids = p.ids[s: s + room]
             rows.append([cls, *q_ids, sep, *ids, sep])
             n_q.append(len(q_ids))
             offs.append(p.offsets[s: s + room])
             owner.append(i)
+            walls.append((p_walls[s: s + room], p_markup[s: s + room]))
     width = max(map(len, rows)) if rows else 0
     n = len(rows)
     ids = np.zeros((n, width), dtype=np.int64)
@@ -91,7 +135,9 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
     types = np.zeros_like(ids)
     context = np.zeros((n, width), dtype=bool)
     offsets = np.zeros((n, width, 2), dtype=np.int64)
-    for w, (r, nq, off) in enumerate(zip(rows, n_q, offs)):
+    wall = np.zeros((n, width), dtype=bool)
+    markup = np.zeros((n, width), dtype=bool)
+    for w, (r, nq, off, (w_walls, w_markup)) in enumerate(zip(rows, n_q, offs, walls)):
         ids[w, : len(r)] = r
         mask[w, : len(r)] = 1
         first = nq + 2
@@ -99,24 +145,32 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
         context[w, first: first + len(off)] = True
         if off:
             offsets[w, first: first + len(off)] = np.asarray(off, dtype=np.int64)
-    return Windows(ids, mask, types, context, offsets, np.asarray(owner, dtype=np.int64))
+            wall[w, first: first + len(off)] = w_walls
+            markup[w, first: first + len(off)] = w_markup
+    return Windows(ids, mask, types, context, offsets, np.asarray(owner, dtype=np.int64), wall, markup)
 
 
 def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
-               max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
+               max_len: int = MAX_ANSWER_TOKENS, walls: np.ndarray | None = None,
+               markup: np.ndarray | None = None) -> list[tuple[int, int, float]]:
     """Per window, the (start token, end token, score) with the highest start + end logit among
     spans of context tokens with start <= end < start + ``max_len``; score ``-inf`` when the
-    window has no context token.
+    window has no context token. With ``walls`` (a wall before a token) no span crosses a wall, and
+    with ``markup`` no span starts or ends on a markup token.
 
     >>> s = np.array([[0., 5., 1., 0.]]); e = np.array([[0., 0., 1., 4.]])
     >>> best_spans(s, e, np.array([[False, True, True, True]]))
     [(1, 3, 9.0)]
     >>> best_spans(s, e, np.array([[False, True, True, True]]), max_len=2)
     [(1, 2, 6.0)]
+    >>> best_spans(s, e, np.array([[False, True, True, True]]), walls=np.array([[False, False, False, True]]))
+    [(1, 2, 6.0)]
     """
     out = []
-    for s_log, e_log, ctx in zip(start, end, context):
+    for w, (s_log, e_log, ctx) in enumerate(zip(start, end, context)):
         n = len(s_log)
+        if markup is not None:
+            ctx = ctx & ~markup[w]
         if not ctx.any():
             out.append((0, 0, float("-inf")))
             continue
@@ -124,7 +178,11 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
         e_log = np.where(ctx, e_log, -np.inf)
         scores = s_log[:, None] + e_log[None, :]
         i, j = np.indices((n, n))
-        scores = np.where((j >= i) & (j < i + max_len), scores, -np.inf)
+        allowed = (j >= i) & (j < i + max_len)
+        if walls is not None:
+            crossed = np.cumsum(walls[w])  # walls at or before each token: none between i and j when equal
+            allowed &= crossed[None, :] == crossed[:, None]
+        scores = np.where(allowed, scores, -np.inf)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         out.append((int(a), int(b), float(scores[a, b])))
     return out
