@@ -238,3 +238,24 @@ def test_the_documents_tab_fits_a_desktop_and_a_phone(browser, seed_url, width):
         page.screenshot(path=str(ARTIFACTS / f"documents-{width}.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_an_answer_under_a_long_section_fits_a_phone(browser, seed_url):
+    """The answer's source line (title, file, a long section, characters, "Open the source") wraps on a phone;
+    the page does not scroll sideways."""
+    from urllib.parse import quote
+
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(seed_url + "?q=" + quote("Who engineered Syria's rapprochement with Egypt?"))
+        source = page.locator("#qa-answer .qa-source")
+        expect(source).to_contain_text("Open the source", timeout=60_000)
+        assert len(source.inner_text().split("§")[-1]) > 40  # a long section name before the range
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], widths
+        button = source.get_by_role("button", name="Open the source").bounding_box()
+        assert button["x"] + button["width"] <= 390, button
+        page.screenshot(path=str(ARTIFACTS / "answer-long-section-390.png"), full_page=True)
+    finally:
+        page.close()
+

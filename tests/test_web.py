@@ -61,9 +61,9 @@ def test_each_answer_state_has_its_own_look_and_explains_its_confidence(with_pdf
     assert ">Evidence</h2>" in render_evidence(sure.citations, ECKMUHL, sure, with_pdf.data)
     # the answer carries its own page and title; the link asks the question again
     assert "p. 2</span>" in pages[ANSWER] and "Lights" in pages[ANSWER]
-    # the character range and the button that opens it wrap as one, the separator before them (none dangles)
-    assert re.search(r'</span> <span class="qa-keep">· characters [\d,]+\u2013[\d,]+ · <button[^>]*>Open the source'
-                     r'</button></span></p>', pages[ANSWER])
+    # the character range and the button that opens it each keep their separator before them (none dangles)
+    assert re.search(r'</span> <span class="qa-keep">· characters [\d,]+\u2013[\d,]+</span> '
+                     r'<span class="qa-keep">· <button[^>]*>Open the source</button></span></p>', pages[ANSWER])
     assert 'href="?q=When%20was%20the%20Phare%20d%27Eckmuhl%20at%20Penmarch%20lit%3F"' in pages[ANSWER]
     text = answer_as_text(sure, ECKMUHL)
     assert text.splitlines()[:2] == [f"Q: {ECKMUHL}", "A: 1897"] and "lights.pdf" in text and "p. 2" in text

@@ -188,8 +188,10 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
             f'<p class="qa-source">{_title(title)} · <code>{_e(p.doc)}</code>'
             + (f' · § {_e(short_title(section, 60))}' if section else "")
             + f'<span class="qa-page">{_pages(page, None)}</span> '
-            # the range and its button wrap as one, with the separator before them: none left dangling
-            + f'<span class="qa-keep">· {_chars(answer.start, answer.end)} · {_open(n, "Open the source")}</span></p>'
+            # the range and the button each keep their separator before them, so none is left dangling at a line's
+            # end; either may start a line (a phone has no room for both after a long section name)
+            + f'<span class="qa-keep">· {_chars(answer.start, answer.end)}</span> '
+            + f'<span class="qa-keep">· {_open(n, "Open the source")}</span></p>'
         )
     return (
         f'<section class="qa-answer qa-state-{state}" aria-label="{STATE_LABELS[state]}" data-state="{state}">'
