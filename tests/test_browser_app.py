@@ -377,5 +377,9 @@ def test_undo_brings_a_removed_document_back(browser, app, tmp_path):
     page.get_by_role("button", name="Undo the removal").click()
     expect(page.locator("#qa-doc-status")).to_contain_text("restored salt.txt", timeout=SLOW)
     expect(page.locator("#qa-doc-table")).to_contain_text("salt.txt")
+    # the document just restored is not left picked for removal, one confirmation from going again
+    expect(page.locator("#qa-doc-remove")).not_to_contain_text("Salt of Guerande")
+    page.get_by_role("button", name="Remove ...").click()
+    expect(page.locator("#qa-doc-status")).to_contain_text("Nothing chosen")
     assert (app["docs"] / "salt.txt").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -22,8 +22,12 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     pipeline keeps removed files in a trash)."""
     limit = f"{pipeline.settings.max_file_bytes / 2**20:.0f} MB"
 
-    def changed(status: str, undo_visible: bool = False) -> tuple:
+    def changed(status: str, undo_visible: bool = False, clear: bool = False) -> tuple:
+        """The tab after a change; ``clear`` empties the removal picker (after a removal or its undo, the
+        documents just restored must not stay picked, one confirmation from being removed again)."""
         head, table, chosen, docs, _, _ = collection_state()
+        if clear:
+            chosen = gr.Dropdown(choices=chosen.choices, value=[])
         return (status, table, chosen, docs, head, gr.Button(visible=undo_visible))
 
     def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
@@ -53,7 +57,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
         lines = [f"removed {', '.join(ids)}"] + (report.lines() if report is not None else [])
         if trash:
             lines.append("the files are in the trash: Undo brings them back")
-        return *changed(r.render_changes(lines, "Removed."), undo_visible=trash), gr.Group(visible=False), ids
+        return *changed(r.render_changes(lines, "Removed."), undo_visible=trash, clear=True), gr.Group(visible=False), ids
 
     def undo(ids: list[str] | None, progress=gr.Progress()) -> tuple:
         restore = getattr(pipeline, "restore", None)
@@ -63,7 +67,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             restore(list(ids))
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot undo.")), []
-        return *changed(r.render_changes([f"restored {', '.join(ids)}"], "Back in the collection.")), []
+        return *changed(r.render_changes([f"restored {', '.join(ids)}"], "Back in the collection."), clear=True), []
 
     gr.Markdown(
         f"Add PDF, HTML, Markdown or text files, up to {limit} each: they are copied into the document "
