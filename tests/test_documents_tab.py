@@ -72,7 +72,7 @@ def page(tmp_path, seed_pipeline):
 
     from app_server import serving
 
-    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, "junk.txt": b"\x00\x01\x02 not text"})
     # the real model, already loaded for the seed index, over a collection of its own
     pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=seed_pipeline.embedder)
     pipeline.warm_up()
@@ -119,10 +119,16 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     hostile = tmp_path / "upload" / "hostile.html"
     hostile.write_text(f"<title>{XSS}</title><p>Tea is grown in Darjeeling. {XSS}</p>", encoding="utf-8")
 
+    # a file of the folder that cannot be read is named under the header, not silently missing
+    expect(page.locator(".qa-header .qa-skipped")).to_contain_text(
+        "1 file in the document folder is not in the collection: junk.txt (binary file", timeout=300_000)
     upload(page, pdf, scan, hostile)
     status = page.locator("#qa-doc-status")
+    expect(status.locator(".qa-changes strong")).to_have_text("Added 2; 1 not added.", timeout=120_000)
     expect(status).to_contain_text(f"copied 2: {PDF_ID}, hostile.html")
     expect(status).to_contain_text("skipped scan.pdf: no text layer in 2 pages: scanned PDF? run OCR first")
+    expect(status).not_to_contain_text("junk.txt")  # the upload's own lines; the folder's are under the header
+    expect(page.locator(".qa-header .qa-skipped")).to_contain_text("junk.txt")
     table = page.locator("#qa-doc-table")
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_be_visible()
     expect(page.locator(".qa-header")).to_contain_text("5 documents")

@@ -129,7 +129,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         elif documents is None:
             status = r.render_progress(warmup.fraction, warmup.describe())
         else:
-            status = ""
+            report = pipeline.last_report
+            status = r.render_skipped(report.skipped if report is not None else [])
         choices = r.document_choices(documents or [])
         rows = r.document_rows(documents or [])
         sources = [SHIPPED] if SEED_QUERIES.exists() else []

@@ -38,7 +38,16 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot add these.")), None
         added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
-        return *changed(r.render_changes(added.lines(report), "Added." if added.changed else "Nothing added.")), None
+        # the upload's own lines; files of the folder the index leaves out are under the page's header
+        lines = added.lines() + [line for line in (report.lines() if report is not None else [])
+                                 if not line.startswith("skipped ")]
+        if not added.changed:
+            title = "Nothing added."
+        elif added.skipped:
+            title = f"Added {len(added.added) + len(added.replaced)}; {len(added.skipped)} not added."
+        else:
+            title = "Added."
+        return *changed(r.render_changes(lines, title)), None
 
     def ask_confirm(ids: list[str] | None):
         if not ids:

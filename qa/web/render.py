@@ -295,6 +295,22 @@ def render_header(documents: list[DocumentInfo] | None, status: str = "", checki
     return f'<header class="qa-header"><h1>Ask the documents</h1><p>{line}</p>{status}</header>'
 
 
+def render_skipped(skipped: Sequence[tuple[str, str]], shown: int = 5) -> str:
+    """The files of the document folder left out of the collection, and why (a line under the page's header), so
+    a file that cannot be read is not silently missing from the answers.
+
+    >>> render_skipped([("junk.txt", "binary file")])
+    '<p class="qa-skipped">1 file in the document folder is not in the collection: <code>junk.txt</code> (binary file).</p>'
+    """
+    if not skipped:
+        return ""
+    n = len(skipped)
+    items = "; ".join(f"<code>{_e(name)}</code> ({_e(why)})" for name, why in skipped[:shown])
+    more = f"; {n - shown:,} more" if n > shown else ""
+    files = f"{n:,} file{'s' if n != 1 else ''} in the document folder {'are' if n != 1 else 'is'}"
+    return f'<p class="qa-skipped">{files} not in the collection: {items}{more}.</p>'
+
+
 def render_progress(fraction: float, message: str) -> str:
     """The one progress bar of a long job (indexing at start-up)."""
     pct = max(0.0, min(1.0, fraction)) * 100
