@@ -114,12 +114,14 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
     metrics = gr.Dataframe(label="Metrics per retrieval mode (what each means is listed above)",
                            interactive=False, elem_id="qa-metrics", visible=False)
     # drawn by the browser in the theme's colours, light or dark
-    curve = gr.LinePlot(x="k", y="recall", color="mode", title=CURVE_TITLE, x_title=CURVE_X, y_title=CURVE_Y,
-                        color_title="mode", x_axis_format="d", y_lim=[0, 1], tooltip="all", label="Recall@k",
-                        elem_id="qa-curve", visible=False)
+    # what the curve shows is said in its label, which wraps (a title inside the plot was cut off on a phone)
+    curve = gr.LinePlot(x="k", y="recall", color="mode", x_title=CURVE_X, y_title=CURVE_Y,
+                        color_title="mode", x_axis_format="d", y_lim=[0, 1], tooltip="all",
+                        label=f"Recall@k: {CURVE_TITLE[0].lower()}{CURVE_TITLE[1:]}", elem_id="qa-curve", visible=False)
     per_query = gr.Dataframe(
         label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
-        column_widths=["6%", "7%", "9%", "7%", "7%", "8%", "28%", "14%", "14%"], elem_id="qa-per-query",
+        # px, as the Documents table: a phone scrolls the table instead of squeezing a column to a letter a line
+        column_widths=[60, 70, 60, 85, 80, 100, 270, 140, 140], elem_id="qa-per-query",
         visible=False,
     )
     detail = gr.HTML(elem_id="qa-eval-detail")

@@ -378,7 +378,7 @@ def render_summary(result: Evaluation, problems: Sequence[str], source: str) -> 
     notes = [f"line problems in the file: {p}" for p in problems] + list(result.warnings)
     items = "".join(f"<li>{_e(n)}</li>" for n in notes)
     return (
-        f'<p class="qa-source">{result.n_queries:,} queries from {_e(source)}; retrieval depth '
+        f'<p class="qa-source">{result.n_queries:,} quer{"y" if result.n_queries == 1 else "ies"} from {_e(source)}; retrieval depth '
         f'{result.k}; misses and wrong answers come first in the table below — select a row to see '
         f"what was retrieved.</p>" + (f'<ul class="qa-notes">{items}</ul>' if items else "")
         + render_metric_help()
