@@ -216,7 +216,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             ready_or_error()
             return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell)).to_api()
         except QAError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # the user's mistake: no traceback
 
     def search(question: str, k: int = s.k, mode: str = s.mode, docs: list[str] | None = None,
                spell: bool = s.spelling) -> list[dict]:
@@ -229,7 +229,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             hits = pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell))
             return [{**h.to_dict(), "searched_for": corrected} for h in hits]
         except QAError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # the user's mistake: no traceback
 
     def url_question(request: gr.Request | None) -> str:
         q = (request.query_params.get("q") if request is not None else None) or ""
