@@ -388,3 +388,22 @@ def test_undo_brings_a_removed_document_back(browser, app, tmp_path):
     expect(page.locator("#qa-doc-status")).to_contain_text("Nothing chosen")
     assert (app["docs"] / "salt.txt").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_removal_question_opens_in_view_on_a_phone(browser, app):
+    page = open_page(browser, app["url"], phone=True)
+    ready(page)
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#qa-doc-table")).to_contain_text("rivers.txt", timeout=SLOW)
+    page.locator("#qa-doc-remove input").click()
+    page.get_by_role("option", name="Rivers of Europe (rivers.txt)").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Remove ...").click()
+    yes = page.get_by_role("button", name="Yes, remove")
+    expect(yes).to_be_visible()
+    expect(yes).to_be_in_viewport(timeout=10_000)  # brought into view, not opened below the screen
+    page.get_by_role("button", name="Cancel").click()
+    expect(yes).to_be_hidden()
+    assert (app["docs"] / "rivers.txt").exists()
+    page.close()
+

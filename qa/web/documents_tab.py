@@ -14,6 +14,11 @@ from . import render as r
 
 #: File types offered for upload: those the loader reads.
 UPLOAD_TYPES = sorted(SUFFIXES)
+#: Brings the removal question into view once the page shows it (on a phone it opened below the screen); the
+#: page draws it a moment after the event, so this looks again every 50 ms, for up to 2 s.
+SHOW_CONFIRM = ("() => { let tries = 0; const look = () => { const box = document.getElementById('qa-confirm');"
+                " if (box && box.offsetParent !== null) box.scrollIntoView({block: 'center'});"
+                " else if (tries++ < 40) setTimeout(look, 50); }; look(); }")
 
 
 def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: bool, header, ask_docs):
@@ -104,7 +109,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     upload.upload(lambda: "", None, status, api_visibility="private", show_progress="hidden").then(
         add, upload, outputs + [upload], api_visibility="private", show_progress_on=[status])
     remove_button.click(ask_confirm, chosen, [status, confirm, confirm_text], api_visibility="private",
-                        show_progress="hidden")
+                        show_progress="hidden").then(None, None, None, js=SHOW_CONFIRM, api_visibility="private")
     no.click(lambda: gr.Group(visible=False), None, confirm, api_visibility="private", show_progress="hidden")
     yes.click(remove, chosen, outputs + [confirm, removed], api_visibility="private", show_progress_on=[status])
     undo_button.click(undo, removed, outputs + [removed], api_visibility="private", show_progress_on=[status])
