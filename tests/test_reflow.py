@@ -92,3 +92,14 @@ def test_an_evidence_card_marks_the_same_words_in_the_reflowed_text():
             '<b class="qa-term">Hezbollah</b>. This, in turn, <b class="qa-term">deterred</b> potential military '
             '<b class="qa-term">attacks</b>') in card
     assert "including\nthat" not in card and "\n\nResults and Discussion\n\n" in card
+
+
+def test_a_run_of_blank_lines_shows_as_one_and_keeps_every_offset():
+    text = "the Syrian forces and their allies.[18]\n\n\n\n\n\n[4] Al-Safir (Lebanon), December 8, 2016.\r\n\r\n\r\n[5] Alalam.ir"
+    shown = reflow(text)
+    assert len(shown) == len(text)
+    assert [line.strip() for line in shown.split("\n")] == [
+        "the Syrian forces and their allies.[18]", "", "[4] Al-Safir (Lebanon), December 8, 2016.", "", "[5] Alalam.ir"]
+    at = text.index("Al-Safir")
+    assert shown[at:at + 8] == "Al-Safir"
+    assert reflow("one\n\ntwo") == "one\n\ntwo"  # one blank line stays as it is

@@ -34,9 +34,26 @@ _ENDS = tuple(".!?:;\"\u201d')")
 _BLOCK = re.compile(r"[-*+\u2022\u2013>]\s|\d{1,3}[.)]\s|[|#]")
 
 
+#: Two or more blank lines in a row (white space between the breaks allowed).
+_BLANK_RUN = re.compile(r"\n(?:[ \t\r]*\n){2,}")
+
+
+def one_blank_line(text: str) -> str:
+    """``text`` with every run of blank lines shown as one: the breaks between the first and the last become
+    spaces, which end a line without a mark (the same length, as for :func:`reflow`). A document's six line
+    breaks before its notes were a blank band across the card.
+
+    >>> one_blank_line("end.\\n\\n\\n\\n[4] Notes") == "end.\\n  \\n[4] Notes"
+    True
+    """
+    return _BLANK_RUN.sub(lambda m: "\n" + re.sub(r"\S", " ", m.group()[1:-1].replace("\n", " ")) + "\n", text)
+
+
 def reflow(text: str) -> str:
-    """``text`` with the line breaks inside its paragraphs of hard-wrapped prose made spaces; the
-    same length. Text that is not wrapped comes back as it is."""
+    """``text`` with the line breaks inside its paragraphs of hard-wrapped prose made spaces, and runs of
+    blank lines shown as one (:func:`one_blank_line`); the same length. Text that is not wrapped keeps its
+    other breaks."""
+    text = one_blank_line(text)
     lines = text.split("\n")
     width = wrap_width(lines)
     if sum(bool(line.strip()) for line in lines) < MIN_LINES or not MIN_WIDTH <= width <= WRAPPED_MAX_WIDTH:
