@@ -241,11 +241,12 @@ def cmd_list(args) -> int:
     if args.json:
         print(_json([d.to_dict() for d in docs]))
         return 0
+    width = max((len(show(d.id)) for d in docs), default=0)  # the columns line up whatever the ids' lengths
     for d in docs:
         pages = f"{d.pages:>4} pages" if d.pages else " " * 9
         indexed = (d.indexed or "")[:16].replace("T", " ")
         passages = f"{d.passages:>4} passage{'s' if d.passages != 1 else ' '}"
-        print(f"{show(d.id)}  {d.kind:<8}  {pages}  {passages}  {indexed:<16}  {show(d.title)}")
+        print(f"{show(d.id):<{width}}  {d.kind:<8}  {pages}  {passages}  {indexed:<16}  {show(d.title)}")
     return 0
 
 

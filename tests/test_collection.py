@@ -285,4 +285,6 @@ def test_cli_add_list_search_and_remove(tmp_path, incoming):
     assert "Lighthouses" not in table and seals not in table
     row = next(line for line in table.splitlines() if line.startswith("tides.html"))
     assert "html" in row and "Tide tables & harbours" in row and docs_listed["tides.html"]["indexed"][:10] in row
+    # ids of any length: the columns after them line up
+    assert len({line.index(" passage") for line in table.splitlines() if line.strip()}) == 1, table
     assert (incoming / "papers" / "seals.md").exists()
