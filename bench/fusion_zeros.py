@@ -16,8 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-from fusion import REPORT_SETS, TUNE_SETS, candidates, runs, score
+from fusion import REPORT_SETS, TUNE_SETS, candidates, runs
 from perf_common import CACHE, machine, print_table
 
 from qa.config import Settings
