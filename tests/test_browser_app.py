@@ -161,6 +161,8 @@ def test_a_citation_opens_the_document_and_the_pdf_page_with_the_answer_marked(b
     image = page.locator("#qa-page-image img")
     expect(image).to_be_visible(timeout=SLOW)
     expect(page.locator("#qa-page-image")).to_contain_text("answer marked")
+    label = page.locator("#qa-page-image label").first.bounding_box()
+    assert label["y"] + label["height"] <= image.bounding_box()["y"] + 1, (label, image.bounding_box())  # not over it
     page.screenshot(path=str(ARTIFACTS / "source-pdf.png"), full_page=True)
 
     # any other card opens its own document

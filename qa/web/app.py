@@ -297,7 +297,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     mark_status = gr.HTML(elem_id="qa-mark-status")
                 source_html = gr.HTML(elem_id="qa-source")
                 page_image = gr.Image(visible=False, interactive=False, type="pil", format="png",
-                                      elem_id="qa-page-image", buttons=[])
+                                      elem_id="qa-page-image", buttons=["fullscreen"])  # a phone's page: zoom
                 evidence_html = gr.HTML(elem_id="qa-evidence")
                 with gr.Accordion("Questions asked in this tab", open=False):
                     history_list = gr.Dataset(components=[question], samples=[], label="Ask again",
