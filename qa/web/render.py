@@ -363,8 +363,10 @@ METRIC_HELP = (
     ("F1", "word overlap between the answer and the best gold answer, averaged (0 to 1)"),
     ("partly", "partly right: the answer lies inside a gold answer, or its F1 is at least 0.5"),
     ("evidence", "the answer's sentence holds a gold answer"),
-    ("abstain ok", "share of unanswerable queries where no answer was given (higher is better)"),
-    ("abstain wrong", "share of answerable queries where no answer was given (lower is better)"),
+    ("abstain ok", "share of unanswerable queries where no answer was given, not even a possible answer "
+                   "(higher is better)"),
+    ("abstain wrong", "share of answerable queries where no answer was given, not even a possible answer "
+                      "(lower is better)"),
 )
 
 
