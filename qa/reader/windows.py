@@ -57,18 +57,21 @@ _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 def markup_chars(text: str) -> np.ndarray:
-    """bool per character of ``text``: Markdown markup that no answer holds — the ``|`` of table lines, the
-    row of dashes under a table's header, and the ``#`` marks of headings.
+    """bool per character of ``text``: Markdown markup that no answer holds — the ``|`` of table lines, a
+    table's header (the column names) and the row of dashes under it, and the ``#`` marks of headings.
 
     >>> t = "## Supplies\\n| Item | Supplier |\\n|---|---|\\n| Kerosene | Harbor Oil |\\nA | B"
     >>> "".join(c for c, m in zip(t, markup_chars(t)) if m)
-    '##||||---|---||||'
+    '##|Item|Supplier||---|---||||'
     """
     marks = np.zeros(len(text), dtype=bool)
     for m in _TABLE_LINE.finditer(text):
         line = m.group(0)
-        every = _DELIMITER_ROW.fullmatch(line) is not None
-        marks[[m.start() + i for i, c in enumerate(line) if c == "|" or (every and not c.isspace())]] = True
+        delimiter = _DELIMITER_ROW.fullmatch(line) is not None
+        marks[[m.start() + i for i, c in enumerate(line) if c == "|" or (delimiter and not c.isspace())]] = True
+        if delimiter and m.start() > 0:  # the line above is the header: column names, not answers
+            above = text.rfind("\n", 0, m.start() - 1) + 1
+            marks[[above + i for i, c in enumerate(text[above:m.start() - 1]) if not c.isspace()]] = True
     for m in _HEADING_MARKS.finditer(text):
         marks[m.start(1): m.end(1)] = True
     return marks
