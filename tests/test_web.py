@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -77,6 +78,9 @@ def test_the_source_view_holds_the_whole_document_with_the_answer_marked(with_pd
     assert view.count("<mark>") == 1 and "<mark>1897</mark>" in view
     assert "Creac&#x27;h" in view and "Lighthouses of Brittany" in view  # the whole text, escaped
     assert "page 2 of 3" in view
+    long_title = "A report " + "on lighthouses, their keepers and the sea " * 5
+    view = render_source(replace(doc, title=long_title), 1, hit, answer, ECKMUHL, page=2)
+    assert f">{' '.join(long_title.split())}</cite>" in view  # the whole title, where the cards shorten it
 
 
 def test_the_pdf_page_marks_exactly_the_answers_characters(with_pdf):

@@ -46,8 +46,8 @@ def short_title(title: str, limit: int = TITLE_CHARS) -> str:
     return cut.rstrip(" ,;:-\u2013") + "\u2026"
 
 
-def _title(title: str, tag: str = "cite") -> str:
-    return f'<{tag} title="{_e(title)}">{_e(short_title(title))}</{tag}>'
+def _title(title: str, tag: str = "cite", whole: bool = False) -> str:
+    return f'<{tag} title="{_e(title)}">{_e(" ".join(str(title).split()) if whole else short_title(title))}</{tag}>'
 
 
 def render_error(message: str, title: str = "Cannot answer this.") -> str:
@@ -275,7 +275,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     return (
         f'<section class="qa-source-view" aria-label="Source [{int(n)}]" data-cite="{int(n)}">'
         f'<h2 class="qa-label">Source [{int(n)}]</h2>'
-        f'<p class="qa-source">{_title(doc.title)} · <code>{_e(doc.id)}</code> · {where}.{image}</p>'
+        f'<p class="qa-source">{_title(doc.title, whole=True)} · <code>{_e(doc.id)}</code> · {where}.{image}</p>'
         f'<div class="qa-text qa-source-text" tabindex="0">{highlight(reflow(doc.text), spans)}</div></section>'
     )
 
