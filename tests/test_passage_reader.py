@@ -386,3 +386,17 @@ def test_without_a_stop_every_passage_is_read(tmp_path):
     qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1))  # stop 2.0: never
     qa.ask("Where did the ship leave Lisbon for, asked the night staff?")
     assert model.calls == [3]  # all three in one call, as before there was a stop
+
+
+def test_a_long_run_of_dashes_in_a_table_line_is_read_at_once():
+    """Documents are untrusted: a table line of many dashes that is not a header's delimiter row must not take
+    the markup scan exponential time (a pattern that let cells split a run of dashes did: 2 s at 24 dashes). Run in
+    a process of its own, which a timeout can stop (a regular expression holds the interpreter until it ends)."""
+    import subprocess
+    import sys
+
+    code = ("from qa.reader.windows import markup_chars; t = '| a |\\n|' + '-' * 100000 + 'x|\\n| b |'; "
+            "m = markup_chars(t); print(bool(m[t.index('x')]), bool(m[0]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]  # not a delimiter row: only its pipes are markup

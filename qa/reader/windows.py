@@ -50,8 +50,9 @@ class Windows:
 
 #: A Markdown table's line: it starts with ``|``, or it is the row of dashes under the header.
 _TABLE_LINE = re.compile(r"^[ \t]*(\|.*|:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)+\|?)[ \t]*$", re.M)
-#: The row of dashes under a table's header (``|---|:--:|``).
-_DELIMITER_ROW = re.compile(r"[ \t]*\|?([ \t]*:?-+:?[ \t]*\|?)+[ \t]*")
+#: The row of dashes under a table's header (``|---|:--:|``). Each cell after the first starts with its ``|``, so a
+#: run of dashes can be read one way only (a pattern that let cells split a run took exponential time on a long one).
+_DELIMITER_ROW = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 _HEADING_MARKS = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
