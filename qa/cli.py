@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.eval)")
     p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid",
                    help="retrieval mode, or all to compare them (default hybrid)")
-    p.add_argument("-k", type=int, default=10, help="passages retrieved per query; length of the recall curve")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per query; length of the recall curve "
+                   "(at least 10: MRR@10 and nDCG@10 need the first 10)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--report", type=Path, metavar="DIR", help="write JSON, a Markdown summary and recall@k curves")
     return parser
@@ -224,7 +225,8 @@ def cmd_ask(args) -> int:
         print(f"  confidence {answer.confidence:.2f}: no span is likely enough to be the answer")
         print("\nClosest passages:")
     else:
-        text = f"{show(answer.text)}   [{answer.cited}] confidence {answer.confidence:.2f}"
+        # a line break inside the answer (a PDF's line end) is shown as a space, as the sentence's are
+        text = f"{show(' '.join(answer.text.split()))}   [{answer.cited}] confidence {answer.confidence:.2f}"
         print(f"Possible answer (not sure): {text}" if answer.status == "tentative" else text)
         print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
         print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else "")

@@ -400,3 +400,21 @@ def test_a_long_run_of_dashes_in_a_table_line_is_read_at_once():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]  # not a delimiter row: only its pipes are markup
+
+
+def test_the_cli_shows_an_answer_across_a_line_break_on_one_line(tmp_path, monkeypatch, capsys):
+    """A PDF's answer may hold its line end ("Thaddeus\\nVorblitz"): the answer line shows it with a space (the JSON
+    keeps the exact text)."""
+    from qa import cli
+
+    docs = write_docs(tmp_path / "docs", {"brakes.txt": "Brakes\n\nCable brakes are recommended by Thaddeus\n"
+                                                       "Vorblitz for touring bicycles.\n"})
+    settings = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(settings, model=StubModel("Thaddeus\nVorblitz"),
+                           calibration=Calibration(answer=0.8, tentative=0.3))
+    monkeypatch.setattr(cli, "_pipeline", lambda args: Pipeline(settings, embedder=FakeEmbedder(), reader=reader))
+    assert cli.main(["ask", "Who recommends cable brakes?"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Thaddeus Vorblitz   [1] confidence") and "\\n" not in first
+    assert cli.main(["ask", "Who recommends cable brakes?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == "Thaddeus\nVorblitz"
