@@ -103,7 +103,8 @@ def resolve_model(name: str) -> tuple[str, Path]:
         raise ModelError(
             f"model {name!r} is not a local folder; models are never downloaded here: "
             "set QA_MODEL / --model to the path of a sentence-transformers model folder, "
-            "or leave it empty for the bundled all-MiniLM-L6-v2"
+            "or leave it empty for the default (the model shipped in qa/models/encoder; all-MiniLM-L6-v2 names the "
+            "bundled one)"
         )
     return str(path.resolve()), path
 
