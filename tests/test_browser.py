@@ -259,3 +259,25 @@ def test_an_answer_under_a_long_section_fits_a_phone(browser, seed_url):
     finally:
         page.close()
 
+
+def test_the_answer_card_shows_its_highlighted_answer(browser, tmp_path, seed_pipeline):
+    """The answering card's text scrolls (it is capped in height); its highlighted answer is scrolled into it, not
+    left below the visible part."""
+    lines = "\n".join(f"- Shelf {i}: seed packets, labels and string for the spring sowing" for i in range(14))
+    doc = f"# Garden club\n\n## Tool shed\n\n{lines}\n\nThe pruning shears are kept in the locked cabinet.\n"
+    docs = write_docs(tmp_path / "docs", {"garden.md": doc})
+    pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=seed_pipeline.embedder)
+    pipeline.warm_up()
+    with serving(pipeline) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(url + "?q=Where%20are%20the%20pruning%20shears%20kept%3F")
+            card = page.locator("#qa-evidence .qa-card-answer .qa-text")
+            expect(card.locator("mark")).to_contain_text("locked cabinet", timeout=120_000)
+            box, mark = card.bounding_box(), card.locator("mark").bounding_box()
+            assert page.evaluate("document.querySelector('#qa-evidence .qa-card-answer .qa-text').scrollHeight") \
+                > box["height"]  # the card's text scrolls
+            assert box["y"] <= mark["y"] and mark["y"] + mark["height"] <= box["y"] + box["height"], (box, mark)
+        finally:
+            page.close()
+

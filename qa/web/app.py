@@ -55,8 +55,19 @@ HISTORY = 20
 
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
-#: The page's one script: citation buttons open the source view, copy buttons copy their text.
+#: The page's one script: citation buttons open the source view, copy buttons copy their text, and an evidence card
+#: whose text scrolls shows its highlighted answer (it could sit below the card's visible part).
 HEAD = """<script>
+const qaShowMarks = () => {
+  document.querySelectorAll('.qa-card .qa-text:not([data-qa-shown])').forEach((text) => {
+    const mark = text.querySelector('mark');
+    if (!mark || !text.clientHeight) return;
+    text.dataset.qaShown = '1';
+    const top = mark.getBoundingClientRect().top - text.getBoundingClientRect().top;
+    if (top < 0 || top + mark.offsetHeight > text.clientHeight) text.scrollTop += top - text.clientHeight / 3;
+  });
+};
+new MutationObserver(qaShowMarks).observe(document.documentElement, {childList: true, subtree: true});
 document.addEventListener('click', (event) => {
   const open = event.target.closest('.qa-open');
   if (open) {
