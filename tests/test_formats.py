@@ -238,8 +238,20 @@ def test_a_new_way_of_extracting_indexes_pdf_and_html_again(mixed, monkeypatch):
 
     mixed.refresh()
     calls = counting_extractors(monkeypatch)
-    monkeypatch.setattr(formats, "EXTRACTION_VERSION", formats.EXTRACTION_VERSION + 1)
+    for kind in ("pdf", "html"):
+        monkeypatch.setitem(formats.EXTRACTION_VERSIONS, kind, formats.EXTRACTION_VERSIONS[kind] + 1)
     # documents read in this process, where the version is changed and the extractors counted
     report = Pipeline(mixed.settings.replace(parse_worker=False), embedder=FakeEmbedder()).refresh()
     assert sorted(report.changed) == ["lights.pdf", "tides.htm"] and report.unchanged == ["notes.md"]
     assert sorted(calls) == ["html", "pdf"]
+
+
+def test_an_html_table_becomes_markdown_rows_with_its_header_underlined():
+    """Cells stay apart ("Little Tom 4 inch Refractor" ran together, and the reader answered "4 inch Refractor"),
+    and the header row is marked as one, so the reader takes neither a column's name nor two cells."""
+    page = (b"<html><body><h1>Telescopes</h1><p>Our club owns two.</p><table><thead><tr><th>Name</th>"
+            b"<th>Aperture</th></tr></thead><tbody><tr><td>Little <b>Tom</b></td><td>4 inch</td></tr>"
+            b"<tr><td>Big Ben</td><td>12 inch</td></tr><tr></tr></tbody></table><p>After the table.</p></body></html>")
+    text = extract_html(page).text
+    assert text == ("# Telescopes\n\nOur club owns two.\n\n| Name | Aperture |\n|---|---|\n| Little Tom | 4 inch |\n"
+                    "| Big Ben | 12 inch |\n\nAfter the table.")

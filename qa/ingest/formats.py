@@ -191,7 +191,7 @@ DROPPED = ("script", "style", "noscript", "template", "nav", "header", "footer",
            "head", "iframe", "object", "embed", "svg", "canvas", "button", "select", "textarea", "dialog")
 #: Elements that start and end a paragraph-like block.
 BLOCKS = ("p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl", "dt", "dd",
-          "table", "tr", "caption", "figure", "figcaption", "address", "details", "summary", "hr",
+          "table", "caption", "figure", "figcaption", "address", "details", "summary", "hr",
           "fieldset", "center")
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 #: Marks for a paragraph break and a line break while the text is assembled. Both are removed
@@ -237,6 +237,11 @@ def _marked_text(root) -> str:
         if leaving:
             if node.name == "pre":
                 in_pre -= 1
+            if node.name == "tr":  # a table's row, one line: a header row of n cells is followed by |---| n times
+                cells = node.find_all(("td", "th"), recursive=False)
+                header = cells and all(cell.name == "th" for cell in cells)
+                out.append(_LINE + ("|" + "---|" * len(cells) + _LINE if header else ""))
+                continue
             out.append(_CLOSE.get(node.name, ""))
             continue
         if isinstance(node, Tag):
@@ -245,7 +250,8 @@ def _marked_text(root) -> str:
                 continue
             if node.name == "pre":
                 in_pre += 1
-            out.append(_OPEN.get(node.name, ""))
+            if node.name != "tr" or node.find(("td", "th"), recursive=False) is not None:  # no empty row "|"
+                out.append(_OPEN.get(node.name, ""))
             stack.append((node, True))
             stack.extend((child, False) for child in reversed(node.contents))
         elif type(node) in (NavigableString, CData):  # not comments, doctypes, processing instructions
@@ -254,10 +260,11 @@ def _marked_text(root) -> str:
     return "".join(out)
 
 
-#: Marks written before and after the text of an element.
+#: Marks written before and after the text of an element. A table's rows are Markdown rows ("| a | b |", the header
+#: row underlined), so its cells stay apart: the reader never answers across two cells or with a column's name.
 _OPEN = {**{name: _PARA for name in BLOCKS}, **{h: f"{_PARA}{'#' * int(h[1])} " for h in HEADINGS},
-         "li": f"{_PARA}- "}
-_CLOSE = {**{name: _PARA for name in BLOCKS}, **{h: _PARA for h in HEADINGS}, "li": _PARA, "td": " ", "th": " "}
+         "li": f"{_PARA}- ", "tr": f"{_LINE}| "}
+_CLOSE = {**{name: _PARA for name in BLOCKS}, **{h: _PARA for h in HEADINGS}, "li": _PARA, "td": " | ", "th": " | "}
 
 
 def _assemble(marked: str) -> str:
@@ -289,15 +296,15 @@ def extract_html(data: bytes, limits: Limits = Limits()) -> Extracted:
     return Extracted(text, meta)
 
 
-#: Raised whenever the text extracted from the same bytes changes: a document's content hash
+#: Raised, for its kind, whenever the text extracted from the same bytes changes: a document's content hash
 #: includes it, so documents indexed with text extracted the old way are extracted, split and
-#: embedded again (their stored passages point into the old text).
-EXTRACTION_VERSION = 1
+#: embedded again (their stored passages point into the old text). HTML 2: a table's rows are Markdown rows.
+EXTRACTION_VERSIONS = {"pdf": 1, "html": 2}
 
 
 def content_hash(kind: str, data: bytes) -> str:
     """A hash that changes with the file's bytes and with the way its text is extracted."""
-    h = hashlib.sha256(f"{kind} text, extraction {EXTRACTION_VERSION}\n".encode())
+    h = hashlib.sha256(f"{kind} text, extraction {EXTRACTION_VERSIONS.get(kind, 1)}\n".encode())
     h.update(data)
     return h.hexdigest()
 
@@ -330,4 +337,4 @@ def extract(kind: str, data: bytes, sha256: str, limits: Limits = Limits()) -> E
     return extracted
 
 
-__all__ = ["Extracted", "Limits", "MAX_TEXT_CHARS", "MAX_PARSE_SECONDS", "extract", "extract_pdf", "extract_html", "content_hash", "EXTRACTORS", "EXTRACTION_VERSION"]
+__all__ = ["Extracted", "Limits", "MAX_TEXT_CHARS", "MAX_PARSE_SECONDS", "extract", "extract_pdf", "extract_html", "content_hash", "EXTRACTORS", "EXTRACTION_VERSIONS"]
