@@ -100,6 +100,7 @@ def test_a_run_of_blank_lines_shows_as_one_and_keeps_every_offset():
     assert len(shown) == len(text)
     assert [line.strip() for line in shown.split("\n")] == [
         "the Syrian forces and their allies.[18]", "", "[4] Al-Safir (Lebanon), December 8, 2016.", "", "[5] Alalam.ir"]
+    assert "\r" not in shown.replace("\r\n", "")  # a carriage return between the breaks would be one more break
     at = text.index("Al-Safir")
     assert shown[at:at + 8] == "Al-Safir"
     assert reflow("one\n\ntwo") == "one\n\ntwo"  # one blank line stays as it is

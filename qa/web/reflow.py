@@ -46,7 +46,9 @@ def one_blank_line(text: str) -> str:
     >>> one_blank_line("end.\\n\\n\\n\\n[4] Notes") == "end.\\n  \\n[4] Notes"
     True
     """
-    return _BLANK_RUN.sub(lambda m: "\n" + re.sub(r"\S", " ", m.group()[1:-1].replace("\n", " ")) + "\n", text)
+    # every character between the first and the last break a space: a carriage return left there would be read by
+    # the browser as one more break
+    return _BLANK_RUN.sub(lambda m: "\n" + " " * (len(m.group()) - 2) + "\n", text)
 
 
 def reflow(text: str) -> str:
