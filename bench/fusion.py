@@ -207,6 +207,50 @@ def candidates(name: str, args) -> dict:
     return {"arrays": np.load(out, allow_pickle=False), **info}
 
 
+def candidate_args(description: str, sets: list[str]) -> argparse.ArgumentParser:
+    """The options of a script that scores one change over this module's cached candidates, ``--sets`` defaulting
+    to ``sets``; its parsed ``args`` serve :func:`candidates`, :func:`set_pipeline` and :func:`product_weight`."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", nargs="+", default=sets, choices=[*TUNE_SETS, *REPORT_SETS])
+    ap.add_argument("--depth", type=int, default=100, help="candidates per retriever cached (passages)")
+    ap.add_argument("--questions", type=int, default=2000)
+    ap.add_argument("--train-articles", type=int, default=40)
+    ap.add_argument("--train-questions", type=int, default=2000)
+    ap.add_argument("--question-model", default=Settings.question_model)
+    ap.add_argument("--model", default=Settings.model)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.set_defaults(context=False)
+    return ap
+
+
+def set_pipeline(name: str, args) -> Pipeline:
+    """The pipeline over a set's documents and cached index (built when missing), as :func:`candidates` uses it."""
+    docs, index, _, _ = dataset(name, args)
+    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + model_suffix(args.model)),
+                           question_model=args.question_model, model=args.model))
+    qa.warm_up()
+    return qa
+
+
+def product_weight(name: str) -> float:
+    """The dense side's share the product gives the set's queries: SciFact's claims, the others questions."""
+    return Settings.statement_fusion_weight if name.startswith("scifact") else Settings.fusion_weight
+
+
+def report_sets(sets: list[str], rows_of) -> int:
+    """Print the machine, then each set's rows (``rows_of(set)``, a list of dicts) as soon as they are known, then
+    every set's in one table."""
+    print(machine())
+    rows = []
+    for s in sets:
+        rows += (got := rows_of(s))
+        print_table(got, list(got[-1]))
+        sys.stdout.flush()
+    print("\nAll sets:")
+    print_table(rows, list(rows[-1]))
+    return 0
+
+
 def ranked(ids: np.ndarray, scores: np.ndarray) -> Ranked:
     keep = ids >= 0
     return Ranked(ids[keep], scores[keep])

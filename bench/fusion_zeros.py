@@ -12,36 +12,20 @@ ones that can move). Candidates come from ``bench/fusion.py``'s cache (computed 
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from fusion import REPORT_SETS, TUNE_SETS, candidates, runs
-from perf_common import CACHE, machine, print_table
+from fusion import REPORT_SETS, candidate_args, candidates, product_weight, report_sets, runs
 
 from qa.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=["squad-train", *REPORT_SETS], choices=[*TUNE_SETS, *REPORT_SETS])
-    ap.add_argument("--depth", type=int, default=100, help="candidates per retriever cached (passages)")
-    ap.add_argument("--questions", type=int, default=2000)
-    ap.add_argument("--train-articles", type=int, default=40)
-    ap.add_argument("--train-questions", type=int, default=2000)
-    ap.add_argument("--question-model", default=Settings.question_model)
-    ap.add_argument("--model", default=Settings.model)
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    args = ap.parse_args(argv)
-    args.context = False
+    args = candidate_args(__doc__, ["squad-train", *REPORT_SETS]).parse_args(argv)
     from ranx import Qrels, Run, compare
 
-    print(machine())
-    rows = []
-    for s in args.sets:
+    def rows_of(s: str) -> list[dict]:
         c = candidates(s, args)
-        weight = Settings.statement_fusion_weight if s.startswith("scifact") else Settings.fusion_weight
-        method = {"m": (Settings.fusion, weight, Settings.candidates)}
+        method = {"m": (Settings.fusion, product_weight(s), Settings.candidates)}
         matches = (c["arrays"]["b_ids"][:, :Settings.candidates] >= 0).sum(axis=1)
         before = runs(c, method, bm25_zeros=False)["m"]
         after = runs(c, method, bm25_zeros=True)["m"]
@@ -49,18 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         report = compare(Qrels(c["qrels"]), [Run(before, name="before"), Run(after, name="after")],
                          metrics=["mrr@10", "hit_rate@1", "hit_rate@5"], stat_test="fisher", make_comparable=True)
         d = report.to_dict()
-        for name in ("before", "after"):
-            rows.append({"set": s, "queries": len(c["ids"]),
-                         f"BM25 < {Settings.candidates} passages": int((matches < Settings.candidates).sum()),
-                         "ranking moved": moved, "scale": name,
-                         **{m: d[name]["scores"][m] for m in ("hit_rate@1", "hit_rate@5", "mrr@10")},
-                         "p (MRR@10)": d["after"]["comparisons"]["before"]["mrr@10"] if name == "after" else ""})
-        print_table(rows[-2:], list(rows[-1]))
-        sys.stdout.flush()
-    print("\nAll sets:")
-    print_table(rows, list(rows[-1]))
-    return 0
+        return [{"set": s, "queries": len(c["ids"]),
+                 f"BM25 < {Settings.candidates} passages": int((matches < Settings.candidates).sum()),
+                 "ranking moved": moved, "scale": name,
+                 **{m: d[name]["scores"][m] for m in ("hit_rate@1", "hit_rate@5", "mrr@10")},
+                 "p (MRR@10)": d["after"]["comparisons"]["before"]["mrr@10"] if name == "after" else ""}
+                for name in ("before", "after")]
 
+    return report_sets(args.sets, rows_of)
 
 if __name__ == "__main__":
     sys.exit(main())

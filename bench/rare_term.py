@@ -11,25 +11,20 @@ token table over the same index's passages.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
-from pathlib import Path
 
-from fusion import REPORT_SETS, TUNE_SETS, candidates, dataset, runs
-from perf_common import CACHE, machine, model_suffix, print_table
+from fusion import (TUNE_SETS, candidate_args, candidates, dataset, product_weight, report_sets, runs,
+                    set_pipeline)
 
 from qa.config import Settings
 from qa.index.lexical import tokenize
-from qa.pipeline import Pipeline
 
 
 def lifted(name: str, c: dict, args) -> dict[str, list[int]]:
     """Per query: the passages holding one of its words that no other passage holds, in BM25's order."""
-    docs, index, queries, _ = dataset(name, args)
-    qa = Pipeline(Settings(docs=docs, index=index.with_name(index.name + model_suffix(args.model)),
-                           question_model=args.question_model, model=args.model))
-    qa.warm_up()
+    queries = dataset(name, args)[2]
+    qa = set_pipeline(name, args)
     tokens = tokenize([p.text.lower() for p in qa.data.passages])
     df = Counter(t for toks in tokens for t in set(toks))
     holder = {t: i for i, toks in enumerate(tokens) for t in set(toks) if df[t] == 1}
@@ -43,25 +38,12 @@ def lifted(name: str, c: dict, args) -> dict[str, list[int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=list(TUNE_SETS), choices=[*TUNE_SETS, *REPORT_SETS])
-    ap.add_argument("--depth", type=int, default=100)
-    ap.add_argument("--questions", type=int, default=2000)
-    ap.add_argument("--train-articles", type=int, default=40)
-    ap.add_argument("--train-questions", type=int, default=2000)
-    ap.add_argument("--question-model", default=Settings.question_model)
-    ap.add_argument("--model", default=Settings.model)
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    args = ap.parse_args(argv)
-    args.context = False
+    args = candidate_args(__doc__, list(TUNE_SETS)).parse_args(argv)
     from ranx import Qrels, Run, compare
 
-    print(machine())
-    rows = []
-    for s in args.sets:
+    def rows_of(s: str) -> list[dict]:
         c = candidates(s, args)
-        weight = Settings.statement_fusion_weight if s.startswith("scifact") else Settings.fusion_weight
-        base = runs(c, {"hybrid": (Settings.fusion, weight, Settings.candidates)})["hybrid"]
+        base = runs(c, {"hybrid": (Settings.fusion, product_weight(s), Settings.candidates)})["hybrid"]
         lift = lifted(s, c, args)
         doc_of = c["doc_of"]
         after, fired, lift_right, own_right = {}, 0, 0, 0
@@ -79,19 +61,15 @@ def main(argv: list[str] | None = None) -> int:
                          metrics=["ndcg@10", "mrr@10", "hit_rate@1", "hit_rate@5"], stat_test="fisher",
                          make_comparable=True)
         d = report.to_dict()
-        for m in ("hybrid", "lifted"):
-            rows.append({"set": s, "queries": len(c["ids"]), "fires on": fired,
-                         "its passage relevant": lift_right if m == "lifted" else "",
-                         "hybrid's first relevant": own_right if m == "lifted" else "", "ranking": m,
-                         **{k: d[m]["scores"][k] for k in ("hit_rate@1", "hit_rate@5", "mrr@10", "ndcg@10")},
-                         "p (MRR@10)": d["lifted"]["comparisons"]["hybrid"]["mrr@10"] if m == "lifted" else "",
-                         "p (nDCG@10)": d["lifted"]["comparisons"]["hybrid"]["ndcg@10"] if m == "lifted" else ""})
-        print_table(rows[-2:], list(rows[-1]))
-        sys.stdout.flush()
-    print("\nAll sets:")
-    print_table(rows, list(rows[-1]))
-    return 0
+        return [{"set": s, "queries": len(c["ids"]), "fires on": fired,
+                 "its passage relevant": lift_right if m == "lifted" else "",
+                 "hybrid's first relevant": own_right if m == "lifted" else "", "ranking": m,
+                 **{k: d[m]["scores"][k] for k in ("hit_rate@1", "hit_rate@5", "mrr@10", "ndcg@10")},
+                 "p (MRR@10)": d["lifted"]["comparisons"]["hybrid"]["mrr@10"] if m == "lifted" else "",
+                 "p (nDCG@10)": d["lifted"]["comparisons"]["hybrid"]["ndcg@10"] if m == "lifted" else ""}
+                for m in ("hybrid", "lifted")]
 
+    return report_sets(args.sets, rows_of)
 
 if __name__ == "__main__":
     sys.exit(main())
