@@ -235,9 +235,14 @@ class Pipeline:
         report = None
         try:
             report = self.index(force=force, progress=progress, show_bar=show_bar, parser=parser)
-            if report.wrote or report.skipped:
+            if report.wrote:
                 for line in report.lines():
                     (notify or log.info)(line)
+            elif report.skipped:  # said in full when the index changed (and by `qa index`); here once, short
+                names = ", ".join(name for name, _ in report.skipped[:5]) + (", ..." if len(report.skipped) > 5 else "")
+                n = len(report.skipped)
+                (notify or log.info)(f"{n} file{'s' if n != 1 else ''} of the document folder not in the index: "
+                                     f"{names} (`qa index` says why)")
         except NoDocumentsError:
             if not (self.settings.index / store.MANIFEST).exists():
                 raise

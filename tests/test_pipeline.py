@@ -159,3 +159,14 @@ def test_refresh_while_serving_never_mixes_generations(tmp_path, monkeypatch):
         for h in hits:
             assert data.document(h.passage.doc).text[h.passage.start:h.passage.end] == h.passage.text
     assert qa.data is loaded[-1] and len(seen) >= 2
+
+
+def test_files_left_out_are_said_in_full_when_the_index_changes_then_in_one_short_line(tmp_path):
+    docs = write_docs(tmp_path / "docs", {**TINY_DOCS, "junk.txt": b"\x00\x01 binary", "empty.md": ""})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    said: list[str] = []
+    qa.refresh(notify=said.append)
+    assert "skipped junk.txt: binary file (contains NUL bytes)" in said and "skipped empty.md: empty file" in said
+    said.clear()
+    qa.refresh(notify=said.append)  # nothing changed: every command would repeat the reasons
+    assert said == ["2 files of the document folder not in the index: empty.md, junk.txt (`qa index` says why)"]
