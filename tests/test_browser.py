@@ -230,6 +230,8 @@ def test_the_documents_tab_fits_a_desktop_and_a_phone(browser, seed_url, width):
         expect(table).to_contain_text("Prisoners Of Assad", timeout=60_000)
         title = table.get_by_role("columnheader", name="title").first.bounding_box()
         assert title["width"] >= 300, title
+        box = table.bounding_box()  # the whole title column in view; the next one's edge says the table scrolls
+        assert title["x"] + title["width"] <= box["x"] + box["width"], (title, box)
         widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], widths
         label = page.locator("#qa-doc-upload label").first.bounding_box()

@@ -98,7 +98,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     undo_button = gr.Button("Undo the removal", visible=False, elem_id="qa-undo", size="sm")
     table = gr.Dataframe(value={"headers": r.DOCUMENT_HEADERS, "data": []},
                          label="The collection", interactive=False, wrap=True, elem_id="qa-doc-table",
-                         column_widths=[360, 270, 80, 70, 90, 144])  # px: on a phone the table scrolls
+                         column_widths=[310, 270, 80, 70, 90, 144])  # px: a phone shows the titles, then scrolls
     with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
         chosen = gr.Dropdown(choices=[], value=[], multiselect=True, scale=5,
                              label="Documents to remove", elem_id="qa-doc-remove")
