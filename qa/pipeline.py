@@ -239,8 +239,8 @@ class Pipeline:
                 for line in report.lines():
                     (notify or log.info)(line)
             elif report.skipped:  # said in full when the index changed (and by `qa index`); here once, short
-                names = ", ".join(name for name, _ in report.skipped[:5]) + (", ..." if len(report.skipped) > 5 else "")
                 n = len(report.skipped)
+                names = ", ".join(name for name, _ in report.skipped[:5]) + (", ..." if n > 5 else "")
                 (notify or log.info)(f"{n} file{'s' if n != 1 else ''} of the document folder not in the index: "
                                      f"{names} (`qa index` says why)")
         except NoDocumentsError:

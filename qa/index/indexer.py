@@ -54,8 +54,10 @@ class IndexReport:
     #: where it went and how to restore it
     trashed: list = field(default_factory=list)
 
-    def lines(self) -> list[str]:
-        out = [f"skipped {name}: {why}" for name, why in self.skipped]
+    def lines(self, skipped: bool = True) -> list[str]:
+        """What the update did, a line each; ``skipped=False`` leaves out the files it could not read (said
+        elsewhere, as the app's header does)."""
+        out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
         out += [entry.line() for entry in self.trashed]
         if self.reason:
             out.append(f"rebuilding the whole index: {self.reason}")

@@ -21,12 +21,6 @@ SHOW_CONFIRM = ("() => { let tries = 0; const look = () => { const box = documen
                 " else if (tries++ < 40) setTimeout(look, 50); }; look(); }")
 
 
-def _update_lines(report) -> list[str]:
-    """What an index update did, without the files of the folder it leaves out: those are named under the page's
-    header, and an upload or a removal lists only its own."""
-    return [line for line in (report.lines() if report is not None else []) if not line.startswith("skipped ")]
-
-
 def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: bool, header, ask_docs):
     """The Documents tab: the collection as a table; upload documents (indexed at once, with one
     progress bar) and remove them after a confirmation that names them (with Undo when the
@@ -49,7 +43,8 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot add these.")), None
         added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
-        lines = added.lines() + _update_lines(report)
+        # the upload's own lines; the folder's skipped files are named under the page's header
+        lines = added.lines() + (report.lines(skipped=False) if report is not None else [])
         if not added.changed:
             title = "Nothing added."
         elif added.skipped:
@@ -72,7 +67,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             report = pipeline.remove(ids, progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot remove.")), gr.Group(visible=False), []
-        lines = [f"removed {', '.join(ids)}"] + _update_lines(report)
+        lines = [f"removed {', '.join(ids)}"] + (report.lines(skipped=False) if report is not None else [])
         if trash:
             lines.append("the files are in the trash: Undo brings them back")
         return *changed(r.render_changes(lines, "Removed."), undo_visible=trash, clear=True), gr.Group(visible=False), ids
