@@ -233,7 +233,9 @@ class Answer:
             "sentence": self.sentence,
             "sentence_start": self.sentence_start,
             "sentence_end": self.sentence_end,
-            "citations": [h.to_dict() for h in self.citations],
+            # ``number``: the citation's place in this list, which ``cited`` names (the answer's passage is listed
+            # first, so its retrieval ``rank`` may differ)
+            "citations": [{"number": n, **h.to_dict()} for n, h in enumerate(self.citations, start=1)],
             "cited": self.cited,
             "message": self.message,
             "timings": dict(self.timings),

@@ -71,10 +71,12 @@ def test_cli_ask_json(seed_index_dir, seed_pipeline):
     assert "February 2016" in result["answer"]
     assert result["doc"] == ASSAD_DOC
     assert 0 <= result["confidence"] <= 1
-    # citations are hit objects, as ``qa search --json`` prints them
+    # citations are hit objects, as ``qa search --json`` prints them, each with its number in the list
     hit_keys = set(seed_pipeline.search(FEBRUARY, k=1)[0].to_dict())
-    assert result["citations"] and all(set(c) == hit_keys for c in result["citations"])
+    assert result["citations"] and all(set(c) == {"number", *hit_keys} for c in result["citations"])
+    assert [c["number"] for c in result["citations"]] == list(range(1, len(result["citations"]) + 1))
     cited = result["citations"][result["cited"] - 1]
+    assert cited["number"] == result["cited"]
     assert cited["doc"] == ASSAD_DOC and cited["start"] <= result["start"] < result["end"] <= cited["end"]
 
 

@@ -152,6 +152,16 @@ def test_the_cli_and_http_json_keep_their_keys_and_order():
                                      "sentence_start", "sentence_end", "citations", "cited", "message", "timings",
                                      "status", "title", "section", "page", "searched_for"]
     assert answer.to_api()["text"] == answer.to_api()["answer"] == "one"
+    assert list(answer.to_api()["citations"][0]) == ["number", *hit.to_dict()]
+
+
+def test_cited_names_a_citation_by_its_number_not_its_search_rank():
+    """The answer's passage is listed first whatever its search rank; ``cited`` is that citation's ``number``."""
+    first, answering = (Hit(Passage("a.txt", "A", i, 10 * i, 10 * i + 3, "one"), 0.5, i + 1, "hybrid")
+                        for i in range(2))
+    answer = Answer(text="one", confidence=0.9, span=Span("a.txt", 10, 13), citations=(answering, first), cited=1)
+    cited = [c for c in answer.to_api()["citations"] if c["number"] == answer.to_api()["cited"]]
+    assert [(c["rank"], c["start"]) for c in cited] == [(2, 10)]
     assert list(DocumentInfo(id="a.txt", title="A").to_dict()) == ["id", "title", "author", "date", "kind", "pages",
                                                                    "passages", "chars", "indexed"]
 
