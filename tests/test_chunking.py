@@ -128,6 +128,34 @@ def test_plain_text_headings_become_sections():
     assert sections["The year began quietly. Sales rose in spring."] == "Introduction"
 
 
+def test_an_articles_dateline_is_not_a_section_but_dated_entries_are():
+    """A date alone under the title is the article's date, not the section its first paragraphs are cited in; a
+    series of dated entries (a diary, minutes) are its sections. A month of a year can name a section."""
+    article = make_document("a.txt", "Allies Meet Again\n\nNovember 11, 2021\n\nThe allies met in Geneva.\n\n"
+                                     "Background\n\nTalks began in 2019.\n\nMay 2019\n\nThe talks went on.\n")
+    assert [h for _, h in headings(article)] == ["Background", "May 2019"]
+    assert split_passages(article, 40, 0)[0].section is None
+    diary = make_document("d.txt", "Field diary\n\nNovember 11, 2021\n\nWe walked to the ridge.\n\n"
+                                   "November 12, 2021\n\nWe rested at the hut.\n")
+    assert [h for _, h in headings(diary)] == ["November 11, 2021", "November 12, 2021"]
+
+
+def test_an_overlong_sentence_is_cut_between_words_at_a_clause_mark_if_it_can():
+    """A sentence longer than the limit is cut into parts, after a comma when one is in a part's second half, else
+    between words: a quoted part never ends mid-word ("... in April alon")."""
+    names = ", ".join(f"General Name{i} Surname{i} (head of branch number {i})" for i in range(14))
+    text = f"The purge removed many senior officers, including {names} and many others, for a total of 150 in April alone."
+    spans = split_sentences(text)
+    assert len(text) > MAX_SENTENCE_CHARS and len(spans) > 1
+    for start, end in spans:
+        assert end - start <= MAX_SENTENCE_CHARS
+        assert end == len(text) or text[end - 1] == "," and text[end] == " "
+    assert text[spans[-1][0]:spans[-1][1]].endswith("for a total of 150 in April alone.")
+    words = "lorem " * 200  # no clause mark: cut at a space
+    assert all(words[e - 1] != " " and (e == len(words.rstrip()) or words[e] == " ")
+               for _, e in split_sentences(words))
+
+
 @pytest.mark.parametrize("name, kind, heading", [("r.txt", "text", "Conclusion"),
                                                   ("r.md", "markdown", "## Conclusion")])
 def test_a_heading_starts_the_passage_of_its_section(name, kind, heading):

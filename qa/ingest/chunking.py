@@ -12,10 +12,12 @@ import re
 from functools import lru_cache
 
 from ..types import Document, Passage
+from .titles import is_full_date
 
 #: Raised whenever passage or sentence boundaries change for the same text, so that an index built
 #: before is rebuilt instead of being mixed with new passages.
-SPLITTER_VERSION = 4  # 3: a piece its neighbour holds whole is dropped; 4: a heading starts its section's passage
+SPLITTER_VERSION = 5  # 3: a piece its neighbour holds whole is dropped; 4: a heading starts its section's passage;
+# 5: a lone date line is not a heading, an overlong sentence is cut between words
 #: Longest sentence kept in one piece; longer runs (tables, text without punctuation) are cut.
 MAX_SENTENCE_CHARS = 600
 #: Longest text given to pysbd at once: its time grows with the square of the length (a 300 kB
@@ -55,7 +57,9 @@ def headings(doc: Document) -> list[tuple[int, str]]:
     Markdown documents (and HTML, whose headings are extracted as ``#`` lines) use ``#`` headings.
     Plain text uses short standalone lines that look like titles: at most 12 words, starting with a capital, not ending in punctuation, and following a
     blank line or a line that ends a sentence. In hard-wrapped text a heading must also be
-    followed by a blank line, so a wrapped line that starts a sentence never counts.
+    followed by a blank line, so a wrapped line that starts a sentence never counts. A line that is a date
+    alone ("November 11, 2021", an article's dateline) is a heading only in a document with two or more (a diary,
+    minutes, a log: a series of dated entries).
     """
     text = doc.text
     if doc.kind in ("markdown", "html") or MD_HEADING.search(text):
@@ -86,7 +90,8 @@ def headings(doc: Document) -> list[tuple[int, str]]:
         elif prev:
             prev = "."  # a blank line ends the paragraph above
         offset += len(line)
-    return found
+    dates = [h for h in found if is_full_date(h[1])]
+    return found if len(dates) > 1 else [h for h in found if h not in dates]
 
 
 @lru_cache(maxsize=32)
@@ -302,9 +307,24 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
                     continue
                 cursor = at + len(piece)
                 base = b_start + w_start
-                for s in range(at, at + len(piece), MAX_SENTENCE_CHARS):
-                    part = window[s : min(at + len(piece), s + MAX_SENTENCE_CHARS)]
+                for s, e in _sentence_parts(window, at, at + len(piece)):
+                    part = window[s:e]
                     if part.strip():  # a cut may fall on white space: trim both ends
                         lead = len(part) - len(part.lstrip())
                         spans.append((base + s + lead, base + s + len(part.rstrip())))
     return spans
+
+
+def _sentence_parts(text: str, start: int, end: int, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut into parts of at most ``limit`` characters: after the last clause mark (``, ; :``)
+    in a part's second half, else at its last space, so no word is cut; a run without spaces is cut at ``limit``."""
+    parts = []
+    while end - start > limit:
+        window = text[start:start + limit + 1]  # a space just past the limit ends a whole part
+        cut = max(window.rfind(mark, 0, limit) for mark in (", ", "; ", ": "))
+        cut = cut + 1 if cut >= limit // 2 else window.rfind(" ")
+        cut = cut if cut > 0 else limit
+        parts.append((start, start + cut))
+        start += cut
+    parts.append((start, end))
+    return parts

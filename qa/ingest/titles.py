@@ -87,6 +87,23 @@ def is_date(line: str) -> bool:
     return True
 
 
+def is_full_date(line: str) -> bool:
+    """A line that is a whole date and nothing else: a day, a month and a year ("November 11, 2021", "2021-11-11"),
+    not a year or a month alone ("1917", "May 2019"), which can name a section of a history.
+
+    >>> is_full_date("November 11, 2021"), is_full_date("1917"), is_full_date("May 2019"), is_full_date("Spheres")
+    (True, False, False, False)
+    """
+    from datetime import datetime
+
+    from dateutil import parser
+
+    try:  # every part given: the parse does not depend on the defaults for missing parts
+        return parser.parse(line, default=datetime(1, 1, 1)) == parser.parse(line, default=datetime(2, 2, 2))
+    except (ValueError, OverflowError):
+        return False
+
+
 def title_from_text(text: str, kind: str = "text") -> str:
     """The title found in the body ``text`` (front matter already removed), or ``""``."""
     lines = [line.strip() for line in text.splitlines()]
