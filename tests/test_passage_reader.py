@@ -171,6 +171,24 @@ def test_a_long_answer_across_two_sentences_is_returned_whole(tmp_path):
     assert doc.text[answer.sentence_start:answer.sentence_end] == answer.sentence
 
 
+@pytest.mark.parametrize("target, text", [
+    ("“we became their prisoners", "we became their prisoners"),  # its closing mark is not in the span
+    ("“we became their prisoners rather than they ours”", "“we became their prisoners rather than they ours”"),
+    ("(the Black Emporium", "the Black Emporium"),
+    ("Mi-35M nor Mi-28 helicopters,", "Mi-35M nor Mi-28 helicopters"),
+])
+def test_an_answer_leaves_out_an_unpaired_quotation_mark_and_a_clause_mark_at_its_edges(tmp_path, target, text):
+    docs = write_docs(tmp_path / "docs", {"memo.txt": "Memo\n\nKomer said “we became their prisoners rather than "
+                                          "they ours” after the war. They went to (the Black Emporium) at night. "
+                                          "Neither Mi-35M nor Mi-28 helicopters, as agreed, were delivered.\n"})
+    s = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(s, model=StubModel(target), calibration=Calibration(answer=0.8, tentative=0.3))
+    qa = Pipeline(s, embedder=FakeEmbedder(), reader=reader)
+    answer = qa.ask("What did Komer say?")
+    assert answer.text == text
+    assert qa.data.document(answer.doc).text[answer.start:answer.end] == text
+
+
 @pytest.mark.parametrize("has, status", [(4.0, "answer"), (0.0, "tentative"), (-4.0, "none")])
 def test_three_answer_states_from_the_calibrated_confidence(tmp_path, has, status):
     qa = pipeline(tmp_path, StubModel("Lisbon", has=has))

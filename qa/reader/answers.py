@@ -30,12 +30,43 @@ def cite_first(hits, k: int, source: int) -> tuple[tuple, int]:
     return (hits[source], *rest), 1
 
 
+#: Marks that open or close a quotation or an aside, and their partners.
+_PAIRS = {"“": "”", '"': '"', "‘": "’", "(": ")", "[": "]", "«": "»"}
+_CLOSERS = {c: o for o, c in _PAIRS.items()}
+_LOOSE = ",;:"  # a clause mark at either edge belongs to the text around the answer
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start:end`` of ``text`` without the edge marks that are not the answer's: a quotation mark or bracket
+    whose partner is not in the span (“we became their prisoners → we became their prisoners), a clause mark, and
+    the white space they leave. The span is kept as it is when nothing would remain.
+
+    >>> t = "Komer said “we became their prisoners rather than they ours” then"
+    >>> s, e = tidy_span(t, t.index("“"), t.index("ours") + 4); t[s:e]
+    'we became their prisoners rather than they ours'
+    >>> s, e = tidy_span(t, t.index("“"), t.index("”") + 1); t[s:e]
+    '“we became their prisoners rather than they ours”'
+    """
+    s, e = start, end
+    while e - s > 1:
+        first, last = text[s], text[e - 1]
+        inner = text[s + 1:e - 1]
+        if first in _LOOSE or first.isspace() or first in _PAIRS and _PAIRS[first] != last and _PAIRS[first] not in inner:
+            s += 1
+        elif last in _LOOSE or last.isspace() or last in _CLOSERS and _CLOSERS[last] != first and _CLOSERS[last] not in inner:
+            e -= 1
+        else:
+            break
+    return (s, e) if text[s:e].strip() else (start, end)
+
+
 def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: tuple[int, int],
               confidence: float, status: str = ANSWER) -> Answer:
-    """The answer ``start:end`` (document offsets) of passage ``hits[hit_pos]``, with ``context``
-    (document offsets of the sentence(s) around it); that passage is cited first."""
+    """The answer ``start:end`` (document offsets, tidied by :func:`tidy_span`) of passage ``hits[hit_pos]``, with
+    ``context`` (document offsets of the sentence(s) around it); that passage is cited first."""
     hit = hits[hit_pos]
     doc = data.document(hit.passage.doc)
+    start, end = tidy_span(doc.text, start, end)
     s, e = context
     citations, cited = cite_first(hits, k, hit_pos)
     return Answer(text=doc.text[start:end], confidence=confidence, span=Span(doc.id, start, end),
