@@ -24,23 +24,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
-    p.add_argument("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
-    p.add_argument("--model", help="local sentence-transformers model folder (default: the model shipped in "
-                   "qa/models/encoder when there is one, else the bundled all-MiniLM-L6-v2, which "
-                   "all-MiniLM-L6-v2 always names)")
-    p.add_argument("--encoder", choices=("torch", "onnx"),
-                   help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
-    p.add_argument("--question-model", metavar="M",
-                   help="question encoder for the bundled model's passages: auto (default: trained for questions, "
-                        "the statement encoder for other queries), bundled, trained, or an .onnx file from "
-                        "`python -m qa.train question` (or QA_QUESTION_MODEL)")
-    p.add_argument("--reader", choices=READERS + tuple(READER_ALIASES),
-                   help="answer reader: passage (default), sentence, combined or heuristic (or QA_READER)")
-    p.add_argument("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
-    p.add_argument("--rerank", type=int, metavar="N",
-                   help="rerank the best N passages of a search with the trained model (default 0: off)")
+def _common(p: argparse.ArgumentParser, default=None) -> None:
+    """The options every command takes. They may come before the command too (``qa --docs D ask ...``): the main
+    parser has them, and a command's parser, whose ``default`` is ``argparse.SUPPRESS``, sets only those given
+    after it (argparse copies a command's values over the main parser's)."""
+    def add(*names, **kw):
+        p.add_argument(*names, default=default, **kw)
+
+    add("--docs", type=Path, help="document folder (default ./seeds, or QA_DOCS)")
+    add("--index", type=Path, help="index folder (default ./vectorstore, or QA_INDEX)")
+    add("--model", help="local sentence-transformers model folder (default: the model shipped in "
+        "qa/models/encoder when there is one, else the bundled all-MiniLM-L6-v2, which "
+        "all-MiniLM-L6-v2 always names)")
+    add("--encoder", choices=("torch", "onnx"),
+        help="question encoder: onnx (default: int8, no torch when answering) or torch (or QA_ENCODER)")
+    add("--question-model", metavar="M",
+        help="question encoder for the bundled model's passages: auto (default: trained for questions, "
+        "the statement encoder for other queries), bundled, trained, or an .onnx file from "
+        "`python -m qa.train question` (or QA_QUESTION_MODEL)")
+    add("--reader", choices=READERS + tuple(READER_ALIASES),
+        help="answer reader: passage (default), sentence, combined or heuristic (or QA_READER)")
+    add("--reader-model", help="the reader's model: a local .onnx file (default: bundled)")
+    add("--rerank", type=int, metavar="N",
+        help="rerank the best N passages of a search with the trained model (default 0: off)")
 
 
 def _query_args(p: argparse.ArgumentParser) -> None:
@@ -60,11 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qa", description="Extractive question answering over a folder of documents, with citations."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
+    _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.subcommands = sub.choices  # name -> its parser, for errors that point to its own help
 
     p = sub.add_parser("index", help="build or update the index from the document folder")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--verify", action="store_true",
                    help="read every index file again and check its checksum (otherwise files unchanged since "
@@ -73,19 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-overlap", type=int, help="overlap between passages in characters")
 
     p = sub.add_parser("search", help="print the passages that best match a question, with citations")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     _query_args(p)
 
     p = sub.add_parser("ask", help="answer a question with a span from the documents, and its evidence")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     _query_args(p)
 
     p = sub.add_parser("list", help="list the indexed documents: title, type, pages, passages, when indexed")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("add", help="copy documents (.txt .md .pdf .html) into the document folder and index them")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR", help="files, or folders of documents")
     p.add_argument("--link", action="store_true",
                    help="index the files where they are instead of copying them (their paths are recorded)")
@@ -94,19 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("remove", help="remove documents from the collection and the index (see `qa list` for ids); "
                                       "files go to the trash beside the index, `qa restore` puts them back")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("ids", nargs="+", metavar="ID", help="document id as `qa list` shows it")
 
     p = sub.add_parser("trash", help="list removed documents that `qa restore` can put back")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("restore", help="put removed documents back into the document folder and index them")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("ids", nargs="+", metavar="ID", help="document id as `qa trash` shows it")
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
-    _common(p)
+    _common(p, argparse.SUPPRESS)
     p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.eval)")
     p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid",
                    help="retrieval mode, or all to compare them (default hybrid)")

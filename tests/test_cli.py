@@ -61,6 +61,20 @@ def test_no_documents_is_one_clear_line(tmp_path):
                           "does not exist")
 
 
+def test_folder_options_may_come_before_the_command_or_after_it(tmp_path):
+    """``qa --docs D --index I list`` is read as ``qa list --docs D --index I`` (it was "invalid choice: 'D'");
+    given in both places, the one after the command counts."""
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    (tmp_path / "other").mkdir()
+    before = qa("--docs", docs, "--index", tmp_path / "i", "list", "--json", cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    assert {d["id"] for d in json.loads(before.stdout)} == set(TINY_DOCS)
+    after = qa("list", "--json", "--docs", docs, "--index", tmp_path / "i", cwd=tmp_path)
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    both = qa("--docs", tmp_path / "other", "list", "--docs", docs, "--index", tmp_path / "i", "--json", cwd=tmp_path)
+    assert json.loads(both.stdout) == json.loads(before.stdout)
+
+
 def test_unknown_mode_is_one_clear_line(tmp_path):
     result = qa("search", "--mode", "fuzzy", "river", cwd=tmp_path)
     assert result.returncode == 2
