@@ -6,7 +6,8 @@ A word is corrected only when all of these hold:
 * it is alphabetic (no digits: numbers, years and codes are never touched), at least
   :data:`MIN_LENGTH` letters long, and not written with two or more capitals (acronyms and names
   such as ``IRGC`` or ``MVPs``, unless the whole question is in capitals) nor a contraction
-  (``wasn't``);
+  (``wasn't``); a word capitalised after the question's first (likely a name) only to a word of the
+  documents one edit away;
 * it is unknown: the search index does not match it (no word of the documents has its stem, and it
   is not a stop word), and it is neither a word of the documents nor in the general English word
   list that symspellpy ships (``frequency_dictionary_en_82_765.txt``). So every word and name the
@@ -182,10 +183,14 @@ class Speller:
         matched = self.indexed(words) if self.indexed is not None and words else [False] * len(words)
         return [not ok and w not in self.english and w not in self.counts for w, ok in zip(words, matched)]
 
-    def _candidate(self, w: str) -> str | None:
+    def _candidate(self, w: str, name: bool = False) -> str | None:
+        """The correction of the unknown word ``w`` (lower-cased), or ``None``. ``name``: it was capitalised inside
+        the question, so it is likely a name: only a word of the documents one edit away replaces it."""
         from symspellpy import Verbosity
 
-        found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=max_distance(w))
+        found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=1 if name else max_distance(w))
+        if name:
+            return found[0].term if found else None
         if found and found[0].distance <= 1:
             return found[0].term
         if self.english_candidates:  # a closer English word than any of the documents'
@@ -208,19 +213,21 @@ class Speller:
 
         Besides what :meth:`suggest` leaves alone, so are words written with two or more capitals
         (acronyms and names such as ``IRGC``, ``MVPs``; unless the whole question is in capitals)
-        and contractions (``wasn't``; a possessive's word is corrected: ``Giustozi's``)."""
+        and contractions (``wasn't``; a possessive's word is corrected: ``Giustozi's``). A word capitalised
+        after the question's first (likely a name: ``Ozeri``) is corrected only to a word of the documents one
+        edit away (``Giustozi`` to ``Giustozzi``), never to an English word (``Ozeri`` is not ``Over``)."""
         shouting = question.isupper()
         heads = []
-        for m in _WORD.finditer(question):
+        for n, m in enumerate(_WORD.finditer(question)):
             head, tail = _head(m.group())
             if tail and tail[1:].lower() != "s":
                 continue
             if len(head) < MIN_LENGTH or not head.isalpha() or (not shouting and sum(c.isupper() for c in head) >= 2):
                 continue
-            heads.append((m.start(), head))
+            heads.append((m.start(), head, n > 0 and not shouting and head[0].isupper()))
         out = []
-        for (start, head), unknown in zip(heads, self.unknown([h.lower() for _, h in heads])):
-            fixed = self._candidate(head.lower()) if unknown else None
+        for (start, head, name), unknown in zip(heads, self.unknown([h.lower() for _, h, _ in heads])):
+            fixed = self._candidate(head.lower(), name) if unknown else None
             if fixed is not None:
                 out.append((start, start + len(head), _cased(fixed, head)))
         return out
