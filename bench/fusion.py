@@ -256,10 +256,10 @@ def ranked(ids: np.ndarray, scores: np.ndarray) -> Ranked:
     return Ranked(ids[keep], scores[keep])
 
 
-def runs(c: dict, methods: dict, bm25_zeros: bool = True) -> dict[str, dict[str, dict[str, float]]]:
+def runs(c: dict, methods: dict, bm25_zeros: bool = True, passages: bool = False) -> dict[str, dict]:
     """A ranx-style run (query -> document -> score) per method. ``bm25_zeros``: BM25's scale counts the passages
     it did not return, as the product does (``fuse``'s ``searched``); off, the scale of its returned scores only
-    (the product before 2026-12-06)."""
+    (the product before 2026-12-06). ``passages``: each query's ranked passage ids instead (query -> list)."""
     a = c["arrays"]
     doc_of = c["doc_of"]
     searched = len(doc_of) if bm25_zeros else None
@@ -276,6 +276,9 @@ def runs(c: dict, methods: dict, bm25_zeros: bool = True) -> dict[str, dict[str,
                 order = [p for p, _, _ in fuse(Ranked(dense.ids[:depth], dense.scores[:depth]),
                                                Ranked(lexical.ids[:depth], lexical.scores[:depth]),
                                                100, kind, weight, depth=depth, searched=searched)]
+            if passages:
+                out[m][qid] = order
+                continue
             docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
             out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out
