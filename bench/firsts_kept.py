@@ -34,7 +34,7 @@ def doc_run(c: dict, fused_run: dict, k: int) -> dict:
     out = {}
     for i, qid in enumerate(c["ids"]):
         firsts = [int(ids[0]) for ids in (a["d_ids"][i], a["b_ids"][i]) if ids[0] >= 0]
-        order = keep_firsts(fused_run[qid], firsts, k)
+        order = keep_firsts([p for p, _ in fused_run[qid]], firsts, k)
         docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
         out[qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out

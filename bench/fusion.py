@@ -259,7 +259,8 @@ def ranked(ids: np.ndarray, scores: np.ndarray) -> Ranked:
 def runs(c: dict, methods: dict, bm25_zeros: bool = True, passages: bool = False) -> dict[str, dict]:
     """A ranx-style run (query -> document -> score) per method. ``bm25_zeros``: BM25's scale counts the passages
     it did not return, as the product does (``fuse``'s ``searched``); off, the scale of its returned scores only
-    (the product before 2026-12-06). ``passages``: each query's ranked passage ids instead (query -> list)."""
+    (the product before 2026-12-06). ``passages``: each query's fused ``(passage id, score)`` pairs instead
+    (query -> list, best first; the single retrievers' scores are their own)."""
     a = c["arrays"]
     doc_of = c["doc_of"]
     searched = len(doc_of) if bm25_zeros else None
@@ -269,16 +270,17 @@ def runs(c: dict, methods: dict, bm25_zeros: bool = True, passages: bool = False
         lexical = ranked(a["b_ids"][i], a["b_sc"][i])
         for m, (kind, weight, depth) in methods.items():
             if kind == "bm25":
-                order = lexical.ids.tolist()
+                scored = list(zip(lexical.ids.tolist(), lexical.scores.tolist()))
             elif kind == "dense":
-                order = dense.ids.tolist()
+                scored = list(zip(dense.ids.tolist(), dense.scores.tolist()))
             else:  # as the product does with ``candidates=depth``: each side's first ``depth`` only
-                order = [p for p, _, _ in fuse(Ranked(dense.ids[:depth], dense.scores[:depth]),
-                                               Ranked(lexical.ids[:depth], lexical.scores[:depth]),
-                                               100, kind, weight, depth=depth, searched=searched)]
+                scored = [(p, s) for p, s, _ in fuse(Ranked(dense.ids[:depth], dense.scores[:depth]),
+                                                     Ranked(lexical.ids[:depth], lexical.scores[:depth]),
+                                                     100, kind, weight, depth=depth, searched=searched)]
             if passages:
-                out[m][qid] = order
+                out[m][qid] = scored
                 continue
+            order = [p for p, _ in scored]
             docs = list(dict.fromkeys(doc_of[p] for p in order))[:100]
             out[m][qid] = {d: float(len(docs) - r) for r, d in enumerate(docs)} or {"-": 0.0}
     return out
