@@ -238,6 +238,8 @@ def cmd_ask(args) -> int:
         print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
         print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else "")
               + (f" \u00a7 {show(answer.section)}" if answer.section else ""))
+        if answer.message:  # why a possible answer is not stated as sure
+            print(f"  Not sure: {answer.message}")
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):
         print(f"[{n}] {show(h.passage.title)} ({_cite(h)})")

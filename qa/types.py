@@ -190,7 +190,8 @@ class Answer:
     sentence_span: Span | None = None  #: where those sentence(s) are
     citations: tuple[Hit, ...] = ()
     cited: int | None = None  #: 1-based number of the citation the answer comes from
-    message: str | None = None  #: shown when there is no answer
+    #: shown when there is no answer, or why a possible answer is not stated as sure whatever its confidence
+    message: str | None = None
     #: Seconds each stage took (``embed``, ``read``, ``total``, ...), set by :meth:`qa.pipeline.Pipeline.ask`.
     timings: dict[str, float] = field(default_factory=dict)
     status: str = ""  #: ``answer``, ``tentative`` or ``none``; empty: from ``text``

@@ -149,6 +149,24 @@ def test_the_reader_answers_from_one_table_cell(tmp_path):
     assert answer.text == "Harbor Oil Co"
 
 
+@pytest.mark.parametrize("target, table", [("120 litres", True), ("by post", False)])
+def test_an_answer_read_from_a_table_is_at_most_a_possible_one_and_says_why(tmp_path, target, table):
+    """The reader often takes a neighbouring row's or column's cell: a sure answer from a table is shown as a
+    possible one, its confidence unchanged, with the reason; prose beside the table is answered as before."""
+    from qa.reader.answers import FROM_A_TABLE
+    from qa.web.render import confidence_note, render_answer
+
+    docs = write_docs(tmp_path / "docs", {"handbook.md": "# Handbook\n\n" + TABLE + "\n"})
+    s = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(s, model=StubModel(target), calibration=Calibration(answer=0.8, tentative=0.3))
+    answer = Pipeline(s, embedder=FakeEmbedder(), reader=reader).ask("How much kerosene is used a month?")
+    assert answer.text == target and answer.confidence > 0.8
+    assert (answer.status, answer.message) == (("tentative", FROM_A_TABLE) if table else ("answer", None))
+    if table:
+        assert "read from a table" in confidence_note(answer) and "below what" not in confidence_note(answer)
+        assert "Possible answer" in render_answer(answer, question="q")
+
+
 def test_an_answer_in_the_second_window_of_a_long_passage(tmp_path):
     qa = pipeline(tmp_path, StubModel("Zanzibar archipelago"), chunk_size=20000, chunk_overlap=0)
     answer = qa.ask("Where was the treasure buried?")

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from ..ingest.chunking import section_at
 from ..types import ANSWER, TENTATIVE, Answer, Span
+from .windows import in_table
 
 NO_ANSWER = "The documents do not seem to answer this."
+#: Why an answer read from a table is only a possible one, however high its confidence: the readers were trained
+#: on prose and often take a neighbouring row's or column's cell.
+FROM_A_TABLE = ("read from a table, where the reader often takes the cell of a neighbouring row or column, so it "
+                "is not stated as sure; check the row and the column in the passage.")
 
 
 def abstain(confidence: float, citations) -> Answer:
@@ -63,16 +68,20 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
 def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: tuple[int, int],
               confidence: float, status: str = ANSWER) -> Answer:
     """The answer ``start:end`` (document offsets, tidied by :func:`tidy_span`) of passage ``hits[hit_pos]``, with
-    ``context`` (document offsets of the sentence(s) around it); that passage is cited first."""
+    ``context`` (document offsets of the sentence(s) around it); that passage is cited first. An answer in a table
+    is at most a possible one (:data:`FROM_A_TABLE`, its ``message``)."""
     hit = hits[hit_pos]
     doc = data.document(hit.passage.doc)
     start, end = tidy_span(doc.text, start, end)
+    message = None
+    if in_table(doc.text, start):
+        status, message = TENTATIVE, FROM_A_TABLE
     s, e = context
     citations, cited = cite_first(hits, k, hit_pos)
     return Answer(text=doc.text[start:end], confidence=confidence, span=Span(doc.id, start, end),
                   sentence=doc.text[s:e], sentence_span=Span(doc.id, s, e), citations=citations, cited=cited,
-                  status=status, title=doc.title, section=section_at(doc, start) or hit.passage.section,
-                  page=doc.page_at(start))
+                  message=message, status=status, title=doc.title,
+                  section=section_at(doc, start) or hit.passage.section, page=doc.page_at(start))
 
 
 def sentence_at(data, row: int) -> tuple[int, int, str]:

@@ -57,6 +57,18 @@ _HEADING_MARKS = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
+def in_table(text: str, start: int) -> bool:
+    """Whether character ``start`` of ``text`` is on a line of a Markdown table.
+
+    >>> t = "Prices\\n| Item | Price |\\n|---|---|\\n| Wok | 39.50 |\\n"
+    >>> in_table(t, t.index("39.50")), in_table(t, t.index("Prices"))
+    (True, False)
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    return _TABLE_LINE.fullmatch(text, line_start, len(text) if line_end < 0 else line_end) is not None
+
+
 def markup_chars(text: str) -> np.ndarray:
     """bool per character of ``text``: Markdown markup that no answer holds — the ``|`` of table lines, a
     table's header (the column names) and the row of dashes under it, and the ``#`` marks of headings.

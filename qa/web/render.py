@@ -96,6 +96,8 @@ def confidence_note(answer: Answer) -> str:
     if answer.status == ANSWER:
         return (f"Confidence {c}: the reader's estimate (0 to 1) that this span answers the question; "
                 "it is high enough to state.")
+    if answer.status == TENTATIVE and answer.message:  # not sure whatever the confidence: the answer says why
+        return f"Confidence {c}, but {answer.message}"
     if answer.status == TENTATIVE:
         return (f"Confidence {c}: below what the reader needs to state an answer. This is its best guess; "
                 "check it in the source.")
