@@ -158,7 +158,7 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     page.get_by_role("button", name="Remove ...").click()
     expect(page.locator("#qa-confirm .qa-confirm")).to_contain_text(PDF_ID)  # it asks first, naming the file
     page.get_by_role("button", name="Yes, remove").click()
-    expect(status).to_contain_text(f"removed {PDF_ID}", timeout=300_000)
+    expect(status).to_contain_text(f"removed 1: {PDF_ID}", timeout=300_000)
     expect(status).not_to_contain_text("junk.txt")  # the folder's skipped files are under the header, not here
     expect(table.get_by_role("gridcell", name="Lighthouses of Brittany", exact=True)).to_have_count(0)
     expect(page.locator(".qa-header")).to_contain_text("4 documents")

@@ -54,11 +54,12 @@ class IndexReport:
     #: where it went and how to restore it
     trashed: list = field(default_factory=list)
 
-    def lines(self, skipped: bool = True) -> list[str]:
+    def lines(self, skipped: bool = True, trashed: bool = True) -> list[str]:
         """What the update did, a line each; ``skipped=False`` leaves out the files it could not read (said
-        elsewhere, as the app's header does)."""
+        elsewhere, as the app's header does), ``trashed=False`` where removed files went and the command that
+        restores them (the app says it in its own words)."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
-        out += [entry.line() for entry in self.trashed]
+        out += [entry.line() for entry in self.trashed] if trashed else []
         if self.reason:
             out.append(f"rebuilding the whole index: {self.reason}")
         for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed),

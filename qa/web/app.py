@@ -31,7 +31,7 @@ from ..errors import QAError
 from ..pipeline import Pipeline
 from ..types import Answer, DocumentInfo
 from . import render as r
-from .documents_tab import _documents_tab
+from .documents_tab import _documents_tab, trash_state
 from .evaluate import MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, mark_record, marks_path, save_mark
 from .evaluate_tab import _evaluate_tab
 from .warmup import Warmup
@@ -337,8 +337,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 wrong_button.click(lambda c, l: mark(False, c, l), [correction, last], mark_status,
                                    api_visibility="private")
             with gr.Tab("Documents", id="documents", elem_id="qa-documents") as documents_tab:
-                table, chosen, doc_status = _documents_tab(pipeline, ready_or_error, collection_state, trash,
-                                                           header, docs)
+                table, chosen, doc_status, trashed, trash_group = _documents_tab(
+                    pipeline, ready_or_error, collection_state, trash, header, docs)
             with gr.Tab("Evaluate", id="evaluate", elem_id="qa-evaluate") as evaluate_tab:
                 source_choice = _evaluate_tab(pipeline, warmup, ready_or_error, evaluations)
         state_outputs = [header, table, chosen, docs, source_choice, timer]
@@ -351,6 +351,9 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         for tab in (ask_tab, documents_tab, evaluate_tab):
             tab.select(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
         documents_tab.select(lambda: "", None, doc_status, api_visibility="private", show_progress="hidden")
+        for event in (app.load, documents_tab.select):  # the trash as it is now (a removal in another page too)
+            event(lambda: trash_state(pipeline), None, [trashed, trash_group], api_visibility="private",
+                  show_progress="hidden")
         gr.api(ask, api_name="ask")
         gr.api(search, api_name="search")
     app.qa_warmup = warmup

@@ -1,5 +1,6 @@
 """The app's Documents tab: the collection as a table, uploads indexed at once, removal with a
-confirmation (and Undo when removed files go to a trash). Built by :func:`qa.web.app.build_app`."""
+confirmation (and, when removed files go to a trash, Undo and the removed documents to restore). Built by
+:func:`qa.web.app.build_app`."""
 
 from __future__ import annotations
 
@@ -21,19 +22,31 @@ SHOW_CONFIRM = ("() => { let tries = 0; const look = () => { const box = documen
                 " else if (tries++ < 40) setTimeout(look, 50); }; look(); }")
 
 
+def trash_state(pipeline: Pipeline) -> tuple:
+    """The removed documents that can be restored, as the picker's choices (newest first, each with when it was
+    removed), and the section's visibility: shown while the trash holds any."""
+    entries = {e.id: e for e in pipeline.trashed()} if callable(getattr(pipeline, "trashed", None)) else {}
+    choices = [(f"{e.id} (removed {r.short_time(e.removed)})", e.id) for e in reversed(entries.values())]
+    return gr.Dropdown(choices=choices, value=[]), gr.Row(visible=bool(choices))
+
+
 def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: bool, header, ask_docs):
     """The Documents tab: the collection as a table; upload documents (indexed at once, with one
-    progress bar) and remove them after a confirmation that names them (with Undo when the
-    pipeline keeps removed files in a trash)."""
+    progress bar) and remove them after a confirmation that names them (with Undo, and the removed
+    documents listed to restore at any time, when the pipeline keeps removed files in a trash). Returns
+    the table, the removal picker, the status and the removed documents' picker and section (for
+    :func:`trash_state`)."""
     limit = f"{pipeline.settings.max_file_bytes / 2**20:.0f} MB"
 
-    def changed(status: str, undo_visible: bool = False, clear: bool = False) -> tuple:
-        """The tab after a change; ``clear`` empties the removal picker (after a removal or its undo, the
-        documents just restored must not stay picked, one confirmation from being removed again)."""
+    def changed(status: str, undo: list[str] | None = None, clear: bool = False) -> tuple:
+        """The tab after a change; ``undo``: the documents just removed, which the Undo button names (hidden
+        without). ``clear`` empties the removal picker (after a removal or a restore, the documents just
+        restored must not stay picked, one confirmation from being removed again)."""
         head, table, chosen, docs, _, _ = collection_state()
         if clear:
             chosen = gr.Dropdown(choices=chosen.choices, value=[])
-        return (status, table, chosen, docs, head, gr.Button(visible=undo_visible))
+        button = gr.Button(f"Undo: restore {', '.join(undo)}" if undo else "Undo", visible=bool(undo))
+        return (status, table, chosen, docs, head, button, *trash_state(pipeline))
 
     def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
         try:
@@ -67,20 +80,24 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             report = pipeline.remove(ids, progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot remove.")), gr.Group(visible=False), []
-        lines = [f"removed {', '.join(ids)}"] + (report.lines(skipped=False) if report is not None else [])
+        lines = report.lines(skipped=False, trashed=False) if report is not None else [f"removed {', '.join(ids)}"]
         if trash:
-            lines.append("the files are in the trash: Undo brings them back")
-        return *changed(r.render_changes(lines, "Removed."), undo_visible=trash, clear=True), gr.Group(visible=False), ids
+            lines.append("the files are in the trash beside the index: Undo, or Restore under Removed documents "
+                         "at any time, puts them back")
+        return (*changed(r.render_changes(lines, "Removed."), undo=ids if trash else None, clear=True),
+                gr.Group(visible=False), ids)
 
-    def undo(ids: list[str] | None, progress=gr.Progress()) -> tuple:
-        restore = getattr(pipeline, "restore", None)
+    def restore(ids: list[str] | None, progress=gr.Progress()) -> tuple:
+        ids = list(ids or [])
         try:
-            if not ids or restore is None:
-                raise QAError("nothing to undo")
-            restore(list(ids))
+            if not ids or not trash:
+                raise QAError("no removed document chosen: pick the documents to restore first")
+            ready_or_error()
+            report = pipeline.restore(ids, progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:
-            return *changed(r.render_error(str(exc), "Cannot undo.")), []
-        return *changed(r.render_changes([f"restored {', '.join(ids)}"], "Back in the collection."), clear=True), []
+            return *changed(r.render_error(str(exc), "Cannot restore.")), []
+        lines = [f"restored {', '.join(ids)}"] + (report.lines(skipped=False) if report is not None else [])
+        return *changed(r.render_changes(lines, "Back in the collection."), clear=True), []
 
     gr.Markdown(
         f"Add PDF, HTML, Markdown or text files, up to {limit} each: they are copied into the document "
@@ -93,7 +110,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     undo_button = gr.Button("Undo the removal", visible=False, elem_id="qa-undo", size="sm")
     table = gr.Dataframe(value={"headers": r.DOCUMENT_HEADERS, "data": []},
                          label="The collection", interactive=False, wrap=True, elem_id="qa-doc-table",
-                         column_widths=[310, 270, 80, 70, 90, 144])  # px: a phone shows the titles, then scrolls
+                         column_widths=[310, 250, 100, 70, 90, 144])  # px: a phone shows the titles, then scrolls
     with gr.Row(equal_height=False, elem_classes="qa-ask-row"):
         chosen = gr.Dropdown(choices=[], value=[], multiselect=True, scale=5,
                              label="Documents to remove", elem_id="qa-doc-remove")
@@ -103,13 +120,18 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
         with gr.Row():
             yes = gr.Button("Yes, remove", variant="stop", elem_id="qa-confirm-yes")
             no = gr.Button("Cancel", elem_id="qa-confirm-no")
+    with gr.Row(equal_height=False, elem_classes="qa-ask-row", visible=False, elem_id="qa-trash") as trash_group:
+        trashed = gr.Dropdown(choices=[], value=[], multiselect=True, scale=5, elem_id="qa-doc-restore",
+                              label="Removed documents (in the trash beside the index): restore")
+        restore_button = gr.Button("Restore", scale=1, min_width=120, elem_id="qa-restore")
     removed = gr.State([])
-    outputs = [status, table, chosen, ask_docs, header, undo_button]
+    outputs = [status, table, chosen, ask_docs, header, undo_button, trashed, trash_group]
     upload.upload(lambda: "", None, status, api_visibility="private", show_progress="hidden").then(
         add, upload, outputs + [upload], api_visibility="private", show_progress_on=[status])
     remove_button.click(ask_confirm, chosen, [status, confirm, confirm_text], api_visibility="private",
                         show_progress="hidden").then(None, None, None, js=SHOW_CONFIRM, api_visibility="private")
     no.click(lambda: gr.Group(visible=False), None, confirm, api_visibility="private", show_progress="hidden")
     yes.click(remove, chosen, outputs + [confirm, removed], api_visibility="private", show_progress_on=[status])
-    undo_button.click(undo, removed, outputs + [removed], api_visibility="private", show_progress_on=[status])
-    return table, chosen, status
+    undo_button.click(restore, removed, outputs + [removed], api_visibility="private", show_progress_on=[status])
+    restore_button.click(restore, trashed, outputs + [removed], api_visibility="private", show_progress_on=[status])
+    return table, chosen, status, trashed, trash_group

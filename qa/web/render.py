@@ -327,10 +327,19 @@ def render_progress(fraction: float, message: str) -> str:
 DOCUMENT_HEADERS = ["title", "id", "type", "pages", "passages", "indexed"]
 
 
+def short_time(iso: str | None) -> str:
+    """An ISO 8601 time to the minute, as the Documents table shows times.
+
+    >>> short_time("2026-12-06T03:14:15+00:00")
+    '2026-12-06 03:14'
+    """
+    return (iso or "")[:16].replace("T", " ")
+
+
 def document_rows(documents: list[DocumentInfo]) -> list[list]:
     """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them)."""
     return [[short_title(d.title), d.id, d.kind, d.pages or "", d.passages,
-             (d.indexed or "")[:16].replace("T", " ")] for d in documents]
+             short_time(d.indexed)] for d in documents]
 
 
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
@@ -347,7 +356,8 @@ def render_changes(lines: list[str], title: str) -> str:
 def render_confirm(ids: list[str], trash: bool) -> str:
     """The question asked before removing documents, naming each file."""
     items = "".join(f"<li><code>{_e(i)}</code></li>" for i in ids)
-    what = ("They are moved to the trash folder beside the index; Undo brings them back."
+    what = ("They are moved to the trash folder beside the index; Undo, or Restore under Removed documents at any "
+            "time, brings them back."
             if trash else "Their files are deleted from the document folder; this cannot be undone.")
     return (f'<div class="qa-confirm" role="alertdialog"><strong>Remove {len(ids)} '
             f'document{"s" if len(ids) != 1 else ""}?</strong><ul>{items}</ul><p>{what}</p></div>')
