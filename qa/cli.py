@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
-from .types import shown_section
+from .types import confidence_text, shown_section
 
 
 class _Parser(argparse.ArgumentParser):
@@ -229,11 +229,11 @@ def cmd_ask(args) -> int:
     _searched_for(answer.searched_for)
     if answer.status == "none":
         print(show(answer.message or "The documents do not seem to answer this."))
-        print(f"  confidence {answer.confidence:.2f}: no span is likely enough to be the answer")
+        print(f"  confidence {confidence_text(answer.confidence)}: no span is likely enough to be the answer")
         print("\nClosest passages:")
     else:
         # a line break inside the answer (a PDF's line end) is shown as a space, as the sentence's are
-        text = f"{show(' '.join(answer.text.split()))}   [{answer.cited}] confidence {answer.confidence:.2f}"
+        text = f"{show(' '.join(answer.text.split()))}   [{answer.cited}] confidence {confidence_text(answer.confidence)}"
         print(f"Possible answer (not sure): {text}" if answer.status == "tentative" else text)
         print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
         print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else "")

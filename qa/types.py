@@ -153,6 +153,18 @@ class Hit:
                    {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
 
 
+def confidence_text(confidence: float) -> str:
+    """A confidence as shown, to two decimals rounded down, so that a possible answer just under the answer
+    threshold never reads as the threshold (0.497 is 0.49, not 0.50) and nothing reads as a certain 1.00.
+
+    >>> confidence_text(0.497), confidence_text(0.5), confidence_text(0.57), confidence_text(0.9999)
+    ('0.49', '0.50', '0.57', '0.99')
+    """
+    import math
+
+    return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}"
+
+
 #: The three states of an answer: sure enough to state, the best guess below that (shown as a
 #: possible answer), or nothing (only the closest passages).
 ANSWER, TENTATIVE, NONE = "answer", "tentative", "none"

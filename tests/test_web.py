@@ -70,6 +70,28 @@ def test_each_answer_state_has_its_own_look_and_explains_its_confidence(with_pdf
     assert text.splitlines()[:2] == [f"Q: {ECKMUHL}", "A: 1897"] and "lights.pdf" in text and "p. 2" in text
 
 
+def test_a_possible_answer_just_under_the_threshold_never_reads_as_it_nor_is_badged_an_answer(with_pdf):
+    """A tester saw "Confidence 0.50: below what the reader needs" (0.497 rounded up to the threshold, 0.5), and
+    the card of a possible answer badged "answer"."""
+    sure = with_pdf.ask(ECKMUHL)
+    maybe = _with(sure, status=TENTATIVE, confidence=0.497)
+    page = render_answer(maybe, with_pdf.data, ECKMUHL)
+    assert "Confidence 0.49: below what" in page and "0.50" not in page
+    assert "confidence 0.49" in answer_as_text(maybe, ECKMUHL)
+    cards = render_evidence(maybe.citations, ECKMUHL, maybe, with_pdf.data)
+    assert ">possible answer</span>" in cards and ">answer</span>" not in cards
+    assert ">answer</span>" in render_evidence(sure.citations, ECKMUHL, sure, with_pdf.data)
+
+
+def test_the_source_view_says_the_page_marks_the_answer_only_when_it_does(with_pdf):
+    answer = with_pdf.ask(ECKMUHL)
+    hit = answer.citations[0]
+    doc = with_pdf.data.document(hit.passage.doc)
+    assert "shown below, with the answer marked." in render_source(doc, 1, hit, answer, ECKMUHL, 2, has_image=True)
+    other = render_source(doc, 2, hit, None, ECKMUHL, 2, has_image=True)  # a card the answer is not in
+    assert "The page itself is shown below." in other and "answer marked" not in other
+
+
 def test_the_source_view_holds_the_whole_document_with_the_answer_marked(with_pdf):
     answer = with_pdf.ask(ECKMUHL)
     hit = answer.citations[0]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
-from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, shown_section
+from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, shown_section
 from .highlight import heading_spans, highlight, question_stems, term_spans
 from .reflow import reflow
 
@@ -92,7 +92,7 @@ STATE_LABELS = {ANSWER: "Answer", TENTATIVE: "Possible answer", NONE: "Not found
 
 def confidence_note(answer: Answer) -> str:
     """One line that says what the confidence means for this answer's state."""
-    c = f"{answer.confidence:.2f}"
+    c = confidence_text(answer.confidence)
     if answer.status == ANSWER:
         return (f"Confidence {c}: the reader's estimate (0 to 1) that this span answers the question; "
                 "it is high enough to state.")
@@ -117,7 +117,7 @@ def answer_as_text(answer: Answer, question: str = "") -> str:
         lines.append(f"Searched for: {answer.searched_for}")
     if answer.text is None:
         return "\n".join(lines + ["Not found in the documents."])
-    label = "A" if answer.status == ANSWER else f"Possible answer (confidence {answer.confidence:.2f})"
+    label = "A" if answer.status == ANSWER else f"Possible answer (confidence {confidence_text(answer.confidence)})"
     lines.append(f"{label}: {answer.text}")
     where = [f"\u201c{answer.title}\u201d" if answer.title else None, answer.doc,
              f"§ {section}" if (section := shown_section(answer.section, answer.title)) else None,
@@ -230,7 +230,8 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
         spans += _answer_spans(answer, hit, p.start)
     is_answer = answer is not None and answer.text is not None and answer.cited == n
     badges = [name for name, on in (("relevant", relevant), ("answer", is_answer)) if on]
-    badge = "".join(f'<span class="qa-badge qa-badge-{b}">{b}</span>' for b in badges)
+    label = {"answer": "answer" if answer is None or answer.status == ANSWER else "possible answer"}
+    badge = "".join(f'<span class="qa-badge qa-badge-{b}">{label.get(b, b)}</span>' for b in badges)
     badge = f'<span class="qa-badges">{badge}</span>' if badge else ""
     section = shown_section(p.section, p.title)
     section = f" · § {_e(short_title(section, 60))}" if section else ""
@@ -273,7 +274,8 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     if answer is not None:
         spans += _answer_spans(answer, hit, 0)
     where = f"page {page} of {len(doc.pages)}" if page else f"{_chars(p.start, p.end)} of {len(doc.text):,}"
-    image = (" The page itself is shown below, with the answer marked." if has_image else "")
+    marked = answer is not None and answer.text is not None
+    image = (f" The page itself is shown below{', with the answer marked' if marked else ''}." if has_image else "")
     return (
         f'<section class="qa-source-view" aria-label="Source [{int(n)}]" data-cite="{int(n)}">'
         f'<h2 class="qa-label">Source [{int(n)}]</h2>'
@@ -414,7 +416,7 @@ def per_query_rows(result: Evaluation) -> list[list]:
     for mode, res in result.modes.items():
         for r in res.per_query:
             missed = r.answerable and r.rank is None
-            confidence = "" if r.confidence is None else f"{r.confidence:.2f}"
+            confidence = "" if r.confidence is None else confidence_text(r.confidence)
             correct, partly = r.scores.correct, r.scores.partly_right
             row = [r.id, mode, rank_cell(r), "yes" if correct else "no",
                    "" if partly is None else ("yes" if partly else "no"), confidence,
