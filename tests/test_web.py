@@ -189,6 +189,24 @@ def test_the_collection_is_indexed_in_the_background(tmp_path):
     assert len(pipeline.documents()) == 3
 
 
+def test_the_evaluation_metrics_are_prepared_after_the_index_not_beside_it(tmp_path, monkeypatch):
+    """Beside the index's first import of torch, scipy saw a half-imported torch and the metrics failed to compile."""
+    import threading
+
+    import qa.eval
+
+    release, calls = threading.Event(), []
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    real = pipeline.warm_up
+    monkeypatch.setattr(pipeline, "warm_up", lambda **kw: (release.wait(60), real(**kw)))
+    monkeypatch.setattr(qa.eval, "warm_up", lambda: calls.append(pipeline.data is not None) or 0.0)
+    warmup = Warmup(pipeline, metrics=True).start()
+    assert not warmup.wait_metrics(0.5) and calls == []  # the index is still being built: nothing compiled yet
+    release.set()
+    assert warmup.wait(120) and warmup.wait_metrics(60) and calls == [True]
+
+
 def test_start_up_says_how_long_the_current_step_still_takes(tmp_path):
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     now = [100.0]

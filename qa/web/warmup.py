@@ -48,7 +48,7 @@ class Warmup:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="qa-warmup", daemon=True)
                 self._thread.start()
-                if self.metrics:  # alongside the index: mostly loading or compiling numba kernels
+                if self.metrics:  # after the index (see _warm_metrics): loading or compiling numba kernels
                     threading.Thread(target=self._warm_metrics, name="qa-warm-metrics", daemon=True).start()
                 else:
                     self._metrics_ready.set()
@@ -84,6 +84,10 @@ class Warmup:
             self._ready.set()
 
     def _warm_metrics(self) -> None:
+        """Compile the evaluation's kernels once the index is ready: not beside it, where the embedder's first
+        import of torch let scipy (in the paired test) see a half-imported torch ("partially initialized module
+        'torch' has no attribute 'Tensor'") and the kernels went unprepared."""
+        self._ready.wait()
         try:
             from ..eval import warm_up
 
