@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import time
+
 import numpy as np
 import pytest
 
@@ -185,6 +187,80 @@ def test_documents_are_embedded_while_the_rest_are_read(tmp_path, monkeypatch):
                                atol=1e-6)
     np.testing.assert_allclose(np.asarray(data.sentence_vectors), FakeEmbedder().encode(sentence_texts(tmp_path / "index")),
                                atol=1e-6)
+
+
+def test_reading_done_the_thread_stops_within_a_slice_and_the_indexer_embeds_the_rest(tmp_path, monkeypatch):
+    """The start-up page stood on "reading document 9 of 9" for 13-26 s while the thread embedded a call of
+    hundreds of passages: it now stops after the slice under way, and the rest is embedded with progress shown."""
+    import threading
+
+    from qa.index import embed_ahead
+    from qa.ingest.parsing import Parser
+
+    docs = many_docs(tmp_path / "docs")
+    monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 2)
+    monkeypatch.setattr(embed_ahead, "AHEAD_SLICE", 1)
+    started, ahead_calls = threading.Event(), []
+    emb = PoolingFake()
+    encode = emb.encode_passages
+
+    def slow(texts, spans, batch_size=64, threads=0):
+        if threading.current_thread().name == "qa-embed-ahead":
+            ahead_calls.append(len(texts))
+            started.set()
+            time.sleep(0.3)
+        return encode(texts, spans, batch_size)
+
+    emb.encode_passages = slow
+    read = Parser.read
+
+    def last_read_once_embedding_started(self, path, doc_id):
+        if doc_id == "d11.txt":
+            assert started.wait(120)
+        return read(self, path, doc_id)
+
+    monkeypatch.setattr(Parser, "read", last_read_once_embedding_started)
+    steps = []
+    report = update_index(docs, tmp_path / "index", emb, 200, 40, progress=lambda f, m: steps.append(m))
+    assert ahead_calls and set(ahead_calls) == {1} and len(ahead_calls) < 12  # slices of one; stopped early
+    assert "embedding passages" in steps  # the rest, with progress
+    data = store.load(tmp_path / "index")
+    assert report.embedded_passages == len(data.passages) == len(emb.passage_texts)  # each passage once
+    np.testing.assert_allclose(np.asarray(data.passage_vectors), FakeEmbedder().encode([p.text for p in data.passages]),
+                               atol=1e-6)
+
+
+def test_while_the_model_loads_after_reading_the_progress_says_so(tmp_path, monkeypatch):
+    """Reading done while the thread's first call still loads the model (torch and the weights, seconds): the
+    step shown is the loading, not the last file read; then the indexer's embedding moves in several steps."""
+    import threading
+
+    from qa.index import embed_ahead
+
+    docs = many_docs(tmp_path / "docs", n=150)
+    monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 1)
+    told = threading.Event()
+    emb = PoolingFake()
+    emb.loaded = False
+    encode = emb.encode_passages
+
+    def first_call_loads(texts, spans, batch_size=64, threads=0):
+        if not emb.loaded:
+            told.wait(60)  # "loading" until the indexer has said so
+            emb.loaded = True
+        return encode(texts, spans, batch_size)
+
+    emb.encode_passages = first_call_loads
+    steps = []
+
+    def progress(fraction, message):
+        steps.append((message, round(fraction, 2)))
+        told.set() if message == "loading the embedding model" else None
+
+    update_index(docs, tmp_path / "index", emb, 200, 40, batch_size=4, progress=progress)
+    names = [m for m, _ in steps]
+    assert names.index("loading the embedding model") > names.index("reading documents")
+    assert len([f for m, f in steps if m == "embedding passages"]) > 1  # moves while it embeds
 
 
 def test_only_changed_documents_are_embedded_ahead(tmp_path, monkeypatch):

@@ -338,6 +338,11 @@ class SentenceTransformerEmbedder:
         tried); after a fallback to the bundled model, every query goes there."""
         return self.routes and self.question_file is not None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the torch model (for embedding passages) is loaded; the first passage embedded loads it."""
+        return self._model is not None
+
     def _load_torch(self) -> None:
         if self._model is not None:
             return

@@ -135,8 +135,9 @@ def _embed(encode, texts: list, batch_size: int, label: str, progress: ProgressF
     """``encode`` (a slice of ``texts`` -> its vectors) over ``texts`` in slices, with progress."""
     if not texts:
         return np.zeros((0, max(dim, 0)), dtype=np.float32)
-    # Encode in large slices, each sorted by length into batches by the encoder.
-    step = max(batch_size * 16, 1024)
+    # Encode in slices of a few batches, each sorted by length into batches by the encoder, progress after each
+    # (slices of 1,024 left the start-up page without a step for the whole of a small collection's embedding).
+    step = max(batch_size * 4, 64)
     parts = []
     bar = None
     if show_bar:
@@ -290,7 +291,7 @@ def update_index(
                                  read=ahead.reader(parser) if ahead else parser.read, progress=progress)
         finally:
             if ahead is not None:
-                ahead.finish()
+                ahead.finish(progress)
         if manifest is not None and reason is None:
             moved = store.backend_problem(manifest, vectors.backend)
             try:
