@@ -20,7 +20,7 @@ from qa.config import Settings
 from qa.eval import answer_scores, load_queries, parse_query
 from qa.pipeline import Pipeline
 from qa.types import ANSWER, NONE, TENTATIVE, Answer, Span
-from qa.web.evaluate import mark_record, marks_path, save_mark
+from qa.web.evaluate import mark_lines, mark_record, marks_path, save_mark
 from qa.web.highlight import question_stems, term_spans
 from qa.web.render import answer_as_text, render_answer, render_evidence, render_source, short_title
 from qa.web.source import render_page
@@ -169,6 +169,23 @@ def test_marks_are_saved_as_test_queries_that_evaluation_reads(with_pdf, tmp_pat
     assert problems == [] and [q.answers for q in queries] == [("1897",), ("65 metres",)]
     with pytest.raises(Exception, match="right answer"):
         mark_record(other, Answer.none(0.1), right=False)
+
+
+def test_a_correction_is_found_in_a_passage_as_whole_words_and_one_in_none_is_warned_of(with_pdf):
+    """"90" marked as the right fee found its document in a passage that only said "290"; "Donald Duck", in no
+    passage, was saved without a word."""
+    answer = with_pdf.ask(ECKMUHL)
+    hit = answer.citations[0]
+    number = answer.text
+    assert number == "1897" and number in hit.passage.text
+    part = mark_record("When?", answer, right=False, correction=number[1:])  # "897": inside a number, not a word
+    assert "docs" not in part
+    whole = mark_record("When?", answer, right=False, correction=f"  {number} ")
+    assert whole["docs"] == [hit.passage.doc] and whole["answers"] == [number]
+    nowhere = mark_record("Who replaced him?", answer, right=False, correction="Donald Duck")
+    assert nowhere["answers"] == ["Donald Duck"] and "docs" not in nowhere
+    assert any("no passage shown holds \u201cDonald Duck\u201d" in line for line in mark_lines(nowhere, False, 2, "m"))
+    assert not any("no passage shown" in line for line in mark_lines(whole, False, 2, "m"))
 
 
 def test_partly_right_answers_lie_inside_the_gold_or_overlap_it():

@@ -34,14 +34,24 @@ def _round(value):
 
 
 def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[str]:
+    """A line per problem of a query, naming it by id and question (a marked answer's id says nothing)."""
     out = []
     for q in queries:
+        name = f"{q.id} ({_short(q.question)})"
         unknown = [d for d in q.docs if d not in data.doc_index]
         if unknown:
-            out.append(f"{q.id}: unknown document(s) {', '.join(unknown)}")
+            out.append(f"{name}: unknown document(s) {', '.join(unknown)}")
         if q.answerable and not relevant[q.id]:
-            out.append(f"{q.id}: no indexed passage contains an answer; it counts as a retrieval miss")
+            out.append(f"{name}: no indexed passage contains an answer; it counts as a retrieval miss")
     return out
+
+
+def _short(question: str, limit: int = 60) -> str:
+    """The question quoted, cut at a word past ``limit`` characters."""
+    q = " ".join(question.split())
+    if len(q) > limit:
+        q = q[:limit].rsplit(" ", 1)[0] + " \u2026"
+    return f"\u201c{q}\u201d"
 
 
 def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, list | None]:

@@ -32,7 +32,8 @@ from ..pipeline import Pipeline
 from ..types import Answer, DocumentInfo
 from . import render as r
 from .documents_tab import _documents_tab, trash_state
-from .evaluate import MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, mark_record, marks_path, save_mark
+from .evaluate import (MARKED, MAX_QUERY_FILE_BYTES, SEED_QUERIES, SHIPPED, UPLOADED, mark_lines, mark_record, marks_path,
+                       save_mark)
 from .evaluate_tab import _evaluate_tab
 from .warmup import Warmup
 
@@ -264,10 +265,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             n = save_mark(marks_path(s), record)
         except QAError as exc:
             return r.render_error(str(exc), "Not saved.")
-        gold = ", ".join(record["answers"]) or "no answer in the documents"
-        return r.render_changes([f"saved as a test query (expected: {gold})",
-                                 f"{n} marked answer{'s' if n != 1 else ''} in {marks_path(s).name}; "
-                                 "run them in the Evaluate tab"], "Marked " + ("right." if right else "wrong."))
+        return r.render_changes(mark_lines(record, right, n, marks_path(s).name),
+                                "Marked " + ("right." if right else "wrong."))
 
     with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
         header = gr.HTML(r.render_header(None, checking=True), elem_id="qa-header")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +104,9 @@ def mark_record(question: str, answer: Answer, right: bool, correction: str = ""
         docs = [answer.doc] if answer.doc else []
     elif correction:
         answers = [correction]
-        norm = " ".join(correction.split()).lower()
-        docs = sorted({h.passage.doc for h in answer.citations if norm in " ".join(h.passage.text.split()).lower()})
+        # the whole words: "90" is not the fee when a passage only says "290"
+        holds = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, correction.split())) + r"(?!\w)", re.I)
+        docs = sorted({h.passage.doc for h in answer.citations if holds.search(h.passage.text)})
     elif answer.text is not None:
         answers, docs = [], []
     else:
@@ -115,6 +117,18 @@ def mark_record(question: str, answer: Answer, right: bool, correction: str = ""
         record["docs"] = docs
     record["type"] = "marked"
     return record
+
+
+def mark_lines(record: dict, right: bool, marks: int, file_name: str) -> list[str]:
+    """What the page says of a saved mark: what it expects, a warning when a correction is in no passage shown
+    (mistyped, or from elsewhere), and how many marks the file holds."""
+    gold = ", ".join(record["answers"]) or "no answer in the documents"
+    lines = [f"saved as a test query (expected: {gold})"]
+    if not right and record["answers"] and not record.get("docs"):
+        lines.append(f"no passage shown holds \u201c{record['answers'][0]}\u201d word for word: was it copied "
+                     "from one? If no document holds it, evaluation finds no relevant passage for it")
+    lines.append(f"{marks} marked answer{'s' if marks != 1 else ''} in {file_name}; run them in the Evaluate tab")
+    return lines
 
 
 def save_mark(path: Path, record: dict) -> int:
