@@ -364,6 +364,13 @@ THEME = gr.themes.Base(
     neutral_hue="slate",
     font=["Inter", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+).set(  # removal buttons (variant "stop") in red: the base theme draws them as plain grey ones, "Yes, remove" under
+    # a darker "Cancel"
+    button_cancel_background_fill="#b91c1c", button_cancel_background_fill_dark="#b91c1c",
+    button_cancel_background_fill_hover="#991b1b", button_cancel_background_fill_hover_dark="#991b1b",
+    button_cancel_border_color="#b91c1c", button_cancel_border_color_dark="#b91c1c",
+    button_cancel_text_color="white", button_cancel_text_color_dark="white",
+    button_cancel_text_color_hover="white",
 )
 
 
