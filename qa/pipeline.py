@@ -270,9 +270,10 @@ class Pipeline:
         """The :class:`qa.index.spelling.Speller` of an index's documents, made once per index."""
         cached = self._speller
         if cached is None or cached[0] is not data:
-            from .index.spelling import Speller, count_words
+            from .index.spelling import Speller, count_words, name_words
 
-            cached = (data, Speller(lambda: count_words(d.text for d in data.documents), indexed=data.bm25.knows))
+            cached = (data, Speller(lambda: count_words(d.text for d in data.documents), indexed=data.bm25.knows,
+                                    names=lambda: name_words(d.text for d in data.documents)))
             self._speller = cached
         return cached[1]
 

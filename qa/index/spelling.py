@@ -6,8 +6,8 @@ A word is corrected only when all of these hold:
 * it is alphabetic (no digits: numbers, years and codes are never touched), at least
   :data:`MIN_LENGTH` letters long, and not written with two or more capitals (acronyms and names
   such as ``IRGC`` or ``MVPs``, unless the whole question is in capitals) nor a contraction
-  (``wasn't``); a word capitalised after the question's first (likely a name) only to a word of the
-  documents one edit away;
+  (``wasn't``); a word capitalised after the question's first (likely a name) only to a name of the
+  documents (a word they write capitalised more often than not);
 * it is unknown: the search index does not match it (no word of the documents has its stem, and it
   is not a stop word), and it is neither a word of the documents nor in the general English word
   list that symspellpy ships (``frequency_dictionary_en_82_765.txt``). So every word and name the
@@ -114,6 +114,24 @@ def count_words(texts: Iterable[str]) -> Counter:
     return counts
 
 
+def name_words(texts: Iterable[str]) -> set[str]:
+    """The (lower-cased) words the texts write capitalised more often than not: their names ("Giustozzi",
+    "Céloron"), not the words a sentence starts with ("The").
+
+    >>> sorted(name_words(["The Danube rises in the Black Forest. The river flows east; the Danube ends in the sea."]))
+    ['black', 'danube', 'forest']
+    """
+    capitalised, seen = Counter(), Counter()
+    for text in texts:
+        for token in _WORD.findall(text):
+            head = _head(token)[0]
+            if head.isalpha():
+                seen[head.lower()] += 1
+                if head[0].isupper():
+                    capitalised[head.lower()] += 1
+    return {w for w, n in capitalised.items() if 2 * n > seen[w]}
+
+
 class Speller:
     """Corrects the unknown words of questions against the words of a collection.
 
@@ -124,13 +142,16 @@ class Speller:
     words); those are known without counting. ``english``: the general English words (default:
     :func:`english_words`, loaded when first needed), known and, with ``english_candidates``,
     candidates one edit away; with ``searchable_first``, one that ``indexed`` matches before a more
-    frequent one it does not.
+    frequent one it does not. ``names``: the documents' names (:func:`name_words`), or a function that finds
+    them: the only corrections of a word capitalised inside a question (none without).
     """
 
     def __init__(self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]],
                  english: Mapping[str, int] | None = None, english_candidates: bool = True,
-                 indexed: Callable[[list[str]], list[bool]] | None = None, searchable_first: bool = True):
+                 indexed: Callable[[list[str]], list[bool]] | None = None, searchable_first: bool = True,
+                 names: set[str] | Callable[[], set[str]] | None = None):
         self._counts = counts
+        self._names = names if names is not None else set()
         self._english = english
         self.english_candidates = english_candidates
         self.indexed = indexed
@@ -140,8 +161,18 @@ class Speller:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], **options) -> "Speller":
-        """A speller for the words of ``texts`` (the documents of an index), counted now."""
-        return cls(count_words(texts), **options)
+        """A speller for the words of ``texts`` (the documents of an index) and their names, counted now."""
+        texts = list(texts)
+        return cls(count_words(texts), names=name_words(texts), **options)
+
+    @property
+    def names(self) -> set[str]:
+        """The documents' names (found on first use)."""
+        if callable(self._names):
+            with self._lock:
+                if callable(self._names):
+                    self._names = set(self._names())
+        return self._names
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -185,12 +216,14 @@ class Speller:
 
     def _candidate(self, w: str, name: bool = False) -> str | None:
         """The correction of the unknown word ``w`` (lower-cased), or ``None``. ``name``: it was capitalised inside
-        the question, so it is likely a name: only a word of the documents one edit away replaces it."""
+        the question, so it is likely a name: only a name of the documents replaces it (the closest, then the
+        most frequent), never another word ("Ozeri" is not "over")."""
         from symspellpy import Verbosity
 
-        found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=1 if name else max_distance(w))
         if name:
-            return found[0].term if found else None
+            found = self.symspell.lookup(w, Verbosity.ALL, max_edit_distance=max_distance(w))
+            return next((f.term for f in found if f.term in self.names), None)
+        found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=max_distance(w))
         if found and found[0].distance <= 1:
             return found[0].term
         if self.english_candidates:  # a closer English word than any of the documents'
@@ -214,8 +247,9 @@ class Speller:
         Besides what :meth:`suggest` leaves alone, so are words written with two or more capitals
         (acronyms and names such as ``IRGC``, ``MVPs``; unless the whole question is in capitals)
         and contractions (``wasn't``; a possessive's word is corrected: ``Giustozi's``). A word capitalised
-        after the question's first (likely a name: ``Ozeri``) is corrected only to a word of the documents one
-        edit away (``Giustozi`` to ``Giustozzi``), never to an English word (``Ozeri`` is not ``Over``)."""
+        after the question's first (likely a name: ``Ozeri``) is corrected only to a name of the documents
+        (``Giustozi`` to ``Giustozzi``, ``Celeron`` to ``Céloron``), never to another word (``Ozeri`` is not
+        ``Over``)."""
         shouting = question.isupper()
         heads = []
         for n, m in enumerate(_WORD.finditer(question)):
@@ -241,4 +275,5 @@ class Speller:
         return "".join(parts) + question[last:]
 
 
-__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "one_edit", "words"]
+__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "name_words",
+           "one_edit", "words"]
