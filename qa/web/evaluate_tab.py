@@ -119,9 +119,9 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
                         color_title="mode", x_axis_format="d", y_lim=[0, 1], tooltip="all",
                         label=f"Recall@k: {CURVE_TITLE[0].lower()}{CURVE_TITLE[1:]}", elem_id="qa-curve", visible=False)
     per_query = gr.Dataframe(
-        label="Per query (select a row to see what was retrieved)", interactive=False, max_height=440, wrap=True,
+        label="Per query (select a row to see what was retrieved)", interactive=False, max_height=640, wrap=True,
         # px, as the Documents table: a phone scrolls the table instead of squeezing a column to a letter a line
-        column_widths=[60, 70, 60, 85, 80, 100, 270, 140, 140], elem_id="qa-per-query",
+        column_widths=[130, 70, 105, 75, 75, 105, 205, 120, 120], elem_id="qa-per-query",
         visible=False,
     )
     detail = gr.HTML(elem_id="qa-eval-detail")
