@@ -81,6 +81,21 @@ def test_add_copies_accepted_readable_files_and_skips_the_rest_with_reasons(tmp_
     assert "skipped" in report.lines()[0] and any(line.startswith("copied 4: ") for line in report.lines())
 
 
+def test_a_name_changed_to_be_safe_is_said(tmp_path):
+    """"R&D <i>pump notes.txt" was stored as "R_D _i_pump notes.txt" without a word."""
+    given = tmp_path / "in" / "R&D <i>pump notes.txt"
+    given.parent.mkdir()
+    given.write_text("Pump notes\n\nThe pump runs at night.\n", encoding="utf-8")
+    plain = tmp_path / "in" / "plain notes.txt"
+    plain.write_text("Plain notes\n\nNothing to change here.\n", encoding="utf-8")
+    report = add_files(tmp_path / "docs", [given, plain])
+    safe = sanitise_name(given.name)
+    assert set(report.added) == {safe, "plain notes.txt"}
+    assert report.sanitised == [(given.name, safe)]
+    assert f"saved {given.name} as {safe}: a file name here holds only" in "\n".join(report.lines())
+    assert (tmp_path / "docs" / safe).is_file()
+
+
 def test_add_never_writes_outside_the_document_folder(tmp_path):
     docs = tmp_path / "docs"
     outside = tmp_path / "outside"

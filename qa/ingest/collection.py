@@ -52,6 +52,8 @@ class AddReport:
     linked: bool = False  #: the files were linked, not copied
     #: (id whose name was taken, id the new file got): kept both, as ``replace`` was not asked for
     renamed: list[tuple[str, str]] = field(default_factory=list)
+    #: (name given, id): names holding characters a file name here may not (``R&D <i>.txt`` is ``R_D i.txt``)
+    sanitised: list[tuple[str, str]] = field(default_factory=list)
     #: the bytes each replaced file had, so a failed index update can put them back
     previous: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -65,6 +67,8 @@ class AddReport:
         out = [f"skipped {name}: {why}" for name, why in self.skipped]
         out += [f"kept both: {taken} already holds another document, so the new one is {new} "
                 "(use --replace to replace it)" for taken, new in self.renamed]
+        out += [f"saved {given} as {doc_id}: a file name here holds only letters, digits, spaces and - _ . ( )"
+                for given, doc_id in self.sanitised]
         groups = (("linked" if self.linked else "copied", self.added), ("replaced", self.replaced),
                   ("already there", self.unchanged))
         for label, ids in groups:
@@ -200,6 +204,8 @@ def _copy(docs: Path, source: Path, rel: str, report: AddReport, replace: bool =
         return
     if doc_id != taken:
         report.renamed.append((taken, doc_id))
+    if taken != rel:
+        report.sanitised.append((rel, doc_id))
     if target.exists():
         report.previous[doc_id] = target.read_bytes()
         report.replaced.append(doc_id)
