@@ -154,6 +154,18 @@ def test_a_question_with_typos_shows_what_was_searched_for_and_one_click_asks_it
     assert "Searched for:" not in page.locator("#qa-answer").inner_text()
 
 
+def test_changing_the_retrieval_mode_asks_the_question_on_screen_again(page, seed_url):
+    """The answer and its evidence stayed those of the old setting ("hybrid score ...") after choosing bm25."""
+    ask(page, seed_url, "When did Russia first signal that it was reconsidering its commitment to Assad?")
+    cards = page.locator("#qa-evidence .qa-meta")
+    expect(cards.first).to_contain_text("hybrid score", timeout=60_000)
+    page.get_by_label("Question").fill("something else, not asked")  # the question on screen is asked, not this
+    page.get_by_text("Search settings").click()
+    page.get_by_label("bm25").check()
+    expect(cards.first).to_contain_text("bm25 score", timeout=60_000)
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("February 2016")
+
+
 def test_errors_show_in_the_page_and_the_app_keeps_serving(page, seed_url):
     ask(page, seed_url, "   ")
     assert "question is empty" in page.locator("#qa-answer .qa-error").inner_text()

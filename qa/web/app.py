@@ -188,6 +188,13 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             history,
         )
 
+    def answer_again(k: float, mode: str, docs: list[str] | None, history: list | None, last: dict | None) -> tuple:
+        """The question on screen asked again with the search settings just changed (its answer and evidence
+        showed the old ones, "hybrid score ..." after choosing bm25); nothing before a first question."""
+        if not last:
+            return tuple(gr.skip() for _ in range(9))
+        return answer_page(last["question"], k, mode, docs, history)
+
     def open_source(n: str, last: dict | None):
         """The whole document of citation ``n``, scrolled to it; a PDF's page drawn beside it."""
         none = gr.Image(value=None, visible=False)
@@ -322,6 +329,9 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 gr.on([ask_button.click, question.submit], answer_page, ask_inputs, ask_outputs,
                       api_visibility="private", show_progress_on=[answer_html]
                       ).then(None, js=SHOW_ANSWER_JS)
+                # a setting the user changed (not one the page updates, as the document list's choices) asks again
+                gr.on([k.release, mode.input, docs.input], answer_again, [k, mode, docs, history, last], ask_outputs,
+                      api_visibility="private", show_progress_on=[answer_html])
                 for q, button in example_buttons:
                     button.click(lambda q=q: q, None, question, api_visibility="private", show_progress="hidden"
                                  ).then(answer_page, ask_inputs, ask_outputs, api_visibility="private",
