@@ -152,6 +152,20 @@ def many_docs(folder, n=12):
                                f"Farmers plant rice {i} weeks later. Fish return in autumn." for i in range(n)})
 
 
+def last_read_waits_for(event, monkeypatch) -> None:
+    """The last file of :func:`many_docs` is read only once ``event`` is set (by the embedding thread)."""
+    from qa.ingest.parsing import Parser
+
+    read = Parser.read
+
+    def last_read_after(self, path, doc_id):
+        if doc_id == "d11.txt":
+            assert event.wait(120)
+        return read(self, path, doc_id)
+
+    monkeypatch.setattr(Parser, "read", last_read_after)
+
+
 def test_documents_are_embedded_while_the_rest_are_read(tmp_path, monkeypatch):
     import threading
 
@@ -195,7 +209,6 @@ def test_reading_done_the_thread_stops_within_a_slice_and_the_indexer_embeds_the
     import threading
 
     from qa.index import embed_ahead
-    from qa.ingest.parsing import Parser
 
     docs = many_docs(tmp_path / "docs")
     monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 2)
@@ -212,14 +225,7 @@ def test_reading_done_the_thread_stops_within_a_slice_and_the_indexer_embeds_the
         return encode(texts, spans, batch_size)
 
     emb.encode_passages = slow
-    read = Parser.read
-
-    def last_read_once_embedding_started(self, path, doc_id):
-        if doc_id == "d11.txt":
-            assert started.wait(120)
-        return read(self, path, doc_id)
-
-    monkeypatch.setattr(Parser, "read", last_read_once_embedding_started)
+    last_read_waits_for(started, monkeypatch)
     steps = []
     report = update_index(docs, tmp_path / "index", emb, 200, 40, progress=lambda f, m: steps.append(m))
     assert ahead_calls and set(ahead_calls) == {1} and len(ahead_calls) < 12  # slices of one; stopped early
@@ -280,7 +286,6 @@ def test_a_failure_while_reading_ahead_falls_back_to_embedding_after(tmp_path, c
     import threading
 
     from qa.index import embed_ahead
-    from qa.ingest.parsing import Parser
 
     docs = many_docs(tmp_path / "docs")
     monkeypatch.setattr(embed_ahead, "AHEAD_PASSAGES", 2)
@@ -295,14 +300,7 @@ def test_a_failure_while_reading_ahead_falls_back_to_embedding_after(tmp_path, c
         return encode(texts, spans, batch_size)
 
     emb.encode_passages = fail_once
-    read = Parser.read
-
-    def last_read_after_the_failure(self, path, doc_id):
-        if doc_id == "d11.txt":
-            assert failed.wait(120)
-        return read(self, path, doc_id)
-
-    monkeypatch.setattr(Parser, "read", last_read_after_the_failure)
+    last_read_waits_for(failed, monkeypatch)
     with caplog.at_level("WARNING", logger="qa"):
         report = update_index(docs, tmp_path / "index", emb, 200, 40)
     assert "embedding while reading failed (out of memory)" in caplog.text

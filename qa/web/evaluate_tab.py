@@ -121,7 +121,7 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
     per_query = gr.Dataframe(
         label="Per query (select a row to see what was retrieved)", interactive=False, max_height=640, wrap=True,
         # px, as the Documents table: a phone scrolls the table instead of squeezing a column to a letter a line
-        column_widths=[130, 70, 105, 75, 75, 105, 205, 120, 120], elem_id="qa-per-query",
+        column_widths=[115, 70, 105, 75, 75, 105, 250, 110, 110], elem_id="qa-per-query",
         visible=False,
     )
     detail = gr.HTML(elem_id="qa-eval-detail")
