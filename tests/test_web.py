@@ -58,7 +58,10 @@ def test_each_answer_state_has_its_own_look_and_explains_its_confidence(with_pdf
     # the copy button says what it copies: an answer with its source, or the question and "not found"
     assert ">Copy answer and source</button>" in pages[ANSWER] and ">Copy answer and source</button>" in pages[TENTATIVE]
     assert ">Copy question and result</button>" in pages[NONE] and "Copy answer" not in pages[NONE]
-    assert "The closest passages" in render_evidence(none.citations, ECKMUHL, none, with_pdf.data)
+    closest = render_evidence(none.citations, ECKMUHL, none, with_pdf.data)
+    assert "The closest passages" in closest
+    # the legend names only what the cards mark: no answer, no "answer / its sentence"
+    assert "<mark>answer</mark>" not in closest and 'class="qa-term">question word' in closest
     assert ">Evidence</h2>" in render_evidence(sure.citations, ECKMUHL, sure, with_pdf.data)
     # the answer carries its own page and title; the link asks the question again
     assert "p. 2</span>" in pages[ANSWER] and "Lights" in pages[ANSWER]
@@ -315,3 +318,13 @@ def test_a_section_heading_that_only_repeats_the_title_is_not_shown_again(tmp_pa
     assert "§" not in answer_as_text(answer) and "§" not in render_answer(answer, qa.data)
     headed = _with(answer, section="Spring tides")
     assert "§ Spring tides" in answer_as_text(headed) and "§ Spring tides" in render_answer(headed, qa.data)
+
+
+def test_every_column_of_the_metrics_table_is_explained_beside_it():
+    """"sure", "sure right", "possible", "possible right" and "none" were shown without a word of what they mean."""
+    from qa.eval.report import _COLUMNS
+    from qa.web.render import METRIC_HELP
+
+    explained = {name for name, _ in METRIC_HELP}
+    columns = {re.sub(r"^R@\d+$", "R@k", label) for label, _ in _COLUMNS}
+    assert columns <= explained, columns - explained

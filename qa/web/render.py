@@ -254,11 +254,13 @@ def render_evidence(hits: Iterable[Hit], question: str, answer: Answer | None = 
     cards = [render_hit(n, hit, answer, stems, data, n in relevant) for n, hit in enumerate(hits, start=1)]
     if not cards:
         return '<p class="qa-empty">No passage matches the question.</p>'
-    heading = "The closest passages" if answer is not None and answer.text is None else "Evidence"
+    none = answer is not None and answer.text is None
+    heading = "The closest passages" if none else "Evidence"
+    # the answer's marks in the legend only where there is an answer to mark
+    marks = "" if none else '<mark>answer</mark> <span class="qa-sentence">its sentence</span> '
     return (
         f'<section class="qa-evidence" aria-label="{heading}"><h2 class="qa-label">{heading}</h2>'
-        '<p class="qa-legend"><mark>answer</mark> <span class="qa-sentence">its sentence</span> '
-        '<b class="qa-term">question word</b></p>' + "".join(cards) + "</section>"
+        f'<p class="qa-legend">{marks}<b class="qa-term">question word</b></p>' + "".join(cards) + "</section>"
     )
 
 
@@ -381,6 +383,11 @@ METRIC_HELP = (
                    "(higher is better)"),
     ("abstain wrong", "share of answerable queries where no answer was given, not even a possible answer "
                       "(lower is better)"),
+    ("sure", "share of all queries given an answer stated as sure"),
+    ("sure right", "share of those answers that are right (exact match; \"-\": none was given)"),
+    ("possible", "share of all queries given only a possible answer"),
+    ("possible right", "share of those possible answers that are right (\"-\": none was given)"),
+    ("none", "share of all queries given no answer, only the closest passages"),
 )
 
 
