@@ -328,3 +328,12 @@ def test_every_column_of_the_metrics_table_is_explained_beside_it():
     explained = {name for name, _ in METRIC_HELP}
     columns = {re.sub(r"^R@\d+$", "R@k", label) for label, _ in _COLUMNS}
     assert columns <= explained, columns - explained
+
+
+def test_the_removal_question_names_each_document_by_its_id_and_title():
+    from qa.web.render import render_confirm
+
+    box = render_confirm(["lights.pdf", "notes.txt"], True, {"lights.pdf": "Lighthouses <of> Brittany",
+                                                             "notes.txt": "notes.txt"})
+    assert "<code>lights.pdf</code> <cite" in box and "Lighthouses &lt;of&gt; Brittany" in box
+    assert "<li><code>notes.txt</code></li>" in box  # a title that is only its id is not said twice

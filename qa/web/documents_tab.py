@@ -69,7 +69,11 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
     def ask_confirm(ids: list[str] | None):
         if not ids:
             return r.render_error("pick the documents to remove first", "Nothing chosen."), gr.Group(visible=False), ""
-        return "", gr.Group(visible=True), r.render_confirm(list(ids), trash)
+        try:  # the picker lists indexed documents, so the index is loaded
+            titles = {d.id: d.title for d in pipeline.documents()}
+        except QAError:
+            titles = {}
+        return "", gr.Group(visible=True), r.render_confirm(list(ids), trash, titles)
 
     def remove(ids: list[str] | None, progress=gr.Progress()) -> tuple:
         ids = list(ids or [])

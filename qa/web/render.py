@@ -357,9 +357,12 @@ def render_changes(lines: list[str], title: str) -> str:
     return f'<div class="qa-changes" role="status"><strong>{_e(title)}</strong><ul class="qa-notes">{items}</ul></div>'
 
 
-def render_confirm(ids: list[str], trash: bool) -> str:
-    """The question asked before removing documents, naming each file."""
-    items = "".join(f"<li><code>{_e(i)}</code></li>" for i in ids)
+def render_confirm(ids: list[str], trash: bool, titles: dict[str, str] | None = None) -> str:
+    """The question asked before removing documents, naming each file, with its title when ``titles`` has one
+    other than its id."""
+    titles = titles or {}
+    items = "".join(f"<li><code>{_e(i)}</code>" + (f" {_title(titles[i])}" if titles.get(i, i) != i else "")
+                    + "</li>" for i in ids)
     what = ("They are moved to the trash folder beside the index; Undo, or Restore under Removed documents at any "
             "time, brings them back."
             if trash else "Their files are deleted from the document folder; this cannot be undone.")
