@@ -182,6 +182,14 @@ def test_the_documents_words_are_counted_once_and_only_for_a_question_that_needs
     assert calls == [1]
 
 
+def test_warming_up_finds_the_names_too_and_only_once():
+    found = []
+    speller = Speller({"danube": 2}, english={}, names=lambda: found.append(1) or {"danube"})
+    speller.warm_up()
+    assert found == [1] and speller.names == {"danube"}
+    assert speller.correct("Does the Danuve flow?") == "Does the Danube flow?" and found == [1]
+
+
 def test_the_speller_is_made_once_per_index(ndf_pipeline):
     data = ndf_pipeline.data
     first = ndf_pipeline.speller(data)

@@ -204,9 +204,9 @@ class Speller:
         return self._symspell
 
     def warm_up(self) -> None:
-        """Count the documents' words and load the English words now rather than on a question
-        (the SymSpell dictionary stays for the first question with an unknown word)."""
-        _ = self.counts, self.english
+        """Count the documents' words, find their names and load the English words now rather than on a
+        question (the SymSpell dictionary stays for the first question with an unknown word)."""
+        _ = self.counts, self.english, self.names
 
     def unknown(self, words: list[str]) -> list[bool]:
         """For each lower-cased word: whether it is unknown (the index does not match it, and it is
