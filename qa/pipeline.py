@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import unicodedata
+from functools import lru_cache
 from typing import Callable
 
 from .index import store
@@ -270,10 +271,10 @@ class Pipeline:
         """The :class:`qa.index.spelling.Speller` of an index's documents, made once per index."""
         cached = self._speller
         if cached is None or cached[0] is not data:
-            from .index.spelling import Speller, count_words, name_words
+            from .index.spelling import Speller, word_counts
 
-            cached = (data, Speller(lambda: count_words(d.text for d in data.documents), indexed=data.bm25.knows,
-                                    names=lambda: name_words(d.text for d in data.documents)))
+            words = lru_cache(maxsize=1)(lambda: word_counts(d.text for d in data.documents))  # one pass for both
+            cached = (data, Speller(lambda: words()[0], indexed=data.bm25.knows, names=lambda: words()[1]))
             self._speller = cached
         return cached[1]
 

@@ -7,6 +7,7 @@ Offsets are always character offsets into the original document text:
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -153,6 +154,19 @@ class Hit:
                    {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
 
 
+def short_title(title: str, limit: int = 90) -> str:
+    """``title`` cut at a word boundary to at most ``limit`` characters, with an ellipsis.
+
+    >>> short_title("A very long title about many things", 20)
+    'A very long title…'
+    """
+    title = " ".join(str(title).split())
+    if len(title) <= limit:
+        return title
+    cut = title[:limit - 1].rsplit(" ", 1)[0] or title[:limit - 1]
+    return cut.rstrip(" ,;:-\u2013") + "\u2026"
+
+
 def confidence_text(confidence: float) -> str:
     """A confidence as shown, to two decimals rounded down, so that a possible answer just under the answer
     threshold never reads as the threshold (0.497 is 0.49, not 0.50) and nothing reads as a certain 1.00.
@@ -160,8 +174,6 @@ def confidence_text(confidence: float) -> str:
     >>> confidence_text(0.497), confidence_text(0.5), confidence_text(0.57), confidence_text(0.9999)
     ('0.49', '0.50', '0.57', '0.99')
     """
-    import math
-
     return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}"
 
 

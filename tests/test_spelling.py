@@ -173,8 +173,8 @@ def test_the_documents_words_are_counted_once_and_only_for_a_question_that_needs
     import qa.index.spelling
 
     calls = []
-    count = qa.index.spelling.count_words
-    monkeypatch.setattr(qa.index.spelling, "count_words", lambda texts: calls.append(1) or count(texts))
+    count = qa.index.spelling.word_counts
+    monkeypatch.setattr(qa.index.spelling, "word_counts", lambda texts: calls.append(1) or count(texts))
     assert ndf_pipeline.correct(NDF_CLEAN) is None
     assert calls == []  # every word is matched by the index (or a stop word)
     assert ndf_pipeline.correct(NDF_TYPOS) == NDF_CLEAN

@@ -9,7 +9,7 @@ from typing import Sequence
 from ..config import MODES
 from ..errors import QAError
 from ..protocols import ProgressFn
-from ..types import Answer
+from ..types import Answer, short_title
 from .answers import answer_metrics, answer_scores, breakdown
 from .queries import EvalQuery
 from .ranking import RANK_DEPTH, compare_rankings, retrieval_metrics
@@ -37,7 +37,7 @@ def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[
     """A line per problem of a query, naming it by id and question (a marked answer's id says nothing)."""
     out = []
     for q in queries:
-        name = f"{q.id} ({_short(q.question)})"
+        name = f"{q.id} (\u201c{short_title(q.question, 60)}\u201d)"
         unknown = [d for d in q.docs if d not in data.doc_index]
         if unknown:
             out.append(f"{name}: unknown document(s) {', '.join(unknown)}")
@@ -46,12 +46,7 @@ def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[
     return out
 
 
-def _short(question: str, limit: int = 60) -> str:
-    """The question quoted, cut at a word past ``limit`` characters."""
-    q = " ".join(question.split())
-    if len(q) > limit:
-        q = q[:limit].rsplit(" ", 1)[0] + " \u2026"
-    return f"\u201c{q}\u201d"
+
 
 
 def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, list | None]:

@@ -74,8 +74,13 @@ def words(text: str) -> Iterable[str]:
     >>> list(words("Assad's 2 B52s wasn't _x_ there"))
     ['assad', 'wasn', 'there']
     """
+    return (h.lower() for h in _heads(text))
+
+
+def _heads(text: str) -> Iterable[str]:
+    """The alphabetic words of a text as written, without what follows an apostrophe."""
     heads = (_head(token)[0] for token in _WORD.findall(text))
-    return (h.lower() for h in heads if h.isalpha())
+    return (h for h in heads if h.isalpha())
 
 
 @lru_cache(maxsize=1)
@@ -108,28 +113,25 @@ def _cased(replacement: str, original: str) -> str:
 
 def count_words(texts: Iterable[str]) -> Counter:
     """Each word of the texts (as :func:`words` gives them) with its number of occurrences."""
-    counts: Counter = Counter()
-    for text in texts:
-        counts.update(words(text))
-    return counts
+    return word_counts(texts)[0]
 
 
-def name_words(texts: Iterable[str]) -> set[str]:
-    """The (lower-cased) words the texts write capitalised more often than not: their names ("Giustozzi",
-    "Céloron"), not the words a sentence starts with ("The").
+def word_counts(texts: Iterable[str]) -> tuple[Counter, set[str]]:
+    """In one pass over the texts: each word (as :func:`words` gives them) with its number of occurrences, and the
+    words the texts write capitalised more often than not — their names ("Giustozzi", "Céloron"), not the words a
+    sentence starts with ("The").
 
-    >>> sorted(name_words(["The Danube rises in the Black Forest. The river flows east; the Danube ends in the sea."]))
-    ['black', 'danube', 'forest']
+    >>> counts, names = word_counts(["The Danube rises in the Black Forest. The river flows east; the Danube ends."])
+    >>> counts["the"], sorted(names)
+    (4, ['black', 'danube', 'forest'])
     """
-    capitalised, seen = Counter(), Counter()
+    counts, capitalised = Counter(), Counter()
     for text in texts:
-        for token in _WORD.findall(text):
-            head = _head(token)[0]
-            if head.isalpha():
-                seen[head.lower()] += 1
-                if head[0].isupper():
-                    capitalised[head.lower()] += 1
-    return {w for w, n in capitalised.items() if 2 * n > seen[w]}
+        for head in _heads(text):
+            counts[head.lower()] += 1
+            if head[0].isupper():
+                capitalised[head.lower()] += 1
+    return counts, {w for w, n in capitalised.items() if 2 * n > counts[w]}
 
 
 class Speller:
@@ -142,7 +144,7 @@ class Speller:
     words); those are known without counting. ``english``: the general English words (default:
     :func:`english_words`, loaded when first needed), known and, with ``english_candidates``,
     candidates one edit away; with ``searchable_first``, one that ``indexed`` matches before a more
-    frequent one it does not. ``names``: the documents' names (:func:`name_words`), or a function that finds
+    frequent one it does not. ``names``: the documents' names (:func:`word_counts`), or a function that finds
     them: the only corrections of a word capitalised inside a question (none without).
     """
 
@@ -162,8 +164,8 @@ class Speller:
     @classmethod
     def from_texts(cls, texts: Iterable[str], **options) -> "Speller":
         """A speller for the words of ``texts`` (the documents of an index) and their names, counted now."""
-        texts = list(texts)
-        return cls(count_words(texts), names=name_words(texts), **options)
+        counts, names = word_counts(texts)
+        return cls(counts, names=names, **options)
 
     @property
     def names(self) -> set[str]:
@@ -275,5 +277,5 @@ class Speller:
         return "".join(parts) + question[last:]
 
 
-__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "name_words",
-           "one_edit", "words"]
+__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "one_edit",
+           "word_counts", "words"]

@@ -192,7 +192,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         """The question on screen asked again with the search settings just changed (its answer and evidence
         showed the old ones, "hybrid score ..." after choosing bm25); nothing before a first question."""
         if not last:
-            return tuple(gr.skip() for _ in range(9))
+            return tuple(gr.skip() for _ in ask_outputs)
         return answer_page(last["question"], k, mode, docs, history)
 
     def open_source(n: str, last: dict | None):

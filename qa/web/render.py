@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
-from ..types import ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, shown_section
+from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, short_title,
+                     shown_section)
 from .highlight import heading_spans, highlight, question_stems, term_spans
 from .reflow import reflow
 
 if TYPE_CHECKING:
     from ..eval.records import Evaluation, QueryResult
 
-#: Characters of a title shown on a card; the whole title is in its tooltip.
+#: Characters of a title shown on a card; the whole title is in its tooltip (:func:`qa.types.short_title`).
 TITLE_CHARS = 90
 
 
@@ -33,21 +34,8 @@ def _chars(start: int, end: int) -> str:
     return f"characters {start:,}\u2013{end:,}"
 
 
-def short_title(title: str, limit: int = TITLE_CHARS) -> str:
-    """``title`` cut at a word boundary to at most ``limit`` characters, with an ellipsis.
-
-    >>> short_title("A very long title about many things", 20)
-    'A very long title…'
-    """
-    title = " ".join(str(title).split())
-    if len(title) <= limit:
-        return title
-    cut = title[:limit - 1].rsplit(" ", 1)[0] or title[:limit - 1]
-    return cut.rstrip(" ,;:-\u2013") + "\u2026"
-
-
 def _title(title: str, tag: str = "cite", whole: bool = False) -> str:
-    return f'<{tag} title="{_e(title)}">{_e(" ".join(str(title).split()) if whole else short_title(title))}</{tag}>'
+    return f'<{tag} title="{_e(title)}">{_e(" ".join(str(title).split()) if whole else short_title(title, TITLE_CHARS))}</{tag}>'
 
 
 def render_error(message: str, title: str = "Cannot answer this.") -> str:
