@@ -340,12 +340,33 @@ def test_write_report_files_and_escaping(scripted, tmp_path):
     assert "| bm25 |" in md and "&lt;img src=x" in md and "<img" not in md
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fig = recall_curve_figure(result)
-    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["bm25", "dense"]
     points = recall_curve_points(result)  # the app's plot draws the same points
-    for line, (mode, curve) in zip(fig.axes[0].get_lines(), points.items()):
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == list(points)
+    assert sorted(m for name in points for m in name.split(" = ")) == ["bm25", "dense"]
+    for line, (name, curve) in zip(fig.axes[0].get_lines(), points.items()):
         assert list(line.get_xdata()) == [k for k, _ in curve] == list(range(1, result.k + 1))
-        assert list(line.get_ydata()) == [y for _, y in curve] == list(result.modes[mode].recall_curve)
+        for mode in name.split(" = "):
+            assert list(line.get_ydata()) == [y for _, y in curve] == list(result.modes[mode].recall_curve)
     assert format_markdown(result).startswith("# Evaluation")
+
+
+def test_modes_with_the_same_recall_curve_share_one_named_line(scripted):
+    """Two modes with the same curve were drawn as two lines, the later hiding the earlier: one line, both names."""
+    import dataclasses
+
+    from qa.web.evaluate_tab import recall_curve_frame
+
+    queries, _ = load_queries(TINY_QUERIES)
+    result = evaluate(scripted, queries, modes=("bm25", "dense"))
+    bm25 = result.modes["bm25"]
+    lower = dataclasses.replace(bm25, recall_curve=tuple(r / 2 for r in bm25.recall_curve))
+    twins = dataclasses.replace(result, modes={"bm25": lower, "dense": result.modes["dense"],
+                                               "hybrid": result.modes["dense"]})
+    points = recall_curve_points(twins)
+    assert list(points) == ["bm25", "dense = hybrid"]
+    assert [y for _, y in points["dense = hybrid"]] == list(result.modes["dense"].recall_curve)
+    assert [line.get_label() for line in recall_curve_figure(twins).axes[0].get_lines()] == list(points)
+    assert list(recall_curve_frame(twins)["mode"].unique()) == ["bm25", "dense = hybrid"]
 
 
 # -- the command line ---------------------------------------------------------------------------

@@ -119,8 +119,12 @@ CURVE_TITLE = "Share of answerable queries with a relevant passage in the top k"
 
 
 def recall_curve_points(result: Evaluation) -> dict[str, list[tuple[int, float]]]:
-    """Each mode's recall@k curve as ``(k, recall)`` points, k from 1."""
-    return {mode: list(enumerate(res.recall_curve, start=1)) for mode, res in result.modes.items()}
+    """Each mode's recall@k curve as ``(k, recall)`` points, k from 1. Modes with the same curve share one
+    line, named ``"dense = hybrid"``: drawn apart, the later line would hide the earlier one."""
+    same: dict[tuple, list[str]] = {}
+    for mode, res in result.modes.items():
+        same.setdefault(tuple(res.recall_curve), []).append(mode)
+    return {" = ".join(modes): list(enumerate(curve, start=1)) for curve, modes in same.items()}
 
 
 def recall_curve_figure(result: Evaluation):
