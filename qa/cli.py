@@ -298,7 +298,7 @@ def cmd_trash(args) -> int:
 
 def cmd_restore(args) -> int:
     qa = _pipeline(args)
-    report = qa.restore(args.ids)
+    report = qa.restore(args.ids, notify=_quiet)  # printed once, below
     print(f"restored {len(args.ids)}: {show(', '.join(args.ids))}")
     for line in report.lines() if report is not None else []:
         print(show(line))

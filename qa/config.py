@@ -46,9 +46,11 @@ class Settings:
     #: warning when its packages are missing; a model named by ``model`` uses torch unless its folder holds
     #: ``encoder-int8.onnx`` (written there by ``python -m qa.train encoder``), which is used likewise.
     encoder: str = "onnx"
-    #: What encodes questions for the bundled model's passages: ``auto`` (the default: queries worded as
-    #: questions by ``trained``, anything else, such as claims or keywords, by ``bundled``; chosen on
-    #: held-out data, docs/benchmarks.md), ``bundled`` (the model itself, by ``encoder``), ``trained`` (a
+    #: What encodes queries: with the default model, ``auto`` sends queries worded as questions to its
+    #: ``encoder-int8.onnx`` and anything else (claims, keywords) to its ``statement-int8.onnx``; any other value
+    #: sends every query to ``encoder-int8.onnx``. For the bundled model's passages: ``auto`` (queries worded as
+    #: questions by ``trained``, anything else by the statement encoder ``qa/models/statement-int8.onnx``;
+    #: chosen on held-out data, docs/benchmarks.md), ``bundled`` (the model itself, by ``encoder``), ``trained`` (a
     #: question encoder trained here on SQuAD against the bundled model's passage vectors, int8 ONNX; see
     #: qa/models/README.md) or the path of an ``.onnx`` file exported by ``python -m qa.train question``.
     #: Passage vectors are the same either way, so switching rebuilds nothing; ignored when ``model``

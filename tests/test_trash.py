@@ -69,7 +69,7 @@ def test_restore_never_overwrites_a_file_of_the_same_name(qa):
         qa.restore(["nope.txt"])
 
 
-def test_cli_remove_says_where_the_file_went_and_trash_and_restore_undo_it(qa, monkeypatch, capsys):
+def test_cli_remove_says_where_the_file_went_and_trash_and_restore_undo_it(qa, monkeypatch, capsys, caplog):
     from qa import cli
 
     monkeypatch.setattr(cli, "_pipeline", lambda args: Pipeline(qa.settings, embedder=FakeEmbedder()))
@@ -79,7 +79,11 @@ def test_cli_remove_says_where_the_file_went_and_trash_and_restore_undo_it(qa, m
     assert "moved rivers.txt to the trash: " in out and "`qa restore rivers.txt`" in out
     assert cli.main(["trash", *args]) == 0
     assert capsys.readouterr().out.startswith("rivers.txt  removed ")
+    caplog.set_level("INFO", logger="qa")
     assert cli.main(["restore", "rivers.txt", *args]) == 0
-    assert "restored 1: rivers.txt" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "restored 1: rivers.txt" in printed.out and "added 1: rivers.txt" in printed.out
+    # printed once: not logged (to stderr, in a terminal) as well
+    assert not [r for r in caplog.records if "added 1" in r.getMessage()]
     assert (qa.settings.docs / "rivers.txt").read_text() == TINY_DOCS["rivers.txt"]
     assert cli.main(["trash", *args]) == 0 and "the trash is empty" in capsys.readouterr().out
