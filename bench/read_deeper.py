@@ -17,8 +17,12 @@ retrieval order; seeds by passage, as ``qa eval``), F1 of the answer where the s
 count; none scores 0), share answered, and passages read a question (the time: ``bench/read_first.py`` measured
 about 14 ms a passage on two threads here). Paired randomization tests (ranx, R@5 and MRR@5) against ``product``.
 
-    python bench/read_deeper.py --sets squad-train scifact-train          # tuning sets: the rule chooses here
-    python bench/read_deeper.py --sets squad-dev shifts-nw shifts-reddit shifts-amazon scifact-test seeds
+    python bench/read_deeper.py --sets shifts-nw shifts-reddit shifts-amazon --half calibration   # tuning sets
+    python bench/read_deeper.py --sets scifact-train
+    python bench/read_deeper.py --choose "shifts-nw calibration" "shifts-reddit calibration" \
+        "shifts-amazon calibration" scifact-train                            # the rule (docs/benchmarks.md)
+    python bench/read_deeper.py --sets shifts-nw shifts-reddit shifts-amazon --half test             # report sets
+    python bench/read_deeper.py --sets squad-dev scifact-test seeds squad-train
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-from fusion import (DEV, REPORT_SETS, SHIFTS, TRAIN, TUNE_SETS, candidate_args, candidates, dataset, product_weight,
+from fusion import (DEV, SHIFTS, TRAIN, TUNE_SETS, candidate_args, candidates, dataset, product_weight,
                     runs, set_pipeline)
 from perf_common import SEED_QUERIES, machine, print_table
 
