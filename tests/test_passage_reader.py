@@ -194,11 +194,16 @@ def test_a_long_answer_across_two_sentences_is_returned_whole(tmp_path):
     ("“we became their prisoners rather than they ours”", "“we became their prisoners rather than they ours”"),
     ("(the Black Emporium", "the Black Emporium"),
     ("Mi-35M nor Mi-28 helicopters,", "Mi-35M nor Mi-28 helicopters"),
+    ("interest [in Syria", "interest [in Syria]"),  # cut inside a bracket closed right after: closed with it
+    ("AQAP) in Yemen", "(AQAP) in Yemen"),
+    ('said "yes', 'said "yes"'),
 ])
 def test_an_answer_leaves_out_an_unpaired_quotation_mark_and_a_clause_mark_at_its_edges(tmp_path, target, text):
     docs = write_docs(tmp_path / "docs", {"memo.txt": "Memo\n\nKomer said “we became their prisoners rather than "
                                           "they ours” after the war. They went to (the Black Emporium) at night. "
-                                          "Neither Mi-35M nor Mi-28 helicopters, as agreed, were delivered.\n"})
+                                          "Neither Mi-35M nor Mi-28 helicopters, as agreed, were delivered. Iran has "
+                                          "interest [in Syria] still. The group (AQAP) in Yemen grew. He said "
+                                          '"yes" twice.\n'})
     s = Settings(docs=docs, index=tmp_path / "index")
     reader = PassageReader(s, model=StubModel(target), calibration=Calibration(answer=0.8, tentative=0.3))
     qa = Pipeline(s, embedder=FakeEmbedder(), reader=reader)

@@ -41,6 +41,11 @@ _CLOSERS = {c: o for o, c in _PAIRS.items()}
 _LOOSE = ",;:"  # a clause mark at either edge belongs to the text around the answer
 
 
+def _more(span: str, mark: str, partner: str) -> bool:
+    """Whether ``span`` holds a ``mark`` without its ``partner`` (a straight quotation mark: an odd number)."""
+    return span.count(mark) % 2 == 1 if mark == partner else span.count(mark) > span.count(partner)
+
+
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     """``start:end`` of ``text`` without the edge marks that are not the answer's: a quotation mark or bracket
     whose partner is not in the span (“we became their prisoners → we became their prisoners), a clause mark, and
@@ -51,8 +56,19 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     'we became their prisoners rather than they ours'
     >>> s, e = tidy_span(t, t.index("“"), t.index("”") + 1); t[s:e]
     '“we became their prisoners rather than they ours”'
+
+    A bracket or quotation opened inside the span (not at its edge) and closed right after it is closed with it,
+    and likewise one closed inside and opened right before:
+
+    >>> t = "Iran has a lot of interest [in Syria] and they brought their own people"
+    >>> s, e = tidy_span(t, 0, t.index("]")); t[s:e]
+    'Iran has a lot of interest [in Syria]'
     """
     s, e = start, end
+    if e < len(text) and (o := _CLOSERS.get(text[e])) and text[s] != o and _more(text[s:e], o, text[e]):
+        e += 1  # "interest [in Syria" + "]"
+    if s > 0 and (c := _PAIRS.get(text[s - 1])) and text[e - 1] != c and _more(text[s:e], c, text[s - 1]):
+        s -= 1  # "(" + "AQAP) in Yemen"
     while e - s > 1:
         first, last = text[s], text[e - 1]
         inner = text[s + 1:e - 1]
