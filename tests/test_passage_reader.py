@@ -212,6 +212,27 @@ def test_an_answer_leaves_out_an_unpaired_quotation_mark_and_a_clause_mark_at_it
     assert qa.data.document(answer.doc).text[answer.start:answer.end] == text
 
 
+@pytest.mark.parametrize("target", ["150", "Name12", "senior"])  # in its last, middle and first part
+def test_the_quote_of_an_answer_in_a_long_sentence_is_the_whole_sentence_not_its_last_part(tmp_path, target):
+    """The index cuts a sentence over 600 characters into parts; the answer's quote was its last part alone
+    ("for a total of 150 in April alone."), which says nothing of what the 150 are."""
+    officers = ", ".join(f"General Name{i} (head of the branch in District{i})" for i in range(22))
+    long = (f"The April purge removed many senior intelligence officers, including {officers} and many others, "
+            "for a total of 150 in April alone.")
+    assert len(long) > 1200  # three parts
+    text = f"Memo\n\nThe year began quietly. {long} The majority of those removed were replaced.\n"
+    docs = write_docs(tmp_path / "docs", {"memo.txt": text})
+    s = Settings(docs=docs, index=tmp_path / "index")
+    reader = PassageReader(s, model=StubModel(target), calibration=Calibration(answer=0.8, tentative=0.3))
+    qa = Pipeline(s, embedder=FakeEmbedder(), reader=reader)
+    parts = [text[a:b] for a, b in {(int(r[2]), int(r[3])) for r in qa.data.sentences}]
+    assert "for a total of 150 in April alone." in [p[-34:] for p in parts] and long not in parts  # the index cut it
+    answer = qa.ask("How many officers were removed?")
+    assert answer.text == target
+    assert answer.sentence == long  # whole: neither the sentence before nor the one after
+    assert text[answer.sentence_start:answer.sentence_end] == long
+
+
 @pytest.mark.parametrize("has, status", [(4.0, "answer"), (0.0, "tentative"), (-4.0, "none")])
 def test_three_answer_states_from_the_calibrated_confidence(tmp_path, has, status):
     qa = pipeline(tmp_path, StubModel("Lisbon", has=has))

@@ -3,6 +3,8 @@ the one lookup of an index sentence row (:func:`sentence_at`)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ingest.chunking import section_at
 from ..types import ANSWER, TENTATIVE, Answer, Span
 from .windows import in_table
@@ -81,6 +83,50 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     return (s, e) if text[s:e].strip() else (start, end)
 
 
+#: A sentence's last character when it ends there; the index cuts a sentence longer than
+#: :data:`~qa.ingest.chunking.MAX_SENTENCE_CHARS` after a clause mark or between words, never at these.
+_SENTENCE_ENDS = ".!?…\"”’)]»"
+#: Longest quote that a long sentence's parts are joined into.
+MAX_QUOTE_CHARS = 2000
+
+
+def whole_sentence(data, passage_row: int, text: str, start: int, end: int) -> tuple[int, int]:
+    """``start:end`` (the answer's sentence, document offsets) widened over the neighbouring parts of its sentence
+    when the index cut a long sentence into parts (:func:`qa.ingest.chunking.split_sentences`): a part at least
+    half the cut's length that ends without a sentence end continues into the next. The quote then says what the
+    answer is about ("... the removal of many senior intelligence officers, ..., for a total of 150 in April alone."
+    rather than its last part alone); at most :data:`MAX_QUOTE_CHARS`."""
+    from ..ingest.chunking import MAX_SENTENCE_CHARS
+
+    lo, hi = int(data.sent_lo[passage_row]), int(data.sent_hi[passage_row])
+    if hi <= lo:
+        return start, end
+    rows = data.sentences[data.sentences[:, 1] == data.sentences[lo, 1]][:, 2:4].astype(np.int64)
+    rows = np.unique(rows[(rows[:, 1] > start - MAX_QUOTE_CHARS) & (rows[:, 0] < end + MAX_QUOTE_CHARS)], axis=0)
+    parts: list[list[int]] = []  # the document's sentence parts near the answer: a part that two passages
+    for a, b in rows.tolist():  # clipped at their edges is listed once per passage, overlapping: joined again
+        if parts and a < parts[-1][1]:
+            parts[-1][1] = max(parts[-1][1], b)
+        else:
+            parts.append([a, b])
+    inside = [n for n, (a, b) in enumerate(parts) if b > start and a < end]
+    if not inside:
+        return start, end
+    first, last = inside[0], inside[-1]
+
+    def runs_on(n: int) -> bool:  # part n is a cut part, and the next part follows it after white space alone
+        (a, b), (c, _) = parts[n], parts[n + 1]
+        return (b - a >= MAX_SENTENCE_CHARS // 2 and text[b - 1] not in _SENTENCE_ENDS
+                and 0 <= c - b <= 3 and not text[b:c].strip())
+
+    while first > 0 and runs_on(first - 1) and end - parts[first - 1][0] <= MAX_QUOTE_CHARS:
+        first -= 1
+    start = min(start, parts[first][0])
+    while last < len(parts) - 1 and runs_on(last) and parts[last + 1][1] - start <= MAX_QUOTE_CHARS:
+        last += 1
+    return start, max(end, parts[last][1])
+
+
 def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: tuple[int, int],
               confidence: float, status: str = ANSWER) -> Answer:
     """The answer ``start:end`` (document offsets, tidied by :func:`tidy_span`) of passage ``hits[hit_pos]``, with
@@ -92,7 +138,7 @@ def answer_in(data, hits, k: int, hit_pos: int, start: int, end: int, context: t
     message = None
     if in_table(doc.text, start):
         status, message = TENTATIVE, FROM_A_TABLE
-    s, e = context
+    s, e = whole_sentence(data, hit.row, doc.text, *context)
     citations, cited = cite_first(hits, k, hit_pos)
     return Answer(text=doc.text[start:end], confidence=confidence, span=Span(doc.id, start, end),
                   sentence=doc.text[s:e], sentence_span=Span(doc.id, s, e), citations=citations, cited=cited,
