@@ -124,6 +124,9 @@ def mark_lines(record: dict, right: bool, marks: int, file_name: str) -> list[st
     (mistyped, or from elsewhere), and how many marks the file holds."""
     gold = ", ".join(record["answers"]) or "no answer in the documents"
     lines = [f"saved as a test query (expected: {gold})"]
+    if not right and not record["answers"]:  # a wrong answer marked with the box empty
+        lines.append("if the documents do answer it, copy the right answer from a passage into the box and mark it "
+                     "wrong again: that replaces this one")
     if not right and record["answers"] and not record.get("docs"):
         lines.append(f"no passage shown holds \u201c{record['answers'][0]}\u201d word for word: was it copied "
                      "from one? If no document holds it, evaluation finds no relevant passage for it")
