@@ -189,6 +189,11 @@ def test_the_first_evaluation_in_a_fresh_app_shows_its_metrics_with_one_progress
     # how long it took is recorded, not asserted (CI machines may be busy); docs/benchmarks.md reports it
     (ARTIFACTS / "first-evaluation-seconds.txt").write_text(f"{time.monotonic() - start:.2f}\n")
     assert page.evaluate("window.__qaBars") <= 1
+    # the result in one plain sentence first; the glossary of the columns one click away
+    expect(page.locator("#qa-eval-summary .qa-plain").first).to_contain_text("questions the documents answer")
+    expect(page.locator(".qa-metric-help")).to_be_hidden()
+    page.locator(".qa-metric-details summary").click()
+    expect(page.locator(".qa-metric-help")).to_be_visible()
     expect(page.locator(".qa-metric-help")).to_contain_text("mean reciprocal rank")
     expect(page.locator("#qa-per-query")).to_contain_text("partly right")
     page.screenshot(path=str(ARTIFACTS / "evaluate-fresh.png"), full_page=True)

@@ -23,6 +23,7 @@ from qa.eval import (
     format_text,
     is_relevant,
     load_queries,
+    plain_summary,
     recall_curve_figure,
     recall_curve_points,
     retrieval_metrics,
@@ -348,6 +349,18 @@ def test_write_report_files_and_escaping(scripted, tmp_path):
         for mode in name.split(" = "):
             assert list(line.get_ydata()) == [y for _, y in curve] == list(result.modes[mode].recall_curve)
     assert format_markdown(result).startswith("# Evaluation")
+
+
+def test_the_evaluation_is_summed_up_in_words_and_counts(scripted, tiny_queries):
+    """A tester could not read the Evaluate tab without its glossary: each mode gets one plain sentence."""
+    from qa.web.render import render_summary
+
+    result = evaluate(scripted, tiny_queries, modes=("bm25",))
+    line = ("bm25: of 4 questions the documents answer, 3 of 4 (75 %) had a passage holding the answer among the "
+            "first 5; the answer was right for 1 of 4 (25 %), partly right for 1 more, and 1 got no answer; of 1 "
+            "they do not answer, 1 was left without an answer.")
+    assert plain_summary(result) == [line]
+    assert line.replace("(", "").split(";")[0] in render_summary(result, [], "a file").replace("(", "")
 
 
 def test_modes_with_the_same_recall_curve_share_one_named_line(scripted):

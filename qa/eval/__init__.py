@@ -49,15 +49,15 @@ from .records import (
 )
 from .relevance import document_ranking, is_relevant, relevant_passages
 from .report import (
-    CURVE_TITLE, CURVE_X, CURVE_Y, format_markdown, format_text, recall_curve_figure, recall_curve_points, table_rows,
-    write_report,
+    CURVE_TITLE, CURVE_X, CURVE_Y, format_markdown, format_text, plain_summary, recall_curve_figure, recall_curve_points,
+    table_rows, write_report,
 )
 from .run import evaluate
 
 __all__ = [
     "EvalQuery", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
     "retrieval_metrics", "compare_rankings", "warm_up", "answer_scores", "answer_metrics", "state_metrics",
-    "evaluate", "table_rows", "format_text", "format_markdown", "recall_curve_figure", "recall_curve_points",
-    "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult", "QueryResult", "AnswerScores",
+    "evaluate", "table_rows", "format_text", "format_markdown", "plain_summary", "recall_curve_figure",
+    "recall_curve_points", "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult", "QueryResult", "AnswerScores",
     "AnswerMetrics", "GroupMetrics", "Significance", "Comparison",
 ]

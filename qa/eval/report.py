@@ -33,6 +33,39 @@ def table_rows(result: Evaluation) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _share(n: int, of: int) -> str:
+    return f"{n} of {of} ({round(100 * n / of)} %)" if of else f"{n} of {of}"
+
+
+def plain_summary(result: Evaluation) -> list[str]:
+    """One sentence a mode, in words and counts: how often the answer's passage was among the first five, how many
+    answers were right, partly right or missing, and how many questions the documents do not answer were left
+    without one. Empty for a result without its per-query records."""
+    lines = []
+    for mode, res in result.modes.items():
+        records = res.per_query
+        if not records:
+            continue
+        top = min(5, result.k)
+        answerable = [r for r in records if r.answerable]
+        unanswerable = [r for r in records if not r.answerable]
+        parts = []
+        if answerable:
+            found = sum(r.rank is not None and r.rank <= top for r in answerable)
+            right = sum(bool(r.scores.correct) for r in answerable)
+            partly = sum(bool(r.scores.partly_right) and not r.scores.correct for r in answerable)
+            none = sum(r.answer is None for r in answerable)
+            parts.append(f"of {len(answerable)} questions the documents answer, {_share(found, len(answerable))} had "
+                         f"a passage holding the answer among the first {top}; the answer was right for "
+                         f"{_share(right, len(answerable))}, partly right for {partly} more, and {none} got no answer")
+        if unanswerable:
+            left = sum(r.answer is None for r in unanswerable)
+            parts.append(f"of {len(unanswerable)} they do not answer, {left} {'was' if left == 1 else 'were'} left "
+                         "without an answer")
+        lines.append(f"{mode}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths)))

@@ -384,15 +384,19 @@ METRIC_HELP = (
 
 def render_metric_help() -> str:
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in METRIC_HELP)
-    return f'<dl class="qa-metric-help">{items}</dl>'
+    return (f'<details class="qa-metric-details"><summary>What each column of the tables means</summary>'
+            f'<dl class="qa-metric-help">{items}</dl></details>')
 
 
 def render_summary(result: Evaluation, problems: Sequence[str], source: str) -> str:
     """What was evaluated, and every problem or warning, escaped."""
+    from ..eval import plain_summary
+
     notes = [f"line problems in the file: {p}" for p in problems] + list(result.warnings)
     items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    plain = "".join(f"<p class=\"qa-plain\">{_e(line)}</p>" for line in plain_summary(result))
     return (
-        f'<p class="qa-source">{result.n_queries:,} quer{"y" if result.n_queries == 1 else "ies"} from {_e(source)}; retrieval depth '
+        plain + f'<p class="qa-source">{result.n_queries:,} quer{"y" if result.n_queries == 1 else "ies"} from {_e(source)}; retrieval depth '
         f'{result.k}; misses and wrong answers come first in the table below — select a row to see '
         f"what was retrieved.</p>" + (f'<ul class="qa-notes">{items}</ul>' if items else "")
         + render_metric_help()
