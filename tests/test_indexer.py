@@ -193,6 +193,10 @@ def test_the_report_counts_one_thing_in_the_singular():
     two = IndexReport(added=["a.txt", "b.txt"], passages=2, embedded_passages=2, embedded_sentences=3, wrote=True)
     assert two.lines()[-1] == "indexed 2 documents, 2 passages (2 passages and 3 sentences embedded) in 0.0 s"
     assert IndexReport(unchanged=["a.txt"], passages=1).lines() == ["index is up to date: 1 document, 1 passage"]
+    # the app's words: how the sentence vectors were made is the command line's detail
+    assert one.lines(detail=False)[-1] == "indexed 1 document, 1 passage (1 new) in 0.5 s"
+    assert IndexReport(removed=["b.txt"], unchanged=["a.txt"], passages=189, wrote=True).lines(detail=False) == [
+        "removed 1: b.txt", "indexed 1 document, 189 passages (none new) in 0.0 s"]
 
 
 def older_title_rule(monkeypatch, rule: str, title=None):

@@ -54,10 +54,11 @@ class IndexReport:
     #: where it went and how to restore it
     trashed: list = field(default_factory=list)
 
-    def lines(self, skipped: bool = True, trashed: bool = True) -> list[str]:
+    def lines(self, skipped: bool = True, trashed: bool = True, detail: bool = True) -> list[str]:
         """What the update did, a line each; ``skipped=False`` leaves out the files it could not read (said
         elsewhere, as the app's header does), ``trashed=False`` where removed files went and the command that
-        restores them (the app says it in its own words)."""
+        restores them (the app says it in its own words), ``detail=False`` how sentence vectors were made
+        (the app's words: "indexed 8 documents, 189 passages (2 new) in 0.1 s")."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
         out += [entry.line() for entry in self.trashed] if trashed else []
         if self.reason:
@@ -69,12 +70,16 @@ class IndexReport:
         if self.wrote:
             out.append(
                 f"indexed {_count(len(self.added) + len(self.changed) + len(self.unchanged), 'document')}, "
-                f"{_count(self.passages, 'passage')} ({self._embedded()}) in {self.seconds:.1f} s"
+                f"{_count(self.passages, 'passage')} ({self._embedded() if detail else self._new()}) in "
+                f"{self.seconds:.1f} s"
             )
         else:
             out.append(f"index is up to date: {_count(len(self.unchanged), 'document')}, "
                        f"{_count(self.passages, 'passage')}")
         return out
+
+    def _new(self) -> str:
+        return f"{self.embedded_passages:,} new" if self.embedded_passages else "none new"
 
     def _embedded(self) -> str:
         if not self.pooled_sentences:

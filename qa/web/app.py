@@ -308,7 +308,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                                  elem_id="qa-mark-right")
                         wrong_button = gr.Button("Mark wrong", size="sm", scale=0, min_width=110,
                                                  elem_id="qa-mark-wrong")
-                        correction = gr.Textbox(show_label=False, container=False, scale=3, elem_id="qa-correction",
+                        correction = gr.Textbox(label="The right answer, if this one is wrong", show_label=False,
+                                                container=False, scale=3, elem_id="qa-correction",
                                                 placeholder="If wrong: the right answer, copied from a passage "
                                                             "(empty: the documents do not answer it)")
                     mark_status = gr.HTML(elem_id="qa-mark-status")

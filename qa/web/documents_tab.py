@@ -57,7 +57,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             return *changed(r.render_error(str(exc), "Cannot add these.")), None
         added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
         # the upload's own lines; the folder's skipped files are named under the page's header
-        lines = added.lines() + (report.lines(skipped=False) if report is not None else [])
+        lines = added.lines() + (report.lines(skipped=False, detail=False) if report is not None else [])
         if not added.changed:
             title = "Nothing added."
         elif added.skipped:
@@ -84,7 +84,8 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             report = pipeline.remove(ids, progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot remove.")), gr.Group(visible=False), []
-        lines = report.lines(skipped=False, trashed=False) if report is not None else [f"removed {', '.join(ids)}"]
+        lines = (report.lines(skipped=False, trashed=False, detail=False) if report is not None
+                 else [f"removed {', '.join(ids)}"])
         if trash:
             lines.append("the files are in the trash beside the index: Undo, or Restore under Removed documents "
                          "at any time, puts them back")
@@ -100,7 +101,8 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
             report = pipeline.restore(ids, progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:
             return *changed(r.render_error(str(exc), "Cannot restore.")), []
-        lines = [f"restored {', '.join(ids)}"] + (report.lines(skipped=False) if report is not None else [])
+        lines = [f"restored {', '.join(ids)}"] + (report.lines(skipped=False, detail=False)
+                                                  if report is not None else [])
         return *changed(r.render_changes(lines, "Back in the collection."), clear=True), []
 
     gr.Markdown(
