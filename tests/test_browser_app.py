@@ -380,7 +380,19 @@ def test_undo_brings_a_removed_document_back(browser, app, tmp_path):
     page.get_by_role("tab", name="Documents").click()
     page.locator("#qa-doc-upload input[type=file]").set_input_files(str(new))
     expect(page.locator("#qa-doc-status")).to_contain_text("salt.txt", timeout=SLOW)
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_label("Question").fill("Where is salt harvested by hand?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#qa-answer")).to_contain_text("Guerande", timeout=SLOW)
+    page.get_by_role("tab", name="Documents").click()
     remove_salt(page)
+    # the answer still on the Ask tab says that a document it cites is gone
+    page.get_by_role("tab", name="Ask").click()
+    expect(page.locator("#qa-stale")).to_contain_text("salt.txt is cited below and no longer in the collection",
+                                                      timeout=SLOW)
+    page.get_by_role("button", name="Ask", exact=True).click()  # asked again: the note goes
+    expect(page.locator("#qa-stale")).not_to_contain_text("salt.txt", timeout=SLOW)
+    page.get_by_role("tab", name="Documents").click()
     # the Undo button names what it brings back, and still does after the message is gone (another tab)
     page.get_by_role("tab", name="Ask").click()
     page.get_by_role("tab", name="Documents").click()

@@ -342,3 +342,15 @@ def test_the_removal_question_names_each_document_by_its_id_and_title():
                                                              "notes.txt": "notes.txt"})
     assert "<code>lights.pdf</code> <cite" in box and "Lighthouses &lt;of&gt; Brittany" in box
     assert "<li><code>notes.txt</code></li>" in box  # a title that is only its id is not said twice
+
+
+def test_an_answer_given_before_the_collection_changed_says_so():
+    """A tester's answer kept citing a document removed since, with nothing on screen to say it was gone."""
+    from qa.web.render import render_stale
+
+    assert render_stale(["a.txt", "b.txt"], ["a.txt", "b.txt"], ["a.txt"]) == ""
+    gone = render_stale(["a.txt", "b<x>.txt"], ["a.txt"], ["b<x>.txt", "a.txt"])
+    assert "b&lt;x&gt;.txt is cited below and no longer in the collection" in gone and "<x>" not in gone
+    assert "ask again" in gone
+    other = render_stale(["a.txt", "b.txt"], ["a.txt", "c.txt", "d.txt"], ["a.txt"])
+    assert "the documents have changed (2 added, 1 removed)" in other

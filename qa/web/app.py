@@ -162,7 +162,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None,
                     spell: bool = True) -> tuple:
         """The answer, the cleared source view, the evidence, the page image, the state for the
-        source view, the history list, the marking controls, their status and the history.
+        source view, the history list, the marking controls, their status, the history and the cleared note
+        that the collection has changed since.
         ``spell=False`` searches the words as typed (the "as typed" link of a corrected question)."""
         history = list(history or [])
         hidden_image = gr.Image(value=None, visible=False)
@@ -172,7 +173,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                   spell=None if spell else False)
         except QAError as exc:
             return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
-                    history)
+                    history, "")
         data = pipeline.data
         q = " ".join(str(question).split())
         history = [q, *(h for h in history if h != q)][:HISTORY]
@@ -181,11 +182,12 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             "",
             r.render_evidence(answer.citations, answer.searched_for or q, answer, data),
             hidden_image,
-            {"question": q, "answer": answer},
+            {"question": q, "answer": answer, "documents": [d.id for d in pipeline.documents()]},
             gr.Dataset(samples=[[h] for h in history]),
             gr.Column(visible=True),
             "",
             history,
+            "",  # no note that the collection changed under it
         )
 
     def answer_again(k: float, mode: str, docs: list[str] | None, history: list | None, last: dict | None) -> tuple:
@@ -194,6 +196,15 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if not last:
             return tuple(gr.skip() for _ in ask_outputs)
         return answer_page(last["question"], k, mode, docs, history)
+
+    def stale_note(last: dict | None) -> str:
+        """Over the answer on screen: what has changed in the collection since it was given (a document it cites
+        removed in the Documents tab, or in another page)."""
+        documents = current()
+        if not last or documents is None or "documents" not in last:
+            return ""
+        return r.render_stale(last["documents"], [d.id for d in documents],
+                              list(dict.fromkeys(h.passage.doc for h in last["answer"].citations)))
 
     def open_source(n: str, last: dict | None):
         """The whole document of citation ``n``, scrolled to it; a PDF's page drawn beside it."""
@@ -301,6 +312,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                         info="hybrid fuses dense (meaning) and bm25 (words)")
                         docs = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these documents",
                                            info="empty: all documents", elem_id="qa-doc-filter")
+                stale_html = gr.HTML(elem_id="qa-stale")
                 answer_html = gr.HTML(elem_id="qa-answer")
                 with gr.Column(visible=False, elem_id="qa-mark") as mark_group:
                     with gr.Row(equal_height=True, elem_classes="qa-mark-row"):
@@ -325,7 +337,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 last = gr.State()
                 history = gr.State([])
                 ask_outputs = [answer_html, source_html, evidence_html, page_image, last, history_list,
-                               mark_group, mark_status, history]
+                               mark_group, mark_status, history, stale_html]
                 ask_inputs = [question, k, mode, docs, history]
                 gr.on([ask_button.click, question.submit], answer_page, ask_inputs, ask_outputs,
                       api_visibility="private", show_progress_on=[answer_html]
@@ -361,6 +373,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         for tab in (ask_tab, documents_tab, evaluate_tab):
             tab.select(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
         documents_tab.select(lambda: "", None, doc_status, api_visibility="private", show_progress="hidden")
+        # the answer on screen says when the collection has changed under it (a new answer clears it)
+        ask_tab.select(stale_note, last, stale_html, api_visibility="private", show_progress="hidden")
         for event in (app.load, documents_tab.select):  # the trash as it is now (a removal in another page too)
             event(lambda: trash_state(pipeline), None, [trashed, trash_group], api_visibility="private",
                   show_progress="hidden")

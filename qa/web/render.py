@@ -339,6 +339,24 @@ def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
     return [(f"{short_title(d.title, 60)} ({d.id})", d.id) for d in documents]
 
 
+def render_stale(then: Collection[str], now: Collection[str], cited: Collection[str]) -> str:
+    """A note over an answer given when the collection held the documents ``then`` and that now holds ``now``
+    (ids): which documents it cites are gone, or how many were added and removed; empty when nothing changed."""
+    removed = [d for d in then if d not in now]
+    added = [d for d in now if d not in then]
+    if not removed and not added:
+        return ""
+    gone = [d for d in cited if d in removed]
+    if gone:
+        what = (f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} cited below and no longer in the "
+                "collection")
+    else:
+        what = ", ".join(f"{n} {label}" for n, label in ((len(added), "added"), (len(removed), "removed")) if n)
+        what = f"the documents have changed ({what})"
+    return (f'<div class="qa-stale" role="status">Since this answer, {_e(what)}: ask again to answer from the '
+            "documents as they are now.</div>")
+
+
 def render_changes(lines: list[str], title: str) -> str:
     """What an upload or a removal did, one escaped line each."""
     items = "".join(f"<li>{_e(line)}</li>" for line in lines)
