@@ -354,3 +354,20 @@ def test_an_answer_given_before_the_collection_changed_says_so():
     assert "ask again" in gone
     other = render_stale(["a.txt", "b.txt"], ["a.txt", "c.txt", "d.txt"], ["a.txt"])
     assert "the documents have changed (2 added, 1 removed)" in other
+
+
+def test_a_tables_lines_are_shown_in_a_fixed_width_font_in_the_evidence_and_the_source(tmp_path):
+    """A tester's table showed as raw pipes in a proportional font: its padded columns did not line up, so the row
+    and column of a table answer (only ever a possible one) could not be checked."""
+    table = ("| Year | Ship name    | Cargo     |\n|------|--------------|-----------|\n"
+             "| 2014 | Silver Gull  | olive oil |\n")
+    docs = write_docs(tmp_path / "docs", {"notes.md": f"# Ledgers\n\nThe ships in the ledgers:\n\n{table}\nThe end.\n"})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    hit = qa.search("Silver Gull olive oil", k=1, mode="bm25")[0]
+    evidence = render_evidence([hit], "ship", None, qa.data)
+    rows = re.findall(r'<span class="qa-table-line">(.*?)</span>(?=\n|$)', evidence, re.S)
+    assert [re.sub(r"<[^>]+>", "", r) for r in rows] == table.splitlines()  # each line, its spaces kept
+    assert "The ships in the ledgers" not in "".join(rows)  # prose stays in the text's font
+    assert evidence.count('class="qa-table-line"') == 3
+    source = render_source(qa.data.document("notes.md"), 1, hit, None)
+    assert source.count('class="qa-table-line"') == 3

@@ -69,6 +69,16 @@ def in_table(text: str, start: int) -> bool:
     return _TABLE_LINE.fullmatch(text, line_start, len(text) if line_end < 0 else line_end) is not None
 
 
+def table_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every Markdown table line of ``text`` (as :func:`in_table` finds them).
+
+    >>> t = "Prices\\n| Item | Price |\\n|---|---|\\n| Wok | 39.50 |\\n"
+    >>> [t[s:e] for s, e in table_lines(t)]
+    ['| Item | Price |', '|---|---|', '| Wok | 39.50 |']
+    """
+    return [(m.start(), m.end()) for m in _TABLE_LINE.finditer(text)]
+
+
 def markup_chars(text: str) -> np.ndarray:
     """bool per character of ``text``: Markdown markup that no answer holds — the ``|`` of table lines, a
     table's header (the column names) and the row of dashes under it, and the ``#`` marks of headings.

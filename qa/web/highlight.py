@@ -17,6 +17,7 @@ from ..ingest.chunking import MD_HEADING
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
 #: terms inside either; a Markdown heading line holds its ``#`` marks).
 TAGS = {
+    "table": ('<span class="qa-table-line">', "</span>"),  # a Markdown table's line, in a fixed-width font
     "heading": ('<span class="qa-heading">', "</span>"),
     "markup": ('<span class="qa-md">', "</span>"),
     "passage": ('<span class="qa-in-passage">', "</span>"),
@@ -95,6 +96,19 @@ def heading_spans(text: str) -> list[tuple[int, int, str]]:
     for m in MD_HEADING.finditer(text):
         spans += [(m.start(), m.end(), "heading"), (m.start(), m.start(1), "markup")]
     return spans
+
+
+def table_spans(text: str) -> list[tuple[int, int, str]]:
+    """The Markdown table lines of ``text``, shown in a fixed-width font so that a table written with its columns
+    padded reads as columns (the readers take a neighbouring row's cell often: the row must be checkable).
+
+    >>> t = "Fees\\n| Boat | Fee |\\n| Yacht | 12 m |"
+    >>> [t[s:e] for s, e, _ in table_spans(t)]
+    ['| Boat | Fee |', '| Yacht | 12 m |']
+    """
+    from ..reader.windows import table_lines
+
+    return [(s, e, "table") for s, e in table_lines(text)]
 
 
 def _parts(word: str) -> list[str]:

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from ..index.store import IndexData
 from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, short_title,
                      shown_section)
-from .highlight import heading_spans, highlight, question_stems, term_spans
+from .highlight import heading_spans, highlight, question_stems, table_spans, term_spans
 from .reflow import reflow
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
     """One evidence card: where the passage comes from, its text with the answer and the
     question's content words marked, and a button that opens it in its document."""
     p = hit.passage
-    spans = term_spans(p.text, stems) + heading_spans(p.text)
+    spans = term_spans(p.text, stems) + heading_spans(p.text) + table_spans(p.text)
     if answer is not None:
         spans += _answer_spans(answer, hit, p.start)
     is_answer = answer is not None and answer.text is not None and answer.cited == n
@@ -257,7 +257,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     """The whole text of ``doc`` with citation ``n``'s passage marked and the answer highlighted;
     the page's script scrolls it to the passage. For a PDF, ``page`` is the page shown beside it."""
     p = hit.passage
-    spans = heading_spans(doc.text)
+    spans = heading_spans(doc.text) + table_spans(doc.text)
     if doc.text[p.start:p.end] == p.text:
         spans.append((p.start, p.end, "passage"))
         spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
