@@ -182,7 +182,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             "",
             r.render_evidence(answer.citations, answer.searched_for or q, answer, data),
             hidden_image,
-            {"question": q, "answer": answer, "documents": [d.id for d in pipeline.documents()]},
+            {"question": q, "answer": answer, "documents": [d.id for d in data.documents]},
             gr.Dataset(samples=[[h] for h in history]),
             gr.Column(visible=True),
             "",
