@@ -360,6 +360,8 @@ def test_the_evaluation_is_summed_up_in_words_and_counts(scripted, tiny_queries)
             "first 5; the answer was right for 1 of 4 (25 %), partly right for 1 more, and 1 got no answer; of 1 "
             "they do not answer, 1 was left without an answer.")
     assert plain_summary(result) == [line]
+    assert " ".join(format_text(result).split()).count(line) == 1  # qa eval prints it under the table
+    assert line in format_markdown(result)
     assert line.replace("(", "").split(";")[0] in render_summary(result, [], "a file").replace("(", "")
 
 

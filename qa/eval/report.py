@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from pathlib import Path
 
 from .records import Evaluation, ModeResult
@@ -111,6 +112,9 @@ def format_text(result: Evaluation) -> str:
     """The human-readable table printed by ``qa eval``."""
     header, rows = table_rows(result)
     parts = [_heading(result), "", _text_table(header, rows)]
+    plain = plain_summary(result)
+    if plain:
+        parts += [""] + [textwrap.fill(line, 116, subsequent_indent="  ") for line in plain]
     sig = _significance_lines(result)
     if sig:
         parts += [""] + sig
@@ -127,6 +131,7 @@ def format_markdown(result: Evaluation) -> str:
     """A Markdown summary of the evaluation (all text HTML-escaped)."""
     header, rows = table_rows(result)
     parts = ["# Evaluation", "", _md_cell(_heading(result)), "", _md_table(header, rows)]
+    parts += [""] + [_md_cell(line) for line in plain_summary(result)]
     sig = _significance_lines(result)
     if sig:
         parts += ["", "## Differences between modes", "", "```", *sig, "```"]
