@@ -268,7 +268,9 @@ def _quiet(line: str) -> None:
 def cmd_add(args) -> int:
     qa = _pipeline(args)
     added, report = qa.add(args.paths, link=args.link, replace=args.replace, notify=_quiet)  # printed once, below
-    for line in added.lines(report):
+    for name, why in added.skipped:  # a warning, apart from what was done
+        print(f"qa: skipped {show(name)}: {show(why)}", file=sys.stderr)
+    for line in added.lines(report, skipped=False):
         print(show(line))
     if not added.changed and not added.unchanged:
         print("qa: error: nothing was added", file=sys.stderr)
@@ -313,6 +315,8 @@ def cmd_eval(args) -> int:
     for problem in problems:
         print(f"qa: {show(args.queries)}: {show(problem)}", file=sys.stderr)
     qa.warm_up(show_bar=sys.stderr.isatty())
+    if args.k < 10:  # said, not done quietly
+        print(f"qa: -k {args.k} is below 10: evaluating the top 10 (MRR@10 and nDCG@10 need them)", file=sys.stderr)
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
     result = dataclasses.replace(result, problems=tuple(problems))

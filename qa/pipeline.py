@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import math
 import operator
+import os
 import re
 import threading
 import time
@@ -404,6 +405,8 @@ class Pipeline:
         name already taken by another document keeps both (``name (2).ext``) unless ``replace``.
         When the index cannot be updated (disk full, ...), the files added are taken out again."""
         s = self.settings
+        if isinstance(paths, (str, os.PathLike)):  # one path, never its characters ("." alone is the whole folder)
+            paths = [paths]
         with self._lock, self.parser() as parser:  # one worker checks the files, then indexes them
             check_layout(s.docs, s.index)
             self._check_docs_folder()

@@ -44,6 +44,11 @@ def test_ask_takes_k_mode_and_documents(client):
     assert 1 <= len(result["citations"]) <= 3  # k, plus the answer's passage when it lies below them
     assert {c["doc"] for c in result["citations"]} == {FEBRUARY_DOC}
     assert {c["mode"] for c in result["citations"]} == {"bm25"}
+    # one id as a string, as the README allows: it was split into characters ("unknown document id(s): 0, 1, _")
+    one = client.predict(FEBRUARY, k=2, mode="bm25", docs=FEBRUARY_DOC, api_name="/ask")
+    assert {c["doc"] for c in one["citations"]} == {FEBRUARY_DOC}
+    hits = client.predict(FEBRUARY, k=2, docs=FEBRUARY_DOC, api_name="/search")
+    assert hits and {h["doc"] for h in hits} == {FEBRUARY_DOC}
 
 
 def test_search_returns_ranked_passages(client):

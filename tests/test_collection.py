@@ -231,6 +231,20 @@ def test_documents_list_type_pages_passages_and_when_indexed(pipeline, incoming)
     assert pdf["indexed"] >= max(before.values())
 
 
+def test_one_path_given_as_a_string_is_one_path_not_its_characters(pipeline, tmp_path, monkeypatch):
+    """``add("n.md")`` was read a character at a time: "." added the whole working folder (given "/...", the whole
+    file system)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "n.md").write_text("# Note\n\nThe tide turns at noon.\n", encoding="utf-8")
+    (work / "other.md").write_text("# Other\n\nNot to be added.\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    added, report = pipeline.add("n.md")
+    assert added.added == ["n.md"] and added.skipped == [] and report is not None
+    added, _ = pipeline.add(work / "other.md")  # a Path alone too
+    assert added.added == ["other.md"]
+
+
 def test_a_failed_add_leaves_the_index_alone(pipeline, incoming):
     pipeline.refresh()
     generation = pipeline.data.generation
@@ -261,7 +275,9 @@ def test_cli_add_of_nothing_usable_is_one_clear_error(tmp_path, incoming):
     result = run_qa("add", incoming / "slides.pptx", "--docs", tmp_path / "docs", "--index", tmp_path / "i",
                     cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "not an accepted type" in result.stdout and "nothing was added" in result.stderr
+    # why a file was skipped is a warning: on stderr, apart from what was done
+    assert "qa: skipped " in result.stderr and "not an accepted type" in result.stderr
+    assert "not an accepted type" not in result.stdout and "nothing was added" in result.stderr
     result = run_qa("remove", "nope.txt", "--docs", write_docs(tmp_path / "d2", TINY_DOCS), "--index", tmp_path / "i",
                     cwd=tmp_path)
     assert result.returncode == 1 and result.stderr.strip() == (

@@ -405,6 +405,10 @@ def test_cli_eval_json(monkeypatch, capsys, fake_pipeline, query_file):
     ]
     assert "line 6" in err
     assert {"id", "question", "rank", "answer", "correct"} <= set(result["per_query"][0])
+    # a depth below 10 was used as 10 without a word
+    assert cli.main(["eval", str(query_file), "--mode", "bm25", "--json", "-k", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["k"] == 10 and "-k 5 is below 10: evaluating the top 10" in err
 
 
 def test_cli_eval_all_modes_table_and_report(monkeypatch, capsys, fake_pipeline, query_file, tmp_path):

@@ -61,10 +61,11 @@ class AddReport:
     def changed(self) -> bool:
         return bool(self.added or self.replaced)
 
-    def lines(self, index_report=None) -> list[str]:
+    def lines(self, index_report=None, skipped: bool = True) -> list[str]:
         """What was done to the collection, one line each, then the lines of the
-        :class:`~qa.index.indexer.IndexReport` of the index update that followed, if any."""
-        out = [f"skipped {name}: {why}" for name, why in self.skipped]
+        :class:`~qa.index.indexer.IndexReport` of the index update that followed, if any; ``skipped=False`` leaves
+        out the files that were not added (``qa add`` says them on stderr)."""
+        out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
         out += [f"kept both: {taken} already holds another document, so the new one is {new} "
                 "(use --replace to replace it)" for taken, new in self.renamed]
         out += [f"saved {given} as {doc_id}: a file name here holds only letters, digits, spaces and - _ . ( )"

@@ -102,7 +102,10 @@ SCROLL_JS = """() => {
 SHOW_ANSWER_JS = "() => { document.querySelector('#qa-answer')?.scrollIntoView({block: 'start'}); }"
 
 
-def _docs_filter(docs: list[str] | None) -> list[str] | None:
+def _docs_filter(docs: list[str] | str | None) -> list[str] | None:
+    """The documents to answer from (an API client may send one id as a string: never its characters)."""
+    if isinstance(docs, str):
+        return [docs] if docs else None
     return list(docs) if docs else None
 
 
