@@ -309,14 +309,16 @@ def cmd_restore(args) -> int:
 
 def cmd_eval(args) -> int:
     from .eval import evaluate, format_text, load_queries, write_report
+    from .eval.ranking import RANK_DEPTH
 
     qa = _pipeline(args)
     queries, problems = load_queries(args.queries, max_queries=qa.settings.max_eval_queries)
     for problem in problems:
         print(f"qa: {show(args.queries)}: {show(problem)}", file=sys.stderr)
     qa.warm_up(show_bar=sys.stderr.isatty())
-    if args.k < 10:  # said, not done quietly
-        print(f"qa: -k {args.k} is below 10: evaluating the top 10 (MRR@10 and nDCG@10 need them)", file=sys.stderr)
+    if args.k < RANK_DEPTH:  # said, not done quietly
+        print(f"qa: -k {args.k} is below {RANK_DEPTH}: evaluating the top {RANK_DEPTH} (MRR@10 and nDCG@10 need "
+              "them)", file=sys.stderr)
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
     result = dataclasses.replace(result, problems=tuple(problems))

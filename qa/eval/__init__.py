@@ -58,6 +58,6 @@ __all__ = [
     "EvalQuery", "load_queries", "parse_query", "is_relevant", "relevant_passages", "document_ranking",
     "retrieval_metrics", "compare_rankings", "warm_up", "answer_scores", "answer_metrics", "state_metrics",
     "evaluate", "table_rows", "format_text", "format_markdown", "plain_summary", "recall_curve_figure",
-    "recall_curve_points", "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult", "QueryResult", "AnswerScores",
-    "AnswerMetrics", "GroupMetrics", "Significance", "Comparison",
+    "recall_curve_points", "CURVE_X", "CURVE_Y", "CURVE_TITLE", "write_report", "Evaluation", "ModeResult",
+    "QueryResult", "AnswerScores", "AnswerMetrics", "GroupMetrics", "Significance", "Comparison",
 ]

@@ -46,9 +46,6 @@ def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[
     return out
 
 
-
-
-
 def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, list | None]:
     """One query searched and asked in ``mode``: its result, and the passage rows retrieved
     (``None`` when the question could not be asked)."""
