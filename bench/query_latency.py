@@ -5,7 +5,9 @@ times, in the same loop so that all share the machine's load:
 
 * the floor: ``SentenceTransformer.encode([question])`` plus ``faiss_index.search`` (top 50);
 * ``Pipeline.search_timed`` (hybrid): question embedding, dense search, BM25, fusion, total;
-* ``Pipeline.ask``: the same stages plus the reader (``Answer.timings``).
+* ``Pipeline.ask``: the same stages plus the reader (``Answer.timings``), reading deeper when unsure;
+* ``first``: ``Pipeline.ask(deeper=False)``, the answer the app shows at once; ``app.final``: the app's last
+  answer (the first, then, when :meth:`Pipeline.reads_deeper`, the question asked again in full).
 
 Each configuration (``--encoders`` x ``--threads``) loads its own pipeline over the seed index,
 which is built once in ``--base`` (a copy of seeds/, never the repository's vectorstore/).
@@ -60,6 +62,13 @@ def measure(qa: Pipeline, model, threads: int, questions: list[str], repeat: int
             answer = qa.ask(q)
             for stage, sec in answer.timings.items():
                 out.setdefault(f"ask.{stage}", []).append(sec)
+            first = qa.ask(q, deeper=False)  # what the app shows first
+            for stage, sec in first.timings.items():
+                out.setdefault(f"first.{stage}", []).append(sec)
+            # the app's last answer: the first, then (when it reads deeper) the question asked again in full
+            deeper = qa.reads_deeper(q, first)
+            out.setdefault("app.final", []).append(first.timings["total"] + (answer.timings["total"] if deeper else 0))
+            out.setdefault("app.reads deeper", []).append(float(deeper))
     return out
 
 
@@ -113,8 +122,11 @@ def main() -> None:
                                                read_threads=read_threads))
                 qa.warm_up()
                 times = measure(qa, model, threads, questions, args.repeat)
+                print(f"# {encoder}, {reader}, {threads} thread(s): reads deeper for "
+                      f"{np.mean(times['app.reads deeper']):.0%} of the questions")
                 floor = stats_ms(times["floor"])
-                for key in ["floor"] + [f"{p}.{s}" for p in ("search", "ask") for s in STAGES]:
+                for key in (["floor"] + [f"{p}.{s}" for p in ("search", "ask", "first") for s in STAGES]
+                            + ["app.final"]):
                     if key in times:
                         st = stats_ms(times[key])
                         rows.append({"encoder": encoder, "questions": question_model, "reader": reader,

@@ -114,6 +114,15 @@ class Settings:
     reader_model: str = ""
     #: Passages the passage reader reads per question; 0 means its own default (chosen by measurement).
     read_passages: int = 0
+    #: Reading deeper when unsure (the passage reader, questions only): when the answer from the first
+    #: passages is below ``deeper_below`` confident and the query is worded as a question, the retrieved
+    #: passages below them are read too, down to ``read_deeper``; the surest answer found there replaces it
+    #: when it is at least ``deeper_take`` and surer, its passage cited first. 0 (``QA_READ_DEEPER=0``) turns it
+    #: off. Chosen on the SQuADShifts calibration halves and checked on questions no run had read
+    #: (docs/benchmarks.md, "Reading deeper for questions"); the app shows the first answer while it reads on.
+    read_deeper: int = 10
+    deeper_below: float = 0.2
+    deeper_take: float = 0.06
     #: Typo-tolerant questions: on (the default) corrects question words that neither the documents
     #: nor an English word list know against the documents' words before searching (see
     #: qa/index/spelling.py; names and numbers are never changed); off (``QA_SPELLING=off``, or 0,
@@ -202,6 +211,11 @@ class Settings:
             raise SettingsError(f"read_threads must be 1 or more, got {self.read_threads}")
         if self.read_passages < 0:
             raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
+        if self.read_deeper < 0:
+            raise SettingsError(f"read_deeper must be 0 (off) or a number of passages, got {self.read_deeper}")
+        for name in ("deeper_below", "deeper_take"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if not isinstance(self.spelling, bool):  # "on"/"off", as the CLI's flag and older callers give it
             value = _BOOLEANS.get(str(self.spelling).strip().lower())
             if value is None:

@@ -365,10 +365,11 @@ class Pipeline:
         return hits[:k], timings
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            docs: list[str] | None = None, spell: bool | None = None) -> Answer:
+            docs: list[str] | None = None, spell: bool | None = None, deeper: bool = True) -> Answer:
         """An extractive answer with its evidence; ``answer.text`` is ``None`` when it abstains.
         A question with typos is searched for as :meth:`correct` corrects it (``spell`` as in
-        :meth:`search`), and ``answer.searched_for`` says so."""
+        :meth:`search`), and ``answer.searched_for`` says so. ``deeper=False``: the answer from the first
+        passages only, not reading on when it is unsure (``settings.read_deeper``; see :meth:`reads_deeper`)."""
         t0 = time.perf_counter()
         q, k, mode, docs = self._check(question, k, mode, docs)
         reader = self.reader  # an unusable reader model is reported before any indexing work
@@ -379,11 +380,21 @@ class Pipeline:
                                                dense_q=(fixed or q) if DENSE_CORRECTED else q)
         timings["spelling"] = spelling
         t = time.perf_counter()
-        answer = reader.read((fixed or q) if READ_CORRECTED else q, qvec, result, data, k)
+        extra = {"deeper": deeper} if getattr(reader, "deeper", 0) else {}  # only a reader that reads on takes it
+        answer = reader.read((fixed or q) if READ_CORRECTED else q, qvec, result, data, k, **extra)
         timings["read"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         return dataclasses.replace(answer, timings={**answer.timings, **timings},
                                    searched_for=answer.searched_for if fixed is None else fixed)
+
+    def reads_deeper(self, question: str, answer: Answer) -> bool:
+        """Whether ``ask(question)`` reads on past ``answer``, given by ``ask(question, deeper=False)``: the
+        reader reads deeper (``settings.read_deeper``), the question is worded as one and the answer is below
+        ``settings.deeper_below`` sure. The app shows that first answer while the deeper one is read."""
+        reader = self.reader
+        if not getattr(reader, "deeper", 0):
+            return False
+        return reader.reads_deeper(question, answer.confidence, len(self.data.passages))
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents: id, title, author, date, kind, pages (``None`` without pages),

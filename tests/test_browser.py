@@ -295,3 +295,36 @@ def test_the_answer_card_shows_its_highlighted_answer(browser, tmp_path, seed_pi
         finally:
             page.close()
 
+
+
+def test_an_unsure_answer_shows_while_the_passages_below_are_read_then_the_deeper_one_replaces_it(page, tmp_path):
+    """The app does not wait for reading deeper: the first answer shows at once, saying the passages below are
+    being read, and the answer found there replaces it, saying where it was retrieved (a stub reader that takes
+    3 s over the deeper passages, so the first state can be seen)."""
+    import time
+
+    from conftest import FakeEmbedder
+    from qa.reader.passage import PassageReader
+    from test_passage_reader import DEEP_CALIBRATION, DEEP_QUESTION, DOCS, CountingModel
+
+    class SlowBelow(CountingModel):
+        def logits(self, question, passages, max_windows=4):
+            if len(passages) > 2:  # the passages below the first three
+                time.sleep(3)
+            return super().logits(question, passages, max_windows)
+
+    s = Settings(docs=write_docs(tmp_path / "docs", DOCS), index=tmp_path / "index", chunk_size=300,
+                 chunk_overlap=0, mode="bm25")
+    qa = Pipeline(s, embedder=FakeEmbedder(),
+                  reader=PassageReader(s, model=SlowBelow("Zanzibar archipelago"), calibration=DEEP_CALIBRATION))
+    qa.warm_up()
+    with serving(qa) as url:
+        ask(page, url, DEEP_QUESTION)
+        answer = page.locator("#qa-answer")
+        expect(answer.locator(".qa-reading-on")).to_contain_text("reading the passages retrieved below",
+                                                                 timeout=60_000)
+        expect(answer.locator(".qa-found-deeper")).to_contain_text("retrieved #5", timeout=120_000)
+        expect(answer.locator(".qa-reading-on")).to_have_count(0)
+        expect(answer.locator(".qa-answer-text")).to_contain_text("Zanzibar archipelago")
+        expect(page.locator("#qa-evidence .qa-card").first).to_contain_text("Zanzibar archipelago")
+        page.screenshot(path=str(ARTIFACTS / "answer-found-deeper.png"), full_page=True)

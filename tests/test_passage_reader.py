@@ -5,6 +5,7 @@ falling back to the heuristic reader. (The shipped model itself: tests/test_pass
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import warnings
 
 import numpy as np
@@ -480,3 +481,80 @@ def test_the_cli_shows_an_answer_across_a_line_break_on_one_line(tmp_path, monke
     assert first.startswith("Thaddeus Vorblitz   [1] confidence") and "\\n" not in first
     assert cli.main(["ask", "Who recommends cable brakes?", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] == "Thaddeus\nVorblitz"
+
+
+#: Retrieved 5th (BM25 over the ledger in 300-character passages): below the three the reader reads first.
+DEEP_QUESTION = "Where did the captain count item 10, item 20, item 30 and item 40?"
+#: sure by the reader's own weights (sigmoid(4) = 0.98), but an answer found deeper has its own fit: sigmoid(-1) = 0.27
+DEEP_CALIBRATION = Calibration(answer=0.5, tentative=0.1, stop=0.9, deeper_has_answer=1.0, deeper_span=0.0,
+                               deeper_bias=-5.0)
+
+
+def reading_deeper(tmp_path, model, calibration=DEEP_CALIBRATION, **settings) -> Pipeline:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    s = Settings(docs=docs, index=tmp_path / "index", chunk_size=300, chunk_overlap=0, mode="bm25", **settings)
+    return Pipeline(s, embedder=FakeEmbedder(), reader=PassageReader(s, model=model, calibration=calibration))
+
+
+def test_an_unsure_answer_to_a_question_reads_the_passages_below_and_cites_the_one_it_answers_from_first(tmp_path):
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    qa = reading_deeper(tmp_path, model)
+    hits = qa.search(DEEP_QUESTION, k=10)
+    assert [n for n, h in enumerate(hits, 1) if "Zanzibar" in h.passage.text] == [5]  # below the three read first
+    answer = qa.ask(DEEP_QUESTION)
+    assert model.calls[:3] == [1, 2, 7]  # passage 1; 2-3 (unsure); then 4-10 (still unsure, a question)
+    assert answer.text == "Zanzibar archipelago" and answer.citations[0].rank == 5 and answer.cited == 1
+    assert [h.rank for h in answer.citations] == [5, 1, 2, 3, 4]
+    # asked for three passages, the answer's passage comes first, then the three retrieved first
+    assert [h.rank for h in qa.ask(DEEP_QUESTION, k=3).citations] == [5, 1, 2, 3]
+    # its confidence is the deeper answers' own fit, not the reader's 0.98: a possible answer, not a sure one
+    assert answer.confidence == pytest.approx(1 / (1 + np.exp(1.0))) and answer.status == "tentative"
+
+
+def test_the_first_answer_is_given_without_reading_on_when_asked_and_says_the_reader_would_read_on(tmp_path):
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    qa = reading_deeper(tmp_path, model)
+    first = qa.ask(DEEP_QUESTION, deeper=False)
+    assert model.calls == [1, 2] and first.status == "none"
+    assert qa.reads_deeper(DEEP_QUESTION, first)
+    assert qa.ask(DEEP_QUESTION).text == "Zanzibar archipelago"
+
+
+@pytest.mark.parametrize("query, settings", [
+    ("The captain counted item 10, item 20, item 30 and item 40.", {}),  # a claim, not a question
+    (DEEP_QUESTION, {"read_deeper": 0}),  # turned off
+    (DEEP_QUESTION, {"read_deeper": 3}),  # no deeper than the reader reads anyway
+])
+def test_claims_and_the_setting_off_read_no_deeper(tmp_path, query, settings):
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    qa = reading_deeper(tmp_path, model, **settings)
+    first = qa.ask(query, deeper=False)
+    assert qa.ask(query).status == "none" and not qa.reads_deeper(query, first)
+    assert model.calls == [1, 2, 1, 2]
+
+
+def test_a_deeper_answer_below_deeper_take_or_less_sure_than_the_first_is_not_taken(tmp_path):
+    """sigmoid(4 - 7) = 0.047 is below ``deeper_take`` (0.06): the passages below were read, nothing replaces the
+    first reading (no answer)."""
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    qa = reading_deeper(tmp_path, model, calibration=replace(DEEP_CALIBRATION, deeper_bias=-7.0))
+    answer = qa.ask(DEEP_QUESTION)
+    assert model.calls == [1, 2, 7] and answer.status == "none" and answer.citations[0].rank == 1
+
+
+def test_the_deeper_calibration_is_read_from_beside_the_model_and_defaults_to_the_readers_own(tmp_path):
+    record = tmp_path / "m.json"
+    record.write_text(json.dumps({"calibration": {"has_answer": 1.0, "bias": 0.0, "deeper_has_answer": 2.0,
+                                                  "deeper_span": 0.0, "deeper_bias": -1.0}}))
+    cal = Calibration.read(record)
+    assert cal.deeper_confidence(1.0, 0.0) == pytest.approx(1 / (1 + np.exp(-1.0)))
+    assert Calibration(has_answer=1.0).deeper_confidence(1.0, 0.0) == Calibration(has_answer=1.0).confidence(1.0, 0.0)
+
+
+def test_read_deeper_settings_are_checked(tmp_path):
+    from qa.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="read_deeper"):
+        Settings(docs=tmp_path, read_deeper=-1)
+    with pytest.raises(SettingsError, match="deeper_below"):
+        Settings(docs=tmp_path, deeper_below=1.5)

@@ -31,12 +31,23 @@ class Calibration:
     #: (the passage reader's) an answer this sure from the first passage alone ends the reading: the
     #: passages below it are not read (above 1: they always are)
     stop: float = 2.0
+    #: (the passage reader's) the same probability for an answer found by reading deeper (the best of several
+    #: passages below the first ones: the reader's own weights make it over-confident), fitted apart by
+    #: ``bench/read_deeper.py --calibrate``; NaN: as the others
+    deeper_has_answer: float = float("nan")
+    deeper_span: float = float("nan")
+    deeper_bias: float = float("nan")
 
     def confidence(self, has_logit: float, span_score: float) -> float:
         """The probability that the answer is right, from the window's has-answer logit and the
         span's score (a sum of logits)."""
-        z = self.has_answer * has_logit + self.span * span_score + self.bias
-        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+        return _sigmoid(self.has_answer * has_logit + self.span * span_score + self.bias)
+
+    def deeper_confidence(self, has_logit: float, span_score: float) -> float:
+        """:meth:`confidence` for an answer found by reading deeper (its own fit, when the record has one)."""
+        if not np.isfinite(self.deeper_bias):
+            return self.confidence(has_logit, span_score)
+        return _sigmoid(self.deeper_has_answer * has_logit + self.deeper_span * span_score + self.deeper_bias)
 
     @classmethod
     def beside(cls, model_file: Path, default: "Calibration | None" = None) -> "Calibration":
@@ -49,6 +60,10 @@ class Calibration:
     def read(cls, record: Path, default: "Calibration | None" = None) -> "Calibration":
         """The calibration stored in the record file ``record`` (key ``calibration``), else ``default``."""
         return stored(record, "calibration", default or cls())
+
+
+def _sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
 
 
 def stored(record: Path, key: str, default):

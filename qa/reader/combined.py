@@ -195,6 +195,8 @@ class CombinedReader(PassageReader):
         super().__init__(settings, model_file=passage.model_path(settings), calibration=Calibration.read(record),
                          model=model)
         self.weights = Weights.read(record)
+        self.deeper = 0  # reading deeper was chosen with the passage model's confidence, not this one's
+        self.pool = max(settings.k, self.read_passages)
 
     @property
     def model(self) -> CombinedModel:

@@ -141,10 +141,12 @@ class PassageReader:
         self.model_file = Path(model_file or model_path(settings))
         self.calibration = calibration or Calibration.beside(self.model_file)
         self.read_passages = settings.read_passages or READ_PASSAGES
+        #: passages read at most when the answer is unsure (0: never more than ``read_passages``)
+        self.deeper = settings.read_deeper if settings.read_deeper > self.read_passages else 0
         #: show the passages read in the reader's order (off: on SQuAD dev it ranked the gold paragraph first
         #: less often than retrieval does, ``bench/reader_order.py``); the answer's passage leads either way
         self.order_evidence = False
-        self.pool = max(settings.k, self.read_passages)
+        self.pool = max(settings.k, self.read_passages, self.deeper)
         self._model: PassageModel | None = model
         self._lock = threading.Lock()
 
@@ -176,7 +178,17 @@ class PassageReader:
         """The best span of each window of the passages ``top`` read."""
         return self.model.spans(question, [h.passage.text for h in top])
 
-    def read(self, question: str, qvec, retrieval, data, k: int):
+    def reads_deeper(self, question: str, confidence: float, retrieved: int) -> bool:
+        """Whether an answer of ``confidence`` from the first passages sends the reader deeper: on, a question
+        (:func:`qa.index.question_form.is_question`: claims and keywords were not helped), unsure, and more
+        passages retrieved than were read."""
+        from ..index.question_form import is_question
+
+        return (self.deeper > 0 and confidence < self.settings.deeper_below and retrieved > self.read_passages
+                and is_question(question))
+
+    def read(self, question: str, qvec, retrieval, data, k: int, deeper: bool = True):
+        """The answer from the first passages, or (``deeper`` and :meth:`reads_deeper`) from those below them."""
         hits = retrieval.hits
         top = hits[: self.read_passages]
         # with a stop, the first passage alone; without (stop above 1), all in one call, as the combined
@@ -187,6 +199,18 @@ class PassageReader:
         if first < len(top) and confidence < self.calibration.stop:  # not sure enough: read the others too
             spans += [replace(sp, passage=sp.passage + first) for sp in self.passage_spans(question, top[first:], data)]
             best, confidence = choose(spans, self.calibration)
+        if deeper and self.reads_deeper(question, confidence, len(hits)):
+            read = len(top)
+            top = hits[: self.deeper]
+            deep = [replace(sp, passage=sp.passage + read) for sp in self.passage_spans(question, top[read:], data)]
+            spans += deep
+            # the best of several passages is over-confident by the reader's own weights: its own fit
+            sure_of = self.calibration.deeper_confidence
+            surest = max(deep, key=lambda sp: sure_of(sp.has_answer, sp.score), default=None)
+            if surest is not None:
+                sure = sure_of(surest.has_answer, surest.score)
+                if sure >= self.settings.deeper_take and sure > confidence:
+                    best, confidence = surest, sure
         status = state(confidence, self.answer_threshold, self.threshold)
         where = list(range(len(top)))
         if self.order_evidence and len(top) > 1:

@@ -20,6 +20,8 @@ its words as typed, without correcting typos).
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import time
 from pathlib import Path
@@ -163,42 +165,53 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
     # -- asking -----------------------------------------------------------------------------------
     def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None,
-                    spell: bool = True) -> tuple:
-        """The answer, the cleared source view, the evidence, the page image, the state for the
+                    spell: bool = True):
+        """Yields the answer, the cleared source view, the evidence, the page image, the state for the
         source view, the history list, the marking controls, their status, the history and the cleared note
-        that the collection has changed since.
+        that the collection has changed since: once, or twice when the reader reads deeper (the first answer,
+        saying so, then the deeper one: :meth:`Pipeline.reads_deeper`).
         ``spell=False`` searches the words as typed (the "as typed" link of a corrected question)."""
-        history = list(history or [])
+        before = list(history or [])
         hidden_image = gr.Image(value=None, visible=False)
+        q = " ".join(str(question).split())
+        history = [q, *(h for h in before if h != q)][:HISTORY]
+
+        def page(answer, reading_on: bool = False) -> tuple:
+            data = pipeline.data
+            return (
+                r.render_answer(answer, data, q, spelling=spell, reading_on=reading_on),
+                "",
+                r.render_evidence(answer.citations, answer.searched_for or q, answer, data),
+                hidden_image,
+                {"question": q, "answer": answer, "documents": [d.id for d in data.documents]},
+                gr.Dataset(samples=[[h] for h in history]),
+                gr.Column(visible=True),
+                "",
+                history,
+                "",  # no note that the collection changed under it
+            )
+
         try:
             ready_or_error()
-            answer = pipeline.ask(question, k=int(k), mode=mode, docs=_docs_filter(docs),
-                                  spell=None if spell else False)
+            ask = functools.partial(pipeline.ask, question, k=int(k), mode=mode, docs=_docs_filter(docs),
+                                    spell=None if spell else False)
+            answer = ask(deeper=False)
+            if pipeline.reads_deeper(question, answer):  # unsure: shown now, while the passages below are read
+                yield page(answer, reading_on=True)
+                answer = ask()
         except QAError as exc:
-            return (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
-                    history, "")
-        data = pipeline.data
-        q = " ".join(str(question).split())
-        history = [q, *(h for h in history if h != q)][:HISTORY]
-        return (
-            r.render_answer(answer, data, q, spelling=spell),
-            "",
-            r.render_evidence(answer.citations, answer.searched_for or q, answer, data),
-            hidden_image,
-            {"question": q, "answer": answer, "documents": [d.id for d in data.documents]},
-            gr.Dataset(samples=[[h] for h in history]),
-            gr.Column(visible=True),
-            "",
-            history,
-            "",  # no note that the collection changed under it
-        )
+            yield (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
+                   before, "")
+            return
+        yield page(answer)
 
-    def answer_again(k: float, mode: str, docs: list[str] | None, history: list | None, last: dict | None) -> tuple:
+    def answer_again(k: float, mode: str, docs: list[str] | None, history: list | None, last: dict | None):
         """The question on screen asked again with the search settings just changed (its answer and evidence
         showed the old ones, "hybrid score ..." after choosing bm25); nothing before a first question."""
         if not last:
-            return tuple(gr.skip() for _ in ask_outputs)
-        return answer_page(last["question"], k, mode, docs, history)
+            yield tuple(gr.skip() for _ in ask_outputs)
+            return
+        yield from answer_page(last["question"], k, mode, docs, history)
 
     def stale_note(last: dict | None) -> str:
         """Over the answer on screen: what has changed in the collection since it was given (a document it cites
@@ -273,10 +286,11 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         return url_question(request) or gr.skip()
 
     def answer_from_url(q: str, k: float, mode: str, docs: list[str] | None, history: list | None,
-                        request: gr.Request) -> tuple:
+                        request: gr.Request):
         if not url_question(request).strip():
-            return (gr.skip(),) * len(ask_outputs)
-        return answer_page(q, k, mode, docs, history, spell=request.query_params.get("spell") != "off")
+            yield (gr.skip(),) * len(ask_outputs)
+            return
+        yield from answer_page(q, k, mode, docs, history, spell=request.query_params.get("spell") != "off")
 
     def mark(right: bool, correction: str, last: dict | None) -> str:
         if not last:

@@ -78,6 +78,15 @@ def _open(n: int, label: str, cls: str = "qa-open") -> str:
 STATE_LABELS = {ANSWER: "Answer", TENTATIVE: "Possible answer", NONE: "Not found"}
 
 
+def found_deeper(answer: Answer) -> bool:
+    """Whether the answer's passage was retrieved below all the other passages cited (the reader read on past
+    the first ones: ``Settings.read_deeper``)."""
+    if answer.text is None or answer.cited is None or len(answer.citations) < 2:
+        return False
+    rank = answer.citations[answer.cited - 1].rank
+    return all(rank > h.rank for n, h in enumerate(answer.citations, 1) if n != answer.cited)
+
+
 def confidence_note(answer: Answer) -> str:
     """One line that says what the confidence means for this answer's state."""
     c = confidence_text(answer.confidence)
@@ -137,14 +146,23 @@ def render_searched_for(answer: Answer, question: str, spelling: bool = True) ->
             f'<span class="qa-as-typed-line"> · search for {typed} as typed instead</span></p>')
 
 
-def render_answer(answer: Answer, data: IndexData | None = None, question: str = "", spelling: bool = True) -> str:
+def render_answer(answer: Answer, data: IndexData | None = None, question: str = "", spelling: bool = True,
+                  reading_on: bool = False) -> str:
     """The answer in its state (answer / possible answer / not found), what its confidence
     means, where it comes from (title, section, the answer's own page) and controls to open the
     source, copy the answer as text and link to the question. A question whose typos were
     corrected says what was searched for, one click from searching it as typed (``spelling=False``:
-    it was)."""
+    it was). ``reading_on``: the answer is unsure and the passages retrieved below are being read (the app
+    shows this first answer meanwhile)."""
     state = answer.status
     note = f'<p class="qa-confidence-note">{_e(confidence_note(answer))}</p>'
+    if reading_on:
+        note += ('<p class="qa-reading-on" role="status">Not sure enough: reading the passages retrieved below '
+                 "these for a surer answer …</p>")
+    elif found_deeper(answer):
+        note += (f'<p class="qa-found-deeper">Found by reading on: the first passages gave no sure answer, so the '
+                 f"passages retrieved below them were read too; this one was retrieved "
+                 f"#{answer.citations[answer.cited - 1].rank}.</p>")
     tools = ""
     if question:
         link = question_link(question, spelling)
