@@ -518,6 +518,24 @@ def test_the_first_answer_is_given_without_reading_on_when_asked_and_says_the_re
     assert model.calls == [1, 2] and first.status == "none"
     assert qa.reads_deeper(DEEP_QUESTION, first)
     assert qa.ask(DEEP_QUESTION).text == "Zanzibar archipelago"
+    assert model.calls == [1, 2, 7]  # asked again in full: only the passages below the first three were read
+
+
+def test_a_passage_read_for_a_question_is_not_read_again_and_gives_the_same_spans(tmp_path):
+    model = CountingModel("Lisbon", has=4.0)
+    qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1))  # no stop: the three in one call
+    question = "Where did the ship leave Lisbon for, asked the night staff?"
+    hits = qa.search(question)
+    reader = qa.reader
+    once = reader.passage_spans(question, hits[:3], qa.data)
+    again = reader.passage_spans(question, [hits[1], hits[0], hits[2]], qa.data)  # another order: places follow it
+    assert model.calls == [3]
+    assert sorted((sp.passage, sp.start, sp.score) for sp in once) == sorted(
+        ({0: 1, 1: 0, 2: 2}[sp.passage], sp.start, sp.score) for sp in again)
+    assert once == PassageReader.passage_spans(PassageReader(qa.settings, model=CountingModel("Lisbon")),
+                                               question, hits[:3], qa.data)  # as read afresh
+    reader.passage_spans("Another question about Lisbon?", hits[:1], qa.data)
+    assert model.calls == [3, 1]  # another question reads again
 
 
 @pytest.mark.parametrize("query, settings", [
@@ -530,7 +548,7 @@ def test_claims_and_the_setting_off_read_no_deeper(tmp_path, query, settings):
     qa = reading_deeper(tmp_path, model, **settings)
     first = qa.ask(query, deeper=False)
     assert qa.ask(query).status == "none" and not qa.reads_deeper(query, first)
-    assert model.calls == [1, 2, 1, 2]
+    assert model.calls == [1, 2]  # asked again: the same passages, not read again, and none below them
 
 
 def test_a_deeper_answer_below_deeper_take_or_less_sure_than_the_first_is_not_taken(tmp_path):

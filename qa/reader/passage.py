@@ -21,6 +21,7 @@ as a possible answer; below, only the passages are shown.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,6 +36,7 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_FILE = "passage-int8.onnx"
 READ_PASSAGES = 3  #: passages read per question (bench/passage_reader.py calibrate: 3 beat 5)
 MAX_WINDOWS = 4  #: windows read of one passage (a 1,000-character passage needs one)
+SPANS_KEPT = 64  #: passages whose spans are kept for a question asked again (two questions' worth)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class PassageReader:
         self.pool = max(settings.k, self.read_passages, self.deeper)
         self._model: PassageModel | None = model
         self._lock = threading.Lock()
+        #: the spans of the passages read lately, by (question, passage text): a passage's windows are run alone,
+        #: so its spans do not depend on the others read with it, and asking again (the app's deeper answer after
+        #: its first) reads only what was not read
+        self._read: OrderedDict[tuple[str, str], list[WindowSpan]] = OrderedDict()
 
     @property
     def threshold(self) -> float:
@@ -175,8 +181,23 @@ class PassageReader:
         self.model  # noqa: B018 - loads it
 
     def passage_spans(self, question: str, top, data) -> list[WindowSpan]:
-        """The best span of each window of the passages ``top`` read."""
-        return self.model.spans(question, [h.passage.text for h in top])
+        """The best span of each window of the passages ``top`` read (``passage``: the place in ``top``), best
+        first; a passage read for the same question lately is not read again."""
+        texts = [h.passage.text for h in top]
+        with self._lock:
+            known = [self._read.get((question, t)) for t in texts]
+        todo = [i for i, spans in enumerate(known) if spans is None]
+        if todo:
+            read = self.model.spans(question, [texts[i] for i in todo])
+            for n, i in enumerate(todo):
+                known[i] = [replace(sp, passage=0) for sp in read if sp.passage == n]
+            with self._lock:
+                for i in todo:
+                    self._read[(question, texts[i])] = known[i]
+                while len(self._read) > SPANS_KEPT:
+                    self._read.popitem(last=False)
+        # in the model's order: window order (passages as given), then best score first (a stable sort)
+        return sorted((replace(sp, passage=i) for i, spans in enumerate(known) for sp in spans), key=lambda sp: -sp.score)
 
     def reads_deeper(self, question: str, confidence: float, retrieved: int) -> bool:
         """Whether an answer of ``confidence`` from the first passages sends the reader deeper: on, a question
