@@ -240,6 +240,9 @@ def cmd_ask(args) -> int:
               + (f" \u00a7 {show(answer.section)}" if answer.section else ""))
         if answer.message:  # why a possible answer is not stated as sure
             print(f"  Not sure: {answer.message}")
+        if answer.found_deeper:
+            print(f"  Found by reading on: the first passages gave no sure answer; this passage was retrieved "
+                  f"#{answer.citations[answer.cited - 1].rank}")
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):
         print(f"[{n}] {show(h.passage.title)} ({_cite(h)})")

@@ -225,6 +225,9 @@ class Answer:
     #: The question as searched, when its typos were corrected (:meth:`qa.pipeline.Pipeline.correct`);
     #: ``None`` when it was searched as asked.
     searched_for: str | None = None
+    #: Found by reading on: the first passages gave no sure answer, so the reader read the passages retrieved
+    #: below them (``Settings.read_deeper``) and the answer is from one of those.
+    found_deeper: bool = False
 
     def __post_init__(self) -> None:
         status = self.status or (NONE if self.text is None else ANSWER)
@@ -269,6 +272,7 @@ class Answer:
             "section": self.section,
             "page": self.page,
             "searched_for": self.searched_for,
+            "found_deeper": self.found_deeper,
         }
 
     def to_api(self) -> dict[str, Any]:
@@ -291,4 +295,4 @@ class Answer:
                    citations=tuple(Hit.from_dict(h) for h in d.get("citations") or ()), cited=d.get("cited"),
                    message=d.get("message"), timings=dict(d.get("timings") or {}), status=d.get("status") or "",
                    title=d.get("title"), section=d.get("section"), page=d.get("page"),
-                   searched_for=d.get("searched_for"))
+                   searched_for=d.get("searched_for"), found_deeper=bool(d.get("found_deeper")))

@@ -576,3 +576,28 @@ def test_read_deeper_settings_are_checked(tmp_path):
         Settings(docs=tmp_path, read_deeper=-1)
     with pytest.raises(SettingsError, match="deeper_below"):
         Settings(docs=tmp_path, deeper_below=1.5)
+
+
+def test_the_cli_and_the_json_say_an_answer_was_found_by_reading_on(tmp_path, monkeypatch, capsys):
+    from qa import cli
+
+    qa = reading_deeper(tmp_path, CountingModel("Zanzibar archipelago", has=4.0))
+    monkeypatch.setattr(cli, "_pipeline", lambda args: qa)
+    assert cli.main(["ask", DEEP_QUESTION]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Possible answer (not sure): Zanzibar archipelago   [1]")
+    assert "Found by reading on: the first passages gave no sure answer; this passage was retrieved #5" in out
+    assert cli.main(["ask", "--json", DEEP_QUESTION]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["found_deeper"] is True and got["citations"][0]["rank"] == 5
+    assert qa.ask(DEEP_QUESTION, deeper=False).found_deeper is False
+
+
+def test_an_answer_from_the_third_passage_asked_for_two_is_not_said_to_be_found_by_reading_on(tmp_path):
+    """Cited first and retrieved below the two passages listed after it, but read in the first reading."""
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    qa = reading(tmp_path, model, Calibration(answer=0.5, tentative=0.1, stop=0.9))
+    question = "Item 12, item 13, item 14 and item 15 of the inventory: where was it buried?"
+    answer = qa.ask(question, k=1)
+    assert answer.text == "Zanzibar archipelago" and answer.citations[0].rank > 1
+    assert answer.found_deeper is False

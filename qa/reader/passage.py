@@ -220,6 +220,7 @@ class PassageReader:
         if first < len(top) and confidence < self.calibration.stop:  # not sure enough: read the others too
             spans += [replace(sp, passage=sp.passage + first) for sp in self.passage_spans(question, top[first:], data)]
             best, confidence = choose(spans, self.calibration)
+        found_deeper = False
         if deeper and self.reads_deeper(question, confidence, len(hits)):
             read = len(top)
             top = hits[: self.deeper]
@@ -231,7 +232,7 @@ class PassageReader:
             if surest is not None:
                 sure = sure_of(surest.has_answer, surest.score)
                 if sure >= self.settings.deeper_take and sure > confidence:
-                    best, confidence = surest, sure
+                    best, confidence, found_deeper = surest, sure, True
         status = state(confidence, self.answer_threshold, self.threshold)
         where = list(range(len(top)))
         if self.order_evidence and len(top) > 1:
@@ -240,8 +241,9 @@ class PassageReader:
             return abstain(confidence, tuple(hits[:k]))
         passage = top[best.passage].passage
         start, end = passage.start + best.start, passage.start + best.end
-        return answer_in(data, hits, k, where[best.passage], start, end,
-                         sentence_bounds(data, top[best.passage].row, start, end), confidence, status)
+        answer = answer_in(data, hits, k, where[best.passage], start, end,
+                           sentence_bounds(data, top[best.passage].row, start, end), confidence, status)
+        return replace(answer, found_deeper=True) if found_deeper else answer
 
 
 def sentence_bounds(data, passage_row: int, start: int, end: int) -> tuple[int, int]:

@@ -78,15 +78,6 @@ def _open(n: int, label: str, cls: str = "qa-open") -> str:
 STATE_LABELS = {ANSWER: "Answer", TENTATIVE: "Possible answer", NONE: "Not found"}
 
 
-def found_deeper(answer: Answer) -> bool:
-    """Whether the answer's passage was retrieved below all the other passages cited (the reader read on past
-    the first ones: ``Settings.read_deeper``)."""
-    if answer.text is None or answer.cited is None or len(answer.citations) < 2:
-        return False
-    rank = answer.citations[answer.cited - 1].rank
-    return all(rank > h.rank for n, h in enumerate(answer.citations, 1) if n != answer.cited)
-
-
 def confidence_note(answer: Answer) -> str:
     """One line that says what the confidence means for this answer's state."""
     c = confidence_text(answer.confidence)
@@ -159,7 +150,7 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
     if reading_on:
         note += ('<p class="qa-reading-on" role="status">Not sure enough: reading the passages retrieved below '
                  "these for a surer answer …</p>")
-    elif found_deeper(answer):
+    elif answer.found_deeper and answer.cited is not None:
         note += (f'<p class="qa-found-deeper">Found by reading on: the first passages gave no sure answer, so the '
                  f"passages retrieved below them were read too; this one was retrieved "
                  f"#{answer.citations[answer.cited - 1].rank}.</p>")
