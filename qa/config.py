@@ -251,6 +251,19 @@ class Settings:
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
+def flag(value: object, name: str) -> bool:
+    """A yes/no value as a caller may give it: a bool (or 0 / 1), or one of the words of :data:`_BOOLEANS`
+    ("off", "false", ...: a string is never true for being non-empty)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    word = _BOOLEANS.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if word is None:
+        raise SettingsError(f"{name} must be on or off (true / false), got {value!r}")
+    return word
+
+
 def _convert(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
@@ -267,4 +280,4 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
-__all__ = ["Settings", "MODES", "ENCODER_BACKENDS", "READERS", "VECTOR_BACKENDS"]
+__all__ = ["Settings", "MODES", "ENCODER_BACKENDS", "READERS", "VECTOR_BACKENDS", "flag"]

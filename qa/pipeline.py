@@ -33,7 +33,7 @@ from typing import Callable
 from .index import store
 from .ingest import trash
 from .ingest.collection import LINK_PREFIX, AddReport, add_files, relink, remove_documents, undo_add
-from .config import MODES, Settings
+from .config import MODES, Settings, flag
 from .errors import BadQuestionError, IndexProblem, IndexWriteError, ModelError, NoDocumentsError, SettingsError
 from .ingest.formats import Limits
 from .index.indexer import IndexReport, check_layout, update_index
@@ -282,7 +282,7 @@ class Pipeline:
     def _spelled(self, q: str, data: store.IndexData, spell: bool | None) -> str | None:
         """The cleaned question ``q`` with its typos corrected, or ``None`` when nothing changed or
         spelling is off (``spell=False``, or ``settings.spelling`` when ``spell`` is ``None``)."""
-        if not (self.settings.spelling if spell is None else spell):
+        if not (self.settings.spelling if spell is None else flag(spell, "spell")):
             return None
         fixed = self.speller(data).correct(q)
         return fixed if fixed != q else None
@@ -305,7 +305,7 @@ class Pipeline:
     def _check(self, question, k, mode, docs=None) -> tuple[str, int, str, list[str] | None]:
         q = clean_question(question, self.settings.max_question_chars)
         k = check_k(self.settings.k if k is None else k)
-        mode = mode or self.settings.mode
+        mode = self.settings.mode if mode is None else str(mode).strip().lower()  # "BM25" is bm25; "" is no mode
         if mode not in MODES:
             raise SettingsError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         return q, k, mode, check_docs(docs)

@@ -67,9 +67,28 @@ def test_bad_k_is_a_settings_error(fake_pipeline, k):
         fake_pipeline.search("river", k=k)
 
 
-def test_unknown_mode_is_a_settings_error(fake_pipeline):
-    with pytest.raises(SettingsError, match="unknown mode 'fuzzy'"):
-        fake_pipeline.search("river", mode="fuzzy")
+@pytest.mark.parametrize("mode", ["fuzzy", ""])
+def test_unknown_mode_is_a_settings_error(fake_pipeline, mode):
+    with pytest.raises(SettingsError, match=f"unknown mode '{mode}'"):
+        fake_pipeline.search("river", mode=mode)
+
+
+def test_a_mode_in_capitals_or_with_spaces_is_that_mode(fake_pipeline):
+    hits = fake_pipeline.search("river", mode=" BM25 ")
+    assert hits and all(h.mode == "bm25" for h in hits)
+
+
+@pytest.mark.parametrize("spell, fixed", [("off", False), ("no", False), ("false", False), (0, False),
+                                          ("on", True), (True, True), (1, True)])
+def test_spell_given_as_a_word_means_that_word(fake_pipeline, spell, fixed):
+    """``spell="no"`` searched with spelling on (a non-empty string is true); as the settings read it, it is off."""
+    assert (fake_pipeline.correct("rivr", spell=spell) is not None) == fixed
+
+
+@pytest.mark.parametrize("spell", ["maybe", 2, [False]])
+def test_a_spell_that_is_no_yes_or_no_is_a_settings_error(fake_pipeline, spell):
+    with pytest.raises(SettingsError, match="spell must be on or off"):
+        fake_pipeline.correct("river", spell=spell)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..config import MODES, Settings
+from ..config import MODES, Settings, flag
 from ..errors import QAError
 from ..pipeline import Pipeline
 from ..types import Answer, DocumentInfo
@@ -260,7 +260,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         ``spell=False`` searches them as typed."""
         try:
             ready_or_error()
-            return pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell)).to_api()
+            answer = pipeline.ask(question, k=k, mode=mode, docs=_docs_filter(docs), spell=flag(spell, "spell"))
+            return answer.to_api()
         except QAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None  # the user's mistake: no traceback
 
@@ -271,8 +272,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         ``None`` when it was searched as typed (``spell=False`` always searches as typed)."""
         try:
             ready_or_error()
-            corrected = pipeline.correct(question, spell=bool(spell))
-            hits = pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs), spell=bool(spell))
+            corrected = pipeline.correct(question, spell=flag(spell, "spell"))
+            hits = pipeline.search(question, k=k, mode=mode, docs=_docs_filter(docs), spell=flag(spell, "spell"))
             return [{**h.to_dict(), "searched_for": corrected} for h in hits]
         except QAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None  # the user's mistake: no traceback
