@@ -4,6 +4,7 @@ index files, the CLI's ``--json`` and the HTTP API have always had."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -150,8 +151,10 @@ def test_the_cli_and_http_json_keep_their_keys_and_order():
                     sentence_span=Span("a.txt", 0, 7), citations=(hit,), cited=1)
     assert list(answer.to_api()) == ["answer", "text", "confidence", "doc", "start", "end", "sentence",
                                      "sentence_start", "sentence_end", "citations", "cited", "message", "timings",
-                                     "status", "title", "section", "page", "searched_for"]
+                                     "status", "title", "section", "page", "searched_for", "found_deeper"]
     assert answer.to_api()["text"] == answer.to_api()["answer"] == "one"
+    assert answer.to_api()["found_deeper"] is False
+    assert Answer.from_dict(replace(answer, found_deeper=True).to_api()).found_deeper is True
     assert list(answer.to_api()["citations"][0]) == ["number", *hit.to_dict()]
 
 
