@@ -354,6 +354,27 @@ def test_an_answer_given_before_the_collection_changed_says_so():
     assert "ask again" in gone
     other = render_stale(["a.txt", "b.txt"], ["a.txt", "c.txt", "d.txt"], ["a.txt"])
     assert "the documents have changed (2 added, 1 removed)" in other
+    edited = render_stale(["a.txt", "b.txt"], ["a.txt", "b.txt"], ["a.txt", "b.txt"], ["b.txt"])
+    assert "b.txt is cited below and has changed: ask again" in edited
+    both = render_stale(["a.txt", "b.txt"], ["b.txt"], ["a.txt", "b.txt"], ["b.txt"])
+    assert "a.txt is cited below and no longer in the collection; b.txt is cited below and has changed" in both
+
+
+def test_a_citation_whose_document_changed_in_place_is_known_as_changed(tmp_path):
+    """An answer's offsets point into the text as it was: after its document is edited and indexed again they mark
+    other text, so the app says it changed (and does not open it there); an untouched or removed one is not."""
+    from qa.web.app import cited_changed
+
+    docs = write_docs(tmp_path / "docs", {"a.txt": "Alpha\n\nThe lamp was lit at dusk by the keeper.\n",
+                                          "b.txt": "Beta\n\nThe bell rang at noon in the old tower.\n"})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    hits = {h.passage.doc: h for h in qa.search("lamp bell keeper tower", k=5)}
+    assert set(hits) == {"a.txt", "b.txt"} and not any(cited_changed(qa.data, h) for h in hits.values())
+    (docs / "a.txt").write_text("Alpha\n\nBy then the keeper had already left the lamp unlit.\n", encoding="utf-8")
+    qa.refresh()
+    assert cited_changed(qa.data, hits["a.txt"]) and not cited_changed(qa.data, hits["b.txt"])
+    qa.remove(["b.txt"])
+    assert not cited_changed(qa.data, hits["b.txt"])  # gone, which the note says apart
 
 
 def test_a_tables_lines_are_shown_in_a_fixed_width_font_in_the_evidence_and_the_source(tmp_path):

@@ -104,6 +104,14 @@ SCROLL_JS = """() => {
 SHOW_ANSWER_JS = "() => { document.querySelector('#qa-answer')?.scrollIntoView({block: 'start'}); }"
 
 
+def cited_changed(data, hit) -> bool:
+    """Whether the document of a citation given earlier no longer holds the cited text at its offsets (changed in
+    place and indexed again since), so opening it there would mark other text; a removed one is not "changed"."""
+    if hit.passage.doc not in data.doc_index:
+        return False
+    return data.document(hit.passage.doc).text[hit.passage.start:hit.passage.end] != hit.passage.text
+
+
 def _docs_filter(docs: list[str] | str | None) -> list[str] | None:
     """The documents to answer from (an API client may send one id as a string: never its characters)."""
     if isinstance(docs, str):
@@ -219,8 +227,10 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         documents = current()
         if not last or documents is None or "documents" not in last:
             return ""
+        citations = last["answer"].citations
         return r.render_stale(last["documents"], [d.id for d in documents],
-                              list(dict.fromkeys(h.passage.doc for h in last["answer"].citations)))
+                              list(dict.fromkeys(h.passage.doc for h in citations)),
+                              list(dict.fromkeys(h.passage.doc for h in citations if cited_changed(pipeline.data, h))))
 
     def open_source(n: str, last: dict | None):
         """The whole document of citation ``n``, scrolled to it; a PDF's page drawn beside it."""
@@ -235,6 +245,9 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         data = pipeline.data
         if hit.passage.doc not in data.doc_index:
             return r.render_error("this document is no longer in the collection", "Cannot open the source."), none
+        if cited_changed(data, hit):  # its offsets would mark other text
+            return r.render_error("this document has changed since the answer: ask again to open it as it is now",
+                                  "Cannot open the source."), none
         doc = data.document(hit.passage.doc)
         on_answer = answer.text is not None and answer.cited == i
         page = None

@@ -348,17 +348,25 @@ def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
     return [(f"{short_title(d.title, 60)} ({d.id})", d.id) for d in documents]
 
 
-def render_stale(then: Collection[str], now: Collection[str], cited: Collection[str]) -> str:
+def render_stale(then: Collection[str], now: Collection[str], cited: Collection[str],
+                 changed: Collection[str] = ()) -> str:
     """A note over an answer given when the collection held the documents ``then`` and that now holds ``now``
-    (ids): which documents it cites are gone, or how many were added and removed; empty when nothing changed."""
+    (ids): which documents it cites are gone or ``changed`` (their text at the cited places is not the text
+    cited), or how many were added and removed; empty when nothing changed."""
     removed = [d for d in then if d not in now]
     added = [d for d in now if d not in then]
-    if not removed and not added:
+    if not removed and not added and not changed:
         return ""
     gone = [d for d in cited if d in removed]
-    if gone:
-        what = (f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} cited below and no longer in the "
-                "collection")
+    if gone or changed:
+        parts = []
+        if gone:
+            parts.append(f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} cited below and no longer in the "
+                         "collection")
+        if changed:
+            parts.append(f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} cited below and "
+                         f"{'has' if len(changed) == 1 else 'have'} changed")
+        what = "; ".join(parts)
     else:
         what = ", ".join(f"{n} {label}" for n, label in ((len(added), "added"), (len(removed), "removed")) if n)
         what = f"the documents have changed ({what})"
