@@ -11,6 +11,13 @@ together, so the best span anywhere (start + end logit, at most 64 tokens: a cla
 definition), less ``Calibration.rank`` per place its passage stands below the first retrieved, is
 the answer; its passage is cited first, and the sentence(s) around it are given for context.
 
+Reading deeper (``Settings.read_deeper``): when a question's answer from those passages is still below
+``Settings.deeper_below`` sure, the retrieved passages below them are read too, down to ``read_deeper``, and the
+surest span there, by a confidence fitted apart (``Calibration.deeper_confidence``: the best of several passages is
+over-confident by the reader's own weights), replaces the answer when it is at least ``Settings.deeper_take`` and
+surer (``bench/read_deeper.py``; docs/benchmarks.md, "Reading deeper for questions"). Queries not worded as
+questions never read deeper: on scientific claims it cost precision.
+
 Confidence: :class:`Calibration` maps the window's has-answer logit and the span's score to the
 probability that the answer is right, fitted by logistic regression on one half of SQuADShifts
 (text unlike the training data; ``bench/passage_reader.py calibrate``) and stored beside the model. At or
@@ -197,7 +204,8 @@ class PassageReader:
                 while len(self._read) > SPANS_KEPT:
                     self._read.popitem(last=False)
         # in the model's order: window order (passages as given), then best score first (a stable sort)
-        return sorted((replace(sp, passage=i) for i, spans in enumerate(known) for sp in spans), key=lambda sp: -sp.score)
+        return sorted((replace(sp, passage=i) for i, spans in enumerate(known) for sp in spans),
+                      key=lambda sp: -sp.score)
 
     def reads_deeper(self, question: str, confidence: float, retrieved: int) -> bool:
         """Whether an answer of ``confidence`` from the first passages sends the reader deeper: on, a question
