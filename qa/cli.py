@@ -52,7 +52,7 @@ def _common(p: argparse.ArgumentParser, default=None) -> None:
 def _query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("-k", type=int, help="number of passages (default 5)")
-    p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    p.add_argument("--mode", choices=MODES, type=str.lower, help="retrieval mode (default hybrid)")
     p.add_argument("--doc", action="append", dest="docs_filter", metavar="ID",
                    help="only search this document id (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure retrieval and answers on a JSON Lines file of test queries")
     _common(p, argparse.SUPPRESS)
     p.add_argument("queries", type=Path, help="test queries, one JSON object a line (see qa.eval)")
-    p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid",
+    p.add_argument("--mode", dest="eval_mode", choices=MODES + ("all",), default="hybrid", type=str.lower,
                    help="retrieval mode, or all to compare them (default hybrid)")
     p.add_argument("-k", type=int, default=10, help="passages retrieved per query; length of the recall curve "
                    "(at least 10: MRR@10 and nDCG@10 need the first 10)")

@@ -176,6 +176,7 @@ class Settings:
         if self.vector_backend not in VECTOR_BACKENDS:
             raise SettingsError(f"unknown vector_backend {self.vector_backend!r}: use one of "
                                 f"{', '.join(VECTOR_BACKENDS)}")
+        object.__setattr__(self, "mode", str(self.mode).strip().lower())  # QA_MODE=BM25 is bm25, as in Python
         if self.mode not in MODES:
             raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.encoder not in ENCODER_BACKENDS:
@@ -211,8 +212,9 @@ class Settings:
             raise SettingsError(f"read_threads must be 1 or more, got {self.read_threads}")
         if self.read_passages < 0:
             raise SettingsError(f"read_passages must be 0 (the reader's own) or more, got {self.read_passages}")
-        if self.read_deeper < 0:
-            raise SettingsError(f"read_deeper must be 0 (off) or a number of passages, got {self.read_deeper}")
+        if not 0 <= self.read_deeper <= MAX_READ_DEEPER:
+            raise SettingsError(f"read_deeper must be 0 (off) or a number of passages up to {MAX_READ_DEEPER}, "
+                                f"got {self.read_deeper}")
         for name in ("deeper_below", "deeper_take"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
@@ -247,6 +249,9 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: Most passages a question's deeper reading may read (each costs about 15-45 ms on 2 cores).
+MAX_READ_DEEPER = 100
+
 #: How a yes/no setting may be written (``QA_PARSE_WORKER=0``, ``QA_SPELLING=off``, ...).
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -274,6 +279,8 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
         if kind == "Path":
             return Path(raw)
         if kind == "bool":
+            if raw.strip().lower() not in _BOOLEANS:
+                raise SettingsError(f"QA_{f.name.upper()}={raw!r} must be on or off (true / false, 1 / 0, yes / no)")
             return _BOOLEANS[raw.strip().lower()]
     except (ValueError, KeyError):
         raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None

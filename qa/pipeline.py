@@ -372,6 +372,7 @@ class Pipeline:
         passages only, not reading on when it is unsure (``settings.read_deeper``; see :meth:`reads_deeper`)."""
         t0 = time.perf_counter()
         q, k, mode, docs = self._check(question, k, mode, docs)
+        deeper = flag(deeper, "deeper")  # "off" is off, not a true non-empty string
         reader = self.reader  # an unusable reader model is reported before any indexing work
         data = self.data
         fixed, spelling = self._spelling_step(q, data, spell)

@@ -192,3 +192,12 @@ def test_ask_with_the_combined_reader_gives_an_answer_state_in_json(seed_index_d
     assert answer["status"] in ("answer", "tentative") and "Russia" in answer["answer"]
     doc = read_text(seed_index_dir / "docs" / answer["doc"])
     assert doc[answer["start"]:answer["end"]] == answer["answer"] and answer["doc"] == ALEPPO_DOC
+
+
+def test_a_mode_in_capitals_is_that_mode_on_the_command_line():
+    from qa.cli import build_parser
+
+    args, _ = build_parser().parse_known_args(["ask", "When?", "--mode", "BM25"])
+    assert args.mode == "bm25"
+    args, _ = build_parser().parse_known_args(["eval", "q.jsonl", "--mode", "ALL"])
+    assert args.eval_mode == "all"

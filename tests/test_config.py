@@ -82,3 +82,9 @@ def test_the_spelling_flag_sets_the_boolean_and_wins_over_the_environment(monkey
     assert cli._settings(parser.parse_args(["ask", "q", "--spelling", "on"])).spelling is True
     monkeypatch.setenv("QA_SPELLING", "1")
     assert cli._settings(parser.parse_args(["search", "q", "--spelling", "off"])).spelling is False
+
+
+def test_a_mode_in_capitals_is_that_mode_from_the_environment_and_a_bad_yes_no_says_what_it_takes():
+    assert Settings.from_env({"QA_MODE": " BM25"}).mode == "bm25"
+    with pytest.raises(SettingsError, match=r"QA_SPELLING='maybe' must be on or off \(true / false"):
+        Settings.from_env({"QA_SPELLING": "maybe"})

@@ -268,7 +268,7 @@ def test_parse_worker_is_a_setting():
     assert Settings().parse_worker is True
     assert Settings.from_env({"QA_PARSE_WORKER": "0"}).parse_worker is False
     assert Settings.from_env({"QA_PARSE_WORKER": "yes"}).parse_worker is True
-    with pytest.raises(SettingsError, match="QA_PARSE_WORKER='maybe' is not a valid bool"):
+    with pytest.raises(SettingsError, match="QA_PARSE_WORKER='maybe' must be on or off"):
         Settings.from_env({"QA_PARSE_WORKER": "maybe"})
     assert Pipeline(Settings(parse_worker=False)).parser().in_process
 

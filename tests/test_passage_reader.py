@@ -601,3 +601,19 @@ def test_an_answer_from_the_third_passage_asked_for_two_is_not_said_to_be_found_
     answer = qa.ask(question, k=1)
     assert answer.text == "Zanzibar archipelago" and answer.citations[0].rank > 1
     assert answer.found_deeper is False
+
+
+@pytest.mark.parametrize("deeper, reads_on", [("off", False), ("no", False), (0, False), ("on", True), (True, True)])
+def test_deeper_given_as_a_word_means_that_word(tmp_path, deeper, reads_on):
+    model = CountingModel("Zanzibar archipelago", has=4.0)
+    answer = reading_deeper(tmp_path, model).ask(DEEP_QUESTION, deeper=deeper)
+    assert answer.found_deeper is reads_on and model.calls == ([1, 2, 7] if reads_on else [1, 2])
+
+
+def test_a_deeper_that_is_not_yes_or_no_and_a_read_deeper_over_100_are_refused(tmp_path):
+    from qa.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="deeper must be on or off"):
+        reading_deeper(tmp_path, CountingModel("Zanzibar")).ask(DEEP_QUESTION, deeper="maybe")
+    with pytest.raises(SettingsError, match="read_deeper must be 0 .* up to 100, got 100000"):
+        Settings(docs=tmp_path, read_deeper=100000)
