@@ -323,8 +323,13 @@ def test_an_unsure_answer_shows_while_the_passages_below_are_read_then_the_deepe
         answer = page.locator("#qa-answer")
         expect(answer.locator(".qa-reading-on")).to_contain_text("reading the passages retrieved below",
                                                                  timeout=60_000)
+        expect(answer.locator(".qa-label")).to_have_text("Reading on")  # not "Not found": it may not be
+        expect(page.locator("#qa-mark-right")).to_be_hidden()  # the answer on screen is about to be replaced
+        page.screenshot(path=str(ARTIFACTS / "answer-reading-on.png"))
         expect(answer.locator(".qa-found-deeper")).to_contain_text("retrieved #5", timeout=120_000)
+        expect(page.locator("#qa-mark-right")).to_be_visible()
         expect(answer.locator(".qa-reading-on")).to_have_count(0)
         expect(answer.locator(".qa-answer-text")).to_contain_text("Zanzibar archipelago")
         expect(page.locator("#qa-evidence .qa-card").first).to_contain_text("Zanzibar archipelago")
+        expect(page.locator("#qa-evidence .qa-card .qa-meta").first).to_contain_text("retrieved #5")
         page.screenshot(path=str(ARTIFACTS / "answer-found-deeper.png"), full_page=True)

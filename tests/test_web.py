@@ -392,3 +392,47 @@ def test_a_tables_lines_are_shown_in_a_fixed_width_font_in_the_evidence_and_the_
     assert evidence.count('class="qa-table-line"') == 3
     source = render_source(qa.data.document("notes.md"), 1, hit, None)
     assert source.count('class="qa-table-line"') == 3
+
+
+def deeper_answer(found_deeper: bool = True) -> Answer:
+    from qa.types import Hit, Passage
+
+    hits = [Hit(Passage("d.txt", "D", i, 10 * i, 10 * i + 5, "words"), 1.0, rank, "hybrid", {"bm25": rank})
+            for i, rank in enumerate((8, 1, 2, 3, 4, 5))]
+    return Answer(text="words", confidence=0.3, span=Span("d.txt", 0, 5), citations=tuple(hits), cited=1,
+                  status=TENTATIVE, found_deeper=found_deeper)
+
+
+def test_an_answer_found_by_reading_on_says_where_it_was_retrieved_and_its_card_says_it_too():
+    """A tester read "retrieved #7" in the answer and found no #7 on any card: the cards listed out of their search
+    order say their place."""
+    answer = deeper_answer()
+    html = render_answer(answer)
+    assert "Found by reading on" in html and "this one was retrieved #8 and is listed as [1]" in html
+    cards = render_evidence(answer.citations, "words", answer)
+    assert "retrieved #8 · hybrid score" in cards and "retrieved #1 · hybrid score" in cards
+    assert "retrieved #" not in render_evidence(answer.citations[1:], "words")  # in their order: nothing to say
+    assert "Found by reading on" not in render_answer(deeper_answer(found_deeper=False))
+
+
+def test_while_reading_on_the_page_does_not_say_not_found():
+    """A tester saw "NOT FOUND" and "reading the passages below" in one box, then an answer."""
+    none = Answer.none(0.02, message="The documents do not seem to answer this.")
+    html = render_answer(none, question="Why?", reading_on=True)
+    assert 'data-state="reading"' in html and "Reading on" in html and "reading the passages retrieved below" in html
+    assert "Not found" not in html and "do not seem" not in html
+    possible = render_answer(deeper_answer(found_deeper=False), reading_on=True)
+    assert "Possible answer" in possible and "reading the passages retrieved below" in possible
+
+
+def test_the_removal_question_for_one_document_speaks_of_it_and_an_untitled_answer_names_its_file_once():
+    from qa.web.render import render_confirm
+
+    assert "It is moved to the trash folder" in render_confirm(["a.txt"], True) and "brings it back" in render_confirm(
+        ["a.txt"], True)
+    assert "They are moved" in render_confirm(["a.txt", "b.txt"], True)
+    assert "Its file is deleted" in render_confirm(["a.txt"], False)
+    source = re.search(r'<p class="qa-source">(.*?)</p>', render_answer(replace(deeper_answer(), title="d.txt")))[1]
+    assert source.startswith("<code>d.txt</code>") and source.count("d.txt") == 1  # not "d.txt · d.txt"
+    titled = re.search(r'<p class="qa-source">(.*?)</p>', render_answer(replace(deeper_answer(), title="Dee")))[1]
+    assert titled.startswith('<cite title="Dee">Dee</cite> · <code>d.txt</code>')

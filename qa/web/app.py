@@ -20,6 +20,7 @@ its words as typed, without correcting typos).
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 
 import logging
@@ -55,6 +56,9 @@ MAX_K = 20
 READY_WAIT = 600
 #: Most questions kept in a tab's history.
 HISTORY = 20
+#: Seconds the page waits for reading deeper before it shows the first answer meanwhile (on 2 cores reading on
+#: takes about 0.1-0.4 s; a first answer shown and replaced that quickly only flashes by).
+READING_ON_AFTER = 0.5
 
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
@@ -172,6 +176,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         )
 
     # -- asking -----------------------------------------------------------------------------------
+    readers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-read-deeper")
     def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None,
                     spell: bool = True):
         """Yields the answer, the cleared source view, the evidence, the page image, the state for the
@@ -193,7 +198,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 hidden_image,
                 {"question": q, "answer": answer, "documents": [d.id for d in data.documents]},
                 gr.Dataset(samples=[[h] for h in history]),
-                gr.Column(visible=True),
+                gr.Column(visible=not reading_on),  # no marking of an answer about to be replaced
                 "",
                 history,
                 "",  # no note that the collection changed under it
@@ -204,9 +209,13 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             ask = functools.partial(pipeline.ask, question, k=int(k), mode=mode, docs=_docs_filter(docs),
                                     spell=None if spell else False)
             answer = ask(deeper=False)
-            if pipeline.reads_deeper(question, answer):  # unsure: shown now, while the passages below are read
-                yield page(answer, reading_on=True)
-                answer = ask()
+            if pipeline.reads_deeper(question, answer):  # unsure: the passages below are read too
+                deeper = readers.submit(ask)
+                try:  # quick, as it mostly is: only the last answer shows (a first one would flash by)
+                    answer = deeper.result(timeout=READING_ON_AFTER)
+                except concurrent.futures.TimeoutError:  # slow: the first answer shows meanwhile, saying so
+                    yield page(answer, reading_on=True)
+                    answer = deeper.result()
         except QAError as exc:
             yield (r.render_error(str(exc)), "", "", hidden_image, None, gr.skip(), gr.Column(visible=False), "",
                    before, "")
@@ -338,7 +347,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                                                  elem_classes="qa-example")))
                 with gr.Accordion("Search settings", open=False):
                     with gr.Row():
-                        k = gr.Slider(1, MAX_K, value=min(s.k, MAX_K), step=1, label="Passages to read (k)")
+                        k = gr.Slider(1, MAX_K, value=min(s.k, MAX_K), step=1, label="Passages shown (k)")
                         mode = gr.Radio(list(MODES), value=s.mode, label="Retrieval",
                                         info="hybrid fuses dense (meaning) and bm25 (words)")
                         docs = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these documents",

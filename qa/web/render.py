@@ -78,6 +78,11 @@ def _open(n: int, label: str, cls: str = "qa-open") -> str:
 STATE_LABELS = {ANSWER: "Answer", TENTATIVE: "Possible answer", NONE: "Not found"}
 
 
+#: Shown while the passages below the first ones are read (the app shows it only when that takes a while).
+READING_ON = ("No sure answer in the passages read first: reading the passages retrieved below them too "
+              "(the answer will show here).")
+
+
 def confidence_note(answer: Answer) -> str:
     """One line that says what the confidence means for this answer's state."""
     c = confidence_text(answer.confidence)
@@ -146,14 +151,21 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
     it was). ``reading_on``: the answer is unsure and the passages retrieved below are being read (the app
     shows this first answer meanwhile)."""
     state = answer.status
+    if reading_on and state == NONE:  # nothing to show yet: not "not found", which it may not be
+        return (
+            '<section class="qa-answer qa-state-reading" aria-label="Reading on" data-state="reading">'
+            '<h2 class="qa-label">Reading on</h2>'
+            f'{render_searched_for(answer, question, spelling) if question else ""}'
+            f'<p class="qa-reading-on" role="status">{_e(READING_ON)}</p></section>'
+        )
     note = f'<p class="qa-confidence-note">{_e(confidence_note(answer))}</p>'
     if reading_on:
-        note += ('<p class="qa-reading-on" role="status">Not sure enough: reading the passages retrieved below '
-                 "these for a surer answer …</p>")
+        note += f'<p class="qa-reading-on" role="status">{_e(READING_ON)}</p>'
     elif answer.found_deeper and answer.cited is not None:
-        note += (f'<p class="qa-found-deeper">Found by reading on: the first passages gave no sure answer, so the '
-                 f"passages retrieved below them were read too; this one was retrieved "
-                 f"#{answer.citations[answer.cited - 1].rank}.</p>")
+        rank = answer.citations[answer.cited - 1].rank
+        note += (f'<p class="qa-found-deeper">Found by reading on: the passages read first gave no sure answer, so '
+                 f"the ones retrieved below them were read too; this one was retrieved #{rank} and is listed as "
+                 f"[{answer.cited}].</p>")
     tools = ""
     if question:
         link = question_link(question, spelling)
@@ -184,7 +196,8 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
         body = (
             f'<p class="qa-answer-text">{_e(answer.text)} {_open(n, f"[{n}]", "qa-open qa-cite")}</p>'
             f"{sentence}{note}"
-            f'<p class="qa-source">{_title(title)} · <code>{_e(p.doc)}</code>'
+            '<p class="qa-source">' + (f"{_title(title)} · " if title and title != p.doc else "")
+            + f"<code>{_e(p.doc)}</code>"
             + (f' · § {_e(short_title(section, 60))}' if section else "")
             + f'<span class="qa-page">{_pages(page, None)}</span> '
             # the range and the button each keep their separator before them, so none is left dangling at a line's
@@ -212,6 +225,12 @@ def _answer_spans(answer: Answer, hit: Hit, base: int) -> list[tuple[int, int, s
     return spans
 
 
+def _retrieved(n: int, hit: Hit) -> str:
+    """"retrieved #8 · " on a card whose number is not its place in the search (the answer's passage is listed
+    first), so the answer's "retrieved #8" can be found among the cards."""
+    return f"retrieved #{hit.rank} · " if hit.rank != n and hit.rank > 0 else ""
+
+
 def _score(hit: Hit) -> str:
     detail = ", ".join(f"{m} #{r}" for m, r in sorted(hit.ranks.items()))
     return f"{hit.mode} score {hit.score:.4f}" + (f" ({detail})" if detail else "")
@@ -237,7 +256,7 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
         f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
         f'<header><span class="qa-num">[{n}]</span> {_title(p.title, "h3")}{badge}</header>'
         f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
-        f"{_chars(p.start, p.end)} · {_e(_score(hit))}</p>"
+        f"{_chars(p.start, p.end)} · {_e(_retrieved(n, hit))}{_e(_score(hit))}</p>"
         f'<div class="qa-text">{highlight(reflow(p.text), spans)}</div>'
         f'<p class="qa-card-tools">{_open(n, "Open in the document")}</p></article>'
     )
@@ -386,9 +405,12 @@ def render_confirm(ids: list[str], trash: bool, titles: dict[str, str] | None = 
     titles = titles or {}
     items = "".join(f"<li><code>{_e(i)}</code>" + (f" {_title(titles[i])}" if titles.get(i, i) != i else "")
                     + "</li>" for i in ids)
-    what = ("They are moved to the trash folder beside the index; Undo, or Restore under Removed documents at any "
-            "time, brings them back."
-            if trash else "Their files are deleted from the document folder; this cannot be undone.")
+    one = len(ids) == 1
+    if trash:
+        what = (f"{'It is' if one else 'They are'} moved to the trash folder beside the index; Undo, or Restore under "
+                f"Removed documents at any time, brings {'it' if one else 'them'} back.")
+    else:
+        what = f"{'Its file is' if one else 'Their files are'} deleted from the document folder; this cannot be undone."
     return (f'<div class="qa-confirm" role="alertdialog"><strong>Remove {len(ids)} '
             f'document{"s" if len(ids) != 1 else ""}?</strong><ul>{items}</ul><p>{what}</p></div>')
 
