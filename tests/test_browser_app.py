@@ -418,10 +418,24 @@ def test_undo_brings_a_removed_document_back(browser, app, tmp_path):
     expect(page.locator("#qa-doc-status")).to_contain_text("restored salt.txt", timeout=SLOW)
     expect(page.locator("#qa-doc-table")).to_contain_text("salt.txt")
     assert (app["docs"] / "salt.txt").exists()
-    page.locator("#qa-doc-restore input").click()
-    expect(page.get_by_role("option", name=re.compile(r"^salt\.txt"))).to_have_count(0)
-    page.keyboard.press("Escape")
+    # no longer offered: the section is gone with an empty trash (this test alone), else salt.txt is not among its
+    # documents (the module's earlier tests leave theirs there)
+    restore_input = page.locator("#qa-doc-restore input")
+    assert "salt.txt" not in trashed_files(app)
+    if trashed_files(app):
+        restore_input.click()
+        expect(page.get_by_role("option", name=re.compile(r"^salt\.txt"))).to_have_count(0)
+        page.keyboard.press("Escape")
+    else:
+        expect(restore_input).to_be_hidden(timeout=SLOW)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def trashed_files(app) -> list[str]:
+    """The ids the app's trash holds now (beside its index)."""
+    from qa.ingest import trash
+
+    return [e.id for e in trash.trashed(app["index"])]
 
 
 def remove_salt(page) -> None:
