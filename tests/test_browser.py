@@ -308,10 +308,10 @@ def test_an_unsure_answer_shows_while_the_passages_below_are_read_then_the_deepe
     from test_passage_reader import DEEP_CALIBRATION, DEEP_QUESTION, DOCS, CountingModel
 
     class SlowBelow(CountingModel):
-        def logits(self, question, passages, max_windows=4):
+        def logits(self, question, passages, max_windows=4, sentences=None):
             if len(passages) > 2:  # the passages below the first three
                 time.sleep(3)
-            return super().logits(question, passages, max_windows)
+            return super().logits(question, passages, max_windows, sentences)
 
     s = Settings(docs=write_docs(tmp_path / "docs", DOCS), index=tmp_path / "index", chunk_size=300,
                  chunk_overlap=0, mode="bm25")

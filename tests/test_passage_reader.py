@@ -42,8 +42,8 @@ class StubModel(PassageModel):
         self.target = target
         self.has = has
 
-    def logits(self, question, passages, max_windows=4):
-        windows = encode(self.tokenizer, [question], passages, max_windows=max_windows)
+    def logits(self, question, passages, max_windows=4, sentences=None):
+        windows = encode(self.tokenizer, [question], passages, max_windows=max_windows, sentences=sentences)
         start = np.zeros(windows.input_ids.shape)
         end = np.zeros(windows.input_ids.shape)
         for w in range(len(windows)):
@@ -129,8 +129,8 @@ def test_markup_and_blank_lines_are_walls_no_answer_crosses():
 
 def test_the_reader_answers_from_one_table_cell(tmp_path):
     class Across(StubModel):  # points from the header's "Supplier" to the last row's "Co"
-        def logits(self, question, passages, max_windows=4):
-            windows, start, end, has = super().logits(question, passages, max_windows)
+        def logits(self, question, passages, max_windows=4, sentences=None):
+            windows, start, end, has = super().logits(question, passages, max_windows, sentences)
             for w in range(len(windows)):
                 text = passages[windows.owner[w]]
                 for t in np.flatnonzero(windows.context[w]):
@@ -409,9 +409,9 @@ class CountingModel(StubModel):
         super().__init__(target, has)
         self.calls = []
 
-    def logits(self, question, passages, max_windows=4):
+    def logits(self, question, passages, max_windows=4, sentences=None):
         self.calls.append(len(passages))
-        windows, start, end, has = super().logits(question, passages, max_windows)
+        windows, start, end, has = super().logits(question, passages, max_windows, sentences)
         return windows, start, end, np.where(start.max(axis=1) > 0, has, -has)
 
 
@@ -617,3 +617,28 @@ def test_a_deeper_that_is_not_yes_or_no_and_a_read_deeper_over_100_are_refused(t
         reading_deeper(tmp_path, CountingModel("Zanzibar")).ask(DEEP_QUESTION, deeper="maybe")
     with pytest.raises(SettingsError, match="read_deeper must be 0 .* up to 100, got 100000"):
         Settings(docs=tmp_path, read_deeper=100000)
+
+
+def test_a_span_across_a_sentence_start_loses_the_sentence_penalty():
+    """Tokens 1-2 are one sentence, 3 starts the next: the span 1..3 (score 9) loses 2 and the span 1..2 inside the
+    sentence (score 8) is taken; held clearly above it (end logit 7 at token 3), the span across is still taken."""
+    s = np.array([[0., 5., 0., 0.]])
+    ctx = np.array([[False, True, True, True]])
+    sentences = np.array([[False, False, False, True]])
+    assert best_spans(s, np.array([[0., 0., 3., 4.]]), ctx) == [(1, 3, 9.0)]
+    assert best_spans(s, np.array([[0., 0., 3., 4.]]), ctx, sentences=sentences, sentence_penalty=2.0) == [(1, 2, 8.0)]
+    assert best_spans(s, np.array([[0., 0., 3., 7.]]), ctx, sentences=sentences, sentence_penalty=2.0) == [(1, 3, 10.0)]
+    assert best_spans(s, np.array([[0., 0., 3., 4.]]), ctx, sentences=sentences, sentence_penalty=0.0) == [(1, 3, 9.0)]
+
+
+def test_the_reader_marks_where_the_index_says_sentences_start(tmp_path):
+    from qa.reader.passage import sentence_starts
+
+    qa = pipeline(tmp_path, StubModel("Lisbon"))
+    hit = next(h for h in qa.search("Where did the ship carry spices from?", k=5) if h.passage.doc == "voyage.txt")
+    text = hit.passage.text
+    starts = sentence_starts(qa.data, hit)
+    assert [text[s:s + 8] for s in starts] == ["The ship", "It carri", "The crew"]  # not the title's, at 0
+    windows = encode(TOKENIZER, ["Q?"], [text], sentences=[starts])
+    marked = windows.offsets[0][windows.sentences[0]]
+    assert [text[a:b] for a, b in marked] == ["The", "It", "The"]

@@ -23,6 +23,10 @@ MAX_TOKENS = 384  #: question + passage window, special tokens included
 MAX_QUESTION_TOKENS = 64
 STRIDE = 128  #: tokens shared by neighbouring windows of one passage
 MAX_ANSWER_TOKENS = 64  #: longest answer, in tokens (a clause, a list, a definition)
+#: What a span across a sentence start loses from its score (start + end logit): an answer may run over two
+#: sentences only when the model holds it well above the best one inside a sentence (held-out SQuADShifts answers
+#: that crossed were mostly wrong; docs/benchmarks.md, "An answer stays inside one sentence"); 0: no penalty.
+SENTENCE_PENALTY = 2.0
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Windows:
     walls: np.ndarray | None = None
     #: bool: the token is markup, never part of an answer (a Markdown table's ``|``, a heading's ``#``)
     markup: np.ndarray | None = None
+    #: bool: a sentence starts at the token (an answer across it pays :data:`SENTENCE_PENALTY`)
+    sentences: np.ndarray | None = None
 
     def feed(self) -> dict[str, np.ndarray]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
@@ -111,6 +117,17 @@ def _walls(text: str, spans: list[tuple[int, int]]) -> tuple[list[bool], list[bo
     return walls, markup
 
 
+def _sentence_starts(spans: list[tuple[int, int]], sentences: list[int] | None) -> list[bool]:
+    """Per token (character ``spans``): whether a sentence starts at it (one of the offsets ``sentences`` lies after
+    the token before's start and by this one's); never the first token."""
+    out, starts, j = [False] * len(spans), sorted(sentences or ()), 0
+    for t in range(1, len(spans)):
+        while j < len(starts) and starts[j] <= spans[t - 1][0]:
+            j += 1
+        out[t] = j < len(starts) and starts[j] <= spans[t][0]
+    return out
+
+
 def window_starts(n_tokens: int, room: int, stride: int = STRIDE) -> list[int]:
     """First token of each window over ``n_tokens`` passage tokens, ``room`` tokens a window.
 
@@ -127,10 +144,12 @@ def window_starts(n_tokens: int, room: int, stride: int = STRIDE) -> list[int]:
 
 
 def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int = MAX_TOKENS,
-           stride: int = STRIDE, max_windows: int | None = None) -> Windows:
+           stride: int = STRIDE, max_windows: int | None = None,
+           sentences: list[list[int]] | None = None) -> Windows:
     """Windows of each (question, passage) pair (``questions`` may be one question for all passages).
 
-    ``max_windows`` caps the windows of one passage (the first ones are kept)."""
+    ``max_windows`` caps the windows of one passage (the first ones are kept); ``sentences``: per passage, the
+    character offsets where its sentences start, walls no answer crosses (:func:`_walls`)."""
     if len(questions) == 1 and len(passages) != 1:
         questions = questions * len(passages)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -147,13 +166,14 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
         if max_windows:
             starts = starts[:max_windows]
         p_walls, p_markup = _walls(passages[i], p.offsets)
+        p_sentences = _sentence_starts(p.offsets, sentences[i] if sentences else None)
         for s in starts:
             ids = p.ids[s: s + room]
             rows.append([cls, *q_ids, sep, *ids, sep])
             n_q.append(len(q_ids))
             offs.append(p.offsets[s: s + room])
             owner.append(i)
-            walls.append((p_walls[s: s + room], p_markup[s: s + room]))
+            walls.append((p_walls[s: s + room], p_markup[s: s + room], p_sentences[s: s + room]))
     width = max(map(len, rows)) if rows else 0
     n = len(rows)
     ids = np.zeros((n, width), dtype=np.int64)
@@ -163,7 +183,8 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
     offsets = np.zeros((n, width, 2), dtype=np.int64)
     wall = np.zeros((n, width), dtype=bool)
     markup = np.zeros((n, width), dtype=bool)
-    for w, (r, nq, off, (w_walls, w_markup)) in enumerate(zip(rows, n_q, offs, walls)):
+    sentence = np.zeros((n, width), dtype=bool)
+    for w, (r, nq, off, (w_walls, w_markup, w_sentences)) in enumerate(zip(rows, n_q, offs, walls)):
         ids[w, : len(r)] = r
         mask[w, : len(r)] = 1
         first = nq + 2
@@ -173,16 +194,19 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
             offsets[w, first: first + len(off)] = np.asarray(off, dtype=np.int64)
             wall[w, first: first + len(off)] = w_walls
             markup[w, first: first + len(off)] = w_markup
-    return Windows(ids, mask, types, context, offsets, np.asarray(owner, dtype=np.int64), wall, markup)
+            sentence[w, first: first + len(off)] = w_sentences
+    return Windows(ids, mask, types, context, offsets, np.asarray(owner, dtype=np.int64), wall, markup, sentence)
 
 
 def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
                max_len: int = MAX_ANSWER_TOKENS, walls: np.ndarray | None = None,
-               markup: np.ndarray | None = None) -> list[tuple[int, int, float]]:
+               markup: np.ndarray | None = None, sentences: np.ndarray | None = None,
+               sentence_penalty: float | None = None) -> list[tuple[int, int, float]]:
     """Per window, the (start token, end token, score) with the highest start + end logit among
     spans of context tokens with start <= end < start + ``max_len``; score ``-inf`` when the
-    window has no context token. With ``walls`` (a wall before a token) no span crosses a wall, and
-    with ``markup`` no span starts or ends on a markup token.
+    window has no context token. With ``walls`` (a wall before a token) no span crosses a wall,
+    with ``markup`` no span starts or ends on a markup token, and with ``sentences`` (a sentence starts at a
+    token) a span across a sentence start loses ``sentence_penalty`` (default :data:`SENTENCE_PENALTY`).
 
     >>> s = np.array([[0., 5., 1., 0.]]); e = np.array([[0., 0., 1., 4.]])
     >>> best_spans(s, e, np.array([[False, True, True, True]]))
@@ -208,6 +232,12 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
         if walls is not None:
             crossed = np.cumsum(walls[w])  # walls at or before each token: none between i and j when equal
             allowed &= crossed[None, :] == crossed[:, None]
+        penalty = SENTENCE_PENALTY if sentence_penalty is None else sentence_penalty
+        if sentences is not None and penalty > 0:
+            across = np.cumsum(sentences[w])
+            across = across[None, :] != across[:, None]  # a sentence starts after i, by j
+            scores = scores - np.where(across, penalty, 0.0) if np.isfinite(penalty) else np.where(across, -np.inf,
+                                                                                                    scores)
         scores = np.where(allowed, scores, -np.inf)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         out.append((int(a), int(b), float(scores[a, b])))
