@@ -119,7 +119,8 @@ class Settings:
     #: passages below them are read too, down to ``read_deeper``; the surest answer found there replaces it
     #: when it is at least ``deeper_take`` and surer, its passage cited first. 0 (``QA_READ_DEEPER=0``) turns it
     #: off. Chosen on the SQuADShifts calibration halves and checked on questions no run had read
-    #: (docs/benchmarks.md, "Reading deeper for questions"); the app shows the first answer while it reads on.
+    #: (docs/benchmarks.md, "Reading deeper for questions"); when it takes a while, the app shows the first
+    #: answer meanwhile.
     read_deeper: int = 10
     deeper_below: float = 0.2
     deeper_take: float = 0.06

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-
 import logging
 import time
 from pathlib import Path
@@ -177,12 +176,14 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
     # -- asking -----------------------------------------------------------------------------------
     readers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-read-deeper")
+
     def answer_page(question: str, k: float, mode: str, docs: list[str] | None, history: list | None,
                     spell: bool = True):
         """Yields the answer, the cleared source view, the evidence, the page image, the state for the
         source view, the history list, the marking controls, their status, the history and the cleared note
-        that the collection has changed since: once, or twice when the reader reads deeper (the first answer,
-        saying so, then the deeper one: :meth:`Pipeline.reads_deeper`).
+        that the collection has changed since: once, or twice when the reader reads deeper
+        (:meth:`Pipeline.reads_deeper`) for longer than :data:`READING_ON_AFTER` (the first answer, saying so and
+        with marking hidden, then the deeper one).
         ``spell=False`` searches the words as typed (the "as typed" link of a corrected question)."""
         before = list(history or [])
         hidden_image = gr.Image(value=None, visible=False)
