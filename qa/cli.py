@@ -325,6 +325,8 @@ def cmd_eval(args) -> int:
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
     result = dataclasses.replace(result, problems=tuple(problems))
+    for warning in result.warnings:  # said where the file's problems are, as well as in the report
+        print(f"qa: {show(args.queries)}: {show(warning)}", file=sys.stderr)
     if args.report:
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)

@@ -404,6 +404,9 @@ def test_cli_eval_json(monkeypatch, capsys, fake_pipeline, query_file):
         "line 6: not valid JSON (Expecting property name enclosed in double quotes, column 2)"
     ]
     assert "line 6" in err
+    # a query whose answer no passage holds is said on stderr too (a --json reader may not look in the JSON)
+    assert any(w.startswith("nowhere (") for w in result["warnings"])
+    assert "qa: " in err and "nowhere (\u201c" in err and "no indexed passage contains an answer" in err
     assert {"id", "question", "rank", "answer", "correct"} <= set(result["per_query"][0])
     # a depth below 10 was used as 10 without a word
     assert cli.main(["eval", str(query_file), "--mode", "bm25", "--json", "-k", "5"]) == 0
