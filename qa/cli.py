@@ -241,7 +241,7 @@ def cmd_ask(args) -> int:
         if answer.message:  # why a possible answer is not stated as sure
             print(f"  Not sure: {answer.message}")
         if answer.found_deeper:
-            print(f"  Found by reading on: the first passages gave no sure answer; this passage was retrieved "
+            print(f"  From further down: the passages read first gave no sure answer; this one was retrieved "
                   f"#{answer.citations[answer.cited - 1].rank}")
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):

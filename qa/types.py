@@ -225,7 +225,7 @@ class Answer:
     #: The question as searched, when its typos were corrected (:meth:`qa.pipeline.Pipeline.correct`);
     #: ``None`` when it was searched as asked.
     searched_for: str | None = None
-    #: Found by reading on: the first passages gave no sure answer, so the reader read the passages retrieved
+    #: From further down the list: the first passages gave no sure answer, so the reader read those retrieved
     #: below them (``Settings.read_deeper``) and the answer is from one of those.
     found_deeper: bool = False
 

@@ -365,6 +365,22 @@ def test_the_evaluation_is_summed_up_in_words_and_counts(scripted, tiny_queries)
     assert line.replace("(", "").split(";")[0] in render_summary(result, [], "a file").replace("(", "")
 
 
+
+def test_the_summary_leaves_out_the_counts_that_are_zero():
+    """A tester read "partly right for 0 more, and 0 got no answer"."""
+    from types import SimpleNamespace
+
+    def record(correct: bool, answer: str | None):
+        return SimpleNamespace(answerable=True, rank=1, answer=answer,
+                               scores=SimpleNamespace(correct=correct, partly_right=correct))
+
+    mode = SimpleNamespace(per_query=[record(True, "a"), record(False, "b")])
+    result = SimpleNamespace(modes={"hybrid": mode}, k=10)
+    assert plain_summary(result) == ["hybrid: of 2 questions the documents answer, 2 of 2 (100 %) had a passage "
+                                     "holding the answer among the first 5; the answer was right for 1 of 2 (50 %), "
+                                     "and none went without an answer."]
+
+
 def test_modes_with_the_same_recall_curve_share_one_named_line(scripted):
     """Two modes with the same curve were drawn as two lines, the later hiding the earlier: one line, both names."""
     import dataclasses

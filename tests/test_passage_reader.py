@@ -586,7 +586,7 @@ def test_the_cli_and_the_json_say_an_answer_was_found_by_reading_on(tmp_path, mo
     assert cli.main(["ask", DEEP_QUESTION]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Possible answer (not sure): Zanzibar archipelago   [1]")
-    assert "Found by reading on: the first passages gave no sure answer; this passage was retrieved #5" in out
+    assert "From further down: the passages read first gave no sure answer; this one was retrieved #5" in out
     assert cli.main(["ask", "--json", DEEP_QUESTION]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["found_deeper"] is True and got["citations"][0]["rank"] == 5

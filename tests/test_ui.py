@@ -155,5 +155,7 @@ def test_evaluation_lists_misses_first_and_shows_what_was_retrieved(fake_pipelin
     detail = render_query_detail(fake_pipeline, run, "hit", "bm25")
     assert "Where does the Danube end?" in detail
     assert "qa-badge-relevant" in detail
+    # no control to open a passage: it opened the Ask tab's citation of the same number (another passage)
+    assert "data-cite=" not in detail and "Open in the document" not in detail and "qa-card" in detail
     with pytest.raises(QAError, match="mode"):
         run_evaluation(fake_pipeline, queries, [])

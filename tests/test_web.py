@@ -408,11 +408,11 @@ def test_an_answer_found_by_reading_on_says_where_it_was_retrieved_and_its_card_
     order say their place."""
     answer = deeper_answer()
     html = render_answer(answer)
-    assert "Found by reading on" in html and "this one was retrieved #8 and is listed as [1]" in html
+    assert "From further down the list" in html and "this one was retrieved #8 and is listed as [1]" in html
     cards = render_evidence(answer.citations, "words", answer)
     assert "retrieved #8 · hybrid score" in cards and "retrieved #1 · hybrid score" in cards
     assert "retrieved #" not in render_evidence(answer.citations[1:], "words")  # in their order: nothing to say
-    assert "Found by reading on" not in render_answer(deeper_answer(found_deeper=False))
+    assert "From further down" not in render_answer(deeper_answer(found_deeper=False))
 
 
 def test_while_reading_on_the_page_does_not_say_not_found():

@@ -56,9 +56,11 @@ def plain_summary(result: Evaluation) -> list[str]:
             right = sum(bool(r.scores.correct) for r in answerable)
             partly = sum(bool(r.scores.partly_right) and not r.scores.correct for r in answerable)
             none = sum(r.answer is None for r in answerable)
+            missing = f"{none} got no answer" if none else "none went without an answer"
+            rest = f"partly right for {partly} more, and {missing}" if partly else f"and {missing}"  # no "0 more"
             parts.append(f"of {len(answerable)} questions the documents answer, {_share(found, len(answerable))} had "
                          f"a passage holding the answer among the first {top}; the answer was right for "
-                         f"{_share(right, len(answerable))}, partly right for {partly} more, and {none} got no answer")
+                         f"{_share(right, len(answerable))}, {rest}")
         if unanswerable:
             left = sum(r.answer is None for r in unanswerable)
             parts.append(f"of {len(unanswerable)} they do not answer, {left} {'was' if left == 1 else 'were'} left "

@@ -78,8 +78,9 @@ def render_query_detail(pipeline: Pipeline, run: EvaluationRun, query_id: str, m
         f'answer {"correct" if record.scores.correct else "wrong"}</p></section>'
     )
     data = pipeline.data
-    return head + render_answer(answer, data) + render_evidence(answer.citations, query.question, answer, data,
-                                                                relevant)
+    # no "Open" control: it would open the Ask tab's answer's citation of the same number, not this one
+    return head + render_answer(answer, data, openable=False) + render_evidence(
+        answer.citations, query.question, answer, data, relevant, openable=False)
 
 
 # -- marks --------------------------------------------------------------------------------------

@@ -143,13 +143,14 @@ def render_searched_for(answer: Answer, question: str, spelling: bool = True) ->
 
 
 def render_answer(answer: Answer, data: IndexData | None = None, question: str = "", spelling: bool = True,
-                  reading_on: bool = False) -> str:
+                  reading_on: bool = False, openable: bool = True) -> str:
     """The answer in its state (answer / possible answer / not found), what its confidence
     means, where it comes from (title, section, the answer's own page) and controls to open the
     source, copy the answer as text and link to the question. A question whose typos were
     corrected says what was searched for, one click from searching it as typed (``spelling=False``:
     it was). ``reading_on``: the answer is unsure and the passages retrieved below are being read (the app
-    shows this first answer meanwhile)."""
+    shows this first answer meanwhile). ``openable=False``: no control opens the source (the Evaluate tab's
+    detail, which has no source view of its own: the Ask tab's would open)."""
     state = answer.status
     if reading_on and state == NONE:  # nothing to show yet: not "not found", which it may not be
         return (
@@ -163,9 +164,9 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
         note += f'<p class="qa-reading-on" role="status">{_e(READING_ON)}</p>'
     elif answer.found_deeper and answer.cited is not None:
         rank = answer.citations[answer.cited - 1].rank
-        note += (f'<p class="qa-found-deeper">Found by reading on: the passages read first gave no sure answer, so '
-                 f"the ones retrieved below them were read too; this one was retrieved #{rank} and is listed as "
-                 f"[{answer.cited}].</p>")
+        note += (f'<p class="qa-found-deeper">From further down the list: the passages read first gave no sure '
+                 f"answer, so the ones retrieved below them were read too; this one was retrieved #{rank} and is "
+                 f"listed as [{answer.cited}].</p>")
     tools = ""
     if question:
         link = question_link(question, spelling)
@@ -194,7 +195,8 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
         section = shown_section(answer.section or p.section, title)
         n = answer.cited
         body = (
-            f'<p class="qa-answer-text">{_e(answer.text)} {_open(n, f"[{n}]", "qa-open qa-cite")}</p>'
+            f'<p class="qa-answer-text">{_e(answer.text)} '
+            f'{_open(n, f"[{n}]", "qa-open qa-cite") if openable else f"[{n}]"}</p>'
             f"{sentence}{note}"
             '<p class="qa-source">' + (f"{_title(title)} · " if title and title != p.doc else "")
             + f"<code>{_e(p.doc)}</code>"
@@ -203,7 +205,7 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
             # the range and the button each keep their separator before them, so none is left dangling at a line's
             # end; either may start a line (a phone has no room for both after a long section name)
             + f'<span class="qa-keep">· {_chars(answer.start, answer.end)}</span> '
-            + f'<span class="qa-keep">· {_open(n, "Open the source")}</span></p>'
+            + (f'<span class="qa-keep">· {_open(n, "Open the source")}</span>' if openable else "") + "</p>"
         )
     return (
         f'<section class="qa-answer qa-state-{state}" aria-label="{STATE_LABELS[state]}" data-state="{state}">'
@@ -237,7 +239,7 @@ def _score(hit: Hit) -> str:
 
 
 def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: IndexData | None,
-               relevant: bool = False) -> str:
+               relevant: bool = False, openable: bool = True) -> str:
     """One evidence card: where the passage comes from, its text with the answer and the
     question's content words marked, and a button that opens it in its document."""
     p = hit.passage
@@ -258,16 +260,17 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
         f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
         f"{_chars(p.start, p.end)} · {_e(_retrieved(n, hit))}{_e(_score(hit))}</p>"
         f'<div class="qa-text">{highlight(reflow(p.text), spans)}</div>'
-        f'<p class="qa-card-tools">{_open(n, "Open in the document")}</p></article>'
+        + (f'<p class="qa-card-tools">{_open(n, "Open in the document")}</p>' if openable else "") + "</article>"
     )
 
 
 def render_evidence(hits: Iterable[Hit], question: str, answer: Answer | None = None,
-                    data: IndexData | None = None, relevant: Collection[int] = ()) -> str:
+                    data: IndexData | None = None, relevant: Collection[int] = (), openable: bool = True) -> str:
     """All evidence cards, numbered as the answer cites them; ``relevant`` numbers get a badge.
-    Without an answer the heading says these are only the closest passages."""
+    Without an answer the heading says these are only the closest passages (``openable``: as in
+    :func:`render_answer`)."""
     stems = question_stems(question)
-    cards = [render_hit(n, hit, answer, stems, data, n in relevant) for n, hit in enumerate(hits, start=1)]
+    cards = [render_hit(n, hit, answer, stems, data, n in relevant, openable) for n, hit in enumerate(hits, start=1)]
     if not cards:
         return '<p class="qa-empty">No passage matches the question.</p>'
     none = answer is not None and answer.text is None
