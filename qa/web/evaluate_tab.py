@@ -120,8 +120,9 @@ def _evaluate_tab(pipeline: Pipeline, warmup: Warmup, ready_or_error, evaluation
                         label=f"Recall@k: {CURVE_TITLE[0].lower()}{CURVE_TITLE[1:]}", elem_id="qa-curve", visible=False)
     per_query = gr.Dataframe(
         label="Per query (select a row to see what was retrieved)", interactive=False, max_height=640, wrap=True,
-        # px, as the Documents table: a phone scrolls the table instead of squeezing a column to a letter a line
-        column_widths=[115, 70, 105, 75, 75, 105, 250, 110, 110], elem_id="qa-per-query",
+        # px, as the Documents table: a phone scrolls the table instead of squeezing a column to a letter a line;
+        # the gold and answer columns as wide as the question's (at 110 px a long answer wrapped a word a line)
+        column_widths=[64, 80, 56, 84, 76, 108, 196, 160, 176], elem_id="qa-per-query",
         visible=False,
     )
     detail = gr.HTML(elem_id="qa-eval-detail")
