@@ -259,7 +259,7 @@ def test_an_evaluation_on_a_phone_fits_the_screen(browser, app, tmp_path):
     widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], widths
     # the per-query table keeps its columns readable (they were squeezed to a letter a line) and scrolls
-    for name, least in (("correct", 60), ("question", 250)):
+    for name, least in (("correct", 60), ("question", 190), ("gold", 150), ("answer", 150)):
         header = page.locator("#qa-per-query").get_by_role("columnheader", name=name, exact=True).first
         assert header.bounding_box()["width"] >= least, (name, header.bounding_box())
     page.screenshot(path=str(ARTIFACTS / "evaluate-phone.png"), full_page=True)
