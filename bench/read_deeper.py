@@ -23,6 +23,17 @@ about 14 ms a passage on two threads here). Paired randomization tests (ranx, R@
         "shifts-amazon calibration" scifact-train                            # the rule (docs/benchmarks.md)
     python bench/read_deeper.py --sets shifts-nw shifts-reddit shifts-amazon --half test             # report sets
     python bench/read_deeper.py --sets squad-dev scifact-test seeds squad-train
+
+Rule 3 (the default since 2026-12-06; docs/benchmarks.md, "Reading deeper for questions"): questions only, chosen on
+the Shifts calibration halves, its answers' confidence fitted apart, judged on questions no run had read:
+
+    python bench/read_deeper.py --sets shifts-nw shifts-reddit shifts-amazon --half calibration --questions-only
+    python bench/read_deeper.py --choose "shifts-nw calibration" "shifts-reddit calibration" \
+        "shifts-amazon calibration" --questions-only --ceiling 2.5
+    python bench/read_deeper.py --calibrate --policy "deeper 10 below 0.2 take 0.06" --write
+    python bench/read_deeper.py --sets shifts-nw shifts-reddit shifts-amazon --half test --unseen 1000 \
+        --policy "deeper 10 below 0.2 take 0.06 calibrated"
+    python bench/read_deeper.py --sets squad-dev --unseen 0 --policy "deeper 10 below 0.2 take 0.06 calibrated"
 """
 
 from __future__ import annotations
