@@ -434,5 +434,11 @@ def test_the_removal_question_for_one_document_speaks_of_it_and_an_untitled_answ
     assert "Its file is deleted" in render_confirm(["a.txt"], False)
     source = re.search(r'<p class="qa-source">(.*?)</p>', render_answer(replace(deeper_answer(), title="d.txt")))[1]
     assert source.startswith("<code>d.txt</code>") and source.count("d.txt") == 1  # not "d.txt · d.txt"
+    card = render_evidence(deeper_answer().citations[:1], "words")
+    assert "(untitled)" not in card  # titled "D"
+    untitled_hit = replace(deeper_answer().citations[0], passage=replace(deeper_answer().citations[0].passage,
+                                                                           title="d.txt"))
+    card = render_evidence([untitled_hit], "words")
+    assert "(untitled)" in card and card.count("d.txt") == 1  # not "d.txt" over "d.txt"
     titled = re.search(r'<p class="qa-source">(.*?)</p>', render_answer(replace(deeper_answer(), title="Dee")))[1]
     assert titled.startswith('<cite title="Dee">Dee</cite> · <code>d.txt</code>')

@@ -256,7 +256,9 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
     pages = _pages(p.page, _page_of(p.doc, max(p.end - 1, p.start), data, p.page))
     return (
         f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
-        f'<header><span class="qa-num">[{n}]</span> {_title(p.title, "h3")}{badge}</header>'
+        # a document without a title of its own has its file name for one: said once, in the line below
+        f'<header><span class="qa-num">[{n}]</span> '
+        f'{_title(p.title, "h3") if p.title != p.doc else "<h3 class=qa-untitled>(untitled)</h3>"}{badge}</header>'
         f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
         f"{_chars(p.start, p.end)} · {_e(_retrieved(n, hit))}{_e(_score(hit))}</p>"
         f'<div class="qa-text">{highlight(reflow(p.text), spans)}</div>'
