@@ -67,7 +67,7 @@ class PassageModel:
     def logits(self, question: str, passages: list[str], max_windows: int = MAX_WINDOWS,
                sentences: list[list[int]] | None = None):
         """The windows and the model's start, end and has-answer logits for them (``sentences``: per passage, where
-        its sentences start, walls no answer crosses)."""
+        its sentences start, marked in the windows for :func:`best_spans`)."""
         windows = encode(self.tokenizer, [question], passages, max_windows=max_windows, sentences=sentences)
         if len(windows) == 0:
             return windows, np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0)
@@ -77,7 +77,7 @@ class PassageModel:
     def spans(self, question: str, passages: list[str], max_answer_tokens: int = MAX_ANSWER_TOKENS,
               sentences: list[list[int]] | None = None) -> list[WindowSpan]:
         """The best span of every window, best score first (``score`` and ``has_answer`` are logits); with
-        ``sentences`` (per passage, where its sentences start) no span runs across two sentences."""
+        ``sentences`` (per passage, where its sentences start) a span across one loses ``SENTENCE_PENALTY``."""
         return window_spans(*self.logits(question, passages, sentences=sentences), max_answer_tokens)
 
     def has_answer_logits(self, question: str, passages: list[str]) -> np.ndarray:
@@ -161,10 +161,10 @@ class PassageReader:
         self.pool = max(settings.k, self.read_passages, self.deeper)
         self._model: PassageModel | None = model
         self._lock = threading.Lock()
-        #: the spans of the passages read lately, by (question, passage text): a passage's windows are run alone,
-        #: so its spans do not depend on the others read with it, and asking again (the app's deeper answer after
-        #: its first) reads only what was not read
-        self._read: OrderedDict[tuple[str, str], list[WindowSpan]] = OrderedDict()
+        #: the spans of the passages read lately, by (question, passage text, its sentence starts): a passage's
+        #: windows are run alone, so its spans do not depend on the others read with it, and asking again (the
+        #: app's deeper answer after its first) reads only what was not read
+        self._read: OrderedDict[tuple[str, str, tuple[int, ...]], list[WindowSpan]] = OrderedDict()
 
     @property
     def threshold(self) -> float:
@@ -194,17 +194,18 @@ class PassageReader:
         """The best span of each window of the passages ``top`` read (``passage``: the place in ``top``), best
         first; a passage read for the same question lately is not read again."""
         texts = [h.passage.text for h in top]
+        starts = [sentence_starts(data, h) for h in top]
+        keys = [(question, t, tuple(st)) for t, st in zip(texts, starts)]  # the spans depend on all three
         with self._lock:
-            known = [self._read.get((question, t)) for t in texts]
+            known = [self._read.get(key) for key in keys]
         todo = [i for i, spans in enumerate(known) if spans is None]
         if todo:
-            starts = [sentence_starts(data, top[i]) for i in todo]
-            read = self.model.spans(question, [texts[i] for i in todo], sentences=starts)
+            read = self.model.spans(question, [texts[i] for i in todo], sentences=[starts[i] for i in todo])
             for n, i in enumerate(todo):
                 known[i] = [replace(sp, passage=0) for sp in read if sp.passage == n]
             with self._lock:
                 for i in todo:
-                    self._read[(question, texts[i])] = known[i]
+                    self._read[keys[i]] = known[i]
                 while len(self._read) > SPANS_KEPT:
                     self._read.popitem(last=False)
         # in the model's order: window order (passages as given), then best score first (a stable sort)

@@ -149,7 +149,8 @@ def encode(tokenizer, questions: list[str], passages: list[str], max_tokens: int
     """Windows of each (question, passage) pair (``questions`` may be one question for all passages).
 
     ``max_windows`` caps the windows of one passage (the first ones are kept); ``sentences``: per passage, the
-    character offsets where its sentences start, walls no answer crosses (:func:`_walls`)."""
+    character offsets where its sentences start (``Windows.sentences``: a span across one pays
+    :data:`SENTENCE_PENALTY` in :func:`best_spans`)."""
     if len(questions) == 1 and len(passages) != 1:
         questions = questions * len(passages)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -236,8 +237,7 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
         if sentences is not None and penalty > 0:
             across = np.cumsum(sentences[w])
             across = across[None, :] != across[:, None]  # a sentence starts after i, by j
-            scores = scores - np.where(across, penalty, 0.0) if np.isfinite(penalty) else np.where(across, -np.inf,
-                                                                                                    scores)
+            scores = scores - np.where(across, penalty, 0.0)  # an infinite penalty: -inf, a hard wall
         scores = np.where(allowed, scores, -np.inf)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         out.append((int(a), int(b), float(scores[a, b])))
