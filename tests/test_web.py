@@ -442,3 +442,19 @@ def test_the_removal_question_for_one_document_speaks_of_it_and_an_untitled_answ
     assert "(untitled)" in card and card.count("d.txt") == 1  # not "d.txt" over "d.txt"
     titled = re.search(r'<p class="qa-source">(.*?)</p>', render_answer(replace(deeper_answer(), title="Dee")))[1]
     assert titled.startswith('<cite title="Dee">Dee</cite> · <code>d.txt</code>')
+
+
+def test_the_source_view_shows_a_documents_front_matter_line_by_line_and_dimmed_as_its_header(tmp_path):
+    """A Markdown note's front matter was shown as the document's first lines of prose, and a long title line was
+    joined to the next (the reflow took it for a wrapped line): "title: ... century author: A. Keeper"."""
+    body = ("The Phare d'Eckmuhl was lit in 1897 and its lantern is reached by three hundred and seven steps from the "
+            "quay,\nwhich the keepers climbed twice a night in every season of the year, as the logbooks record it.\n")
+    head = "---\ntitle: Lighthouses and the keepers of the Iroise Sea in the nineteenth century\nauthor: A. Keeper\n---\n"
+    docs = write_docs(tmp_path / "docs", {"notes.md": head + body * 3})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    hit = qa.search("lantern steps", k=1, mode="bm25")[0]
+    source = render_source(qa.data.document("notes.md"), 1, hit, None)
+    shown = re.search(r'<span class="qa-front-matter">(.*?)</span>', source, re.S)
+    assert shown and re.sub(r"<[^>]+>", "", shown.group(1)) == head  # line by line, as the file has it
+    assert source.count('class="qa-front-matter"') == 1
+    assert "quay, which" in re.sub(r"<[^>]+>", "", source)  # the prose below is still reflowed

@@ -17,6 +17,7 @@ from ..ingest.chunking import MD_HEADING
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
 #: terms inside either; a Markdown heading line holds its ``#`` marks).
 TAGS = {
+    "meta": ('<span class="qa-front-matter">', "</span>"),  # the document's front matter (title, author, date), dimmed
     "table": ('<span class="qa-table-line">', "</span>"),  # a Markdown table's line, in a fixed-width font
     "heading": ('<span class="qa-heading">', "</span>"),
     "markup": ('<span class="qa-md">', "</span>"),
@@ -96,6 +97,20 @@ def heading_spans(text: str) -> list[tuple[int, int, str]]:
     for m in MD_HEADING.finditer(text):
         spans += [(m.start(), m.end(), "heading"), (m.start(), m.start(1), "markup")]
     return spans
+
+
+def front_matter_spans(text: str) -> list[tuple[int, int, str]]:
+    """The document's front matter (``---`` lines around ``key: value`` lines), which the collection reads for the
+    title, author and date: shown where it is, as the document has it, but dimmed as its header, not its text.
+
+    >>> t = "---\\ntitle: Lighthouses\\n---\\nThe Phare d'Eckmuhl"
+    >>> [t[s:e] for s, e, _ in front_matter_spans(t)]
+    ['---\\ntitle: Lighthouses\\n---\\n']
+    """
+    from ..ingest.documents import parse_front_matter
+
+    _, end = parse_front_matter(text)
+    return [(0, end, "meta")] if end else []
 
 
 def table_spans(text: str) -> list[tuple[int, int, str]]:

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from ..index.store import IndexData
 from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, short_title,
                      shown_section)
-from .highlight import heading_spans, highlight, question_stems, table_spans, term_spans
+from .highlight import front_matter_spans, heading_spans, highlight, question_stems, table_spans, term_spans
 from .reflow import reflow
 
 if TYPE_CHECKING:
@@ -285,12 +285,19 @@ def render_evidence(hits: Iterable[Hit], question: str, answer: Answer | None = 
     )
 
 
+def _shown(text: str, meta: list[tuple[int, int, str]]) -> str:
+    """The document's text as the source view shows it: its prose reflowed, its front matter kept line by line."""
+    head = meta[0][1] if meta else 0
+    return text[:head] + reflow(text[head:])
+
+
 def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, question: str = "",
                   page: int | None = None, has_image: bool = False) -> str:
     """The whole text of ``doc`` with citation ``n``'s passage marked and the answer highlighted;
     the page's script scrolls it to the passage. For a PDF, ``page`` is the page shown beside it."""
     p = hit.passage
-    spans = heading_spans(doc.text) + table_spans(doc.text)
+    meta = front_matter_spans(doc.text)
+    spans = meta + heading_spans(doc.text) + table_spans(doc.text)
     if doc.text[p.start:p.end] == p.text:
         spans.append((p.start, p.end, "passage"))
         spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
@@ -303,7 +310,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
         f'<section class="qa-source-view" aria-label="Source [{int(n)}]" data-cite="{int(n)}">'
         f'<h2 class="qa-label">Source [{int(n)}]</h2>'
         f'<p class="qa-source">{_title(doc.title, whole=True)} · <code>{_e(doc.id)}</code> · {where}.{image}</p>'
-        f'<div class="qa-text qa-source-text" tabindex="0">{highlight(reflow(doc.text), spans)}</div></section>'
+        f'<div class="qa-text qa-source-text" tabindex="0">{highlight(_shown(doc.text, meta), spans)}</div></section>'
     )
 
 
