@@ -275,16 +275,44 @@ def test_evaluate_single_mode_result(scripted, tiny_queries):
 
     # the JSON of `qa eval --json`: one mode's result flat, with k and the warnings
     d = json.loads(json.dumps(result.to_dict()))
-    assert list(d) == ["mode", "n_queries", "n_answerable", "retrieval", "recall_curve", "answer", "by_type",
+    assert list(d) == ["mode", "n_queries", "n_answerable", "retrieval", "shown", "recall_curve", "answer", "by_type",
                        "by_paraphrase", "seconds", "per_query", "k", "warnings"]
     assert list(d["answer"]) == ["exact_match", "f1", "partly_right", "evidence_hit", "abstain_correct",
                                  "abstain_wrong", "share_answer", "accuracy_answer", "share_tentative",
                                  "accuracy_tentative", "share_none", "accuracy_none"]
-    assert list(d["per_query"][0]) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank", "answer",
-                                       "confidence", "doc", "sentence", "top_docs", "exact_match", "f1",
+    assert list(d["per_query"][0]) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank",
+                                       "shown_rank", "answer", "confidence", "doc", "sentence", "top_docs", "exact_match", "f1",
                                        "evidence_hit", "abstained", "correct", "status", "partly_right"]
-    assert list(d["by_type"]["place"])[:3] == ["n", "recall@5", "exact_match"]
+    assert list(d["by_type"]["place"])[:4] == ["n", "recall@5", "shown recall@5", "exact_match"]
+    # the scripted answers cite no passage: the evidence shown is the search's order
+    assert res.shown == res.retrieval and all(r.shown_rank == r.rank for r in res.per_query)
     assert Evaluation.from_dict(d) == result
+
+
+def test_the_evidence_as_the_answer_shows_it_is_scored_apart_from_the_search(fake_pipeline, tiny_queries):
+    """The reader puts the answer's passage first and may take one from further down the search: what a user is
+    shown is scored too (``shown``), beside the search's own order (``retrieval``), which it leaves alone."""
+    from dataclasses import replace
+
+    q = {x.id: x.question for x in tiny_queries}
+    relevant = next(h for h in fake_pipeline.search(q["danube"], k=10, mode="bm25")
+                    if is_relevant(tiny_queries[0], h.passage))
+    others = [h for h in fake_pipeline.search("coffee volcano eruption", k=10, mode="dense")
+              if not is_relevant(tiny_queries[0], h.passage)]
+    # shown: two passages that do not answer it, then the one that does (retrieved first)
+    cited = replace(_answer("the Black Sea", "It ends in the Black Sea."), citations=(*others[:2], relevant))
+    scripted = ScriptedAnswers(fake_pipeline, {q["danube"]: cited})
+    result = evaluate(scripted, tiny_queries, modes=("bm25",))
+    res = result.modes["bm25"]
+    rows = {r.id: r for r in res.per_query}
+    assert rows["danube"].rank == 1 and rows["danube"].shown_rank == 3
+    assert rows["flights"].shown_rank == rows["flights"].rank  # no evidence cited: the search's order
+    assert res.retrieval["recall@1"] == pytest.approx(0.75) and res.shown["recall@1"] == pytest.approx(0.5)
+    assert res.shown["recall@5"] == res.retrieval["recall@5"]
+    assert res.shown["mrr@10"] == pytest.approx(res.retrieval["mrr@10"] - (1 - 1 / 3) / 4, abs=1e-4)
+    assert "bm25, the evidence as the answer shows it: R@1 0.500" in format_text(result)
+    assert "R@5 shown" in format_markdown(result)
+    assert Evaluation.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
 def test_evaluate_ranks_agree_with_search(fake_pipeline, tiny_queries):
@@ -323,7 +351,7 @@ def test_evaluate_records_a_bad_question_instead_of_crashing(fake_pipeline):
     result = evaluate(fake_pipeline, queries, modes=("bm25",))
     row = result.modes["bm25"].per_query[0]
     assert "no words" in row.error and row.rank is None and row.scores.abstained
-    assert list(row.to_dict())[11:14] == ["top_docs", "error", "exact_match"]  # the error before the scores
+    assert list(row.to_dict())[12:15] == ["top_docs", "error", "exact_match"]  # the error before the scores
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -371,7 +399,7 @@ def test_the_summary_leaves_out_the_counts_that_are_zero():
     from types import SimpleNamespace
 
     def record(correct: bool, answer: str | None):
-        return SimpleNamespace(answerable=True, rank=1, answer=answer,
+        return SimpleNamespace(answerable=True, rank=1, shown_rank=1, answer=answer,
                                scores=SimpleNamespace(correct=correct, partly_right=correct))
 
     mode = SimpleNamespace(per_query=[record(True, "a"), record(False, "b")])

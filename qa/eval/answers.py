@@ -94,6 +94,8 @@ def breakdown(results: Sequence[QueryResult], key: str) -> dict[str, GroupMetric
     return {
         name: GroupMetrics(n=len(rs),
                            recall_at_5=_mean(r.rank is not None and r.rank <= 5 for r in rs if r.answerable),
+                           shown_recall_at_5=_mean(r.shown_rank is not None and r.shown_rank <= 5
+                                                   for r in rs if r.answerable),
                            answer=answer_metrics([r.scores for r in rs]))
         for name, rs in sorted(groups.items())
     }

@@ -53,6 +53,9 @@ class QueryResult:
     paraphrase: bool = False
     gold: tuple[str, ...] = ()  #: the query's gold answers
     rank: int | None = None  #: rank of the first relevant passage; ``None``: none in the top k (or unanswerable)
+    #: the same in the evidence the answer shows (the passages read first, then the rest of the search); the reader
+    #: moves the answer's passage first, and one it found further down the list too
+    shown_rank: int | None = None
     answer: str | None = None  #: the answer's text; ``None``: it abstained
     confidence: float | None = None
     doc: str | None = None  #: the answer's document
@@ -68,7 +71,8 @@ class QueryResult:
     def to_dict(self) -> dict[str, Any]:
         """The fields flat, the scores last (``error`` only when there is one)."""
         d = {"id": self.id, "question": self.question, "type": self.type, "paraphrase": self.paraphrase,
-             "answerable": self.answerable, "gold": list(self.gold), "rank": self.rank, "answer": self.answer,
+             "answerable": self.answerable, "gold": list(self.gold), "rank": self.rank, "shown_rank": self.shown_rank,
+             "answer": self.answer,
              "confidence": self.confidence, "doc": self.doc, "sentence": self.sentence,
              "top_docs": list(self.top_docs)}
         if self.error is not None:
@@ -80,7 +84,8 @@ class QueryResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "QueryResult":
         return cls(id=d["id"], question=d["question"], type=d.get("type"), paraphrase=bool(d.get("paraphrase")),
-                   gold=tuple(d.get("gold") or ()), rank=d.get("rank"), answer=d.get("answer"),
+                   gold=tuple(d.get("gold") or ()), rank=d.get("rank"), shown_rank=d.get("shown_rank"),
+                   answer=d.get("answer"),
                    confidence=d.get("confidence"), doc=d.get("doc"), sentence=d.get("sentence"),
                    top_docs=tuple(d.get("top_docs") or ()), error=d.get("error"), scores=AnswerScores.from_dict(d))
 
@@ -122,14 +127,17 @@ class GroupMetrics:
 
     n: int  #: queries in the group
     recall_at_5: float | None  #: written as ``recall@5``
+    shown_recall_at_5: float | None = None  #: the same in the evidence shown; written as ``shown recall@5``
     answer: AnswerMetrics
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "recall@5": self.recall_at_5, **self.answer.to_dict()}
+        return {"n": self.n, "recall@5": self.recall_at_5, "shown recall@5": self.shown_recall_at_5,
+                **self.answer.to_dict()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "GroupMetrics":
-        return cls(n=d["n"], recall_at_5=d.get("recall@5"), answer=AnswerMetrics.from_dict(d))
+        return cls(n=d["n"], recall_at_5=d.get("recall@5"), shown_recall_at_5=d.get("shown recall@5"),
+                   answer=AnswerMetrics.from_dict(d))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +148,8 @@ class ModeResult:
     n_queries: int
     n_answerable: int
     retrieval: Mapping[str, float]  #: ``recall@1/3/5/10``, ``mrr@10``, ``ndcg@10`` (over answerable queries)
+    #: the same metrics of the evidence shown with the answer (:attr:`QueryResult.shown_rank`)
+    shown: Mapping[str, float] = field(default_factory=dict)
     recall_curve: tuple[float, ...]  #: recall@1 .. recall@k
     answer: AnswerMetrics
     by_type: Mapping[str, GroupMetrics] = field(default_factory=dict)
@@ -149,7 +159,7 @@ class ModeResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "n_queries": self.n_queries, "n_answerable": self.n_answerable,
-                "retrieval": dict(self.retrieval), "recall_curve": list(self.recall_curve),
+                "retrieval": dict(self.retrieval), "shown": dict(self.shown), "recall_curve": list(self.recall_curve),
                 "answer": self.answer.to_dict(), "by_type": {k: g.to_dict() for k, g in self.by_type.items()},
                 "by_paraphrase": {k: g.to_dict() for k, g in self.by_paraphrase.items()}, "seconds": self.seconds,
                 "per_query": [r.to_dict() for r in self.per_query]}
@@ -157,7 +167,8 @@ class ModeResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModeResult":
         return cls(mode=d["mode"], n_queries=d["n_queries"], n_answerable=d["n_answerable"],
-                   retrieval=dict(d["retrieval"]), recall_curve=tuple(d["recall_curve"]),
+                   retrieval=dict(d["retrieval"]), shown=dict(d.get("shown") or {}),
+                   recall_curve=tuple(d["recall_curve"]),
                    answer=AnswerMetrics.from_dict(d["answer"]),
                    by_type={k: GroupMetrics.from_dict(g) for k, g in (d.get("by_type") or {}).items()},
                    by_paraphrase={k: GroupMetrics.from_dict(g) for k, g in (d.get("by_paraphrase") or {}).items()},

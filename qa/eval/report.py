@@ -53,19 +53,37 @@ def plain_summary(result: Evaluation) -> list[str]:
         parts = []
         if answerable:
             found = sum(r.rank is not None and r.rank <= top for r in answerable)
+            shown = sum(r.shown_rank is not None and r.shown_rank <= top for r in answerable)
+            # the reader reorders the evidence and may take a passage from further down: say so when it counts
+            as_shown = (f" ({shown} among the first {top} the answer shows, after reading)"
+                        if shown != found and any(r.shown_rank is not None for r in answerable) else "")
             right = sum(bool(r.scores.correct) for r in answerable)
             partly = sum(bool(r.scores.partly_right) and not r.scores.correct for r in answerable)
             none = sum(r.answer is None for r in answerable)
             missing = f"{none} got no answer" if none else "none went without an answer"
             rest = f"partly right for {partly} more, and {missing}" if partly else f"and {missing}"  # no "0 more"
             parts.append(f"of {len(answerable)} questions the documents answer, {_share(found, len(answerable))} had "
-                         f"a passage holding the answer among the first {top}; the answer was right for "
+                         f"a passage holding the answer among the first {top}{as_shown}; the answer was right for "
                          f"{_share(right, len(answerable))}, {rest}")
         if unanswerable:
             left = sum(r.answer is None for r in unanswerable)
             parts.append(f"of {len(unanswerable)} they do not answer, {left} {'was' if left == 1 else 'were'} left "
                          "without an answer")
         lines.append(f"{mode}: " + "; ".join(parts) + ".")
+    return lines
+
+
+def shown_lines(result: Evaluation) -> list[str]:
+    """A line a mode with the retrieval metrics of the evidence as the answer shows it (the reader puts the
+    answer's passage first and may take one from further down the search); none for a result without them.
+
+    The table's retrieval columns score the search's own order."""
+    lines = []
+    for mode, res in result.modes.items():
+        if res.shown:
+            values = "  ".join(f"{label} {_fmt(res.shown.get(key))}" for label, key in
+                               (("R@1", "recall@1"), ("R@5", "recall@5"), ("MRR@10", "mrr@10")))
+            lines.append(f"{mode}, the evidence as the answer shows it: {values}")
     return lines
 
 
@@ -113,7 +131,7 @@ def _misses(result: Evaluation) -> list[tuple[str, list[str]]]:
 def format_text(result: Evaluation) -> str:
     """The human-readable table printed by ``qa eval``."""
     header, rows = table_rows(result)
-    parts = [_heading(result), "", _text_table(header, rows)]
+    parts = [_heading(result), "", _text_table(header, rows), *shown_lines(result)]
     plain = plain_summary(result)
     if plain:
         parts += [""] + [textwrap.fill(line, 116, subsequent_indent="  ") for line in plain]
@@ -133,17 +151,24 @@ def format_markdown(result: Evaluation) -> str:
     """A Markdown summary of the evaluation (all text HTML-escaped)."""
     header, rows = table_rows(result)
     parts = ["# Evaluation", "", _md_cell(_heading(result)), "", _md_table(header, rows)]
+    parts += [""] + [_md_cell(line) for line in shown_lines(result)]
     parts += [""] + [_md_cell(line) for line in plain_summary(result)]
     sig = _significance_lines(result)
     if sig:
         parts += ["", "## Differences between modes", "", "```", *sig, "```"]
     for mode, res in result.modes.items():
         if res.by_type:
-            type_rows = [[name, str(g.n)] + [_fmt(v) for v in (g.recall_at_5, g.answer.exact_match, g.answer.f1,
-                                                                g.answer.evidence_hit, g.answer.abstain_correct)]
+            type_rows = [[name, str(g.n)] + [_fmt(v) for v in (g.recall_at_5, g.shown_recall_at_5, g.answer.exact_match,
+                                                                g.answer.f1, g.answer.evidence_hit,
+                                                                g.answer.abstain_correct)]
                          for name, g in res.by_type.items()]
             parts += ["", f"## By question type ({mode})", "",
-                      _md_table(["type", "n", "R@5", "EM", "F1", "evidence", "abstain ok"], type_rows)]
+                      _md_table(["type", "n", "R@5", "R@5 shown", "EM", "F1", "evidence", "abstain ok"], type_rows)]
+        if res.by_paraphrase:
+            rows_p = [[name, str(g.n), _fmt(g.recall_at_5), _fmt(g.shown_recall_at_5), _fmt(g.answer.f1)]
+                      for name, g in res.by_paraphrase.items()]
+            parts += ["", f"## Paraphrased or not ({mode})", "",
+                      _md_table(["paraphrase", "n", "R@5", "R@5 shown", "F1"], rows_p)]
     for mode, missed in _misses(result):
         if missed:
             parts += ["", f"Not in the top {result.k} ({_md_cell(mode)}): {_md_cell(', '.join(missed))}"]

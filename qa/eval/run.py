@@ -46,9 +46,9 @@ def _warnings(queries: list[EvalQuery], relevant: dict[str, set], data) -> list[
     return out
 
 
-def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, list | None]:
-    """One query searched and asked in ``mode``: its result, and the passage rows retrieved
-    (``None`` when the question could not be asked)."""
+def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> tuple[QueryResult, tuple | None]:
+    """One query searched and asked in ``mode``: its result, and the passage rows retrieved and in the order the
+    answer shows them (``None`` when the question could not be asked)."""
     asked = dict(id=q.id, question=q.question, type=q.type, paraphrase=q.paraphrase, gold=tuple(q.answers))
     try:
         hits = pipeline.search(q.question, k=depth, mode=mode)
@@ -56,20 +56,33 @@ def _run_query(pipeline, q: EvalQuery, relevant: set, mode: str, depth: int) -> 
     except QAError as exc:
         return QueryResult(**asked, error=str(exc), scores=answer_scores(q, _abstention())), None
     ranked = [h.row for h in hits]
+    shown = shown_order(answer, ranked)
     return QueryResult(
         **asked, rank=first_relevant_rank(ranked, relevant) if q.answerable else None,
+        shown_rank=first_relevant_rank(shown, relevant) if q.answerable else None,
         answer=answer.text, confidence=answer.confidence, doc=answer.doc, sentence=answer.sentence,
         top_docs=tuple(h.passage.doc for h in hits[:3]), scores=answer_scores(q, answer),
-    ), ranked
+    ), (ranked, shown)
+
+
+def shown_order(answer: Answer, ranked: list[int]) -> list[int]:
+    """The passages in the order the answer shows them (its evidence, which the reader may have put in another order
+    or taken from further down the search), then the rest of the search's in its order.
+
+    >>> shown_order(Answer.none(0.0), [4, 2, 9])
+    [4, 2, 9]
+    """
+    first = [h.row for h in answer.citations]
+    return first + [r for r in ranked if r not in set(first)]
 
 
 def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple[ModeResult, dict]:
-    results, rankings = [], {}
+    results, rankings, shown = [], {}, {}
     t0 = time.perf_counter()
     for q in queries:
-        result, ranked = _run_query(pipeline, q, relevant[q.id], mode, depth)
-        if ranked is not None:
-            rankings[q.id] = ranked
+        result, orders = _run_query(pipeline, q, relevant[q.id], mode, depth)
+        if orders is not None:
+            rankings[q.id], shown[q.id] = orders
         results.append(result)
         tick(mode)
     answerable_relevant = {q.id: relevant[q.id] for q in queries if q.answerable}
@@ -77,11 +90,14 @@ def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple
     retrieval = {f"recall@{j}": metrics[f"recall@{j}"] for j in RECALL_KS}
     retrieval[f"mrr@{RANK_DEPTH}"] = metrics[f"mrr@{RANK_DEPTH}"]
     retrieval[f"ndcg@{RANK_DEPTH}"] = metrics[f"ndcg@{RANK_DEPTH}"]
+    as_shown = retrieval_metrics(answerable_relevant, shown, depth)
+    shown_metrics = {key: as_shown[key] for key in retrieval}
     result = ModeResult(
         mode=mode,
         n_queries=len(queries),
         n_answerable=len(answerable_relevant),
         retrieval=retrieval,
+        shown=shown_metrics,
         recall_curve=tuple(metrics[f"recall@{j}"] for j in range(1, depth + 1)),
         answer=answer_metrics([r.scores for r in results]),
         by_type=breakdown(results, "type"),
