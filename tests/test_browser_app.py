@@ -303,6 +303,29 @@ def test_the_questions_asked_in_a_tab_are_listed_and_ask_again_on_click(browser,
     expect(answer).to_contain_text("1897", timeout=SLOW)
 
 
+def test_a_number_typed_in_passages_shown_and_enter_asks_again(browser, app):
+    """A tester typed 2 in "Passages shown (k)" and pressed Enter, or moved the slider with the arrow keys: nothing
+    happened until the box lost focus."""
+    page = open_page(browser, app["url"])
+    ready(page)
+    page.get_by_label("Question").fill(ECKMUHL)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897", timeout=SLOW)
+    cards = page.locator("#qa-evidence .qa-card")
+    expect(cards).not_to_have_count(0, timeout=SLOW)
+    assert cards.count() > 2
+    page.get_by_text("Search settings").click()
+    box = page.locator("#qa-k input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    expect(cards).to_have_count(2, timeout=SLOW)
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897")
+    page.locator("#qa-k input[type=range]").focus()  # the keyboard on the slider asks again too
+    page.keyboard.press("ArrowRight")
+    expect(box).to_have_value("3")
+    expect(cards).to_have_count(3, timeout=SLOW)
+
+
 def test_an_answer_marked_right_is_saved_and_runs_in_evaluate(browser, app):
     page = open_page(browser, app["url"])
     ready(page)

@@ -348,7 +348,8 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                                                  elem_classes="qa-example")))
                 with gr.Accordion("Search settings", open=False):
                     with gr.Row():
-                        k = gr.Slider(1, MAX_K, value=min(s.k, MAX_K), step=1, label="Passages shown (k)")
+                        k = gr.Slider(1, MAX_K, value=min(s.k, MAX_K), step=1, label="Passages shown (k)",
+                                      elem_id="qa-k")
                         mode = gr.Radio(list(MODES), value=s.mode, label="Retrieval",
                                         info="hybrid fuses dense (meaning) and bm25 (words)")
                         docs = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these documents",
@@ -383,9 +384,11 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 gr.on([ask_button.click, question.submit], answer_page, ask_inputs, ask_outputs,
                       api_visibility="private", show_progress_on=[answer_html]
                       ).then(None, js=SHOW_ANSWER_JS)
-                # a setting the user changed (not one the page updates, as the document list's choices) asks again
-                gr.on([k.release, mode.input, docs.input], answer_again, [k, mode, docs, history, last], ask_outputs,
-                      api_visibility="private", show_progress_on=[answer_html])
+                # a setting the user changed (not one the page updates, as the document list's choices) asks again;
+                # the slider's every input (a drag, an arrow key, a number typed in its box), the latest one only when
+                # several come while one is answered (its release came only when the box lost focus, not on Enter)
+                gr.on([k.input, mode.input, docs.input], answer_again, [k, mode, docs, history, last], ask_outputs,
+                      api_visibility="private", show_progress_on=[answer_html], trigger_mode="always_last")
                 for q, button in example_buttons:
                     button.click(lambda q=q: q, None, question, api_visibility="private", show_progress="hidden"
                                  ).then(answer_page, ask_inputs, ask_outputs, api_visibility="private",
