@@ -96,6 +96,33 @@ def test_a_name_changed_to_be_safe_is_said(tmp_path):
     assert (tmp_path / "docs" / safe).is_file()
 
 
+def test_a_name_only_shortened_is_said_to_be_too_long_not_to_hold_bad_characters(tmp_path):
+    """A tester's 204-character name of letters, digits, "-" and "." was "saved ... as ...: a file name here holds
+    only letters, digits, spaces and - _ . ( )", which it did."""
+    given = tmp_path / "in" / ("a-very-long-document-name-" + "x" * 180 + ".md")
+    given.parent.mkdir()
+    given.write_text("# Pumps\n\nThe pump runs at night.\n", encoding="utf-8")
+    report = add_files(tmp_path / "docs", [given])
+    (line,) = [x for x in report.lines() if x.startswith("saved ")]
+    assert line.endswith(": a file name here is at most 120 characters long")
+    assert len(report.added[0]) <= 120
+
+
+def test_a_document_kept_beside_one_of_the_same_name_says_how_to_replace_it_where_it_is_said(tmp_path):
+    """The app told a tester to "use --replace", an option of the command line it does not have."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("Notes\n\nThe old text.\n", encoding="utf-8")
+    new = tmp_path / "in" / "notes.txt"
+    new.parent.mkdir()
+    new.write_text("Notes\n\nThe new text.\n", encoding="utf-8")
+    report = add_files(docs, [new])
+    assert report.renamed == [("notes.txt", "notes (2).txt")]
+    assert "(use --replace to replace it)" in "\n".join(report.lines())
+    assert "remove the old one below)" in "\n".join(report.lines(to_replace="remove the old one below"))
+    assert "--replace" not in "\n".join(report.lines(to_replace="remove the old one below"))
+
+
 def test_add_never_writes_outside_the_document_folder(tmp_path):
     docs = tmp_path / "docs"
     outside = tmp_path / "outside"

@@ -168,3 +168,26 @@ def test_upload_a_pdf_ask_it_see_the_page_then_remove_it(page, tmp_path):
     expect(page.locator("#qa-answer")).not_to_contain_text(PDF_ID, timeout=60_000)
     expect(page.locator("#qa-evidence .qa-card").first).to_be_visible()
     expect(page.locator("#qa-evidence")).not_to_contain_text(PDF_ID)
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_a_long_file_name_keeps_the_phone_page_as_wide_as_the_screen(page, tmp_path):
+    """A tester's 204-character file name made the phone's page 634 px wide on a 390 px screen: the upload's message
+    and the evidence card's file name were one unbreakable word."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    long = tmp_path / "upload" / ("a-very-long-document-name-" + "x" * 170 + ".md")
+    long.parent.mkdir()
+    long.write_text("# Pumping stations\n\nThe largest pumping station has twelve turbines.\n", encoding="utf-8")
+    expect(page.locator(".qa-header .qa-doc-count")).to_be_visible(timeout=300_000)
+    upload(page, long)
+    expect(page.locator("#qa-doc-status")).to_contain_text("a file name here is at most 120 characters long")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ask(page, "How many turbines does the largest pumping station have?")
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("twelve")
+    expect(page.locator("#qa-evidence .qa-card").first).to_contain_text("a-very-long-document-name-")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "long-name-phone.png"))

@@ -61,15 +61,16 @@ class AddReport:
     def changed(self) -> bool:
         return bool(self.added or self.replaced)
 
-    def lines(self, index_report=None, skipped: bool = True) -> list[str]:
+    def lines(self, index_report=None, skipped: bool = True,
+              to_replace: str = "use --replace to replace it") -> list[str]:
         """What was done to the collection, one line each, then the lines of the
         :class:`~qa.index.indexer.IndexReport` of the index update that followed, if any; ``skipped=False`` leaves
-        out the files that were not added (``qa add`` says them on stderr)."""
+        out the files that were not added (``qa add`` says them on stderr). ``to_replace``: how a user replaces a
+        document that a new one of the same name was kept beside (the CLI's option, or the app's way)."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
-        out += [f"kept both: {taken} already holds another document, so the new one is {new} "
-                "(use --replace to replace it)" for taken, new in self.renamed]
-        out += [f"saved {given} as {doc_id}: a file name here holds only letters, digits, spaces and - _ . ( )"
-                for given, doc_id in self.sanitised]
+        out += [f"kept both: {taken} already holds another document, so the new one is {new} ({to_replace})"
+                for taken, new in self.renamed]
+        out += [f"saved {given} as {doc_id}: {renamed_why(given, doc_id)}" for given, doc_id in self.sanitised]
         groups = (("linked" if self.linked else "copied", self.added), ("replaced", self.replaced),
                   ("already there", self.unchanged))
         for label, ids in groups:
@@ -93,6 +94,28 @@ def sanitise_name(name: str) -> str:
     suffix = _UNSAFE.sub("", suffix).lower()
     stem = stem[: MAX_NAME_CHARS - len(suffix) - 1].rstrip(" ._") or "document"
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def renamed_why(given: str, doc_id: str) -> str:
+    """Why a file was saved under another name than it was given: its characters, its length, its extension's case.
+
+    >>> renamed_why("a" * 130 + ".md", "a" * 116 + ".md")
+    'a file name here is at most 120 characters long'
+    >>> renamed_why("R&D.TXT", "R_D.txt")
+    'a file name here holds only letters, digits, spaces and - _ . ( ), and its extension is in lower case'
+    """
+    name = unicodedata.normalize("NFC", given.replace("\\", "/").rsplit("/", 1)[-1])
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    why = []
+    if _UNSAFE.search(stem) or _UNSAFE.search(suffix) or stem != stem.strip(" ._") or not stem:
+        why.append("holds only letters, digits, spaces and - _ . ( )")
+    if len(name) > MAX_NAME_CHARS:
+        why.append(f"is at most {MAX_NAME_CHARS} characters long")
+    if suffix != suffix.lower():
+        why.append("its extension is in lower case")
+    return "a file name here " + (", and ".join(why) if why else "is safe in every folder")
 
 
 def linked_files(docs: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
