@@ -14,6 +14,7 @@ otherwise and is never shared through a public link.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import socket
@@ -39,13 +40,21 @@ def settings_from(argv: list[str] | None = None, env: dict[str, str] | None = No
     return Settings.from_env(env, docs=args.docs, index=args.index, host=args.host, port=args.port)
 
 
-def port_problem(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on (taken, not an address here), or ``None``; checked
-    before anything slow is loaded, so a taken port fails in a moment."""
+#: What to do about each way listening can fail: the host is not an address here, the port is taken or
+#: needs privileges; anything else names both settings.
+HOST_ADVICE = "choose another host with --host or QA_HOST (127.0.0.1: this machine only)"
+PORT_ADVICE = "choose another port with --port or QA_PORT"
+PRIVILEGED_ADVICE = "ports below 1024 need privileges: choose one from 1024 up with --port or QA_PORT"
+OTHER_ADVICE = "choose another host or port with --host or --port (QA_HOST, QA_PORT)"
+
+
+def listen_problem(host: str, port: int) -> tuple[str, str] | None:
+    """Why ``host:port`` cannot be listened on and what to do about it, or ``None``; checked before
+    anything slow is loaded, so a taken port fails in a moment."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return str(exc)
+    except OSError as exc:  # a host name that does not resolve
+        return f"no such host: {exc.strerror or exc}", HOST_ADVICE
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         if os.name != "nt":  # as the server itself binds (uvicorn): a port whose last connections are still in
@@ -54,8 +63,21 @@ def port_problem(host: str, port: int) -> str | None:
         try:
             sock.bind(address)
         except OSError as exc:
-            return exc.strerror or str(exc)
+            why = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"not an address of this machine: {why}", HOST_ADVICE
+            if exc.errno == errno.EADDRINUSE:
+                return why, PORT_ADVICE
+            if exc.errno == errno.EACCES and 0 < port < 1024:
+                return why, PRIVILEGED_ADVICE
+            return why, OTHER_ADVICE
     return None
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (taken, not an address here), or ``None``."""
+    problem = listen_problem(host, port)
+    return problem[0] if problem else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 1
-    problem = port_problem(settings.host, settings.port)
+    problem = listen_problem(settings.host, settings.port)
     if problem:
-        print(f"app: error: cannot listen on {settings.host}:{settings.port} ({problem}); "
-              "choose another port with --port or QA_PORT", file=sys.stderr)
+        print(f"app: error: cannot listen on {settings.host}:{settings.port} ({problem[0]}); {problem[1]}",
+              file=sys.stderr)
         return 1
 
     from qa.pipeline import Pipeline

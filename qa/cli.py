@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import __version__
 from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
 from .types import confidence_text, shown_section
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qa", description="Extractive question answering over a folder of documents, with citations."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.subcommands = sub.choices  # name -> its parser, for errors that point to its own help
@@ -179,6 +181,11 @@ def _json(obj) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _title(title: str, doc: str) -> str:
+    """A document's title as shown: "(untitled)" when it is only its file name (the app's rule, qa/web/render.py)."""
+    return "(untitled)" if title == doc else show(title)
+
+
 def _cite(hit) -> str:
     p = hit.passage
     where = f"{show(p.doc)} [{p.start}:{p.end}]"
@@ -214,7 +221,7 @@ def cmd_search(args) -> int:
     if not hits:
         print("no passage matches the question")
     for h in hits:
-        print(f"[{h.rank}] {h.score:.4f} {h.mode}  {show(h.passage.title)}  ({_cite(h)})")
+        print(f"[{h.rank}] {h.score:.4f} {h.mode}  {_title(h.passage.title, h.passage.doc)}  ({_cite(h)})")
         text = " ".join(h.passage.text.split())
         print("    " + show(text if len(text) <= 400 else text[:400] + " ..."))
     return 0
@@ -245,7 +252,7 @@ def cmd_ask(args) -> int:
                   f"#{answer.citations[answer.cited - 1].rank}")
         print("\nEvidence:")
     for n, h in enumerate(answer.citations, start=1):
-        print(f"[{n}] {show(h.passage.title)} ({_cite(h)})")
+        print(f"[{n}] {_title(h.passage.title, h.passage.doc)} ({_cite(h)})")
     return 0
 
 
@@ -260,7 +267,7 @@ def cmd_list(args) -> int:
         pages = f"{d.pages:>4} pages" if d.pages else " " * 9
         indexed = (d.indexed or "")[:16].replace("T", " ")
         passages = f"{d.passages:>4} passage{'s' if d.passages != 1 else ' '}"
-        print(f"{show(d.id):<{width}}  {d.kind:<8}  {pages}  {passages}  {indexed:<16}  {show(d.title)}")
+        print(f"{show(d.id):<{width}}  {d.kind:<8}  {pages}  {passages}  {indexed:<16}  {_title(d.title, d.id)}")
     return 0
 
 
@@ -325,12 +332,15 @@ def cmd_eval(args) -> int:
     modes = MODES if args.eval_mode == "all" else (args.eval_mode,)
     result = evaluate(qa, queries, modes=modes, k=args.k, show_bar=sys.stderr.isatty())
     result = dataclasses.replace(result, problems=tuple(problems))
-    for warning in result.warnings:  # said where the file's problems are, as well as in the report
+    for warning in result.warnings:  # said once, here, where the file's problems are (not again in the text below)
         print(f"qa: {show(args.queries)}: {show(warning)}", file=sys.stderr)
     if args.report:
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)
-    print(_json(result.to_dict()) if args.json else "\n".join(map(show, format_text(result).split("\n"))))
+    if args.json:  # the warnings stay in the JSON: it is data, read by programs
+        print(_json(result.to_dict()))
+    else:
+        print("\n".join(map(show, format_text(dataclasses.replace(result, warnings=())).split("\n"))))
     return 0
 
 
@@ -352,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
             handler.setFormatter(_SafeFormatter("%(message)s"))
     logging.getLogger("qa").setLevel(logging.INFO)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried, even with -v
     try:
         return COMMANDS[args.command](args)
     except QAError as exc:

@@ -209,6 +209,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
         if self.read_threads < 1:
             raise SettingsError(f"read_threads must be 1 or more, got {self.read_threads}")
         if self.read_passages < 0:
@@ -244,7 +246,13 @@ class Settings:
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return cls(**values)
+        settings = cls(**values)
+        named = settings.question_model
+        if named not in QUESTION_MODELS and not Path(named).expanduser().is_file():
+            # a file the user named (QA_QUESTION_MODEL, --question-model) must be there, whatever the model
+            raise SettingsError(f"question_model {named!r}: no such file; name an .onnx file exported by "
+                                "`python -m qa.train question`, or use auto, bundled or trained")
+        return settings
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -270,6 +278,10 @@ def flag(value: object, name: str) -> bool:
     return word
 
 
+#: What a setting's type takes, in words, for the message when a ``QA_*`` value is not one.
+_IN_WORDS = {"int": "a whole number", "float": "a number", "float | None": "a number"}
+
+
 def _convert(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
@@ -284,7 +296,7 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
                 raise SettingsError(f"QA_{f.name.upper()}={raw!r} must be on or off (true / false, 1 / 0, yes / no)")
             return _BOOLEANS[raw.strip().lower()]
     except (ValueError, KeyError):
-        raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
+        raise SettingsError(f"QA_{f.name.upper()}={raw!r} is not {_IN_WORDS.get(kind, 'a valid value')}") from None
     return raw
 
 

@@ -201,3 +201,101 @@ def test_a_mode_in_capitals_is_that_mode_on_the_command_line():
     assert args.mode == "bm25"
     args, _ = build_parser().parse_known_args(["eval", "q.jsonl", "--mode", "ALL"])
     assert args.eval_mode == "all"
+
+
+def test_version_prints_the_package_version(tmp_path):
+    from qa import __version__
+
+    result = qa("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"qa {__version__}"
+
+
+def test_verbose_output_leaves_out_faiss_loading_its_library(tmp_path):
+    """``-v`` shows qa's own steps; FAISS's loader logs which CPU build it tried ("Could not load library with
+    AVX512 support ...") at INFO, which says nothing to a user."""
+    script = ("import sys\nfrom qa import cli\n\n"
+              "def listing(args):\n    import faiss  # noqa: F401 - its loader logs as it imports\n    return 0\n\n"
+              "cli.COMMANDS['list'] = listing\nsys.exit(cli.main(['-v', 'list']))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "faiss" not in result.stderr.lower() and "AVX" not in result.stderr, result.stderr
+
+
+def test_a_question_encoder_file_that_is_not_there_is_one_clear_line(tmp_path):
+    result = qa("--question-model", tmp_path / "nope.onnx", "ask", "Where does the river flow?", cwd=tmp_path)
+    assert_one_line_error(result, "nope.onnx", "no such file")
+
+
+class StubPipeline:
+    """What a command reads from the pipeline, given: ``hits`` for search, ``answer`` for ask, ``docs`` for list."""
+
+    def __init__(self, hits=(), answer=None, docs=()):
+        self.hits, self.answer, self.docs = list(hits), answer, list(docs)
+
+    def correct(self, question):
+        return None
+
+    def search(self, question, **kw):
+        return self.hits
+
+    def ask(self, question, **kw):
+        return self.answer
+
+    def documents(self):
+        return self.docs
+
+
+def run_cli(monkeypatch, capsys, pipeline: StubPipeline, *args: str) -> str:
+    from qa import cli
+
+    monkeypatch.setattr(cli, "_pipeline", lambda parsed: pipeline)
+    assert cli.main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+def test_a_document_whose_title_is_its_file_name_is_shown_as_untitled(monkeypatch, capsys):
+    """As the app shows it: "(untitled)", not the file name a second time beside the citation."""
+    from qa.types import Answer, DocumentInfo, Hit, Passage
+
+    untitled = Passage(doc=METHOD_DOC, title=METHOD_DOC, ordinal=3, start=1647, end=2116, text="A method.")
+    titled = Passage(doc=ALEPPO_DOC, title="Prisoners Of Assad", ordinal=20, start=12940, end=13579, text="Aleppo.")
+    hits = [Hit(untitled, 2.0, 1, "hybrid"), Hit(titled, 1.0, 2, "hybrid")]
+    stub = StubPipeline(hits, Answer.none(0.0, hits), [DocumentInfo(id=METHOD_DOC, title=METHOD_DOC),
+                                                       DocumentInfo(id=ALEPPO_DOC, title="Prisoners Of Assad")])
+
+    asked = run_cli(monkeypatch, capsys, stub, "ask", METHOD).splitlines()
+    assert f"[1] (untitled) ({METHOD_DOC} [1647:2116])" in asked
+    assert f"[2] Prisoners Of Assad ({ALEPPO_DOC} [12940:13579])" in asked
+    searched = run_cli(monkeypatch, capsys, stub, "search", METHOD).splitlines()
+    assert f"[1] 2.0000 hybrid  (untitled)  ({METHOD_DOC} [1647:2116])" in searched
+    assert f"[2] 1.0000 hybrid  Prisoners Of Assad  ({ALEPPO_DOC} [12940:13579])" in searched
+    listed = run_cli(monkeypatch, capsys, stub, "list").splitlines()
+    assert listed[0].startswith(METHOD_DOC) and listed[0].endswith("  (untitled)")
+    assert listed[1].endswith("  Prisoners Of Assad")
+
+
+def test_eval_says_each_warning_once_on_stderr_not_again_in_its_report(tmp_path, monkeypatch, capsys):
+    from conftest import FakeEmbedder
+    from qa import cli
+    from qa.pipeline import Pipeline
+
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"id": "q1", "question": "Where does the Danube end?", "answers": ["Black Sea"],
+                                   "docs": ["nowhere.txt"]}) + "\n")
+
+    def make(args):
+        settings = cli._settings(args).replace(chunk_size=200, chunk_overlap=40, reader="heuristic")
+        return Pipeline(settings, embedder=FakeEmbedder())
+
+    monkeypatch.setattr(cli, "_pipeline", make)
+    code = cli.main(["eval", str(queries), "--docs", str(docs), "--index", str(tmp_path / "index")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "unknown document(s) nowhere.txt" not in out and "warnings:" not in out
+    assert err.count("unknown document(s) nowhere.txt") == 1
+    assert "queries (1 answerable" in out or "query (1 answerable" in out  # the report itself is printed
+    code = cli.main(["eval", str(queries), "--json", "--docs", str(docs), "--index", str(tmp_path / "index")])
+    out, err = capsys.readouterr()
+    assert any("nowhere.txt" in w for w in json.loads(out)["warnings"])  # the JSON keeps them: it is data

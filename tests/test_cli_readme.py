@@ -45,6 +45,44 @@ def test_the_readme_tour_lists_its_commands():
     assert [args[0] for args, _ in tour()] == ["index", "ask", "ask", "search"]
 
 
+def test_the_readme_shows_search_json_laid_out_as_the_command_prints_it():
+    """One field a line, the passage's text whole: ``qa search --json`` prints it so, not squeezed or cut."""
+    from qa.cli import _json
+
+    shown = next("\n".join(lines) for args, lines in tour() if "--json" in args)
+    assert shown == _json(json.loads(shown))
+    assert "..." not in shown
+
+
+def test_the_readme_quotes_the_read_deeper_line_as_the_cli_and_the_app_say_it(monkeypatch, capsys):
+    """The README's example (#8, listed as [1]) in the words ``qa ask`` prints and in the app's longer ones."""
+    import html
+
+    from qa import cli
+    from qa.types import Answer, Hit, Passage, Span
+    from qa.web.render import render_answer
+
+    deeper = Passage(doc="a.txt", title="A", ordinal=9, start=0, end=30, text="It was founded in 1990 by them.")
+    first = Passage(doc="a.txt", title="A", ordinal=0, start=40, end=60, text="Something else here.")
+    answer = Answer(text="1990", confidence=0.3, span=Span("a.txt", 18, 22), sentence=deeper.text,
+                    sentence_span=Span("a.txt", 0, 30), citations=(Hit(deeper, 1.0, 8, "hybrid"),
+                                                                    Hit(first, 2.0, 1, "hybrid")),
+                    cited=1, status="tentative", title="A", found_deeper=True)
+
+    class Asked:
+        def ask(self, question, **kw):
+            return answer
+
+    monkeypatch.setattr(cli, "_pipeline", lambda args: Asked())
+    assert cli.main(["ask", "When was it founded?"]) == 0
+    printed = next(line.strip() for line in capsys.readouterr().out.splitlines()
+                   if line.strip().startswith("From further down"))
+    shown = html.unescape(re.search(r'<p class="qa-found-deeper">(.*?)</p>', render_answer(answer)).group(1))
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"`qa ask` \"{printed}\"" in readme
+    assert f"the app \"{shown}\"" in readme
+
+
 def test_an_unknown_option_points_to_the_subcommands_help(tmp_path):
     result = qa("ask", "Why?", "--bogus", cwd=tmp_path)
     assert result.returncode == 2
@@ -78,12 +116,11 @@ def test_every_tour_command_prints_what_the_readme_shows(seed_index_dir, tmp_pat
         assert result.returncode == 0, (args, result.stderr)
         if args[0] == "index":  # the README shows a first build; this index is already built
             continue
-        if "--json" in args:
-            printed = json.loads(result.stdout)
-            expected = json.loads(re.sub(r'"text": ".*",\n', '"text": "",\n', "\n".join(shown)))
-            for want, got in zip(expected, printed):
-                assert {k: v for k, v in got.items() if k not in ("text", "score")} == \
-                    {k: v for k, v in want.items() if k not in ("text", "score")}
+        if "--json" in args:  # all of it, text included; the score to within the last digits
+            printed, expected = json.loads(result.stdout), json.loads("\n".join(shown))
+            assert [{k: v for k, v in hit.items() if k != "score"} for hit in printed] == \
+                [{k: v for k, v in hit.items() if k != "score"} for hit in expected]
+            assert [round(hit["score"], 3) for hit in printed] == [round(hit["score"], 3) for hit in expected]
             continue
         lines = result.stdout.splitlines()
         for line in shown:

@@ -157,6 +157,29 @@ def test_symlink_out_of_the_folder_is_not_followed(tmp_path):
     assert all("SECRET" not in d.text for d in report.documents)
 
 
+def test_every_folder_link_is_skipped_with_one_line_saying_why(tmp_path):
+    """A link to a folder is never followed: out of the folder it would read files from elsewhere, back to a
+    folder that holds it it would loop, and inside the folder it would read the same files again under other ids."""
+    outside = write_docs(tmp_path / "outside", {"secret.txt": "SECRET outside text\n"})
+    docs = write_docs(tmp_path / "docs", {"good.txt": GOOD, "sub/deep.txt": GOOD + "Deeper.\n",
+                                          ".hidden/h.txt": GOOD})
+    (docs / "linkdir").symlink_to(outside, target_is_directory=True)
+    (docs / "loopdir").symlink_to(".", target_is_directory=True)
+    (docs / "sublink").symlink_to("sub", target_is_directory=True)
+    (docs / "sub" / "up").symlink_to("..", target_is_directory=True)
+    (docs / "hidlink").symlink_to(".hidden", target_is_directory=True)
+    report = load_folder(docs)
+    assert [d.id for d in report.documents] == ["good.txt", "sub/deep.txt"]  # each file once, under its own id
+    assert all("SECRET" not in d.text for d in report.documents)
+    why = skipped(report)
+    assert set(why) == {"linkdir", "loopdir", "sublink", "sub/up", "hidlink"}
+    assert why["linkdir"] == "symbolic link to a folder outside the document folder (not followed)"
+    assert "loop" in why["loopdir"] and "loop" in why["sub/up"]
+    assert why["sublink"].startswith("symbolic link to a folder inside the document folder (not followed")
+    assert "hidden folder" in why["hidlink"]
+    assert len(report.warnings()) == 5
+
+
 def test_bom_and_crlf_keep_exact_offsets(tmp_path):
     text = "Title line\r\n\r\nFirst sentence here. Second one\r\nwraps here.\r\n\r\nLast paragraph.\r\n"
     (tmp_path / "crlf.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))

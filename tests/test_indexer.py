@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
 from conftest import FakeEmbedder
-from qa.index import store
+from qa.errors import NoDocumentsError
+from qa.index import locks, store
 from qa.ingest.chunking import SPLITTER_VERSION, split_passages, split_sentences
 from qa.ingest.documents import load_folder
 from qa.index.indexer import update_index
@@ -279,3 +283,62 @@ def test_an_index_of_the_current_title_rules_is_not_read_again(folders, fake_emb
     with in_process() as parser:
         assert not index(docs, folder, fake_embedder, parser=parser).retitled
     assert read == []  # unchanged files keep their stored documents: none parsed
+
+
+def test_a_damaged_index_rebuilt_by_itself_does_not_tell_the_user_to_rebuild_it(folders, fake_embedder):
+    docs, folder = folders
+    index(docs, folder, fake_embedder)
+    passages = folder / store.load(folder).segments[0] / "passages.jsonl"
+    passages.write_bytes(passages.read_bytes() + b"garbage\n")
+    report = index(docs, folder, fake_embedder, verify=True)
+    assert report.wrote and report.added == ["rivers.txt", "sub/coffee.txt", "volcanoes.md"]
+    line = next(line for line in report.lines() if line.startswith("rebuilding the whole index:"))
+    assert line == "rebuilding the whole index: damaged index: passages.jsonl does not match its checksum"
+
+
+@pytest.mark.parametrize("case", ["missing", "empty"])
+def test_a_refused_update_leaves_no_index_folder_behind(case, tmp_path, fake_embedder):
+    docs = tmp_path / "docs"
+    if case == "empty":
+        docs.mkdir()
+    with pytest.raises(NoDocumentsError, match="does not exist" if case == "missing" else "no readable documents"):
+        index(docs, tmp_path / "new" / "index", fake_embedder)
+    assert not (tmp_path / "new").exists()  # nor the folder made above it
+
+
+def test_an_index_folder_that_was_there_is_kept_when_an_update_is_refused(tmp_path, fake_embedder):
+    (tmp_path / "index").mkdir()
+    (tmp_path / "docs").mkdir()
+    with pytest.raises(NoDocumentsError):
+        index(tmp_path / "docs", tmp_path / "index", fake_embedder)
+    assert (tmp_path / "index").is_dir()
+
+
+def test_a_writer_that_waited_on_a_folder_removed_under_it_locks_the_new_one(tmp_path):
+    """The first writer made the folder, wrote nothing and removed it again while the second waited for its
+    lock: the second locks the lock file that is in the folder now, not the one removed with the folder."""
+    folder = tmp_path / "index"
+    entered = threading.Event()
+    release = threading.Event()
+    second: list[bool] = []
+
+    def first():
+        with locks.write_lock(folder):
+            entered.set()
+            release.wait(5)
+
+    def waiting():
+        with locks.write_lock(folder, timeout=5):
+            (folder / "written").write_text("x")  # in the folder the lock file is in
+            second.append(True)
+
+    one = threading.Thread(target=first)
+    one.start()
+    entered.wait(5)
+    two = threading.Thread(target=waiting)
+    two.start()
+    time.sleep(0.5)  # the second writer has opened the lock file and waits
+    release.set()
+    one.join(5)
+    two.join(10)
+    assert second == [True] and (folder / "written").exists() and (folder / ".lock").exists()

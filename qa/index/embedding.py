@@ -214,7 +214,7 @@ class SentenceTransformerEmbedder:
         self.routes = question_model == "auto" and (not own or (self.own_export and self.statement_file.is_file()))
         if question_model not in ("", "bundled"):
             if own:
-                if not self.routes:
+                if not self.routes and question_model != "auto":  # the default says nothing
                     log.info("question_model %r is ignored: it encodes questions for the bundled %s's passages",
                              question_model, DEFAULT_MODEL_ID)
             elif question_model in ("trained", "auto"):

@@ -22,7 +22,7 @@ from .acronyms import METHOD as acronyms_method
 from .acronyms import defined, token_texts
 from ..ingest.chunking import SPLITTER_VERSION
 from ..config import Settings
-from ..ingest.documents import LoadReport, load_folder, no_documents
+from ..ingest.documents import LoadReport, check_folder, load_folder, no_documents
 from ..ingest.titles import RULE as TITLE_RULE
 from ..errors import IndexProblem, SettingsError
 from ..ingest.formats import Limits
@@ -215,6 +215,12 @@ def _embed_rows(embedder, rows: "_Rows", batch_size: int, progress: ProgressFn |
     return pvec, svec, len(svec) - len(alone)
 
 
+def _repairing(problem: IndexProblem) -> str:
+    """What is wrong with the index, said while this update rebuilds it: without the advice to run `qa index`,
+    which is what is happening."""
+    return str(problem).removesuffix(f"; {store.REBUILD}")
+
+
 def check_layout(docs_dir: Path, index_dir: Path) -> None:
     """Refuse an index folder that is, holds or lies inside the document folder: the index's own
     files (and its trash) would be read as documents, and cleaning up old generations would
@@ -266,6 +272,7 @@ def update_index(
     """
     t0 = time.perf_counter()
     check_layout(docs_dir, index_dir)
+    check_folder(docs_dir)  # before the lock makes the index folder: a refused update leaves nothing behind
     splitter = splitter_settings(chunk_size, chunk_overlap, embed_context,
                                  pooled=bool(getattr(embedder, "pools_sentences", False)), acronyms=acronyms)
     if parser is not None and parser.chunking != (chunk_size, chunk_overlap):
@@ -278,7 +285,7 @@ def update_index(
         try:
             manifest = store.read_manifest(index_dir)
         except IndexProblem as exc:
-            manifest, reason = None, str(exc)
+            manifest, reason = None, _repairing(exc)
         # files that did not change keep the text stored with the index (not read again), unless their
         # titles were found by other rules than this program's
         retitle = manifest is not None and manifest.get("titles") != TITLE_RULE
@@ -305,7 +312,7 @@ def update_index(
                                                         fully=verify)
                 current = segs, dict(zip(manifest["documents"], src))
             except IndexProblem as exc:
-                reason = str(exc)
+                reason = _repairing(exc)
         report = plan(loaded.documents, manifest, reason, embed_context)
         keep = set(report.unchanged) if current is not None else set()
         readable = len(loaded.documents)

@@ -23,18 +23,16 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)
 
 @contextlib.contextmanager
 def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
-    """Hold ``folder/.lock`` exclusively; wait up to ``timeout`` seconds for another writer."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise write_problem(folder, exc) from None
+    """Hold ``folder/.lock`` exclusively; wait up to ``timeout`` seconds for another writer.
+
+    A folder this call made is removed again when the lock file is all it holds at the end (an update
+    refused before it wrote anything leaves nothing behind), with the folders made above it."""
+    made, fd = _open_lock(folder)
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
@@ -44,11 +42,53 @@ def write_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
                         f"(waited {timeout:.0f} s); try again when it has finished"
                     ) from None
                 time.sleep(0.2)
+                continue
+            if _same_file(fd, folder / ".lock"):
+                break
+            # the writer before us removed the folder it had made (it wrote nothing): lock a new one
+            os.close(fd)
+            fd = -1
+            made, fd = _open_lock(folder)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        if fd >= 0:
+            if made:
+                _remove_if_only_the_lock(folder, made)
+            os.close(fd)  # closing releases the lock
+
+
+def _open_lock(folder: Path) -> tuple[list[Path], int]:
+    """Make ``folder`` when needed and open its lock file: (the folders made, from ``folder`` up; the descriptor)."""
+    made = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        made.append(parent)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return made, os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise write_problem(folder, exc) from None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _remove_if_only_the_lock(folder: Path, made: list[Path]) -> None:
+    """Remove the lock file and the folders in ``made`` (this writer made them) when nothing else was written."""
+    with contextlib.suppress(OSError):
+        if [p.name for p in folder.iterdir()] != [".lock"]:
+            return
+        (folder / ".lock").unlink()
+        for path in made:  # from the index folder up; one that is not empty stops it
+            path.rmdir()
 
 
 def write_problem(folder: Path, exc: OSError, needed: int | None = None) -> IndexWriteError:

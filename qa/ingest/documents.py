@@ -3,7 +3,7 @@
 Every ``.txt``, ``.md``, ``.pdf`` and ``.html`` file below the folder (recursively) becomes a
 :class:`Document` whose id is its path relative to the folder; files linked into the collection
 (see :mod:`qa.ingest.collection`) join them. Files that cannot be read as text (empty, binary, not UTF-8,
-a scanned or damaged PDF, unreadable, too large, links that lead out of the folder) are skipped
+a scanned or damaged PDF, unreadable, too large, links that lead out of the folder, links to folders) are skipped
 and reported by name. Plain text is kept exactly as decoded (a UTF-8 byte-order mark is dropped,
 line endings are kept); PDF and HTML text is extracted by :mod:`qa.ingest.formats`. Either way the
 document's text is what the index stores, so character offsets into it always slice the same
@@ -201,19 +201,30 @@ def why_skipped(exc: Exception) -> str:
 def iter_files(root: Path) -> list[tuple[Path, str]]:
     """Files below ``root`` with a known suffix, as (path, id), sorted by id.
 
-    Hidden files and folders are skipped; symbolic links are followed only when they stay inside
-    ``root``.
+    Hidden files and folders are skipped; symbolic links to files are listed (:func:`link_problem` says
+    which are followed); symbolic links to folders are never followed (:func:`folder_link_problem`).
     """
+    return _walk(root)[0]
+
+
+def _walk(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """:func:`iter_files`, and the symbolic links to folders below ``root`` (hidden ones aside) as (id, why it
+    is not followed), sorted by id."""
     root = root.resolve()
     found: list[tuple[Path, str]] = []
+    links: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:  # os.walk lists a link to a folder here, and does not go into it
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                links.append((path.relative_to(root).as_posix(), folder_link_problem(path, root)))
         for name in filenames:
             if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
                 continue
             path = Path(dirpath) / name
             found.append((path, path.relative_to(root).as_posix()))
-    return sorted(found, key=lambda pair: pair[1])
+    return sorted(found, key=lambda pair: pair[1]), sorted(links)
 
 
 def link_problem(path: Path, real_root: Path) -> str | None:
@@ -236,6 +247,28 @@ def link_problem(path: Path, real_root: Path) -> str | None:
     return None
 
 
+def folder_link_problem(path: Path, real_root: Path) -> str:
+    """Why a symbolic link to a folder below the document folder is not followed: folder links never are.
+    One out of the folder would read files from elsewhere, one back to a folder that holds it would loop, and
+    one to a folder inside would read the same files again under other ids (they are indexed where they are)."""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symbolic link loop (not followed)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (not followed)"
+        return f"symbolic link cannot be followed ({exc.strerror or exc})"
+    if not target.is_relative_to(real_root):
+        return "symbolic link to a folder outside the document folder (not followed)"
+    if path.parent.resolve().is_relative_to(target):
+        return "symbolic link loop: it leads back to a folder that holds it (not followed)"
+    if any(part.startswith(".") for part in target.relative_to(real_root).parts):
+        return "symbolic link to a hidden folder (not followed; hidden folders are not indexed)"
+    return ("symbolic link to a folder inside the document folder (not followed: its files are indexed where "
+            "they are, once)")
+
+
 #: Reads one file as a document (path, id); raises ``ValueError`` (or ``OSError``) to skip it.
 ReadFn = Callable[[Path, str], Document]
 
@@ -251,8 +284,7 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     process); ``limits`` bounds the text and the parsing time of each document.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
+    check_folder(root)
     if read is None:
         def read(path: Path, doc_id: str) -> Document:
             return read_document(path, doc_id, max_bytes, limits=limits)
@@ -260,7 +292,9 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     report = LoadReport()
     real_root = root.resolve()
     linked, report.skipped = linked_files(root, SUFFIXES)
-    files = iter_files(root) + linked
+    in_folder, folder_links = _walk(root)
+    report.skipped = folder_links + report.skipped  # no folder link is followed: each is named, with why
+    files = in_folder + linked
     for i, (path, doc_id) in enumerate(files):
         if progress is not None:
             progress(i / len(files), "reading documents")
@@ -275,6 +309,12 @@ def load_folder(root: Path | str, max_bytes: int = Settings.max_file_bytes,
     if not report.documents:
         raise no_documents(root, report.skipped)
     return report
+
+
+def check_folder(root: Path) -> None:
+    """Raise :class:`NoDocumentsError` when the document folder ``root`` is not there."""
+    if not Path(root).is_dir():
+        raise NoDocumentsError(f"document folder {str(root)!r} does not exist: create it or pass --docs DIR")
 
 
 def no_documents(root: Path, skipped: list[tuple[str, str]]) -> NoDocumentsError:
