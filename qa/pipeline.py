@@ -1,16 +1,17 @@
 """The one facade used by the CLI, the app, evaluation and the benchmarks.
 
->>> from qa.pipeline import Pipeline                                  # doctest: +SKIP
->>> qa = Pipeline()                # settings from defaults and QA_* variables
->>> qa.index().lines()             # build or update ./vectorstore from ./seeds
->>> hits = qa.search("Whose help was the victory in Aleppo credited to?", k=3)
->>> answer = qa.ask("When did Russia first signal that it was reconsidering its commitment to Assad?")
->>> qa.correct("How many NDF membrs were incorprated?")  # what a question with typos is searched for
-'How many NDF members were incorporated?'
->>> qa.add(["report.pdf"])         # copy into the document folder, index it, answer from it at once
->>> qa.remove(["report.pdf"])      # moved to the trash beside the index, and gone from answers
->>> qa.trashed()                   # what can be restored
->>> qa.restore(["report.pdf"])     # back in the document folder, and indexed again
+Its use, shown and not run as a test (it works on ./seeds and ./vectorstore)::
+
+    from qa.pipeline import Pipeline
+    qa = Pipeline()                # settings from defaults and QA_* variables
+    qa.index().lines()             # build or update ./vectorstore from ./seeds
+    hits = qa.search("Whose help was the victory in Aleppo credited to?", k=3)
+    answer = qa.ask("When did Russia first signal that it was reconsidering its commitment to Assad?")
+    qa.correct("How many NDF membrs were incorprated?")  # 'How many NDF members were incorporated?'
+    qa.add(["report.pdf"])         # copy into the document folder, index it, answer from it at once
+    qa.remove(["report.pdf"])      # moved to the trash beside the index, and gone from answers
+    qa.trashed()                   # what can be restored
+    qa.restore(["report.pdf"])     # back in the document folder, and indexed again
 
 The constructor only stores settings. The model and the index load on first use (or
 ``warm_up()``), once; queries then run the model once, for the question.

@@ -400,13 +400,48 @@ def test_the_summary_leaves_out_the_counts_that_are_zero():
 
     def record(correct: bool, answer: str | None):
         return SimpleNamespace(answerable=True, rank=1, shown_rank=1, answer=answer,
-                               scores=SimpleNamespace(correct=correct, partly_right=correct))
+                               scores=SimpleNamespace(correct=correct, partly_right=correct,
+                                                      exact_match=float(correct)))
 
     mode = SimpleNamespace(per_query=[record(True, "a"), record(False, "b")])
     result = SimpleNamespace(modes={"hybrid": mode}, k=10)
     assert plain_summary(result) == ["hybrid: of 2 questions the documents answer, 2 of 2 (100 %) had a passage "
                                      "holding the answer among the first 5; the answer was right for 1 of 2 (50 %), "
                                      "and none went without an answer."]
+
+
+def test_the_summary_says_how_questions_given_as_places_were_judged():
+    """A tester read "the answer was right for 4 of 6" above an EM column of 0.600: one query gave its answer as a
+    place in a document only, judged by the answer's sentence, which EM leaves out."""
+    from types import SimpleNamespace
+
+    def record(correct: bool, em):
+        return SimpleNamespace(answerable=True, rank=1, shown_rank=1, answer="a",
+                               scores=SimpleNamespace(correct=correct, partly_right=correct, exact_match=em))
+
+    mode = SimpleNamespace(per_query=[record(True, 1.0), record(False, 0.0), record(True, None)])
+    (line,) = plain_summary(SimpleNamespace(modes={"hybrid": mode}, k=10))
+    assert "the answer was right for 2 of 3 (67 %) (1 of them given as a place in a document" in line
+    assert "the EM column leaves them out" in line
+
+
+def test_a_different_number_is_not_partly_right():
+    """A tester's query expected "5.7 billion cubic metres"; the answer "3.2 billion cubic metres" (the table's
+    other row) was counted partly right, while the detail view said wrong."""
+    from qa.eval.answers import partly_right
+    from qa.web.evaluate import verdict
+
+    assert not partly_right("3.2 billion cubic metres", "5.7 billion cubic metres")
+    assert partly_right("about 5.7 billion cubic metres", "5.7 billion cubic metres")
+    assert partly_right("the Black Sea coast", "the Black Sea") and partly_right("Black Sea", "the Black Sea")
+    query = load_queries(['{"id": "m5", "question": "What is the quota?", "answers": ["5.7 billion cubic metres"]}'])[0][0]
+    scores = answer_scores(query, _answer("3.2 billion cubic metres", "It is 3.2 billion cubic metres."))
+    assert scores.partly_right is False and scores.correct is False
+    from types import SimpleNamespace
+
+    assert verdict(SimpleNamespace(answer="x", scores=scores)) == "wrong"
+    near = answer_scores(query, _answer("5.7 billion", "It is 5.7 billion cubic metres."))
+    assert near.partly_right and verdict(SimpleNamespace(answer="5.7 billion", scores=near)) == "partly right"
 
 
 def test_modes_with_the_same_recall_curve_share_one_named_line(scripted):

@@ -51,6 +51,20 @@ def test_typos_are_corrected_to_the_documents_words_keeping_the_rest_of_the_ques
     assert speller.correct("HOW MANY NDF MEMBRS?") == "HOW MANY NDF MEMBERS?"
 
 
+def test_a_typo_of_a_question_word_becomes_the_question_word_not_the_documents_frequent_word():
+    """A tester's "Wich senior advisr ..." was searched and read as "With senior advisor ...": "with", one edit
+    away and the documents' most frequent word, beat "which"; the reader answered "resistance" instead of the name
+    it answers for the question spelt right."""
+    speller = Speller.from_texts(["Velayati, a senior advisor to Khamenei, said Syria was the golden ring, with which "
+                                  "the chain of resistance holds, with Iraq and with Lebanon, with Iran first."])
+    assert (speller.correct("Wich senior advisr to Khamenei said Syria was the goldn ring?")
+            == "Which senior advisor to Khamenei said Syria was the golden ring?")
+    # a letter left out before one replaced: "wher" is "where", not "when"; two letters swapped
+    assert speller.correct("In wich year, and wher?") == "In which year, and where?"
+    assert speller.correct("Waht did Velayati say?") == "What did Velayati say?"
+    assert speller.correct("With which ring?") == "With which ring?"  # real words stay
+
+
 def test_acronyms_and_contractions_are_left_alone(speller):
     # two capitals or more: an acronym or a name, not a misspelt word ("MEMBRS" in a normal question too)
     for question in ("Were the NDFS or the MEMBRS of IRGC at the Danube?", "Who were the MVPs?",

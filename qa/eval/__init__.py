@@ -20,7 +20,7 @@ Retrieval metrics (over answerable queries, computed with ranx):
 Answer metrics (one ``Pipeline.ask`` per query and mode, with the pipeline's own ``k``): exact match
 and token F1 with SQuAD's normalisation against the best gold answer, over answerable queries;
 ``evidence_hit`` (the supporting sentence contains a gold answer, or overlaps a relevant range);
-``partly_right`` (the answer lies inside a gold answer, or its F1 is at least 0.5);
+``partly_right`` (the answer lies inside a gold answer, or its F1 is at least 0.5 and it gives no other number);
 ``abstain_correct`` (share of unanswerable queries where it abstained) and ``abstain_wrong`` (share of
 answerable queries where it abstained).
 

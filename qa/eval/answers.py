@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Iterable, Sequence
 
@@ -20,6 +21,29 @@ def _verbatim(text: str, answers: Iterable[str]) -> bool:
     return any(collapse(a) in t for a in answers)
 
 
+#: A number as written in an answer ("5.7", "8,000", "1897").
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def partly_right(text: str, gold: str) -> bool:
+    """Whether an answer is partly right against one gold answer: it lies inside it, or their token F1 is at least
+    :data:`PARTLY_F1` and it does not give another number than the gold does ("3.2 billion cubic metres" is not
+    partly "5.7 billion cubic metres": the words around the number are the same, the fact is not).
+
+    >>> partly_right("3.2 billion cubic metres", "5.7 billion cubic metres")
+    False
+    >>> partly_right("some 8,000 fighters", "8,000"), partly_right("the Black Sea coast", "the Black Sea")
+    (True, True)
+    """
+    said, wanted = normalize_answer(text), normalize_answer(gold)
+    if said and said in wanted:
+        return True
+    numbers, gold_numbers = set(_NUMBER.findall(text)), set(_NUMBER.findall(gold))
+    if numbers and gold_numbers and not numbers & gold_numbers:
+        return False
+    return f1(text, gold) >= PARTLY_F1
+
+
 def answer_scores(query: EvalQuery, answer: Answer) -> AnswerScores:
     """Exact match, F1, evidence hit, abstention, state and correctness of one answer."""
     abstained = answer.text is None
@@ -28,8 +52,7 @@ def answer_scores(query: EvalQuery, answer: Answer) -> AnswerScores:
                             correct=abstained, status=answer.status, partly_right=None)
     em = best(exact_match, answer.text, query.answers)
     tf1 = best(f1, answer.text, query.answers)
-    partly = not abstained and bool(query.answers) and (tf1 >= PARTLY_F1 or any(
-        normalize_answer(answer.text) and normalize_answer(answer.text) in normalize_answer(g) for g in query.answers))
+    partly = not abstained and bool(query.answers) and any(partly_right(answer.text, g) for g in query.answers)
     evidence = False
     if not abstained and answer.sentence:
         in_docs = not query.docs or answer.doc in query.docs

@@ -62,9 +62,12 @@ def plain_summary(result: Evaluation) -> list[str]:
             none = sum(r.answer is None for r in answerable)
             missing = f"{none} got no answer" if none else "none went without an answer"
             rest = f"partly right for {partly} more, and {missing}" if partly else f"and {missing}"  # no "0 more"
+            ranged = sum(r.scores.exact_match is None for r in answerable)  # gold as places only, no text
+            by_place = (f" ({ranged} of them given as a place in a document, not a text: right when the answer's "
+                        "sentence overlaps it; the EM column leaves them out)" if ranged else "")
             parts.append(f"of {len(answerable)} questions the documents answer, {_share(found, len(answerable))} had "
                          f"a passage holding the answer among the first {top}{as_shown}; the answer was right for "
-                         f"{_share(right, len(answerable))}, {rest}")
+                         f"{_share(right, len(answerable))}{by_place}, {rest}")
         if unanswerable:
             left = sum(r.answer is None for r in unanswerable)
             parts.append(f"of {len(unanswerable)} they do not answer, {left} {'was' if left == 1 else 'were'} left "
@@ -108,7 +111,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def _heading(result: Evaluation) -> str:
     any_mode: ModeResult = next(iter(result.modes.values()))
     n, a = any_mode.n_queries, any_mode.n_answerable
-    return (f"{n} queries ({a} answerable, {n - a} unanswerable), top {result.k} passages; "
+    return (f"{n} quer{'y' if n == 1 else 'ies'} ({a} answerable, {n - a} unanswerable), top {result.k} passages; "
             f"recall@k = share of answerable queries with a relevant passage in the top k")
 
 

@@ -19,7 +19,9 @@ A word is corrected only when all of these hold:
   them) before an English word, and among English words one the search index matches (a word of
   the documents shares its stem: "regret" for "regretful") before one it does not, then the most
   frequent in English. An unknown word with no candidate (a name the documents do not contain) is
-  left alone.
+  left alone. Before all of these, a word one edit from a word a question asks with (:data:`QUESTION_WORDS`:
+  "Wich", "Wher", "Waht") is taken for it: the reader reads the corrected question, and "With" for "Wich" (the
+  documents' most frequent word one edit away) lost what it asked.
 
 The replacement keeps the word's casing (``NDF``, ``Giustozzi``, ``members``) and everything around
 it. A question whose words the index matches costs a tokenization and nothing else. The rest is done
@@ -47,6 +49,11 @@ from typing import Callable, Iterable, Mapping
 MIN_LENGTH = 4
 #: Largest edit distance searched (SymSpell's own default).
 MAX_DISTANCE = 2
+
+#: The words a question asks with. An unknown word one edit from one of them is taken for it before any word of
+#: the documents: "Wich" was corrected to "With" (the documents' most frequent word one edit away), and the reader,
+#: which reads the corrected question, lost what it asked for.
+QUESTION_WORDS = ("what", "which", "when", "where", "whom", "whose", "who", "why", "how")
 
 #: A word, with what follows an apostrophe inside it ("Assad's", "wasn't").
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
@@ -100,6 +107,18 @@ def one_edit(word: str, letters: str = "abcdefghijklmnopqrstuvwxyz") -> set[str]
             | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
             | {a + c + b[1:] for a, b in splits if b for c in letters}
             | {a + c + b for a, b in splits for c in letters}) - {word}
+
+
+def _edit_kind(typed: str, word: str) -> int:
+    """How ``typed`` differs from ``word`` one edit away, the likeliest typo first: 0 a letter left out, 1 two
+    neighbours swapped, 2 a letter replaced, 3 a letter too many.
+
+    >>> _edit_kind("wher", "where"), _edit_kind("waht", "what"), _edit_kind("wher", "when")
+    (0, 1, 2)
+    """
+    if len(word) != len(typed):
+        return 0 if len(word) > len(typed) else 3
+    return 1 if sorted(word) == sorted(typed) else 2
 
 
 def _cased(replacement: str, original: str) -> str:
@@ -225,6 +244,9 @@ class Speller:
         if name:
             found = self.symspell.lookup(w, Verbosity.ALL, max_edit_distance=max_distance(w))
             return next((f.term for f in found if f.term in self.names), None)
+        asking = [q for q in QUESTION_WORDS if q in one_edit(w)]
+        if asking:  # a letter left out ("wher": where) before two swapped, one replaced ("when"), one too many
+            return min(asking, key=lambda q: (_edit_kind(w, q), QUESTION_WORDS.index(q)))
         found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=max_distance(w))
         if found and found[0].distance <= 1:
             return found[0].term
@@ -277,5 +299,5 @@ class Speller:
         return "".join(parts) + question[last:]
 
 
-__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "count_words", "english_words", "max_distance", "one_edit",
+__all__ = ["Speller", "MIN_LENGTH", "MAX_DISTANCE", "QUESTION_WORDS", "count_words", "english_words", "max_distance", "one_edit",
            "word_counts", "words"]

@@ -125,7 +125,7 @@ class SpanReader:
     """Scores the sentences of the retrieved passages and extracts a span from the best one.
 
     >>> reader = SpanReader(Settings())                                     # doctest: +SKIP
-    >>> answer = reader.read(question, qvec, retrieval, data, k=5)
+    >>> answer = reader.read(question, qvec, retrieval, data, k=5)          # doctest: +SKIP
     """
 
     needs_vector = True

@@ -14,8 +14,8 @@ own events are private. ``?q=question`` in the address asks the question on load
 its words as typed, without correcting typos).
 
 >>> from qa.pipeline import Pipeline                                  # doctest: +SKIP
->>> app = build_app(Pipeline())
->>> launch(app, Pipeline().settings)
+>>> app = build_app(Pipeline())                                      # doctest: +SKIP
+>>> launch(app, Pipeline().settings)                                 # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -28,6 +28,21 @@ SHIPPED, MARKED, UPLOADED = "Shipped seed queries", "Answers marked in this app"
 _write_lock = threading.Lock()
 
 
+
+def verdict(record) -> str:
+    """The answer's verdict as the table gives it: correct, partly right, wrong, or none (an unanswerable
+    question's answer is correct when there is none).
+
+    >>> from types import SimpleNamespace as N
+    >>> verdict(N(answer="3 km", scores=N(correct=False, partly_right=True)))
+    'partly right'
+    """
+    if record.scores.correct:
+        return "correct"
+    if record.scores.partly_right:
+        return "partly right"
+    return "wrong" if record.answer is not None else "missing (no answer given)"
+
 def check_query_file(path: str | Path | None) -> Path:
     """An uploaded query file after checking its type and size; raises QAError saying what to fix."""
     if not path:
@@ -75,7 +90,7 @@ def render_query_detail(pipeline: Pipeline, run: EvaluationRun, query_id: str, m
         f'<section class="qa-detail"><h2 class="qa-label">{_e(query_id)} · {_e(mode)}</h2>'
         f'<p class="qa-detail-q">{_e(query.question)}</p>'
         f'<p class="qa-source">expected: {_e(gold)} · first relevant passage: {_e(rank_cell(record))} · '
-        f'answer {"correct" if record.scores.correct else "wrong"}</p></section>'
+        f'answer {verdict(record)}</p></section>'
     )
     data = pipeline.data
     # no "Open" control: it would open the Ask tab's answer's citation of the same number, not this one

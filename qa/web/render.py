@@ -437,7 +437,8 @@ METRIC_HELP = (
     ("nDCG@10", "ranking quality of all relevant passages in the top 10, 1 = ideal order"),
     ("EM", "exact match: share of answers equal to a gold answer (case, punctuation and articles ignored)"),
     ("F1", "word overlap between the answer and the best gold answer, averaged (0 to 1)"),
-    ("partly", "partly right: the answer lies inside a gold answer, or its F1 is at least 0.5"),
+    ("partly", "partly right: the answer lies inside a gold answer, or its F1 is at least 0.5 and it gives no "
+               "other number than the gold answer"),
     ("evidence", "the answer's sentence holds a gold answer"),
     ("abstain ok", "share of unanswerable queries where no answer was given, not even a possible answer "
                    "(higher is better)"),

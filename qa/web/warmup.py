@@ -2,7 +2,7 @@
 the models load and ranx's kernels compile. No UI framework here.
 
 >>> w = Warmup(pipeline)            # doctest: +SKIP
->>> w.start(); w.wait(60); w.ready
+>>> w.start(); w.wait(60); w.ready  # doctest: +SKIP
 True
 """
 
