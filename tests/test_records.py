@@ -215,17 +215,18 @@ def test_evaluation_json_keeps_its_keys_and_order():
                           status="answer", partly_right=True)
     query = QueryResult(id="q1", question="Who?", gold=("Ann",), rank=1, answer="Ann", confidence=0.9, doc="a.txt",
                         sentence="Ann did.", top_docs=("a.txt",), scores=scores)
-    assert list(query.to_dict()) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank", "answer",
-                                     "confidence", "doc", "sentence", "top_docs", "exact_match", "f1", "evidence_hit",
+    assert list(query.to_dict()) == ["id", "question", "type", "paraphrase", "answerable", "gold", "rank",
+                                     "shown_rank", "answer", "confidence", "doc", "sentence", "top_docs", "exact_match", "f1", "evidence_hit",
                                      "abstained", "correct", "status", "partly_right"]
     failed = QueryResult(id="q2", question="???", error="the question has no words", scores=scores)
-    assert list(failed.to_dict())[11:13] == ["top_docs", "error"]
+    assert list(failed.to_dict())[12:14] == ["top_docs", "error"]
     group = GroupMetrics(n=1, recall_at_5=1.0, answer=AnswerMetrics(exact_match=1.0))
-    assert list(group.to_dict())[:3] == ["n", "recall@5", "exact_match"] and len(group.to_dict()) == 14
+    assert list(group.to_dict())[:4] == ["n", "recall@5", "shown recall@5", "exact_match"]
+    assert len(group.to_dict()) == 15
     mode = ModeResult(mode="bm25", n_queries=1, n_answerable=1, retrieval={"recall@1": 1.0}, recall_curve=(1.0,),
                       answer=AnswerMetrics(), by_type={"who": group}, per_query=(query,))
     one = Evaluation(k=10, modes={"bm25": mode}, warnings=("a warning",))
-    assert list(one.to_dict()) == ["mode", "n_queries", "n_answerable", "retrieval", "recall_curve", "answer",
+    assert list(one.to_dict()) == ["mode", "n_queries", "n_answerable", "retrieval", "shown", "recall_curve", "answer",
                                    "by_type", "by_paraphrase", "seconds", "per_query", "k", "warnings"]
     sig = Significance(test="fisher", max_p=0.05)
     assert list(sig.to_dict()) == ["test", "max_p", "pairs"]  # no query had a relevant passage
