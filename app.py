@@ -118,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"app: error: {warmup.error}", file=sys.stderr)
             app.close()
             return 1
-        print("Ready: the index is loaded.", file=sys.stderr)
+        if warmup.empty:
+            print(f"No documents in {settings.docs} yet: add them in the page's Documents tab.", file=sys.stderr)
+        else:
+            print("Ready: the index is loaded.", file=sys.stderr)
         app.block_thread()
     except QAError as exc:
         print(f"app: error: {exc}", file=sys.stderr)

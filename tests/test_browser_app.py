@@ -487,3 +487,34 @@ def test_the_removal_question_opens_in_view_on_a_phone(browser, app):
     assert (app["docs"] / "rivers.txt").exists()
     page.close()
 
+
+
+def test_an_empty_document_folder_is_served_and_its_first_upload_answers(browser, tmp_path):
+    """`python app.py --docs empty/` printed "Serving on ..." and then exited: a new user could not start from the
+    page and upload the first files."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    proc, url = start_app(docs, tmp_path / "index", tmp_path / "app.log")
+    try:
+        page = open_page(browser, url)
+        header = page.locator(".qa-header")
+        expect(header).to_contain_text("No documents yet", timeout=SLOW)
+        page.get_by_label("Question").fill("How many turbines does the largest pumping station have?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        expect(page.locator("#qa-answer")).to_contain_text("holds no document yet: add some in the Documents tab",
+                                                           timeout=SLOW)
+        notes = tmp_path / "upload" / "pumps.md"
+        notes.parent.mkdir()
+        notes.write_text("# Pumping stations\n\nThe largest pumping station has twelve turbines.\n", encoding="utf-8")
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#qa-doc-upload input[type=file]").set_input_files([str(notes)])
+        expect(page.locator("#qa-doc-status")).to_contain_text("copied 1: pumps.md", timeout=SLOW)
+        expect(header).to_contain_text("1 document", timeout=SLOW)
+        page.get_by_role("tab", name="Ask").click()
+        page.get_by_role("button", name="Ask", exact=True).click()
+        expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("twelve", timeout=SLOW)
+        assert proc.poll() is None  # still serving
+        assert "No documents in" in (tmp_path / "app.log").read_text()
+        page.close()
+    finally:
+        stop_app(proc)

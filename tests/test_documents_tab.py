@@ -6,6 +6,7 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,17 @@ def test_a_long_file_name_keeps_the_phone_page_as_wide_as_the_screen(page, tmp_p
     expect(page.locator("#qa-evidence .qa-card").first).to_contain_text("a-very-long-document-name-")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "long-name-phone.png"))
+
+
+def test_the_source_view_of_a_pdf_marks_where_each_page_begins(with_pdf):
+    """A tester read page 1's text run into page 2's in a PDF's source view, its header saying "page 2 of 2"."""
+    from qa.web.render import render_source
+
+    doc = with_pdf.data.document("lights.pdf")
+    answer = with_pdf.ask(ECKMUHL)
+    hit = answer.citations[answer.cited - 1]
+    view = render_source(doc, 1, hit, answer, ECKMUHL, page=2)
+    assert view.count('class="qa-page-start"') == len(doc.pages) - 1 == 2
+    starts = [m.start() for m in re.finditer('<span class="qa-page-start">', view)]
+    shown = [re.sub(r"<[^>]+>", "", view[s:s + 200])[:1] for s in starts]
+    assert shown == [doc.text[p] for p in doc.pages[1:]]  # each on its page's first character

@@ -139,14 +139,28 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if request is not None and request.session_hash in evaluations:
             evaluations[request.session_hash] = True
 
-    def ready_or_error() -> None:
-        """Wait for start-up; raise QAError when it failed or takes too long."""
+    def ready_or_error(adding: bool = False) -> None:
+        """Wait for start-up; raise QAError when it failed or takes too long, or when the collection is empty and
+        this is not ``adding`` documents to it."""
         if not warmup.wait(READY_WAIT):
             raise QAError("the index is still being built: ask again in a moment")
         if warmup.error:
             raise QAError(warmup.error)
+        if not adding and still_empty():
+            raise QAError(f"the document folder {str(s.docs)!r} holds no document yet: add some in the Documents tab")
+
+    def still_empty() -> bool:
+        """The document folder was empty at start-up and still is (documents added since end it)."""
+        if warmup.empty:
+            try:
+                warmup.empty = not pipeline.documents()
+            except QAError:  # no index yet: nothing was added
+                pass
+        return warmup.empty
 
     def current() -> list[DocumentInfo] | None:
+        if warmup.ready and still_empty():
+            return []
         return pipeline.documents() if warmup.ready and not warmup.error else None
 
     # -- the collection, as it is now -----------------------------------------------------------

@@ -50,7 +50,7 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
 
     def add(files: list[str] | None, progress=gr.Progress()) -> tuple:
         try:
-            ready_or_error()
+            ready_or_error(adding=True)
             added, report = pipeline.add([Path(f) for f in files or []],
                                          progress=lambda f, m: progress(f, desc=m))
         except QAError as exc:

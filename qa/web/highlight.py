@@ -17,6 +17,8 @@ from ..ingest.chunking import MD_HEADING
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
 #: terms inside either; a Markdown heading line holds its ``#`` marks).
 TAGS = {
+    # a PDF page's first character, after which the source view draws the page's number (CSS counts them)
+    "page": ('<span class="qa-page-start">', "</span>"),
     "meta": ('<span class="qa-front-matter">', "</span>"),  # the document's front matter (title, author, date), dimmed
     "table": ('<span class="qa-table-line">', "</span>"),  # a Markdown table's line, in a fixed-width font
     "heading": ('<span class="qa-heading">', "</span>"),

@@ -298,6 +298,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     p = hit.passage
     meta = front_matter_spans(doc.text)
     spans = meta + heading_spans(doc.text) + table_spans(doc.text)
+    spans += [(start, start + 1, "page") for start in doc.pages[1:]]  # where each page after the first begins
     if doc.text[p.start:p.end] == p.text:
         spans.append((p.start, p.end, "passage"))
         spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
@@ -321,6 +322,9 @@ def render_header(documents: list[DocumentInfo] | None, status: str = "", checki
         line = "Checking the collection ..."
     elif documents is None:
         line = "The collection is being indexed; questions are answered as soon as it is ready."
+    elif not documents:
+        line = ('<span class="qa-doc-count">No documents</span> yet: add PDF, HTML, Markdown or text files in the '
+                "Documents tab, and ask them questions here.")
     else:
         passages = sum(d.passages for d in documents)
         line = (f'Answers are quoted from <span class="qa-doc-count">{len(documents):,} document'

@@ -14,7 +14,7 @@ import time
 import traceback
 
 from ..ingest.documents import SUFFIXES
-from ..errors import QAError
+from ..errors import NoDocumentsError, QAError
 
 log = logging.getLogger("qa")
 
@@ -30,6 +30,8 @@ class Warmup:
         self._clock = clock
         self._step = (self.message, 0.0, clock())  #: the current step, its fraction and time at its start
         self.error: str | None = None
+        #: the document folder is there and holds no document yet: the app serves, and asks for some
+        self.empty = False
         self.total = self._count_files()
         self._ready = threading.Event()
         self._metrics_ready = threading.Event()
@@ -74,6 +76,11 @@ class Warmup:
             self.pipeline.embedder.warm_up()
             self.message = "checking the index"
             self.pipeline.warm_up(progress=self._progress)
+        except NoDocumentsError as exc:
+            if self.pipeline.settings.docs.is_dir():  # there and empty: documents can be added in the page
+                self.empty = True
+            else:
+                self.error = str(exc)
         except QAError as exc:
             self.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown in the page instead of a dead app
