@@ -111,14 +111,17 @@ def test_flags_win_over_environment_which_wins_over_defaults():
     assert (settings.host, settings.port, str(settings.docs), str(settings.index)) == ("0.0.0.0", 9000, "notes", "idx")
 
 
-def test_app_without_documents_exits_with_a_clear_message(tmp_path, capsys):
-    (tmp_path / "docs").mkdir()
+def test_app_on_a_document_folder_that_is_not_there_exits_with_a_clear_message(tmp_path, capsys):
+    """An empty folder is served (documents can be uploaded in the page: tests/test_browser_app.py); a folder that
+    is not there is a mistyped path."""
+    from app_server import free_port
 
-    code = load_app_module().main(["--docs", str(tmp_path / "docs"), "--index", str(tmp_path / "index")])
+    code = load_app_module().main(["--docs", str(tmp_path / "nodocs"), "--index", str(tmp_path / "index"),
+                                   "--port", str(free_port())])
 
     err = capsys.readouterr().err
     assert code == 1
-    assert "app: error:" in err and "Traceback" not in err
+    assert "app: error:" in err and "does not exist" in err and "Traceback" not in err
 
 
 def test_an_os_error_before_serving_is_reported_as_it_is_not_as_the_port(tmp_path, capsys, monkeypatch):

@@ -206,3 +206,23 @@ def test_the_source_view_of_a_pdf_marks_where_each_page_begins(with_pdf):
     starts = [m.start() for m in re.finditer('<span class="qa-page-start">', view)]
     shown = [re.sub(r"<[^>]+>", "", view[s:s + 200])[:1] for s in starts]
     assert shown == [doc.text[p] for p in doc.pages[1:]]  # each on its page's first character
+
+
+def test_a_document_without_a_title_is_untitled_in_the_table_and_named_once_in_the_pickers(tmp_path):
+    """A tester saw "(untitled)" on the evidence cards of 002_7b4c4c91d958a4ef.txt, but its file name as its title in
+    the Documents table and "002_7b4c4c91d958a4ef.txt (002_7b4c4c91d958a4ef.txt)" in the pickers."""
+    from qa.web.render import document_choices
+
+    docs = write_docs(tmp_path / "docs", {"notes.txt": "the keeper lit the lamp every night of the year, and wrote it in the log,\nand the log was kept "
+                                              "at the foot of the tower, where the boats came in.\n", **TINY_DOCS})
+    pipeline = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    infos = pipeline.documents()
+    untitled = [d for d in infos if d.title == d.id]
+    titled = [d for d in infos if d.title != d.id]
+    assert titled and [d.id for d in untitled] == ["notes.txt"]
+    rows = {row[1]: row[0] for row in document_rows(infos)}
+    choices = dict((v, label) for label, v in document_choices(infos))
+    for d in untitled:
+        assert rows[d.id] == "(untitled)" and choices[d.id] == d.id
+    for d in titled:
+        assert rows[d.id] == d.title and choices[d.id] == f"{d.title} ({d.id})"

@@ -373,14 +373,16 @@ def short_time(iso: str | None) -> str:
 
 
 def document_rows(documents: list[DocumentInfo]) -> list[list]:
-    """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them)."""
-    return [[short_title(d.title), d.id, d.kind, d.pages or "", d.passages,
+    """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them); a document
+    without a title of its own (its title is its file name) is "(untitled)", as on its evidence cards."""
+    return [[short_title(d.title) if d.title != d.id else "(untitled)", d.id, d.kind, d.pages or "", d.passages,
              short_time(d.indexed)] for d in documents]
 
 
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
-    """(label, id) of each document, for the document pickers."""
-    return [(f"{short_title(d.title, 60)} ({d.id})", d.id) for d in documents]
+    """(label, id) of each document, for the document pickers: its title and file name, or its file name alone when
+    that is its title ("002.txt (002.txt)" said it twice)."""
+    return [(f"{short_title(d.title, 60)} ({d.id})" if d.title != d.id else d.id, d.id) for d in documents]
 
 
 def render_stale(then: Collection[str], now: Collection[str], cited: Collection[str],
