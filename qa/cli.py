@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
-from .types import confidence_text, shown_section
+from .types import confidence_text, plain_quote, shown_section
 
 
 class _Parser(argparse.ArgumentParser):
@@ -242,7 +242,7 @@ def cmd_ask(args) -> int:
         # a line break inside the answer (a PDF's line end) is shown as a space, as the sentence's are
         text = f"{show(' '.join(answer.text.split()))}   [{answer.cited}] confidence {confidence_text(answer.confidence)}"
         print(f"Possible answer (not sure): {text}" if answer.status == "tentative" else text)
-        print(f"  \u201c{show(' '.join((answer.sentence or '').split()))}\u201d")
+        print(f"  \u201c{show(plain_quote(answer.sentence or ''))}\u201d")
         print(f"  {show(answer.doc)} [{answer.start}:{answer.end}]" + (f" p. {answer.page}" if answer.page else "")
               + (f" \u00a7 {show(answer.section)}" if answer.section else ""))
         if answer.message:  # why a possible answer is not stated as sure

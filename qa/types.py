@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -152,6 +153,16 @@ class Hit:
         """The hit :meth:`to_dict` wrote (``row`` -1: not a row of a loaded index)."""
         return cls(Passage.from_dict(d), float(d["score"]), int(d["rank"]), d["mode"],
                    {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
+
+
+def plain_quote(sentence: str) -> str:
+    """An answer's sentence as quoted in text: on one line, without the Markdown heading marks it may start with
+    (a heading read as the answer's sentence was quoted as "#### Assad as the guarantor ...").
+
+    >>> plain_quote("#### Assad as the guarantor\\nand the manager")
+    'Assad as the guarantor and the manager'
+    """
+    return re.sub(r"\A#{1,6} +", "", " ".join(sentence.split()))
 
 
 def short_title(title: str, limit: int = 90) -> str:

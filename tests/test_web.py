@@ -458,3 +458,38 @@ def test_the_source_view_shows_a_documents_front_matter_line_by_line_and_dimmed_
     assert shown and re.sub(r"<[^>]+>", "", shown.group(1)) == head  # line by line, as the file has it
     assert source.count('class="qa-front-matter"') == 1
     assert "quay, which" in re.sub(r"<[^>]+>", "", source)  # the prose below is still reflowed
+
+
+def _heading_answer(tmp_path):
+    """A Markdown note whose heading holds the answer, and that answer, read from the heading line."""
+    docs = write_docs(tmp_path / "docs", {"notes.md": "# Notes\n\n#### Assad as the guarantor of the militias\n\n"
+                                                      "The militias answered to the palace, and to no one else.\n"})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    hit = qa.search("Assad guarantor", k=1, mode="bm25")[0]
+    text = qa.data.document("notes.md").text
+    start = text.index("#### Assad")
+    end = start + len("#### Assad as the guarantor of the militias")
+    at = text.index("the guarantor")
+    answer = Answer(text="the guarantor", confidence=0.6, span=Span("notes.md", at, at + len("the guarantor")),
+                    sentence=text[start:end], sentence_span=Span("notes.md", start, end), citations=(hit,), cited=1)
+    return qa, answer
+
+
+def test_an_answer_from_a_heading_is_quoted_without_its_markdown_marks(tmp_path):
+    """A tester's answer came from a Markdown heading and was quoted as "#### Assad as the guarantor ..."."""
+    qa, answer = _heading_answer(tmp_path)
+    page = render_answer(answer, qa.data)
+    assert '<span class="qa-md">#### </span>' in page  # dimmed, as in the evidence
+    assert "<mark>the guarantor</mark>" in page
+    assert "Quote: \u201cAssad as the guarantor of the militias\u201d" in answer_as_text(answer)
+
+
+def test_the_cli_quotes_an_answer_from_a_heading_without_its_marks(tmp_path, monkeypatch, capsys):
+    from qa import cli
+
+    qa, answer = _heading_answer(tmp_path)
+    monkeypatch.setattr(cli, "_pipeline", lambda args: qa)
+    monkeypatch.setattr(Pipeline, "ask", lambda self, *a, **k: answer)
+    assert cli.main(["ask", "Who is Assad?"]) == 0
+    out = capsys.readouterr().out
+    assert "\u201cAssad as the guarantor of the militias\u201d" in out and "####" not in out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
-from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, short_title,
+from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, plain_quote, short_title,
                      shown_section)
 from .highlight import front_matter_spans, heading_spans, highlight, question_stems, table_spans, term_spans
 from .reflow import reflow
@@ -117,7 +117,7 @@ def answer_as_text(answer: Answer, question: str = "") -> str:
              f"p. {answer.page}" if answer.page else None]
     lines.append("Source: " + ", ".join(w for w in where if w))
     if answer.sentence:
-        lines.append(f"Quote: \u201c{' '.join(answer.sentence.split())}\u201d")
+        lines.append(f"Quote: \u201c{plain_quote(answer.sentence)}\u201d")
     return "\n".join(lines)
 
 
@@ -188,7 +188,9 @@ def render_answer(answer: Answer, data: IndexData | None = None, question: str =
         sentence = ""
         if answer.sentence and answer.sentence_start is not None and answer.start is not None:
             shift = answer.sentence_start
-            sentence = highlight(answer.sentence, [(answer.start - shift, answer.end - shift, "answer")])
+            # a Markdown heading's "#" marks dimmed, as in the evidence and the source
+            sentence = highlight(answer.sentence, [(answer.start - shift, answer.end - shift, "answer"),
+                                                   *heading_spans(answer.sentence)])
             sentence = f'<blockquote class="qa-quote">{sentence}</blockquote>'
         page = answer.page or _page_of(p.doc, answer.start, data, p.page)
         title = answer.title or p.title
