@@ -227,19 +227,26 @@ def _walk(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     return sorted(found, key=lambda pair: pair[1]), sorted(links)
 
 
+def _link_target(path: Path) -> tuple[Path | None, str | None]:
+    """Where a symbolic link leads, or why it cannot be followed (a loop, a dangling link)."""
+    try:
+        return path.resolve(strict=True), None
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return None, "symbolic link loop (not followed)"
+    except FileNotFoundError:
+        return None, "broken symbolic link: its target does not exist (not followed)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "symbolic link loop (not followed)"
+        return None, f"symbolic link cannot be followed ({exc.strerror or exc})"
+
+
 def link_problem(path: Path, real_root: Path) -> str | None:
     """Why a symbolic link in the document folder is not followed (a loop, a dangling link, a link
     out of the folder), or ``None`` for a link to a file inside it."""
-    try:
-        target = path.resolve(strict=True)
-    except RuntimeError:  # Python < 3.13 reports a loop this way
-        return "symbolic link loop (not followed)"
-    except FileNotFoundError:
-        return "broken symbolic link: its target does not exist (not followed)"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop (not followed)"
-        return f"symbolic link cannot be followed ({exc.strerror or exc})"
+    target, problem = _link_target(path)
+    if target is None:
+        return problem
     if not target.is_relative_to(real_root):
         return "symbolic link to a file outside the document folder (not followed)"
     if not target.is_file():
@@ -251,14 +258,9 @@ def folder_link_problem(path: Path, real_root: Path) -> str:
     """Why a symbolic link to a folder below the document folder is not followed: folder links never are.
     One out of the folder would read files from elsewhere, one back to a folder that holds it would loop, and
     one to a folder inside would read the same files again under other ids (they are indexed where they are)."""
-    try:
-        target = path.resolve(strict=True)
-    except RuntimeError:  # Python < 3.13 reports a loop this way
-        return "symbolic link loop (not followed)"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop (not followed)"
-        return f"symbolic link cannot be followed ({exc.strerror or exc})"
+    target, problem = _link_target(path)
+    if target is None:
+        return problem
     if not target.is_relative_to(real_root):
         return "symbolic link to a folder outside the document folder (not followed)"
     if path.parent.resolve().is_relative_to(target):
