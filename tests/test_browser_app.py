@@ -93,9 +93,11 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url: str, phone: bool = False):
+def open_page(browser, url: str, phone: bool = False, init_script: str | None = None):
     page = browser.new_page(viewport={"width": 390, "height": 844} if phone else {"width": 1280, "height": 900},
                             device_scale_factor=1)
+    if init_script:  # run in the page before its own scripts
+        page.add_init_script(init_script)
     page.set_default_navigation_timeout(SLOW)
     deadline = time.monotonic() + SLOW / 1000
     while True:  # importing Gradio takes seconds (minutes on a loaded machine); so may the index
@@ -303,6 +305,32 @@ def test_the_questions_asked_in_a_tab_are_listed_and_ask_again_on_click(browser,
     expect(answer).to_contain_text("1897", timeout=SLOW)
 
 
+#: Records whether the answer box ever showed Gradio's progress (its status tracker without ``hide``).
+WATCH_ANSWER_SPINNER = """
+window.__qaSpinner = false;
+new MutationObserver(() => {
+  const tracker = document.querySelector('#qa-answer [data-testid="status-tracker"]');
+  if (tracker && !tracker.classList.contains('hide') && tracker.textContent.trim()) window.__qaSpinner = true;
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+def test_a_page_load_shows_no_spinner_in_the_empty_answer_box_and_a_linked_question_says_it_is_answered(browser,
+                                                                                                      app):
+    """A tester saw a "0.0s" spinner flash in the empty answer box on every page load: the handler of a question in
+    the address ran, with progress shown, even without one."""
+    from urllib.parse import quote
+
+    page = open_page(browser, app["url"], init_script=WATCH_ANSWER_SPINNER)
+    ready(page)
+    page.get_by_label("Question").wait_for()
+    page.wait_for_timeout(1500)  # the load's chain of events has run by now (nothing to wait on: nothing shows)
+    assert page.evaluate("window.__qaSpinner") is False
+    page.goto(app["url"] + "?q=" + quote(ECKMUHL), timeout=SLOW)
+    expect(page.locator("#qa-answer .qa-answer-text")).to_contain_text("1897", timeout=SLOW)
+    page.close()
+
+
 def test_a_number_typed_in_passages_shown_and_enter_asks_again(browser, app):
     """A tester typed 2 in "Passages shown (k)" and pressed Enter, or moved the slider with the arrow keys: nothing
     happened until the box lost focus."""
@@ -324,6 +352,15 @@ def test_a_number_typed_in_passages_shown_and_enter_asks_again(browser, app):
     page.keyboard.press("ArrowRight")
     expect(box).to_have_value("3")
     expect(cards).to_have_count(3, timeout=SLOW)
+    box.fill("0")  # out of range: brought into it, and asked (Gradio refused it and kept showing the last count)
+    box.press("Enter")
+    expect(box).to_have_value("1")
+    expect(cards).to_have_count(1, timeout=SLOW)
+    box.fill("99")
+    box.press("Enter")
+    expect(box).to_have_value("20")
+    expect(cards).not_to_have_count(1, timeout=SLOW)
+    expect(page.locator("#qa-answer")).not_to_contain_text("Error")
 
 
 def test_an_answer_marked_right_is_saved_and_runs_in_evaluate(browser, app):

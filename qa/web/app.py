@@ -91,6 +91,14 @@ document.addEventListener('click', (event) => {
     if (navigator.clipboard) { navigator.clipboard.writeText(copy.dataset.copy).then(done, () => {}); }
   }
 });
+// "Passages shown (k)": a number typed out of its range is brought into it before Gradio reads it (Gradio refused
+// it with an error and left the box showing 0 or 99 beside the passages of the last value it took)
+document.addEventListener('input', (event) => {
+  const box = event.target;
+  if (!box.matches || !box.matches('#qa-k input[type=number]') || box.value === '') return;
+  const value = Math.min(Number(box.max), Math.max(Number(box.min), Math.round(Number(box.value))));
+  if (String(value) !== box.value) box.value = String(value);
+}, true);
 </script>"""
 
 #: After the source view is drawn: scroll its text to the cited passage, and the page to the view.
@@ -328,6 +336,9 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if not url_question(request).strip():
             yield (gr.skip(),) * len(ask_outputs)
             return
+        # this event shows no spinner (it runs on every page load: one flashed "0.0s" in the empty answer box);
+        # a question in the address says it is being answered instead
+        yield (r.render_pending(q),) + (gr.skip(),) * (len(ask_outputs) - 1)
         yield from answer_page(q, k, mode, docs, history, spell=request.query_params.get("spell") != "off")
 
     def mark(right: bool, correction: str, last: dict | None) -> str:
@@ -425,7 +436,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         app.load(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden"
                  ).then(question_from_url, None, question, api_visibility="private", show_progress="hidden"
                         ).then(answer_from_url, ask_inputs, ask_outputs, api_visibility="private",
-                               show_progress_on=[answer_html])
+                               show_progress="hidden")
         timer.tick(collection_state, None, state_outputs, api_visibility="private", show_progress="hidden")
         app.unload(page_closed)
         for tab in (ask_tab, documents_tab, evaluate_tab):

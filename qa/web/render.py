@@ -317,6 +317,12 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     )
 
 
+def render_pending(question: str) -> str:
+    """The answer box while a question (from the page's address) is being answered."""
+    return (f'<p class="qa-source qa-pending" role="status">Answering \u201c{_e(short_title(question, 120))}\u201d '
+            "...</p>")
+
+
 def render_header(documents: list[DocumentInfo] | None, status: str = "", checking: bool = False) -> str:
     """The page's title and what it answers from now; ``status`` (HTML) shows start-up progress. ``checking``: the
     page as first sent, before its first look at the collection (which may be ready or still being indexed)."""
