@@ -493,3 +493,30 @@ def test_the_cli_quotes_an_answer_from_a_heading_without_its_marks(tmp_path, mon
     assert cli.main(["ask", "Who is Assad?"]) == 0
     out = capsys.readouterr().out
     assert "\u201cAssad as the guarantor of the militias\u201d" in out and "####" not in out
+
+
+def test_the_first_passage_of_a_note_dims_its_front_matter_on_its_card(tmp_path):
+    """A tester's evidence card began with "---\ntitle: The Brindle Orchard Handbook\nauthor: ..." as if it were text."""
+    docs = write_docs(tmp_path / "docs", {"orchard.md": "---\ntitle: The Brindle Orchard Handbook\nauthor: W. Tarrow\n"
+                                                        "---\n# Pruning\n\nPrune the pear trees in late winter.\n"})
+    qa = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=FakeEmbedder())
+    hit = qa.search("prune pear trees", k=1, mode="bm25")[0]
+    assert hit.passage.start == 0
+    card = render_evidence([hit], "prune pear trees", None, qa.data)
+    assert re.search(r'<span class="qa-front-matter">---\ntitle: The Brindle Orchard Handbook', card)
+
+
+def test_the_per_query_table_says_a_gold_answer_given_as_a_place_is_one():
+    """A query graded by a character range showed "(none)" as its gold, as an unanswerable one does."""
+    from types import SimpleNamespace as N
+
+    from qa.web.render import per_query_rows
+
+    def record(qid, answerable, gold=()):
+        return N(id=qid, answerable=answerable, rank=1 if answerable else None, confidence=0.5, question="?",
+                 gold=gold, answer="x", error=None, scores=N(correct=True, partly_right=None))
+
+    result = N(modes={"hybrid": N(per_query=[record("ranged", True), record("none", False), record("text", True,
+                                                                                                   ("Latvia",))])})
+    gold = {row[0]: row[7] for row in per_query_rows(result)}
+    assert gold == {"ranged": "(a place in a document)", "none": "(none)", "text": "Latvia"}

@@ -155,7 +155,7 @@ def build_app(pipeline: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if warmup.error:
             raise QAError(warmup.error)
         if not adding and still_empty():
-            raise QAError(f"the document folder {str(s.docs)!r} holds no document yet: add some in the Documents tab")
+            raise QAError("the document folder holds no document yet: add some in the Documents tab")
 
     def still_empty() -> bool:
         """The document folder was empty at start-up and still is (documents added since end it)."""

@@ -246,6 +246,8 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
     question's content words marked, and a button that opens it in its document."""
     p = hit.passage
     spans = term_spans(p.text, stems) + heading_spans(p.text) + table_spans(p.text)
+    if p.start == 0:  # the document's first passage holds its front matter, dimmed as in the source view
+        spans += front_matter_spans(p.text)
     if answer is not None:
         spans += _answer_spans(answer, hit, p.start)
     is_answer = answer is not None and answer.text is not None and answer.cited == n
@@ -300,7 +302,7 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     p = hit.passage
     meta = front_matter_spans(doc.text)
     spans = meta + heading_spans(doc.text) + table_spans(doc.text)
-    spans += [(start, start + 1, "page") for start in doc.pages[1:]]  # where each page after the first begins
+    spans += [(start, start + 1, "page") for start in doc.pages]  # where each page begins
     if doc.text[p.start:p.end] == p.text:
         spans.append((p.start, p.end, "passage"))
         spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
@@ -451,8 +453,8 @@ METRIC_HELP = (
     ("nDCG@10", "ranking quality of all relevant passages in the top 10, 1 = ideal order"),
     ("EM", "exact match: share of answers equal to a gold answer (case, punctuation and articles ignored)"),
     ("F1", "word overlap between the answer and the best gold answer, averaged (0 to 1)"),
-    ("partly", "partly right: the answer lies inside a gold answer, or its F1 is at least 0.5 and it gives no "
-               "other number than the gold answer"),
+    ("partly", "at least partly right (the right answers count too): the answer lies inside a gold answer, or its "
+               "F1 is at least 0.5 and it gives no other number than the gold answer"),
     ("evidence", "the answer's sentence holds a gold answer"),
     ("abstain ok", "share of unanswerable queries where no answer was given, not even a possible answer "
                    "(higher is better)"),
@@ -504,8 +506,10 @@ def per_query_rows(result: Evaluation) -> list[list]:
             missed = r.answerable and r.rank is None
             confidence = "" if r.confidence is None else confidence_text(r.confidence)
             correct, partly = r.scores.correct, r.scores.partly_right
+            # a query answerable without a gold text gives its answer as a place (a character range) in a document
+            gold = " | ".join(r.gold) or ("(a place in a document)" if r.answerable else "(none)")
             row = [r.id, mode, rank_cell(r), "yes" if correct else "no",
                    "" if partly is None else ("yes" if partly else "no"), confidence,
-                   r.question, " | ".join(r.gold) or "(none)", r.answer or r.error or "(abstained)"]
+                   r.question, gold, r.answer or r.error or "(abstained)"]
             rows.append(((not missed, bool(correct)), row))
     return [row for _, row in sorted(rows, key=lambda item: item[0])]
