@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 
@@ -54,17 +55,20 @@ class IndexReport:
     #: where it went and how to restore it
     trashed: list = field(default_factory=list)
 
-    def lines(self, skipped: bool = True, trashed: bool = True, detail: bool = True) -> list[str]:
+    def lines(self, skipped: bool = True, trashed: bool = True, detail: bool = True,
+              said: Collection[str] = ()) -> list[str]:
         """What the update did, a line each; ``skipped=False`` leaves out the files it could not read (said
         elsewhere, as the app's header does), ``trashed=False`` where removed files went and the command that
         restores them (the app says it in its own words), ``detail=False`` how sentence vectors were made
-        (the app's words: "indexed 8 documents, 189 passages (2 new) in 0.1 s")."""
+        (the app's words: "indexed 8 documents, 189 passages (2 new) in 0.1 s"); ``said``: documents whose
+        change a line before these already names (the files an upload just copied), not named again."""
         out = [f"skipped {name}: {why}" for name, why in self.skipped] if skipped else []
         out += [entry.line() for entry in self.trashed] if trashed else []
         if self.reason:
             out.append(f"rebuilding the whole index: {self.reason}")
         for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed),
                              ("new title for", self.retitled)):
+            names = [n for n in names if n not in said] if label != "new title for" else names
             if names:
                 out.append(f"{label} {len(names)}: {', '.join(names)}")
         if self.wrote:

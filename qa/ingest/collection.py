@@ -76,7 +76,7 @@ class AddReport:
         for label, ids in groups:
             if ids:
                 out.append(f"{label} {len(ids)}: {', '.join(ids)}")
-        return out + (index_report.lines() if index_report is not None else [])
+        return out + (index_report.lines(said={*self.added, *self.replaced}) if index_report is not None else [])
 
 
 def sanitise_name(name: str) -> str:

@@ -58,7 +58,8 @@ def _documents_tab(pipeline: Pipeline, ready_or_error, collection_state, trash: 
         added.skipped = [(Path(name).name, why) for name, why in added.skipped]  # not the server's upload folder
         # the upload's own lines; the folder's skipped files are named under the page's header
         lines = (added.lines(to_replace="if it replaces the old one, remove the old one below")
-                 + (report.lines(skipped=False, detail=False) if report is not None else []))
+                 + (report.lines(skipped=False, detail=False, said={*added.added, *added.replaced})
+                    if report is not None else []))
         if not added.changed:
             title = "Nothing added."
         elif added.skipped:
