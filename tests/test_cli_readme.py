@@ -100,8 +100,10 @@ def test_add_and_remove_print_their_report_once(tmp_path):
     assert added.returncode == 0, added.stderr
     both = added.stdout + added.stderr
     lines = [line for line in both.splitlines() if line.strip()]
-    assert both.count("indexed ") == 1 and len(lines) == len(set(lines)), both  # each fact once: copied, added
-    assert sum(line.startswith("added ") for line in lines) == 1, both
+    assert both.count("indexed ") == 1 and len(lines) == len(set(lines)), both  # each fact once
+    # "copied 1: tea.txt" names the file; the index update does not name it again ("added 1: tea.txt")
+    assert sum(line.startswith("copied 1: tea.txt") for line in lines) == 1, both
+    assert not any(line.startswith("added ") for line in lines), both
     removed = qa("remove", "tea.txt", *where, cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert (removed.stdout + removed.stderr).count("removed") <= 1

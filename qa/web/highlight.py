@@ -17,7 +17,7 @@ from ..ingest.chunking import MD_HEADING
 #: Markup for each kind of span, outermost first (an answer lies inside its sentence, and query
 #: terms inside either; a Markdown heading line holds its ``#`` marks).
 TAGS = {
-    # a PDF page's first character, after which the source view draws the page's number (CSS counts them)
+    # a PDF page's text, before which the source view draws the page's number (CSS counts them)
     "page": ('<span class="qa-page-start">', "</span>"),
     "meta": ('<span class="qa-front-matter">', "</span>"),  # the document's front matter (title, author, date), dimmed
     "table": ('<span class="qa-table-line">', "</span>"),  # a Markdown table's line, in a fixed-width font
@@ -56,6 +56,8 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
 
     >>> highlight("a <b> c", [(2, 5, "answer")])
     'a <mark>&lt;b&gt;</mark> c'
+    >>> highlight("ab", [(0, 1, "page"), (1, 2, "page")])
+    '<span class="qa-page-start">a</span><span class="qa-page-start">b</span>'
     """
     n = len(text)
     spans = [(max(s, 0), min(e, n), k) for s, e, k in spans if min(e, n) > max(s, 0) and k in TAGS]
@@ -76,8 +78,11 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
         for k in starts.get(a, ()):
             covering[k] += 1
         want = [k for k in _ORDER if covering[k] > 0]
+        # a span that ends where another of its kind begins (one PDF page, then the next) is two elements
+        restart = set(ends.get(a, ())) & set(starts.get(a, ()))
         keep = 0
-        while keep < min(len(opened), len(want)) and opened[keep] == want[keep]:
+        while (keep < min(len(opened), len(want)) and opened[keep] == want[keep]
+               and opened[keep] not in restart):
             keep += 1
         out.extend(TAGS[k][1] for k in reversed(opened[keep:]))
         out.extend(TAGS[k][0] for k in want[keep:])

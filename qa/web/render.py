@@ -302,7 +302,8 @@ def render_source(doc: Document, n: int, hit: Hit, answer: Answer | None, questi
     p = hit.passage
     meta = front_matter_spans(doc.text)
     spans = meta + heading_spans(doc.text) + table_spans(doc.text)
-    spans += [(start, start + 1, "page") for start in doc.pages]  # where each page begins
+    # each page's text, outermost (other marks nest inside it), so its number is drawn once, where it begins
+    spans += [(start, end, "page") for start, end in zip(doc.pages, (*doc.pages[1:], len(doc.text)))]
     if doc.text[p.start:p.end] == p.text:
         spans.append((p.start, p.end, "passage"))
         spans += [(s + p.start, e + p.start, k) for s, e, k in term_spans(p.text, question_stems(question))]
