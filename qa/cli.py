@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .config import MODES, READER_ALIASES, READERS, Settings
 from .errors import QAError
-from .types import confidence_text, plain_quote, shown_section
+from .types import confidence_text, plain_quote, shown_section, untitled
 
 
 class _Parser(argparse.ArgumentParser):
@@ -182,8 +182,8 @@ def _json(obj) -> str:
 
 
 def _title(title: str, doc: str) -> str:
-    """A document's title as shown: "(untitled)" when it is only its file name (the app's rule, qa/web/render.py)."""
-    return "(untitled)" if title == doc else show(title)
+    """A document's title as shown: "(untitled)" when it is only its file name, as in the app."""
+    return "(untitled)" if untitled(title, doc) else show(title)
 
 
 def _cite(hit) -> str:

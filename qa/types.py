@@ -155,6 +155,15 @@ class Hit:
                    {str(k): int(v) for k, v in (d.get("ranks") or {}).items()})
 
 
+def untitled(title: str, doc_id: str) -> bool:
+    """Whether a document has no title of its own: its title is its file name (shown as "(untitled)", the name once).
+
+    >>> untitled("002_7b4c.txt", "002_7b4c.txt"), untitled("Prisoners Of Assad", "001.txt")
+    (True, False)
+    """
+    return title == doc_id
+
+
 def plain_quote(sentence: str) -> str:
     """An answer's sentence as quoted in text: on one line, without the Markdown heading marks it may start with
     (a heading read as the answer's sentence was quoted as "#### Assad as the guarantor ...").

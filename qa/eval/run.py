@@ -73,7 +73,8 @@ def shown_order(answer: Answer, ranked: list[int]) -> list[int]:
     [4, 2, 9]
     """
     first = [h.row for h in answer.citations]
-    return first + [r for r in ranked if r not in set(first)]
+    cited = set(first)
+    return first + [r for r in ranked if r not in cited]
 
 
 def _run_mode(pipeline, queries, relevant, mode: str, depth: int, tick) -> tuple[ModeResult, dict]:

@@ -244,7 +244,8 @@ class Speller:
         if name:
             found = self.symspell.lookup(w, Verbosity.ALL, max_edit_distance=max_distance(w))
             return next((f.term for f in found if f.term in self.names), None)
-        asking = [q for q in QUESTION_WORDS if q in one_edit(w)]
+        near_w = one_edit(w)
+        asking = [q for q in QUESTION_WORDS if q in near_w]
         if asking:  # a letter left out ("wher": where) before two swapped, one replaced ("when"), one too many
             return min(asking, key=lambda q: (_edit_kind(w, q), QUESTION_WORDS.index(q)))
         found = self.symspell.lookup(w, Verbosity.TOP, max_edit_distance=max_distance(w))

@@ -217,6 +217,7 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
     >>> best_spans(s, e, np.array([[False, True, True, True]]), walls=np.array([[False, False, False, True]]))
     [(1, 2, 6.0)]
     """
+    penalty = SENTENCE_PENALTY if sentence_penalty is None else sentence_penalty
     out = []
     for w, (s_log, e_log, ctx) in enumerate(zip(start, end, context)):
         n = len(s_log)
@@ -233,7 +234,6 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray,
         if walls is not None:
             crossed = np.cumsum(walls[w])  # walls at or before each token: none between i and j when equal
             allowed &= crossed[None, :] == crossed[:, None]
-        penalty = SENTENCE_PENALTY if sentence_penalty is None else sentence_penalty
         if sentences is not None and penalty > 0:
             across = np.cumsum(sentences[w])
             across = across[None, :] != across[:, None]  # a sentence starts after i, by j

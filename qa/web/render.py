@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from ..index.store import IndexData
-from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, plain_quote, short_title,
+from ..types import (ANSWER, NONE, TENTATIVE, Answer, Document, DocumentInfo, Hit, confidence_text, plain_quote, short_title, untitled,
                      shown_section)
 from .highlight import front_matter_spans, heading_spans, highlight, question_stems, table_spans, term_spans
 from .reflow import reflow
@@ -262,7 +262,7 @@ def render_hit(n: int, hit: Hit, answer: Answer | None, stems: set[str], data: I
         f'<article class="qa-card{" qa-card-answer" if is_answer else ""}" id="qa-ev-{n}">'
         # a document without a title of its own has its file name for one: said once, in the line below
         f'<header><span class="qa-num">[{n}]</span> '
-        f'{_title(p.title, "h3") if p.title != p.doc else "<h3 class=qa-untitled>(untitled)</h3>"}{badge}</header>'
+        f'{_title(p.title, "h3") if not untitled(p.title, p.doc) else "<h3 class=qa-untitled>(untitled)</h3>"}{badge}</header>'
         f'<p class="qa-meta"><code>{_e(p.doc)}</code>{section}<span class="qa-page">{pages}</span> · '
         f"{_chars(p.start, p.end)} · {_e(_retrieved(n, hit))}{_e(_score(hit))}</p>"
         f'<div class="qa-text">{highlight(reflow(p.text), spans)}</div>'
@@ -386,14 +386,14 @@ def short_time(iso: str | None) -> str:
 def document_rows(documents: list[DocumentInfo]) -> list[list]:
     """One row of the Documents table per indexed document (as ``Pipeline.documents`` lists them); a document
     without a title of its own (its title is its file name) is "(untitled)", as on its evidence cards."""
-    return [[short_title(d.title) if d.title != d.id else "(untitled)", d.id, d.kind, d.pages or "", d.passages,
+    return [[short_title(d.title) if not untitled(d.title, d.id) else "(untitled)", d.id, d.kind, d.pages or "", d.passages,
              short_time(d.indexed)] for d in documents]
 
 
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
     """(label, id) of each document, for the document pickers: its title and file name, or its file name alone when
     that is its title ("002.txt (002.txt)" said it twice)."""
-    return [(f"{short_title(d.title, 60)} ({d.id})" if d.title != d.id else d.id, d.id) for d in documents]
+    return [(f"{short_title(d.title, 60)} ({d.id})" if not untitled(d.title, d.id) else d.id, d.id) for d in documents]
 
 
 def render_stale(then: Collection[str], now: Collection[str], cited: Collection[str],
