@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """How many questions of each held-out set the question-word rule can touch: a word of four letters or more, not
 an English word, one edit from a question word (the rule's only trigger)."""
-import gzip, json, sys
+import gzip
+import json
+
 from qa.index.spelling import QUESTION_WORDS, english_words, one_edit, _heads
 eng = english_words()
 sets = {"squad-dev": "/work/shared/benchmarks/squad_v1.1_dev/dev-v1.1.json"}
